@@ -1,0 +1,16 @@
+using System.CommandLine;
+using EdgeInspect.Cli.Commands;
+
+// edgeinspect: one executable with verbs. With no verb it runs the station ("run").
+var root = new RootCommand("EdgeInspect edge inference runtime for inspection stations");
+foreach (var command in InspectionCommands.Create()) root.Subcommands.Add(command);
+foreach (var command in ModelCommands.Create()) root.Subcommands.Add(command);
+foreach (var command in StationCommands.Create()) root.Subcommands.Add(command);
+foreach (var command in StoreCommands.Create()) root.Subcommands.Add(command);
+
+if (args.Length == 0 || (args[0].StartsWith('-') && args[0] is not ("-h" or "--help" or "-?" or "--version")))
+{
+    args = ["run", .. args];
+}
+
+return await root.Parse(args).InvokeAsync();

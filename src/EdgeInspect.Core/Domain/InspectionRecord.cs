@@ -1,0 +1,44 @@
+namespace EdgeInspect.Core.Domain;
+
+/// <summary>
+/// One inspected (or failed-safe) part, as stored locally and synced (ARCHITECTURE.md, "Inspection record").
+/// (DeviceId, Sequence) is the dedupe key in the cloud.
+/// </summary>
+public sealed class InspectionRecord
+{
+    public required string DeviceId { get; init; }
+    public required string Station { get; init; }
+    /// <summary>Monotonic per device, never reused, survives restarts.</summary>
+    public required long Sequence { get; init; }
+    public string? PartId { get; init; }
+    public required DateTimeOffset CapturedAt { get; init; }
+    public required DateTimeOffset DecidedAt { get; init; }
+    public required AutomationMode Mode { get; init; }
+    public string? ModelName { get; init; }
+    public string? ModelVersion { get; init; }
+    public IReadOnlyList<Region> Regions { get; init; } = [];
+    /// <summary>The verdict that was acted on (or, in shadow and assist, the one the human gave).</summary>
+    public required Verdict Verdict { get; init; }
+    public required VerdictSource VerdictSource { get; init; }
+    /// <summary>What the model said, when it ran (null in human mode).</summary>
+    public Verdict? ModelVerdict { get; init; }
+    /// <summary>Model confidence in its verdict, 0..1.</summary>
+    public float? ModelConfidence { get; init; }
+    /// <summary>The model's predicted class for the part ("ok" or a defect class), for per-class shadow statistics.</summary>
+    public string? ModelClass { get; init; }
+    /// <summary>The human's verdict, when a button was pressed inside the part's window.</summary>
+    public Verdict? HumanVerdict { get; init; }
+    public string? HumanClass { get; init; }
+    /// <summary>Candidate model's verdict during a three-way shadow trial.</summary>
+    public Verdict? CandidateVerdict { get; init; }
+    public string? CandidateModelVersion { get; init; }
+    /// <summary>Milliseconds per stage ("pnet", "rnet", "onet", "classifier", "total", ...).</summary>
+    public IReadOnlyDictionary<string, double> LatencyMs { get; init; } = new Dictionary<string, double>();
+    /// <summary>Why a part was failed safe, when <see cref="VerdictSource"/> is FailSafe.</summary>
+    public string? FailReason { get; init; }
+    /// <summary>Optional reference to a stored crop or frame.</summary>
+    public string? ImageRef { get; init; }
+
+    /// <summary>True when both a human and the model gave a verdict and they agree.</summary>
+    public bool? Agreement => HumanVerdict is { } h && ModelVerdict is { } m ? h == m : null;
+}

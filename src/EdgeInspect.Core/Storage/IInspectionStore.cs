@@ -1,0 +1,50 @@
+using EdgeInspect.Core.Domain;
+
+namespace EdgeInspect.Core.Storage;
+
+/// <summary>
+/// The local store the station writes to first (ARCHITECTURE.md, "Local store").
+/// <see cref="Append"/> returns only once the record is durable on disk.
+/// </summary>
+public interface IInspectionStore : IDisposable
+{
+    /// <summary>Durably store one record; the caller may report it stored when this returns.</summary>
+    void Append(InspectionRecord record);
+
+    /// <summary>Durably store an audit event (mode change, model change, alarm, eviction, ...).</summary>
+    void AppendAudit(AuditEvent auditEvent);
+
+    /// <summary>Reads the persisted device state (mode, model slots, sequence counter); a fresh state when none.</summary>
+    DeviceState LoadState();
+
+    /// <summary>Durably replaces the device state.</summary>
+    void SaveState(DeviceState state);
+
+    /// <summary>Records in sequence order, optionally only those captured at or after <paramref name="since"/>.</summary>
+    IEnumerable<InspectionRecord> Records(DateTimeOffset? since = null);
+
+    IEnumerable<AuditEvent> AuditEvents(DateTimeOffset? since = null);
+}
+
+/// <summary>Who changed what, when, from which interface, and why.</summary>
+public sealed record AuditEvent(
+    DateTimeOffset At,
+    string Kind,
+    string Actor,
+    string Source,
+    string? From,
+    string? To,
+    string? Reason);
+
+/// <summary>State that must survive a restart.</summary>
+public sealed class DeviceState
+{
+    public AutomationMode Mode { get; set; } = AutomationMode.Shadow;
+    /// <summary>Last sequence number handed out; the next record gets LastSequence + 1.</summary>
+    public long LastSequence { get; set; }
+    /// <summary>Model slot folders ("a" / "b") and which is active.</summary>
+    public string? ActiveSlot { get; set; }
+    public string? CandidateSlot { get; set; }
+    public string? PreviousSlot { get; set; }
+    public Dictionary<string, string> Extra { get; set; } = [];
+}
