@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
-# Runs every test project (dotnet test on the solution) and prints one closing line:
-# "N passed, N failed, N skipped". Skipped tests print their reason (for example: ../shared absent).
+# Runs every test project under tests/ (dotnet test, one project after another so the
+# integration tests' brokers and child processes do not compete for the 2 cores) and prints
+# one closing line: "N passed, N failed, N skipped". Skipped tests print their reason
+# (for example: ../shared absent, mosquitto not installed). Extra arguments go to dotnet test.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 config=${CONFIGURATION:-Debug}
 results=$(mktemp -d)
 build_flag=()
 [ "$config" = "Release" ] && build_flag=(--no-build)
-dotnet test EdgeInspect.sln -c "$config" "${build_flag[@]}" \
-  --logger "trx" --logger "console;verbosity=normal" --results-directory "$results" "$@"
-rc=$?
+rc=0
+for proj in tests/*/*.Tests.csproj; do
+  name=$(basename "$proj" .csproj)
+  echo "== $name"
+  dotnet test "$proj" -c "$config" "${build_flag[@]}" \
+    --logger "trx;LogFileName=$name.trx" --logger "console;verbosity=normal" \
+    --results-directory "$results" "$@" || rc=1
+done
 passed=0; failed=0; skipped=0
 for trx in "$results"/*.trx; do
   [ -f "$trx" ] || continue
