@@ -39,9 +39,9 @@ public sealed record EvaluationReport(
         sb.AppendLine(ci, $"images: {Images}");
         if (BoxImages > 0)
         {
-            sb.AppendLine(ci, $"detection @ IoU {IoUThreshold:0.##}: precision {BoxPrecision:P1}  recall {BoxRecall:P1}  ({TruePositiveBoxes} matched of {GroundTruthBoxes} labelled boxes, {PredictedBoxes} predicted)");
+            sb.AppendLine(ci, $"detection @ IoU {IoUThreshold:0.##}: precision {Pct(BoxPrecision)}  recall {Pct(BoxRecall)}  ({TruePositiveBoxes} matched of {GroundTruthBoxes} labelled boxes, {PredictedBoxes} predicted)");
         }
-        sb.AppendLine(ci, $"image-level class accuracy: {ClassAccuracy:P1}");
+        sb.AppendLine(ci, $"image-level class accuracy: {Pct(ClassAccuracy)}");
         int w = Math.Max(8, ConfusionLabels.Select(l => l.Length + 1).DefaultIfEmpty(0).Max());
         sb.AppendLine(ci, $"{"class".PadRight(w)} {"support",8} {"precision",10} {"recall",8} {"F1",6}");
         foreach (var c in PerClass)
@@ -58,9 +58,11 @@ public sealed record EvaluationReport(
             foreach (int n in Confusion[i]) sb.Append(' ').Append(n.ToString(ci).PadLeft(6));
             sb.AppendLine();
         }
-        sb.AppendLine(ci, $"part OK/NG accuracy: {PartAccuracy:P1}  (NG caught {TruePositiveNg}, NG missed {FalseNegativeNg}, OK rejected {FalsePositiveNg}, OK passed {TrueNegativeOk})");
+        sb.AppendLine(ci, $"part OK/NG accuracy: {Pct(PartAccuracy)}  (NG caught {TruePositiveNg}, NG missed {FalseNegativeNg}, OK rejected {FalsePositiveNg}, OK passed {TrueNegativeOk})");
         return sb.ToString();
     }
+
+    private static string Pct(double v) => (v * 100).ToString("0.0", CultureInfo.InvariantCulture) + "%";
 
     private static string Abbrev(string label) => label.Length <= 6 ? label : label[..6];
 }
