@@ -110,8 +110,30 @@ def train_classifier(net, train, val, epochs, lr, device, rng, log):
     return net.cpu().eval(), best
 
 
-def detections(nets_, items, cfg, upto):
-    return [cascade.detect(nets_, data.load_rgb(p), cfg, upto) for p, _, _ in items]
+def detections(nets_, items, cfg, upto, cap, rng):
+    """Earlier stages' detections per image, at most cap of them (a random subset, so R-Net / O-Net
+    see hard negatives from every image without the easy bulk dominating the crop set)."""
+    out = []
+    for p, _, _ in items:
+        d = cascade.detect(nets_, data.load_rgb(p), cfg, upto)
+        if len(d) > cap:
+            d = d[np.sort(rng.choice(len(d), cap, replace=False))]
+        out.append(d)
+    return out
+
+
+def cached(cache, name, net, train_fn, log):
+    """Trains a stage, or loads it from the cache folder when an earlier run already trained it."""
+    path = os.path.join(cache, name + ".pt") if cache else None
+    if path and os.path.exists(path):
+        net.load_state_dict(torch.load(path))
+        log(f"{name}: loaded from {path}")
+        return net.eval(), None
+    net, score = train_fn(net)
+    if path:
+        os.makedirs(cache, exist_ok=True)
+        torch.save(net.state_dict(), path)
+    return net, score
 
 
 @torch.no_grad()
@@ -227,13 +249,17 @@ def main():
     ap.add_argument("--name", default="defects"); ap.add_argument("--version", type=int, default=1)
     ap.add_argument("--label", default=None)
     ap.add_argument("--seed", type=int, default=20261123)
-    ap.add_argument("--epochs", type=int, nargs=4, default=[12, 10, 10, 14],
+    ap.add_argument("--epochs", type=int, nargs=4, default=[8, 5, 3, 5],
                     metavar=("PNET", "RNET", "ONET", "CLS"))
     ap.add_argument("--min-size", type=float, default=20, help="pyramid minimum object side (pixels)")
     ap.add_argument("--square", action="store_true", help="square boxes between stages (reference MTCNN)")
     ap.add_argument("--thresholds", type=float, nargs=3, default=[0.6, 0.6, 0.7])
     ap.add_argument("--golden", type=int, default=2, help="validation images copied in as golden images")
     ap.add_argument("--smoke", action="store_true", help="tiny synthetic data, one epoch each (CI)")
+    ap.add_argument("--cache", default=None, help="folder for per-stage weights; a later run with the same folder "
+                    "reuses the stages already trained there (resume after an interruption)")
+    ap.add_argument("--max-proposals", type=int, default=24,
+                    help="earlier-stage detections per training image used as R-Net / O-Net crops")
     ap.add_argument("--command", default=None, help="command line recorded in provenance")
     a = ap.parse_args()
 
@@ -263,31 +289,44 @@ def main():
            "thresholds": list(a.thresholds), "crossNms": 0.7, "square": a.square}
     times = {}
 
+    def stage_seed(k):
+        """Each stage draws from its own seeded streams, so a resumed run (--cache) makes exactly the
+        data and weights of an uninterrupted one."""
+        torch.manual_seed(a.seed + k)
+        return np.random.default_rng([a.seed, k])
+
     ts = time.time()
+    rng = stage_seed(0)
     ptr = data.pnet_crops(train_items, rng); pva = data.pnet_crops(val_items, rng)
     log(f"P-Net crops: {len(ptr[0])} train ({(ptr[1] == 1).sum()} pos, {(ptr[1] == -1).sum()} part, {(ptr[1] == 0).sum()} neg)")
-    pnet, _ = train_detector("pnet", nets.PNet(), ptr, pva, a.epochs[0], 3e-3, device, rng, log)
+    pnet, _ = cached(a.cache, "pnet", nets.PNet(), lambda n: train_detector("pnet", n, ptr, pva, a.epochs[0], 3e-3, device, rng, log), log)
     times["pnet_s"] = round(time.time() - ts, 1); ts = time.time()
 
-    det1 = detections([pnet], train_items, cfg, 1); det1v = detections([pnet], val_items, cfg, 1)
+    rng = stage_seed(1)
+    det1 = detections([pnet], train_items, cfg, 1, a.max_proposals, rng)
+    det1v = detections([pnet], val_items, cfg, 1, a.max_proposals, rng)
     log(f"P-Net proposals: {np.mean([len(d) for d in det1]):.1f} per train image")
     rtr = data.refine_crops(train_items, 24, rng, det1); rva = data.refine_crops(val_items, 24, rng, det1v)
     log(f"R-Net crops: {len(rtr[0])} train ({(rtr[1] == 1).sum()} pos, {(rtr[1] == -1).sum()} part, {(rtr[1] == 0).sum()} neg)")
-    rnet, _ = train_detector("rnet", nets.RNet(), rtr, rva, a.epochs[1], 2e-3, device, rng, log)
+    rnet, _ = cached(a.cache, "rnet", nets.RNet(), lambda n: train_detector("rnet", n, rtr, rva, a.epochs[1], 2e-3, device, rng, log), log)
     times["rnet_s"] = round(time.time() - ts, 1); ts = time.time()
 
-    det2 = detections([pnet, rnet], train_items, cfg, 2); det2v = detections([pnet, rnet], val_items, cfg, 2)
+    rng = stage_seed(2)
+    det2 = detections([pnet, rnet], train_items, cfg, 2, a.max_proposals, rng)
+    det2v = detections([pnet, rnet], val_items, cfg, 2, a.max_proposals, rng)
     log(f"R-Net survivors: {np.mean([len(d) for d in det2]):.1f} per train image")
     otr = data.refine_crops(train_items, 48, rng, det2, neg_per_image=8, pos_tries=8)
     ova = data.refine_crops(val_items, 48, rng, det2v, neg_per_image=8, pos_tries=8)
     log(f"O-Net crops: {len(otr[0])} train ({(otr[1] == 1).sum()} pos, {(otr[1] == -1).sum()} part, {(otr[1] == 0).sum()} neg)")
-    onet, _ = train_detector("onet", nets.ONet(), otr, ova, a.epochs[2], 2e-3, device, rng, log)
+    onet, _ = cached(a.cache, "onet", nets.ONet(), lambda n: train_detector("onet", n, otr, ova, a.epochs[2], 2e-3, device, rng, log), log)
     times["onet_s"] = round(time.time() - ts, 1); ts = time.time()
     del ptr, rtr, otr
 
-    ctr = data.class_crops(train_items, classes, 48, rng); cva = data.class_crops(val_items, classes, 48, rng, jitter=1)
+    rng = stage_seed(3)
+    ctr = data.class_crops(train_items, classes, 48, rng, jitter=4); cva = data.class_crops(val_items, classes, 48, rng, jitter=1)
     log(f"classifier crops: {len(ctr[0])} train, {len(cva[0])} val")
-    clf, crop_acc = train_classifier(nets.Classifier(len(classes)), ctr, cva, a.epochs[3], 2e-3, device, rng, log)
+    clf, crop_acc = cached(a.cache, "classifier", nets.Classifier(len(classes)),
+                           lambda n: train_classifier(n, ctr, cva, a.epochs[3], 2e-3, device, rng, log), log)
     times["classifier_s"] = round(time.time() - ts, 1); ts = time.time()
 
     # Model selection on val: the final threshold with the best recall at precision >= 0.7.
@@ -364,7 +403,7 @@ def main():
         "metrics": {"python_val": {
             "boxPrecisionIoU50": round(table[final_t]["precision"], 4),
             "boxRecallIoU50": round(table[final_t]["recall"], 4),
-            "imageClassAccuracy": round(img_acc, 4), "classifierCropAccuracy": round(crop_acc, 4)}},
+            "imageClassAccuracy": round(img_acc, 4), "classifierCropAccuracy": None if crop_acc is None else round(crop_acc, 4)}},
     }
     with open(os.path.join(a.out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=2)
