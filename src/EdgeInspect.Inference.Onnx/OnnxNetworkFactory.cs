@@ -46,6 +46,13 @@ public sealed class OnnxNetworkFactory : INetworkFactory
             InterOpNumThreads = Math.Max(1, options.InterOpThreads),
             LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
         };
+        // Spinning intra-op workers keep burning a core after each run; on a 2-core device that core is the one the
+        // cascade's own work (resizes, crops, NMS) needs between runs. Off unless asked for.
+        if (!options.AllowSpinning)
+        {
+            sessionOptions.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+            sessionOptions.AddSessionConfigEntry("session.inter_op.allow_spinning", "0");
+        }
         string provider;
         try
         {

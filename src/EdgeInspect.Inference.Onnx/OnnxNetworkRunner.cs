@@ -28,6 +28,7 @@ public sealed class OnnxNetworkRunner : INetworkRunner
     private readonly long[][] _outputStatic;
     private readonly Dictionary<ViewKey, OrtValue> _views = [];
     private readonly Dictionary<ShapeKey, long[][]> _outputShapes = [];
+    private readonly Dictionary<BindingKey, OrtIoBinding> _bindings = [];
     private bool _disposed;
 
     internal OnnxNetworkRunner(string path, InferenceSession session, SessionOptions sessionOptions, string provider)
@@ -89,15 +90,34 @@ public sealed class OnnxNetworkRunner : INetworkRunner
             DiscoverAndRun(inputs, outputs, key);
             return;
         }
+        var bindingKey = new BindingKey(key);
+        bool bindable = inputs.Length + outputs.Length <= BindingKey.MaxBuffers;
+        for (int i = 0; i < inputs.Length; i++) bindingKey.Add(i, inputs[i].Data);
         for (int o = 0; o < outputs.Length; o++)
         {
             if (shapes is null) SetBatchShape(outputs[o], o, inputs[0].Shape[0]);
             else outputs[o].SetShape(shapes[o]);
-            _outputValues[o] = ViewOf(outputs[o]);
+            if (bindable) bindingKey.Add(inputs.Length + o, outputs[o].Data);
         }
         try
         {
-            _session.Run(_runOptions, _inputNames, _inputValues, _outputNames, _outputValues);
+            // The plain Run(names, values) overload builds handle arrays per call; an IoBinding bound once per
+            // (buffers, shapes) runs with no managed allocation at all.
+            if (!bindable || !_bindings.TryGetValue(bindingKey, out var binding))
+            {
+                for (int o = 0; o < outputs.Length; o++) _outputValues[o] = ViewOf(outputs[o]);
+                if (!bindable)
+                {
+                    _session.Run(_runOptions, _inputNames, _inputValues, _outputNames, _outputValues);
+                    return;
+                }
+                binding = _session.CreateIoBinding();
+                for (int i = 0; i < _inputValues.Length; i++) binding.BindInput(_inputNames[i], _inputValues[i]);
+                for (int o = 0; o < _outputValues.Length; o++) binding.BindOutput(_outputNames[o], _outputValues[o]);
+                if (_bindings.Count >= MaxCachedViews) ClearCaches();
+                _bindings[bindingKey] = binding;
+            }
+            _session.RunWithBinding(_runOptions, binding);
         }
         catch (OnnxRuntimeException ex)
         {
@@ -122,7 +142,15 @@ public sealed class OnnxNetworkRunner : INetworkRunner
         }
         for (int o = 0; o < outs.Length; o++) outs[o] = new TensorBuffer();
         Run(ins, outs);
-        // Drop the warm-up's cached views: their buffers die here.
+        // Drop the warm-up's cached views and bindings: their buffers die here.
+        ClearCaches();
+    }
+
+    /// <summary>Bindings point at views: both go together.</summary>
+    private void ClearCaches()
+    {
+        foreach (var b in _bindings.Values) b.Dispose();
+        _bindings.Clear();
         foreach (var v in _views.Values) v.Dispose();
         _views.Clear();
     }
@@ -186,11 +214,7 @@ public sealed class OnnxNetworkRunner : INetworkRunner
         var key = new ViewKey(buffer, buffer.Data, default);
         key.Shape.Append(buffer.Shape);
         if (_views.TryGetValue(key, out var value)) return value;
-        if (_views.Count >= MaxCachedViews)
-        {
-            foreach (var v in _views.Values) v.Dispose();
-            _views.Clear();
-        }
+        if (_views.Count >= MaxCachedViews) ClearCaches();
         value = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, buffer.Data.AsMemory(0, buffer.Length), buffer.Shape.ToArray());
         _views[key] = value;
         return value;
@@ -207,8 +231,7 @@ public sealed class OnnxNetworkRunner : INetworkRunner
     {
         if (_disposed) return;
         _disposed = true;
-        foreach (var v in _views.Values) v.Dispose();
-        _views.Clear();
+        ClearCaches();
         _runOptions.Dispose();
         _session.Dispose();
         _sessionOptions.Dispose();
@@ -251,6 +274,42 @@ public sealed class OnnxNetworkRunner : INetworkRunner
             for (int i = 0; i < _count; i++) h.Add(_dims[i]);
             return h.ToHashCode();
         }
+    }
+
+    /// <summary>Input shapes plus the identity of every buffer's storage: what an IoBinding is bound to.</summary>
+    private struct BindingKey(ShapeKey shape) : IEquatable<BindingKey>
+    {
+        public const int MaxBuffers = 8;
+        private readonly ShapeKey _shape = shape;
+        private Refs8 _refs;
+
+        public void Add(int index, float[] data) => _refs[index] = data;
+
+        public readonly bool Equals(BindingKey other)
+        {
+            if (!_shape.Equals(other._shape)) return false;
+            for (int i = 0; i < MaxBuffers; i++)
+            {
+                if (!ReferenceEquals(_refs[i], other._refs[i])) return false;
+            }
+            return true;
+        }
+
+        public override readonly bool Equals(object? obj) => obj is BindingKey k && Equals(k);
+
+        public override readonly int GetHashCode()
+        {
+            var h = new HashCode();
+            h.Add(_shape.GetHashCode());
+            for (int i = 0; i < MaxBuffers; i++) h.Add(_refs[i] is null ? 0 : RuntimeHelpers.GetHashCode(_refs[i]));
+            return h.ToHashCode();
+        }
+    }
+
+    [System.Runtime.CompilerServices.InlineArray(8)]
+    private struct Refs8
+    {
+        private object? _element;
     }
 
     [System.Runtime.CompilerServices.InlineArray(16)]

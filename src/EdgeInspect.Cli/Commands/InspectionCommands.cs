@@ -120,7 +120,7 @@ internal static partial class InspectionCommands
         return bench;
     }
 
-    private sealed record BenchRow(string Image, int Width, int Height, int Boxes, double CascadeMs, double ModelMs, double Ratio, long AllocatedBytesPerCall, double[] StageMs);
+    private sealed record BenchRow(string Image, int Width, int Height, int Boxes, double CascadeMs, double ModelMs, double Ratio, long AllocatedBytesPerCall, double[] StageMs, double[] StageModelMs);
 
     private static BenchRow BenchOne(CascadeDetector detector, ImageBuffer image, string path, int runs, int warmup)
     {
@@ -130,6 +130,8 @@ internal static partial class InspectionCommands
         int stageCount = detector.Spec.Stages.Count;
         var stage = new double[stageCount][];
         for (int s = 0; s < stageCount; s++) stage[s] = new double[runs];
+        var stageModel = new double[stageCount][];
+        for (int s = 0; s < stageCount; s++) stageModel[s] = new double[runs];
         long allocated = 0;
         int boxes = 0;
         for (int i = 0; i < runs; i++)
@@ -139,12 +141,16 @@ internal static partial class InspectionCommands
             allocated += GC.GetAllocatedBytesForCurrentThread() - a0;
             total[i] = r.TotalMs;
             model[i] = r.ModelMs;
-            for (int s = 0; s < stageCount; s++) stage[s][i] = r.Stages[s].TotalMs;
+            for (int s = 0; s < stageCount; s++)
+            {
+                stage[s][i] = r.Stages[s].TotalMs;
+                stageModel[s][i] = r.Stages[s].ModelMs;
+            }
             boxes = r.Count;
         }
         double mt = Median(total), mm = Median(model);
         return new BenchRow(Path.GetFileName(path), image.Width, image.Height, boxes, mt, mm, mm > 0 ? mt / mm : 0,
-            allocated / runs, [.. stage.Select(Median)]);
+            allocated / runs, [.. stage.Select(Median)], [.. stageModel.Select(Median)]);
     }
 
     private static double Median(double[] values)
@@ -161,12 +167,12 @@ internal static partial class InspectionCommands
         var sb = new StringBuilder();
         sb.AppendLine(ci, $"bench cascade: {runs} runs per image, provider {session.Provider}, {Environment.ProcessorCount} cores");
         sb.Append(ci, $"{"image",-20} {"size",-10} {"boxes",5} {"cascade_ms",11} {"model_ms",9} {"ratio",6} {"alloc_B/call",12}");
-        foreach (var n in names) sb.Append(ci, $" {n + "_ms",9}");
+        foreach (var n in names) sb.Append(ci, $" {n + "_ms(model)",16}");
         sb.AppendLine();
         foreach (var r in rows)
         {
             sb.Append(ci, $"{r.Image,-20} {r.Width + "x" + r.Height,-10} {r.Boxes,5} {r.CascadeMs,11:F2} {r.ModelMs,9:F2} {r.Ratio,6:F3} {r.AllocatedBytesPerCall,12}");
-            foreach (var s in r.StageMs) sb.Append(ci, $" {s,9:F2}");
+            for (int s = 0; s < r.StageMs.Length; s++) sb.Append(ci, $" {r.StageMs[s],7:F2} ({r.StageModelMs[s],6:F2})");
             sb.AppendLine();
         }
         Console.Out.Write(sb.ToString());
@@ -193,6 +199,9 @@ internal static partial class InspectionCommands
                 json.WriteNumber("allocated_bytes_per_call", r.AllocatedBytesPerCall);
                 json.WriteStartObject("stage_ms_median");
                 for (int s = 0; s < names.Length; s++) json.WriteNumber(names[s], Math.Round(r.StageMs[s], 3));
+                json.WriteEndObject();
+                json.WriteStartObject("stage_model_ms_median");
+                for (int s = 0; s < names.Length; s++) json.WriteNumber(names[s], Math.Round(r.StageModelMs[s], 3));
                 json.WriteEndObject();
                 json.WriteEndObject();
             }

@@ -48,6 +48,9 @@ public sealed record InferenceOptions
     /// <summary>Threads across independent operators (1 = sequential execution, the right choice for these small graphs).</summary>
     public int InterOpThreads { get; init; } = 1;
 
+    /// <summary>Let idle intra-op workers spin between runs (lower latency on a dedicated many-core box, but it steals the core the rest of the pipeline needs on a small device).</summary>
+    public bool AllowSpinning { get; init; }
+
     /// <summary>GPU ordinal for cuda / tensorrt.</summary>
     public int DeviceId { get; init; }
 
