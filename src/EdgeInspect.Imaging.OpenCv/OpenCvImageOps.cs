@@ -15,8 +15,8 @@ public sealed class OpenCvImageOps : IImageOps, IDisposable
 {
     private const int MaxCachedHeaders = 256;
     private readonly Dictionary<byte[], PinnedImage> _images = new(ReferenceEqualityComparer.Instance);
-    private readonly Dictionary<(int W, int H), Mat> _patchHeaders = [];
-    private readonly Dictionary<(int W, int H), Mat> _outHeaders = [];
+    private readonly Dictionary<(int W, int H), MatView> _patchHeaders = [];
+    private readonly Dictionary<(int W, int H), MatView> _outHeaders = [];
     private float[] _patch = GC.AllocateArray<float>(64 * 64 * 3, pinned: true);
     private float[] _out = GC.AllocateArray<float>(48 * 48 * 3, pinned: true);
     private bool _disposed;
@@ -47,7 +47,7 @@ public sealed class OpenCvImageOps : IImageOps, IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         var src = HeaderOf(source);
         var dst = HeaderOf(destination);
-        Cv2.Resize(src, dst, new Size(destination.Width, destination.Height), 0, 0, InterpolationFlags.Area);
+        ResizeArea(src, dst, destination.Width, destination.Height);
     }
 
     public void CropResizeArea(ImageBuffer source, int x, int y, int width, int height, int outWidth, int outHeight, Span<float> destination)
@@ -70,7 +70,7 @@ public sealed class OpenCvImageOps : IImageOps, IDisposable
         {
             var srcRow = pixels.Slice((((window.SourceY0 + row) * source.Width) + window.SourceX0) * 3, copyFloats);
             var dstRow = patch.Slice((((window.PatchY + row) * width) + window.PatchX) * 3, copyFloats);
-            for (int i = 0; i < srcRow.Length; i++) dstRow[i] = srcRow[i];
+            Widen(srcRow, dstRow);
         }
 
         if (width == outWidth && height == outHeight)
@@ -81,43 +81,79 @@ public sealed class OpenCvImageOps : IImageOps, IDisposable
         if (_out.Length < outLen) GrowOut(outLen);
         var patchMat = Header(_patchHeaders, _patch, width, height);
         var outMat = Header(_outHeaders, _out, outWidth, outHeight);
-        Cv2.Resize(patchMat, outMat, new Size(outWidth, outHeight), 0, 0, InterpolationFlags.Area);
+        ResizeArea(patchMat, outMat, outWidth, outHeight);
         _out.AsSpan(0, outLen).CopyTo(destination);
     }
 
-    private Mat HeaderOf(ImageBuffer image)
+    /// <summary>byte -> float, vectorised (crops of large boxes are hundreds of thousands of values).</summary>
+    private static void Widen(ReadOnlySpan<byte> src, Span<float> dst)
+    {
+        int i = 0;
+        if (System.Numerics.Vector.IsHardwareAccelerated)
+        {
+            int n = System.Numerics.Vector<byte>.Count;
+            int q = System.Numerics.Vector<int>.Count;
+            for (; i <= src.Length - n; i += n)
+            {
+                var v = new System.Numerics.Vector<byte>(src.Slice(i));
+                System.Numerics.Vector.Widen(v, out var lo, out var hi);
+                System.Numerics.Vector.Widen(lo, out var a, out var b);
+                System.Numerics.Vector.Widen(hi, out var c, out var d);
+                System.Numerics.Vector.ConvertToSingle(System.Numerics.Vector.AsVectorInt32(a)).CopyTo(dst.Slice(i));
+                System.Numerics.Vector.ConvertToSingle(System.Numerics.Vector.AsVectorInt32(b)).CopyTo(dst.Slice(i + q));
+                System.Numerics.Vector.ConvertToSingle(System.Numerics.Vector.AsVectorInt32(c)).CopyTo(dst.Slice(i + (2 * q)));
+                System.Numerics.Vector.ConvertToSingle(System.Numerics.Vector.AsVectorInt32(d)).CopyTo(dst.Slice(i + (3 * q)));
+            }
+        }
+        for (; i < src.Length; i++) dst[i] = src[i];
+    }
+
+    /// <summary>
+    /// cv::resize with INTER_AREA between two cached views. Cv2.Resize would be the same native call, but it disposes
+    /// the OutputArray proxy after each use (OutputArray.Fix), forcing two proxy allocations per resize; the destination
+    /// here is a fixed-size header over our own memory, so OpenCV never reallocates it and Fix has nothing to assign.
+    /// </summary>
+    private static void ResizeArea(MatView src, MatView dst, int width, int height)
+    {
+        OpenCvSharp.Internal.NativeMethods.HandleException(
+            OpenCvSharp.Internal.NativeMethods.imgproc_resize(src.In.CvPtr, dst.Out.CvPtr, new Size(width, height), 0, 0, (int)InterpolationFlags.Area));
+        GC.KeepAlive(src);
+        GC.KeepAlive(dst);
+    }
+
+    private MatView HeaderOf(ImageBuffer image)
     {
         var array = image.Array;
         if (_images.TryGetValue(array, out var pinned))
         {
-            if (pinned.Width == image.Width && pinned.Height == image.Height) return pinned.Mat;
-            pinned.Mat.Dispose();
-            var mat = Mat.FromPixelData(image.Height, image.Width, MatType.CV_8UC3, pinned.Handle.AddrOfPinnedObject());
-            _images[array] = pinned with { Mat = mat, Width = image.Width, Height = image.Height };
-            return mat;
+            if (pinned.Width == image.Width && pinned.Height == image.Height) return pinned.View;
+            pinned.View.Dispose();
+            var view = new MatView(Mat.FromPixelData(image.Height, image.Width, MatType.CV_8UC3, pinned.Handle.AddrOfPinnedObject()));
+            _images[array] = pinned with { View = view, Width = image.Width, Height = image.Height };
+            return view;
         }
         if (_images.Count >= MaxCachedHeaders) ReleaseImages();
         // Pinned for as long as the header is cached: pool arrays are reused frame after frame, so this is a one-off.
         var handle = GCHandle.Alloc(array, GCHandleType.Pinned);
-        var header = Mat.FromPixelData(image.Height, image.Width, MatType.CV_8UC3, handle.AddrOfPinnedObject());
+        var header = new MatView(Mat.FromPixelData(image.Height, image.Width, MatType.CV_8UC3, handle.AddrOfPinnedObject()));
         _images[array] = new PinnedImage(handle, header, image.Width, image.Height);
         return header;
     }
 
-    private static Mat Header(Dictionary<(int W, int H), Mat> cache, float[] pinnedArray, int w, int h)
+    private static MatView Header(Dictionary<(int W, int H), MatView> cache, float[] pinnedArray, int w, int h)
     {
-        if (cache.TryGetValue((w, h), out var mat)) return mat;
+        if (cache.TryGetValue((w, h), out var view)) return view;
         if (cache.Count >= MaxCachedHeaders) Release(cache);
         unsafe
         {
             // The array lives on the pinned object heap: its address never changes.
             fixed (float* p = pinnedArray)
             {
-                mat = Mat.FromPixelData(h, w, MatType.CV_32FC3, (IntPtr)p);
+                view = new MatView(Mat.FromPixelData(h, w, MatType.CV_32FC3, (IntPtr)p));
             }
         }
-        cache[(w, h)] = mat;
-        return mat;
+        cache[(w, h)] = view;
+        return view;
     }
 
     private void GrowPatch(int n)
@@ -132,7 +168,7 @@ public sealed class OpenCvImageOps : IImageOps, IDisposable
         Release(_outHeaders);
     }
 
-    private static void Release(Dictionary<(int W, int H), Mat> cache)
+    private static void Release(Dictionary<(int W, int H), MatView> cache)
     {
         foreach (var m in cache.Values) m.Dispose();
         cache.Clear();
@@ -142,7 +178,7 @@ public sealed class OpenCvImageOps : IImageOps, IDisposable
     {
         foreach (var p in _images.Values)
         {
-            p.Mat.Dispose();
+            p.View.Dispose();
             p.Handle.Free();
         }
         _images.Clear();
@@ -157,5 +193,23 @@ public sealed class OpenCvImageOps : IImageOps, IDisposable
         Release(_outHeaders);
     }
 
-    private readonly record struct PinnedImage(GCHandle Handle, Mat Mat, int Width, int Height);
+    private readonly record struct PinnedImage(GCHandle Handle, MatView View, int Width, int Height);
+
+    /// <summary>
+    /// A Mat header with its InputArray / OutputArray proxies made once: passing a Mat to Cv2.Resize converts it
+    /// implicitly, which allocates two proxy objects per call.
+    /// </summary>
+    private sealed class MatView(Mat mat) : IDisposable
+    {
+        public Mat Mat { get; } = mat;
+        public InputArray In { get; } = InputArray.Create(mat);
+        public OutputArray Out { get; } = OutputArray.Create(mat);
+
+        public void Dispose()
+        {
+            In.Dispose();
+            Out.Dispose();
+            Mat.Dispose();
+        }
+    }
 }

@@ -151,13 +151,16 @@ public sealed class CascadeDetector : IDisposable
             var layout = stage.Packer.Layout;
 
             _scaleBoxes.Clear();
+            MapStrides(layout, gw, gh, sc, out int sx, out int sy, out int sch);
+            float threshold = spec.Threshold;
             // x (along the width) outer, y inner: the order numpy's where() yields on the reference's [W', H'] map.
             for (int x = 0; x < gw; x++)
             {
-                for (int y = 0; y < gh; y++)
+                int o = (x * sx) + sch; // channel 1 = "object"
+                for (int y = 0; y < gh; y++, o += sy)
                 {
-                    float score = sv[MapOffset(layout, x, y, 1, gw, gh, sc)];
-                    if (score < spec.Threshold) continue; // first stage keeps score >= threshold
+                    float score = sv[o];
+                    if (score < threshold) continue; // first stage keeps score >= threshold
                     var c = CascadeMath.CellBox(x, y, scale, pyramid.Stride, pyramid.CellSize, score);
                     ReadRegression(ref c, bv, layout, x, y, gw, gh, bc);
                     c.Tag = (x * gh) + y; // the cell, for the single-cell quirk below
@@ -300,12 +303,21 @@ public sealed class CascadeDetector : IDisposable
         }
     }
 
-    private static int MapOffset(TensorLayout layout, int x, int y, int ch, int w, int h, int c) => layout switch
+    private static int MapOffset(TensorLayout layout, int x, int y, int ch, int w, int h, int c)
     {
-        TensorLayout.Nwhc => (((x * h) + y) * c) + ch,
-        TensorLayout.Nhwc => (((y * w) + x) * c) + ch,
-        _ => (((ch * h) + y) * w) + x,
-    };
+        MapStrides(layout, w, h, c, out int sx, out int sy, out int sch);
+        return (x * sx) + (y * sy) + (ch * sch);
+    }
+
+    private static void MapStrides(TensorLayout layout, int w, int h, int c, out int sx, out int sy, out int sch)
+    {
+        switch (layout)
+        {
+            case TensorLayout.Nwhc: sx = h * c; sy = c; sch = 1; break;
+            case TensorLayout.Nhwc: sx = c; sy = w * c; sch = 1; break;
+            default: sx = 1; sy = w; sch = w * h; break;
+        }
+    }
 
     private ScaleState ScaleStateAt(int index, int w, int h)
     {

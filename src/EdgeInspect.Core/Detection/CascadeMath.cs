@@ -76,7 +76,7 @@ public static class CascadeMath
         scratch.Ensure(n);
         var order = scratch.Order.AsSpan(0, n);
         for (int i = 0; i < n; i++) order[i] = new ScoreIndex(items[i].Score, i);
-        order.Sort(default(ScoreIndexAscending));
+        order.Sort(); // ScoreIndex is IComparable: no boxed comparer, no allocation
         double thr = threshold;
 
         // order is reused: alive entries keep Index >= 0, suppressed ones are marked with -1.
@@ -176,17 +176,22 @@ public sealed class NmsScratch
     }
 }
 
-/// <summary>A score and the candidate index it belongs to (NMS sort key).</summary>
-public readonly record struct ScoreIndex(double Score, int Index);
-
-/// <summary>Ascending by score, ties by index: a deterministic, stable-sort-equivalent order.</summary>
-public readonly struct ScoreIndexAscending : IComparer<ScoreIndex>
+/// <summary>
+/// A score and the candidate index it belongs to (NMS sort key). Orders ascending by score, ties by index: the
+/// order a stable ascending argsort gives, so NMS is deterministic on equal scores.
+/// </summary>
+public readonly record struct ScoreIndex(double Score, int Index) : IComparable<ScoreIndex>
 {
-    public int Compare(ScoreIndex x, ScoreIndex y)
+    public int CompareTo(ScoreIndex other)
     {
-        int c = x.Score.CompareTo(y.Score);
-        return c != 0 ? c : x.Index.CompareTo(y.Index);
+        int c = Score.CompareTo(other.Score);
+        return c != 0 ? c : Index.CompareTo(other.Index);
     }
+
+    public static bool operator <(ScoreIndex left, ScoreIndex right) => left.CompareTo(right) < 0;
+    public static bool operator >(ScoreIndex left, ScoreIndex right) => left.CompareTo(right) > 0;
+    public static bool operator <=(ScoreIndex left, ScoreIndex right) => left.CompareTo(right) <= 0;
+    public static bool operator >=(ScoreIndex left, ScoreIndex right) => left.CompareTo(right) >= 0;
 }
 
 /// <summary>

@@ -48,7 +48,16 @@ public sealed class TensorPacker
         Scale = spec.Scale;
         Width = spec.Width;
         Height = spec.Height;
+        // 8-bit input has 256 possible values per channel: normalise through a table, computed with the same
+        // (pixel - mean) * scale arithmetic as the slow path so results are bit-identical.
+        _lut = new float[Channels * 256];
+        for (int c = 0; c < Channels; c++)
+        {
+            for (int v = 0; v < 256; v++) _lut[(c * 256) + v] = (v - _mean[c]) * Scale;
+        }
     }
+
+    private readonly float[] _lut;
 
     public TensorLayout Layout { get; }
     public int Channels { get; }
@@ -74,6 +83,11 @@ public sealed class TensorPacker
     {
         int plane = width * height;
         var dst = tensor.Slice(index * plane * Channels, plane * Channels);
+        if (Channels == 3)
+        {
+            PackColour(bgr, width, height, dst);
+            return;
+        }
         for (int y = 0; y < height; y++)
         {
             var row = bgr.Slice(y * width * 3, width * 3);
@@ -107,6 +121,35 @@ public sealed class TensorPacker
                     float v = s < 0 ? Gray(row[p], row[p + 1], row[p + 2]) : row[p + s];
                     dst[Offset(x, y, c, width, height)] = (v - _mean[c]) * Scale;
                 }
+            }
+        }
+    }
+
+    /// <summary>The hot path (pyramid levels): table lookups, strides hoisted out of the loop.</summary>
+    private void PackColour(ReadOnlySpan<byte> bgr, int width, int height, Span<float> dst)
+    {
+        // offset(x, y, c) = x * sx + y * sy + c * sc for every layout.
+        (int sx, int sy, int sc) = Layout switch
+        {
+            TensorLayout.Nhwc => (3, width * 3, 1),
+            TensorLayout.Nwhc => (height * 3, 3, 1),
+            _ => (1, width, width * height),
+        };
+        var lut = _lut.AsSpan();
+        var l0 = lut.Slice(0, 256);
+        var l1 = lut.Slice(256, 256);
+        var l2 = lut.Slice(512, 256);
+        int c0 = _sourceChannel[0], c1 = _sourceChannel[1], c2 = _sourceChannel[2];
+        for (int y = 0; y < height; y++)
+        {
+            var row = bgr.Slice(y * width * 3, width * 3);
+            int o = y * sy;
+            for (int x = 0; x < width; x++, o += sx)
+            {
+                int p = x * 3;
+                dst[o] = l0[row[p + c0]];
+                dst[o + sc] = l1[row[p + c1]];
+                dst[o + (2 * sc)] = l2[row[p + c2]];
             }
         }
     }
