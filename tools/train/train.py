@@ -249,7 +249,7 @@ def main():
     ap.add_argument("--name", default="defects"); ap.add_argument("--version", type=int, default=1)
     ap.add_argument("--label", default=None)
     ap.add_argument("--seed", type=int, default=20261123)
-    ap.add_argument("--epochs", type=int, nargs=4, default=[8, 5, 3, 5],
+    ap.add_argument("--epochs", type=int, nargs=4, default=[8, 5, 3, 3],
                     metavar=("PNET", "RNET", "ONET", "CLS"))
     ap.add_argument("--min-size", type=float, default=20, help="pyramid minimum object side (pixels)")
     ap.add_argument("--square", action="store_true", help="square boxes between stages (reference MTCNN)")
@@ -312,11 +312,12 @@ def main():
     times["rnet_s"] = round(time.time() - ts, 1); ts = time.time()
 
     rng = stage_seed(2)
-    det2 = detections([pnet, rnet], train_items, cfg, 2, a.max_proposals, rng)
-    det2v = detections([pnet, rnet], val_items, cfg, 2, a.max_proposals, rng)
+    # O-Net is the costly net to train on two cores: half the proposals and fewer random crops.
+    det2 = detections([pnet, rnet], train_items, cfg, 2, a.max_proposals // 2, rng)
+    det2v = detections([pnet, rnet], val_items, cfg, 2, a.max_proposals // 2, rng)
     log(f"R-Net survivors: {np.mean([len(d) for d in det2]):.1f} per train image")
-    otr = data.refine_crops(train_items, 48, rng, det2, neg_per_image=8, pos_tries=8)
-    ova = data.refine_crops(val_items, 48, rng, det2v, neg_per_image=8, pos_tries=8)
+    otr = data.refine_crops(train_items, 48, rng, det2, neg_per_image=4, pos_tries=4)
+    ova = data.refine_crops(val_items, 48, rng, det2v, neg_per_image=4, pos_tries=4)
     log(f"O-Net crops: {len(otr[0])} train ({(otr[1] == 1).sum()} pos, {(otr[1] == -1).sum()} part, {(otr[1] == 0).sum()} neg)")
     onet, _ = cached(a.cache, "onet", nets.ONet(), lambda n: train_detector("onet", n, otr, ova, a.epochs[2], 2e-3, device, rng, log), log)
     times["onet_s"] = round(time.time() - ts, 1); ts = time.time()

@@ -1,21 +1,14 @@
-using System.Text.Json;
-
 namespace EdgeInspect.Core.Packages;
 
 /// <summary>
 /// A model package folder opened for use: its manifest and where its files are. Minimal loader: reads
 /// manifest.json, or, for a folder holding only pnet.onnx / rnet.onnx / onet.onnx, the canonical MTCNN
-/// settings (ipazc/mtcnn 0.1.x defaults). Full validation (hashes, signature, ONNX shapes) lives elsewhere.
+/// settings (ipazc/mtcnn 0.1.x defaults). Validation of the manifest, files and hashes: ModelPackageValidator; network input shapes:
+/// PackageInspector.VerifyNetworkInputs; the signature: the fleet package verifier.
 /// </summary>
 public sealed class ModelPackage
 {
     public const string ManifestFileName = "manifest.json";
-
-    private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web)
-    {
-        ReadCommentHandling = JsonCommentHandling.Skip,
-        AllowTrailingCommas = true,
-    };
 
     private ModelPackage(string directory, ModelManifest manifest, bool isCanonicalFallback)
     {
@@ -48,20 +41,18 @@ public sealed class ModelPackage
         ModelPackage package;
         if (File.Exists(manifestPath))
         {
-            ModelManifest? manifest;
+            // Every field, file and hash is checked before anything is loaded (ModelPackageValidator):
+            // a bad package is refused with a message naming the field or file.
+            ModelManifest manifest;
             try
             {
-                manifest = JsonSerializer.Deserialize<ModelManifest>(File.ReadAllText(manifestPath), JsonOptions);
-            }
-            catch (JsonException ex)
-            {
-                throw new ModelPackageException(manifestPath, $"malformed JSON ({ex.Message})");
+                manifest = ModelPackageValidator.ReadAndValidate(dir);
             }
             catch (IOException ex)
             {
                 throw new ModelPackageException(manifestPath, ex.Message);
             }
-            package = new ModelPackage(dir, manifest ?? throw new ModelPackageException(manifestPath, "empty manifest"), false);
+            package = new ModelPackage(dir, manifest, false);
         }
         else
         {

@@ -3,9 +3,6 @@ using System.Text.Json;
 
 namespace EdgeInspect.Core.Packages;
 
-/// <summary>A model package that must not be loaded; the message names the file or manifest field and the problem.</summary>
-public sealed class InvalidModelPackageException(string message, Exception? inner = null) : Exception(message, inner);
-
 /// <summary>
 /// Reads and checks a package's manifest.json against its folder: every field the runtime relies on,
 /// every file present inside the package and matching its SHA-256. A device refuses a package that
@@ -13,7 +10,7 @@ public sealed class InvalidModelPackageException(string message, Exception? inne
 /// </summary>
 public static class ModelPackageValidator
 {
-    public const string ManifestFileName = "manifest.json";
+    public const string ManifestFileName = ModelPackage.ManifestFileName;
 
     public static readonly JsonSerializerOptions JsonOptions = new()
     {
@@ -31,7 +28,7 @@ public static class ModelPackageValidator
     public static ModelManifest ReadManifest(string packageDir)
     {
         string path = Path.Combine(packageDir, ManifestFileName);
-        if (!File.Exists(path)) throw new InvalidModelPackageException($"{path}: manifest not found");
+        if (!File.Exists(path)) throw new ModelPackageException(path, "manifest not found");
         ModelManifest? manifest;
         try
         {
@@ -41,9 +38,9 @@ public static class ModelPackageValidator
         {
             // System.Text.Json's Path is "$.detector.stages[0].threshold": the field a person has to fix.
             string where = string.IsNullOrEmpty(e.Path) ? $"line {e.LineNumber + 1}" : $"field {e.Path}";
-            throw new InvalidModelPackageException($"{path}: {where} is not valid: {FirstSentence(e.Message)}", e);
+            throw new ModelPackageException(path, $"malformed JSON: {where} is not valid: {FirstSentence(e.Message)}");
         }
-        return manifest ?? throw new InvalidModelPackageException($"{path}: manifest is null");
+        return manifest ?? throw new ModelPackageException(path, "manifest is null");
     }
 
     /// <summary>Reads, then validates; returns the manifest of a package that may be loaded.</summary>
@@ -57,7 +54,7 @@ public static class ModelPackageValidator
     public static void Validate(ModelManifest m, string packageDir, bool verifyHashes = true)
     {
         string at = Path.Combine(packageDir, ManifestFileName);
-        void Fail(string field, string problem) => throw new InvalidModelPackageException($"{at}: {field}: {problem}");
+        void Fail(string field, string problem) => throw new ModelPackageException(at, $"{field}: {problem}");
 
         if (m.Schema != 1) Fail("schema", $"version {m.Schema} is not supported (this runtime reads 1)");
         if (string.IsNullOrWhiteSpace(m.Name)) Fail("name", "missing");
@@ -138,7 +135,7 @@ public static class ModelPackageValidator
         string full = Path.GetFullPath(Path.Combine(dir, file));
         string root = Path.GetFullPath(dir).TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar;
         if (Path.IsPathRooted(file) || !full.StartsWith(root, StringComparison.Ordinal)) fail(field, $"'{file}' is outside the package");
-        if (!File.Exists(full)) fail(field, $"'{file}' not found in the package");
+        if (!File.Exists(full)) throw new ModelPackageException(full, $"not found in the package ({field} of {ManifestFileName} names '{file}')");
         string shaField = field.EndsWith(".file", StringComparison.Ordinal) ? field[..^5] + ".sha256" : field + ".sha256";
         if (sha.Length != 64 || !sha.All(Uri.IsHexDigit)) fail(shaField, "must be 64 hex digits (SHA-256)");
         if (verify)

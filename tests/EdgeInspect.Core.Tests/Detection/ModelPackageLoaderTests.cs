@@ -74,7 +74,7 @@ public sealed class ModelPackageLoaderTests : IDisposable
     public void Open_ManifestNamingMissingNetwork_ThrowsNamingThatFile()
     {
         File.WriteAllText(Path.Combine(_dir, "manifest.json"),
-            """{ "name": "steel", "version": 3, "detector": { "stages": [ { "name": "p", "file": "p.onnx" } ] } }""");
+            """{ "name": "steel", "version": 3, "detector": { "stages": [ { "name": "p", "file": "p.onnx", "sha256": "00" } ] } }""");
 
         var ex = Assert.Throws<ModelPackageException>(() => ModelPackage.Open(_dir));
 
@@ -85,12 +85,15 @@ public sealed class ModelPackageLoaderTests : IDisposable
     public void Open_ManifestWithCamelCaseFields_ReadsStagesAndNmsMode()
     {
         Touch("p.onnx");
+        // Loading validates the whole manifest (ModelPackageValidator), so this one is complete: hash, input name, outputs.
+        string sha = ModelPackageValidator.Sha256Of(Path.Combine(_dir, "p.onnx"));
         File.WriteAllText(Path.Combine(_dir, "manifest.json"),
-            """
+            $$"""
             { "name": "steel", "version": 3,
               "detector": { "pyramid": { "minSize": 40, "scaleFactor": 0.5 },
-                "stages": [ { "name": "p", "file": "p.onnx", "threshold": 0.8, "square": false,
-                              "nms": { "iou": 0.3, "mode": "Min" }, "input": { "layout": "NCHW", "channels": "GRAY", "mean": [0], "scale": 0.00392 } } ] } }
+                "stages": [ { "name": "p", "file": "p.onnx", "sha256": "{{sha}}", "threshold": 0.8, "square": false,
+                              "outputs": { "boxes": "b", "scores": "s" },
+                              "nms": { "iou": 0.3, "mode": "Min" }, "input": { "name": "x", "layout": "NCHW", "channels": "GRAY", "mean": [0], "scale": 0.00392 } } ] } }
             """);
 
         var package = ModelPackage.Open(_dir);

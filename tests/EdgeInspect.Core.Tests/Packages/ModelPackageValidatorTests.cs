@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using EdgeInspect.Core.Packages;
 using Xunit;
@@ -56,10 +55,10 @@ public sealed class ModelPackageValidatorTests : IDisposable
 
     private string Sha(string file) => ModelPackageValidator.Sha256Of(Path.Combine(_dir, file));
 
-    private InvalidModelPackageException Refused()
+    private ModelPackageException Refused()
     {
         File.WriteAllText(Path.Combine(_dir, "manifest.json"), Manifest.ToJsonString());
-        return Assert.Throws<InvalidModelPackageException>(() => ModelPackageValidator.ReadAndValidate(_dir));
+        return Assert.Throws<ModelPackageException>(() => ModelPackageValidator.ReadAndValidate(_dir));
     }
 
     [Fact]
@@ -92,7 +91,8 @@ public sealed class ModelPackageValidatorTests : IDisposable
 
         var e = Refused();
 
-        Assert.Contains("classifier.file: 'classifier.onnx' not found", e.Message, StringComparison.Ordinal);
+        Assert.EndsWith("classifier.onnx", e.FilePath, StringComparison.Ordinal);
+        Assert.Contains("not found in the package (classifier.file of manifest.json names 'classifier.onnx')", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -103,7 +103,7 @@ public sealed class ModelPackageValidatorTests : IDisposable
         var e = Refused();
 
         Assert.Contains("$.detector.stages[0].threshold", e.Message, StringComparison.Ordinal);
-        Assert.IsType<JsonException>(e.InnerException);
+        Assert.EndsWith("manifest.json", e.FilePath, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -149,7 +149,7 @@ public sealed class ModelPackageValidatorTests : IDisposable
     [Fact]
     public void ReadManifest_NoManifest_RefusedNamingPath()
     {
-        var e = Assert.Throws<InvalidModelPackageException>(() => ModelPackageValidator.ReadManifest(_dir));
+        var e = Assert.Throws<ModelPackageException>(() => ModelPackageValidator.ReadManifest(_dir));
 
         Assert.Contains("manifest.json: manifest not found", e.Message, StringComparison.Ordinal);
     }
