@@ -237,6 +237,70 @@ def make_smoke_dataset(root, rng):
             f.write("\n".join(sel) + "\n")
 
 
+def synthetic_probe(rng, size=200):
+    """A grey textured surface with a few dark or bright marks: a deterministic probe image for golden
+    checks. It is not meant to look like any dataset; the golden check only asks the device to reproduce
+    what the exported networks do on a fixed input."""
+    import cv2
+    base = int(rng.integers(90, 180))
+    img = np.clip(base + rng.normal(0, 12, (size, size, 1)), 0, 255).astype(np.uint8)
+    img = cv2.GaussianBlur(np.repeat(img, 3, 2), (3, 3), 0)
+    for _ in range(int(rng.integers(0, 4))):
+        tone = int(np.clip(base + rng.choice([-1, 1]) * rng.integers(40, 90), 0, 255))
+        kind = rng.integers(0, 3)
+        x, y = (int(v) for v in rng.integers(10, size - 60, 2))
+        if kind == 0:  # long thin line
+            cv2.line(img, (x, y), (x + int(rng.integers(30, 120)), y + int(rng.integers(-20, 60))), (tone,) * 3,
+                     int(rng.integers(1, 5)))
+        elif kind == 1:  # blob
+            cv2.ellipse(img, (x + 20, y + 20), (int(rng.integers(5, 25)), int(rng.integers(5, 25))),
+                        float(rng.integers(0, 180)), 0, 360, (tone,) * 3, -1)
+        else:  # speckle field
+            for _ in range(int(rng.integers(10, 40))):
+                cx, cy = x + int(rng.integers(0, 50)), y + int(rng.integers(0, 50))
+                cv2.circle(img, (cx, cy), int(rng.integers(1, 3)), (tone,) * 3, -1)
+    return img
+
+
+def make_golden(a, dets, clf, classes, cfg, final_t, val_items):
+    """Golden images with their expected results, chosen to be unambiguous: an NG image's regions all score
+    well above the final threshold with a confident class, and an OK image has no region even with every
+    threshold lowered by 0.1, so float differences between runtimes cannot flip the expectation."""
+    import cv2
+    gdir = os.path.join(a.out, "golden")
+    if os.path.isdir(gdir):
+        shutil.rmtree(gdir)
+    os.makedirs(gdir)
+    rng = np.random.default_rng([a.seed, 99])
+    if a.golden_from == "val":
+        candidates = ((os.path.basename(p), data.load_rgb(p), names[0]) for p, _, names in val_items)
+    else:
+        candidates = ((f"probe_{i:03d}.png", synthetic_probe(rng), None) for i in range(400))
+    lowered = dict(cfg, thresholds=[max(0.05, t - 0.1) for t in cfg["thresholds"]])
+    ng, ok = [], []
+    for name, img, truth in candidates:
+        if len(ng) >= a.golden and ok:
+            break
+        b = cascade.detect(dets, img, cfg, 3)
+        entry = None
+        if len(b) and len(ng) < a.golden:
+            probs = classify(clf, img, b)
+            pred = classes[int((probs * b[:, 4:5]).sum(0).argmax())]
+            if (truth is None or pred == truth) and b[:, 4].min() >= final_t + 0.05 and probs.max(1).min() >= 0.8:
+                entry = {"expectVerdict": "ng", "expectClass": pred}
+                ng.append(entry)
+        elif not len(b) and not ok and not len(cascade.detect(dets, img, lowered, 3)):
+            entry = {"expectVerdict": "ok", "expectRegions": 0}
+            ok.append(entry)
+        if entry is None:
+            continue
+        dst = os.path.join(gdir, os.path.splitext(name)[0] + ".png")
+        cv2.imwrite(dst, cv2.cvtColor(img, cv2.COLOR_RGB2BGR))  # PNG: lossless, so the device sees these pixels
+        entry.update({"file": "golden/" + os.path.basename(dst), "sha256": sha256(dst)})
+    return [dict(file=e["file"], sha256=e["sha256"], **{k: v for k, v in e.items() if k not in ("file", "sha256")})
+            for e in ng + ok]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--dataset", help="Pascal VOC folder (images/, annotations/)")
@@ -250,7 +314,11 @@ def main():
     ap.add_argument("--min-size", type=float, default=20, help="pyramid minimum object side (pixels)")
     ap.add_argument("--square", action="store_true", help="square boxes between stages (reference MTCNN)")
     ap.add_argument("--thresholds", type=float, nargs=3, default=[0.6, 0.6, 0.7])
-    ap.add_argument("--golden", type=int, default=2, help="validation images copied in as golden images")
+    ap.add_argument("--golden", type=int, default=2, help="golden images with a defect (plus one without)")
+    ap.add_argument("--golden-from", choices=["val", "synthetic"], default="synthetic",
+                    help="where golden images come from: 'val' copies validation images (only for data the "
+                    "project generates itself, e.g. the virtual line); 'synthetic' renders probe images, so a "
+                    "package trained on third-party data carries none of it")
     ap.add_argument("--smoke", action="store_true", help="tiny synthetic data, one epoch each (CI)")
     ap.add_argument("--cache", default=None, help="folder for per-stage weights; a later run with the same folder "
                     "reuses the stages already trained there (resume after an interruption)")
@@ -347,27 +415,7 @@ def main():
         export(model.eval(), os.path.join(a.out, fname), size, fcn)
         files[fname] = sha256(os.path.join(a.out, fname))
 
-    golden = []
-    gdir = os.path.join(a.out, "golden")
-    if os.path.isdir(gdir):
-        shutil.rmtree(gdir)
-    for path, gts, names in val_items:
-        if len(golden) >= a.golden:
-            break
-        img = data.load_rgb(path)
-        b = cascade.detect([pnet, rnet, onet], img, cfg, 3)
-        if not len(b):
-            continue
-        probs = classify(clf, img, b)
-        pred = classes[int((probs * b[:, 4:5]).sum(0).argmax())]
-        # Golden images are unambiguous cases: right class, every region well above threshold.
-        if pred != names[0] or b[:, 4].min() < final_t + 0.05 or probs.max(1).min() < 0.8:
-            continue
-        os.makedirs(gdir, exist_ok=True)
-        dst = os.path.join(gdir, os.path.basename(path))
-        shutil.copyfile(path, dst)
-        golden.append({"file": "golden/" + os.path.basename(path), "sha256": sha256(dst),
-                       "expectVerdict": "ng", "expectClass": pred})
+    golden = make_golden(a, [pnet, rnet, onet], clf, classes, cfg, final_t, val_items)
 
     def stage(name, size, thr, nms, regw, after):
         return {"name": name, "file": name + ".onnx", "sha256": files[name + ".onnx"],
