@@ -70,6 +70,17 @@ public sealed class StageSpec
     public string RegressionWidth { get; set; } = "inclusive";
     /// <summary>When true NMS runs after box regression (reference O-Net), otherwise before.</summary>
     public bool NmsAfterRegression { get; set; }
+    /// <summary>
+    /// Make boxes square (longer side, same centre) after this stage, as the reference's rerec does after P-Net and
+    /// R-Net. Off for the reference O-Net, and for models whose objects are elongated (scratches, seams).
+    /// </summary>
+    public bool Square { get; set; } = true;
+    /// <summary>
+    /// First stage only: reproduce ipazc/mtcnn's generate_bounding_box quirk where, when exactly one cell of a scale
+    /// passes the threshold, the regression is read from the width-flipped map (np.flipud). Only for faithfulness to
+    /// the canonical MTCNN reference; leave off for new models.
+    /// </summary>
+    public bool ReferenceSingleCellFlip { get; set; }
 }
 
 public sealed class StageOutputs

@@ -1,0 +1,412 @@
+using System.Diagnostics;
+using EdgeInspect.Core.Geometry;
+using EdgeInspect.Core.Imaging;
+using EdgeInspect.Core.Inference;
+using EdgeInspect.Core.Packages;
+
+namespace EdgeInspect.Core.Detection;
+
+/// <summary>
+/// A generic MTCNN-style cascade (Zhang et al. 2016), driven entirely by a <see cref="DetectorSpec"/>: the first
+/// stage is fully convolutional and runs over an image pyramid; every later stage refines zero-padded crops of
+/// the previous stage's boxes, batched into one network run. Thresholds, NMS, regression convention, squaring,
+/// landmarks and each network's input packing come from the spec; nothing here knows about faces.
+/// Reproduces ipazc/mtcnn 0.1.x exactly when given <see cref="ModelPackage.CanonicalMtcnn"/>.
+/// Not thread-safe; reusable, and allocation-free once warm (buffers grow to the largest frame seen).
+/// </summary>
+public sealed class CascadeDetector : IDisposable
+{
+    private const int MaxScales = 64;
+    private readonly DetectorSpec _spec;
+    private readonly IImageOps _ops;
+    private readonly Stage[] _stages;
+    private readonly bool _ownsRunners;
+    private readonly double[] _scales = new double[MaxScales];
+    private readonly CascadeResult _result;
+    private readonly CandidateList _current = new(512);
+    private readonly CandidateList _scaleBoxes = new(512);
+    private readonly NmsScratch _nms = new();
+    private readonly List<ScaleState> _scaleStates = [];
+    private readonly long[] _shape = new long[4];
+    private float[] _patch = [];
+    private Landmark[] _landmarks = [];
+    private int _landmarksPerBox;
+
+    public CascadeDetector(DetectorSpec spec, IReadOnlyList<INetworkRunner> runners, IImageOps imageOps, bool ownsRunners = true)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(runners);
+        _spec = spec;
+        _ops = imageOps ?? throw new ArgumentNullException(nameof(imageOps));
+        _ownsRunners = ownsRunners;
+        if (!string.Equals(spec.Kind, "cascade", StringComparison.OrdinalIgnoreCase))
+            throw new ArgumentException($"detector.kind: '{spec.Kind}' is not supported (only 'cascade')");
+        if (spec.Stages.Count == 0) throw new ArgumentException("detector.stages: at least one stage is needed");
+        if (runners.Count != spec.Stages.Count)
+            throw new ArgumentException($"detector.stages: {spec.Stages.Count} stages but {runners.Count} networks");
+        if (spec.Pyramid.CellSize <= 0 || spec.Pyramid.Stride <= 0)
+            throw new ArgumentException("detector.pyramid.cellSize and stride must be > 0");
+        _stages = new Stage[spec.Stages.Count];
+        for (int i = 0; i < _stages.Length; i++) _stages[i] = new Stage(spec.Stages[i], runners[i], i);
+        _result = new CascadeResult(_stages.Length, _scales);
+        for (int i = 0; i < _stages.Length; i++) _result.SetStage(i, new StageTiming(_stages[i].Name, 0, 0, 0));
+    }
+
+    /// <summary>Opens every stage's network from <paramref name="package"/> and builds the detector (which then owns them).</summary>
+    public static CascadeDetector Open(ModelPackage package, INetworkFactory factory, InferenceOptions options, IImageOps imageOps)
+    {
+        ArgumentNullException.ThrowIfNull(package);
+        ArgumentNullException.ThrowIfNull(factory);
+        var spec = package.Manifest.Detector ?? throw new ModelPackageException(package.PathOf(ModelPackage.ManifestFileName), "no detector in the manifest");
+        var runners = new List<INetworkRunner>();
+        try
+        {
+            foreach (var stage in spec.Stages) runners.Add(factory.Open(package.PathOf(stage.File), options));
+            return new CascadeDetector(spec, runners, imageOps, ownsRunners: true);
+        }
+        catch
+        {
+            foreach (var r in runners) r.Dispose();
+            throw;
+        }
+    }
+
+    public DetectorSpec Spec => _spec;
+
+    /// <summary>The runners, in stage order.</summary>
+    public IEnumerable<INetworkRunner> Runners => _stages.Select(s => s.Runner);
+
+    /// <summary>
+    /// Runs the cascade on a BGR image. The returned result belongs to the detector and is overwritten by the
+    /// next call.
+    /// </summary>
+    public CascadeResult Detect(ImageBuffer image)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        long start = Stopwatch.GetTimestamp();
+        long modelTicks = 0;
+        _result.Clear();
+        _result.ImageWidth = image.Width;
+        _result.ImageHeight = image.Height;
+        _current.Clear();
+
+        long t0 = Stopwatch.GetTimestamp();
+        long m0 = 0;
+        RunFirstStage(image, _stages[0], ref m0);
+        modelTicks += m0;
+        _result.SetStage(0, new StageTiming(_stages[0].Name, Ms(Stopwatch.GetTimestamp() - t0), Ms(m0), _current.Count));
+
+        _landmarksPerBox = 0;
+        for (int s = 1; s < _stages.Length; s++)
+        {
+            t0 = Stopwatch.GetTimestamp();
+            long m = 0;
+            RunRefineStage(image, _stages[s], ref m);
+            modelTicks += m;
+            _result.SetStage(s, new StageTiming(_stages[s].Name, Ms(Stopwatch.GetTimestamp() - t0), Ms(m), _current.Count));
+        }
+
+        bool lastHasLandmarks = _stages.Length > 1 && _stages[^1].LandmarksIndex >= 0;
+        for (int i = 0; i < _current.Count; i++)
+        {
+            ref var c = ref _current[i];
+            int lc = lastHasLandmarks ? _landmarksPerBox : 0;
+            var marks = _result.Add(new BoxF((float)c.X1, (float)c.Y1, (float)c.X2, (float)c.Y2), (float)c.Score, lc);
+            if (lc > 0) _landmarks.AsSpan(c.Tag * lc, lc).CopyTo(marks);
+        }
+        _result.ModelMs = Ms(modelTicks);
+        _result.TotalMs = Ms(Stopwatch.GetTimestamp() - start);
+        return _result;
+    }
+
+    private void RunFirstStage(ImageBuffer image, Stage stage, ref long modelTicks)
+    {
+        var pyramid = _spec.Pyramid;
+        int n = CascadeMath.Scales(pyramid, image.Width, image.Height, _scales);
+        _result.ScaleCount = n;
+        var spec = stage.Spec;
+        for (int s = 0; s < n; s++)
+        {
+            double scale = _scales[s];
+            int w = CascadeMath.ScaledSize(image.Width, scale);
+            int h = CascadeMath.ScaledSize(image.Height, scale);
+            var state = ScaleStateAt(s, w, h);
+            _ops.ResizeArea(image, state.Resized!);
+            stage.Packer.ShapeFor(1, w, h, _shape);
+            state.Inputs[0].SetShape(_shape);
+            stage.Packer.Pack(state.Resized!.Pixels, w, h, state.Inputs[0].Span, 0);
+
+            long r0 = Stopwatch.GetTimestamp();
+            stage.Runner.Run(state.Inputs, state.Outputs);
+            modelTicks += Stopwatch.GetTimestamp() - r0;
+
+            var scores = state.Outputs[stage.ScoresIndex];
+            var boxes = state.Outputs[stage.BoxesIndex];
+            MapDims(stage.Packer.Layout, scores.Shape, out int gw, out int gh, out int sc);
+            MapDims(stage.Packer.Layout, boxes.Shape, out int bw, out int bh, out int bc);
+            if (bw != gw || bh != gh || bc < 4 || sc < 2)
+                throw new InvalidOperationException($"{stage.Name}: output shapes {scores} and {boxes} do not match a [N, W', H', 2] / [N, W', H', 4] map");
+            var sv = scores.Span;
+            var bv = boxes.Span;
+            var layout = stage.Packer.Layout;
+
+            _scaleBoxes.Clear();
+            MapStrides(layout, gw, gh, sc, out int sx, out int sy, out int sch);
+            float threshold = spec.Threshold;
+            // x (along the width) outer, y inner: the order numpy's where() yields on the reference's [W', H'] map.
+            for (int x = 0; x < gw; x++)
+            {
+                int o = (x * sx) + sch; // channel 1 = "object"
+                for (int y = 0; y < gh; y++, o += sy)
+                {
+                    float score = sv[o];
+                    if (score < threshold) continue; // first stage keeps score >= threshold
+                    var c = CascadeMath.CellBox(x, y, scale, pyramid.Stride, pyramid.CellSize, score);
+                    ReadRegression(ref c, bv, layout, x, y, gw, gh, bc);
+                    c.Tag = (x * gh) + y; // the cell, for the single-cell quirk below
+                    _scaleBoxes.Add(c);
+                }
+            }
+            if (_scaleBoxes.Count == 1 && spec.ReferenceSingleCellFlip)
+            {
+                // ipazc/mtcnn flips the regression maps upside down (np.flipud on [W', H']) when exactly one cell passes.
+                ref var only = ref _scaleBoxes[0];
+                ReadRegression(ref only, bv, layout, gw - 1 - (only.Tag / gh), only.Tag % gh, gw, gh, bc);
+            }
+            int kept = CascadeMath.Nms(_scaleBoxes.Span, spec.Nms.Iou, spec.Nms.Mode, _nms);
+            _current.AddRange(_scaleBoxes.Span[..kept]);
+        }
+
+        bool inclusive = stage.InclusiveWidth;
+        if (spec.NmsAfterRegression)
+        {
+            for (int i = 0; i < _current.Count; i++) CascadeMath.Regress(ref _current[i], inclusive);
+            _current.Count = CascadeMath.Nms(_current.Span, _spec.CrossScaleNms.Iou, _spec.CrossScaleNms.Mode, _nms);
+        }
+        else
+        {
+            _current.Count = CascadeMath.Nms(_current.Span, _spec.CrossScaleNms.Iou, _spec.CrossScaleNms.Mode, _nms);
+            for (int i = 0; i < _current.Count; i++) CascadeMath.Regress(ref _current[i], inclusive);
+        }
+        if (spec.Square)
+        {
+            for (int i = 0; i < _current.Count; i++) CascadeMath.Square(ref _current[i]);
+        }
+    }
+
+    private void RunRefineStage(ImageBuffer image, Stage stage, ref long modelTicks)
+    {
+        int n = _current.Count;
+        if (n == 0) return;
+        var spec = stage.Spec;
+        int iw = spec.Input.Width, ih = spec.Input.Height;
+        int patchLen = iw * ih * 3;
+        if (_patch.Length < patchLen) _patch = new float[patchLen];
+        var patch = _patch.AsSpan(0, patchLen);
+
+        stage.Packer.ShapeFor(n, iw, ih, _shape);
+        var input = stage.Inputs[0];
+        input.SetShape(_shape);
+        var tensor = input.Span;
+        for (int i = 0; i < n; i++)
+        {
+            ref var c = ref _current[i];
+            CascadeMath.Truncate(ref c); // np.fix before __pad, as the reference does between stages
+            c.Tag = i;
+            var crop = CascadeMath.CropOf(c, image.Width, image.Height);
+            if (crop.IsEmpty) patch.Clear();
+            else _ops.CropResizeArea(image, crop.X, crop.Y, crop.Width, crop.Height, iw, ih, patch);
+            stage.Packer.Pack(patch, iw, ih, tensor, i);
+        }
+
+        long r0 = Stopwatch.GetTimestamp();
+        stage.Runner.Run(stage.Inputs, stage.Outputs);
+        modelTicks += Stopwatch.GetTimestamp() - r0;
+
+        var scores = stage.Outputs[stage.ScoresIndex];
+        var boxes = stage.Outputs[stage.BoxesIndex];
+        int sc = (int)(scores.Length / n), bc = (int)(boxes.Length / n);
+        if (sc < 2 || bc < 4) throw new InvalidOperationException($"{stage.Name}: outputs {scores} / {boxes} are not [N, 2] / [N, 4]");
+        var sv = scores.Span;
+        var bv = boxes.Span;
+
+        int lc = 0;
+        ReadOnlySpan<float> lv = default;
+        if (stage.LandmarksIndex >= 0)
+        {
+            var lt = stage.Outputs[stage.LandmarksIndex];
+            lc = lt.Length / n / 2;
+            lv = lt.Span;
+            if (_landmarks.Length < n * lc) _landmarks = new Landmark[n * lc];
+            _landmarksPerBox = lc;
+        }
+
+        int kept = 0;
+        for (int i = 0; i < n; i++)
+        {
+            float score = sv[(i * sc) + 1];
+            if (!(score > spec.Threshold)) continue; // later stages keep score > threshold
+            var c = _current[i];
+            c.Score = score;
+            c.Dx1 = bv[i * bc];
+            c.Dy1 = bv[(i * bc) + 1];
+            c.Dx2 = bv[(i * bc) + 2];
+            c.Dy2 = bv[(i * bc) + 3];
+            if (lc > 0)
+            {
+                // Landmarks are relative to the box the network saw (before regression): x = w * p + x1 - 1.
+                double w = c.X2 - c.X1 + 1, h = c.Y2 - c.Y1 + 1;
+                var row = lv.Slice(i * lc * 2, lc * 2);
+                for (int k = 0; k < lc; k++)
+                {
+                    _landmarks[(i * lc) + k] = new Landmark((float)((w * row[k]) + c.X1 - 1), (float)((h * row[lc + k]) + c.Y1 - 1));
+                }
+            }
+            _current[kept++] = c;
+        }
+        _current.Count = kept;
+
+        bool inclusive = stage.InclusiveWidth;
+        if (spec.NmsAfterRegression)
+        {
+            for (int i = 0; i < _current.Count; i++) CascadeMath.Regress(ref _current[i], inclusive);
+            _current.Count = CascadeMath.Nms(_current.Span, spec.Nms.Iou, spec.Nms.Mode, _nms);
+        }
+        else
+        {
+            _current.Count = CascadeMath.Nms(_current.Span, spec.Nms.Iou, spec.Nms.Mode, _nms);
+            for (int i = 0; i < _current.Count; i++) CascadeMath.Regress(ref _current[i], inclusive);
+        }
+        if (spec.Square)
+        {
+            for (int i = 0; i < _current.Count; i++) CascadeMath.Square(ref _current[i]);
+        }
+    }
+
+    private static void ReadRegression(ref Candidate c, ReadOnlySpan<float> bv, TensorLayout layout, int x, int y, int gw, int gh, int bc)
+    {
+        c.Dx1 = bv[MapOffset(layout, x, y, 0, gw, gh, bc)];
+        c.Dy1 = bv[MapOffset(layout, x, y, 1, gw, gh, bc)];
+        c.Dx2 = bv[MapOffset(layout, x, y, 2, gw, gh, bc)];
+        c.Dy2 = bv[MapOffset(layout, x, y, 3, gw, gh, bc)];
+    }
+
+    /// <summary>A fully convolutional output map keeps the input's layout: [1, W', H', C], [1, H', W', C] or [1, C, H', W'].</summary>
+    private static void MapDims(TensorLayout layout, ReadOnlySpan<long> shape, out int w, out int h, out int c)
+    {
+        if (shape.Length != 4) { w = h = c = 0; return; }
+        switch (layout)
+        {
+            case TensorLayout.Nwhc: w = (int)shape[1]; h = (int)shape[2]; c = (int)shape[3]; break;
+            case TensorLayout.Nhwc: h = (int)shape[1]; w = (int)shape[2]; c = (int)shape[3]; break;
+            default: c = (int)shape[1]; h = (int)shape[2]; w = (int)shape[3]; break;
+        }
+    }
+
+    private static int MapOffset(TensorLayout layout, int x, int y, int ch, int w, int h, int c)
+    {
+        MapStrides(layout, w, h, c, out int sx, out int sy, out int sch);
+        return (x * sx) + (y * sy) + (ch * sch);
+    }
+
+    private static void MapStrides(TensorLayout layout, int w, int h, int c, out int sx, out int sy, out int sch)
+    {
+        switch (layout)
+        {
+            case TensorLayout.Nwhc: sx = h * c; sy = c; sch = 1; break;
+            case TensorLayout.Nhwc: sx = c; sy = w * c; sch = 1; break;
+            default: sx = 1; sy = w; sch = w * h; break;
+        }
+    }
+
+    private ScaleState ScaleStateAt(int index, int w, int h)
+    {
+        while (_scaleStates.Count <= index) _scaleStates.Add(new ScaleState(_stages[0].Runner.Outputs.Count));
+        var state = _scaleStates[index];
+        if (state.Resized is null) state.Resized = new ImageBuffer(w, h);
+        else state.Resized.Reshape(w, h);
+        return state;
+    }
+
+    private static double Ms(long ticks) => ticks * 1000.0 / Stopwatch.Frequency;
+
+    public void Dispose()
+    {
+        foreach (var s in _scaleStates) s.Resized?.Dispose();
+        if (_ownsRunners)
+        {
+            foreach (var s in _stages) s.Runner.Dispose();
+        }
+    }
+
+    /// <summary>Per pyramid level: the resized image and its own tensors (their shapes differ per level, so each keeps its native views).</summary>
+    private sealed class ScaleState
+    {
+        public ScaleState(int outputs)
+        {
+            Inputs = [new TensorBuffer()];
+            Outputs = new TensorBuffer[outputs];
+            for (int i = 0; i < outputs; i++) Outputs[i] = new TensorBuffer();
+        }
+
+        public ImageBuffer? Resized;
+        public TensorBuffer[] Inputs { get; }
+        public TensorBuffer[] Outputs { get; }
+    }
+
+    private sealed class Stage
+    {
+        public Stage(StageSpec spec, INetworkRunner runner, int index)
+        {
+            Spec = spec;
+            Runner = runner ?? throw new ArgumentNullException(nameof(runner));
+            Name = string.IsNullOrEmpty(spec.Name) ? $"stage{index + 1}" : spec.Name;
+            string key = $"detector.stages[{index}]";
+            try
+            {
+                Packer = new TensorPacker(spec.Input);
+            }
+            catch (ArgumentException ex)
+            {
+                throw new ArgumentException($"{key}.{ex.Message}", ex);
+            }
+            if (runner.Inputs.Count != 1)
+                throw new ArgumentException($"{key}: {runner.ModelPath} has {runner.Inputs.Count} inputs; a cascade stage needs exactly one");
+            if (!string.IsNullOrEmpty(spec.Input.Name) && runner.InputIndex(spec.Input.Name) < 0)
+                throw new ArgumentException($"{key}.input.name: '{spec.Input.Name}' is not an input of {runner.ModelPath} (it has '{runner.Inputs[0].Name}')");
+            if (index > 0 && (spec.Input.Width <= 0 || spec.Input.Height <= 0))
+                throw new ArgumentException($"{key}.input: width and height must be > 0 for a refining stage");
+            BoxesIndex = OutputIndex(runner, spec.Outputs.Boxes, $"{key}.outputs.boxes");
+            ScoresIndex = OutputIndex(runner, spec.Outputs.Scores, $"{key}.outputs.scores");
+            LandmarksIndex = string.IsNullOrEmpty(spec.Outputs.Landmarks) ? -1 : OutputIndex(runner, spec.Outputs.Landmarks, $"{key}.outputs.landmarks");
+            InclusiveWidth = spec.RegressionWidth.ToLowerInvariant() switch
+            {
+                "inclusive" => true,
+                "exclusive" => false,
+                _ => throw new ArgumentException($"{key}.regressionWidth: '{spec.RegressionWidth}' (inclusive or exclusive)"),
+            };
+            Inputs = [new TensorBuffer()];
+            Outputs = new TensorBuffer[runner.Outputs.Count];
+            for (int i = 0; i < Outputs.Length; i++) Outputs[i] = new TensorBuffer();
+        }
+
+        private static int OutputIndex(INetworkRunner runner, string name, string key)
+        {
+            int i = runner.OutputIndex(name);
+            if (i < 0)
+                throw new ArgumentException($"{key}: '{name}' is not an output of {runner.ModelPath} (it has {string.Join(", ", runner.Outputs.Select(o => o.Name))})");
+            return i;
+        }
+
+        public StageSpec Spec { get; }
+        public INetworkRunner Runner { get; }
+        public string Name { get; }
+        public TensorPacker Packer { get; }
+        public int BoxesIndex { get; }
+        public int ScoresIndex { get; }
+        public int LandmarksIndex { get; }
+        public bool InclusiveWidth { get; }
+        public TensorBuffer[] Inputs { get; }
+        public TensorBuffer[] Outputs { get; }
+    }
+}

@@ -1,0 +1,39 @@
+namespace EdgeInspect.Core.Imaging;
+
+/// <summary>
+/// The image operations the inference path needs, over pooled BGR24 buffers (implemented with OpenCV in
+/// EdgeInspect.Imaging.OpenCv). Every method writes into caller-owned memory so a warm hot path allocates nothing.
+/// Not thread-safe: implementations keep native headers and scratch buffers per instance.
+/// </summary>
+public interface IImageOps
+{
+    /// <summary>
+    /// Decodes an image file (JPEG, PNG, ...) into a new pooled BGR24 buffer the caller disposes.
+    /// Throws <see cref="ImageDecodeException"/> naming the file when it is missing or not an image.
+    /// </summary>
+    ImageBuffer Decode(string path);
+
+    /// <summary>Resizes <paramref name="source"/> to the size of <paramref name="destination"/> with area interpolation (8-bit).</summary>
+    void ResizeArea(ImageBuffer source, ImageBuffer destination);
+
+    /// <summary>
+    /// Crops the pixel rectangle [x, x + width) x [y, y + height) of <paramref name="source"/> (it may extend past the
+    /// image: those pixels are zero), converts it to float and resizes it with area interpolation to
+    /// <paramref name="outWidth"/> x <paramref name="outHeight"/>, writing interleaved BGR floats (HWC) into
+    /// <paramref name="destination"/> (length outWidth * outHeight * 3). Float before resizing, as the MTCNN
+    /// reference does (it resizes a zero-padded float64 crop), so no rounding to 8 bits happens in between.
+    /// </summary>
+    void CropResizeArea(ImageBuffer source, int x, int y, int width, int height, int outWidth, int outHeight, Span<float> destination);
+}
+
+/// <summary>An image file that is missing or cannot be decoded; the message names the file.</summary>
+public sealed class ImageDecodeException : Exception
+{
+    public ImageDecodeException(string path, string problem) : base($"{path}: {problem}") { ImagePath = path; }
+
+    public ImageDecodeException() { ImagePath = ""; }
+
+    public ImageDecodeException(string message, Exception inner) : base(message, inner) { ImagePath = ""; }
+
+    public string ImagePath { get; }
+}

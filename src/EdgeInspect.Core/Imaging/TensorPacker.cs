@@ -1,0 +1,167 @@
+using EdgeInspect.Core.Packages;
+
+namespace EdgeInspect.Core.Imaging;
+
+/// <summary>Memory order of a network's image input.</summary>
+public enum TensorLayout
+{
+    /// <summary>[N, H, W, C] (TensorFlow / Keras).</summary>
+    Nhwc,
+    /// <summary>[N, W, H, C]: channels last with width and height swapped, as the original Caffe MTCNN models (Zhang et al. 2016) were exported.</summary>
+    Nwhc,
+    /// <summary>[N, C, H, W] (PyTorch).</summary>
+    Nchw,
+}
+
+/// <summary>
+/// Turns BGR pixels into one sample of a network input tensor as an <see cref="InputSpec"/> says:
+/// layout (incl. the W/H swap), channel order, value = (pixel - mean[c]) * scale. Built once per network;
+/// packing allocates nothing.
+/// </summary>
+public sealed class TensorPacker
+{
+    private readonly int[] _sourceChannel; // for each tensor channel, the BGR source channel
+    private readonly float[] _mean;
+
+    public TensorPacker(InputSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        Layout = spec.Layout.ToUpperInvariant() switch
+        {
+            "NHWC" => TensorLayout.Nhwc,
+            "NWHC" => TensorLayout.Nwhc,
+            "NCHW" => TensorLayout.Nchw,
+            _ => throw new ArgumentException($"input.layout: unknown layout '{spec.Layout}' (NHWC, NWHC or NCHW)"),
+        };
+        _sourceChannel = spec.Channels.ToUpperInvariant() switch
+        {
+            "RGB" => [2, 1, 0],
+            "BGR" => [0, 1, 2],
+            "GRAY" => [-1],
+            _ => throw new ArgumentException($"input.channels: unknown channel order '{spec.Channels}' (RGB, BGR or GRAY)"),
+        };
+        Channels = _sourceChannel.Length;
+        if (spec.Mean is null || (spec.Mean.Length != 1 && spec.Mean.Length != Channels))
+            throw new ArgumentException($"input.mean: needs 1 or {Channels} values");
+        _mean = new float[Channels];
+        for (int c = 0; c < Channels; c++) _mean[c] = spec.Mean.Length == 1 ? spec.Mean[0] : spec.Mean[c];
+        Scale = spec.Scale;
+        Width = spec.Width;
+        Height = spec.Height;
+        // 8-bit input has 256 possible values per channel: normalise through a table, computed with the same
+        // (pixel - mean) * scale arithmetic as the slow path so results are bit-identical.
+        _lut = new float[Channels * 256];
+        for (int c = 0; c < Channels; c++)
+        {
+            for (int v = 0; v < 256; v++) _lut[(c * 256) + v] = (v - _mean[c]) * Scale;
+        }
+    }
+
+    private readonly float[] _lut;
+
+    public TensorLayout Layout { get; }
+    public int Channels { get; }
+    public float Scale { get; }
+    /// <summary>Fixed input size from the spec (0 when the network is fully convolutional).</summary>
+    public int Width { get; }
+    public int Height { get; }
+
+    /// <summary>The tensor shape for <paramref name="batch"/> images of width x height in this layout.</summary>
+    public void ShapeFor(int batch, int width, int height, Span<long> shape)
+    {
+        shape[0] = batch;
+        switch (Layout)
+        {
+            case TensorLayout.Nhwc: shape[1] = height; shape[2] = width; shape[3] = Channels; break;
+            case TensorLayout.Nwhc: shape[1] = width; shape[2] = height; shape[3] = Channels; break;
+            default: shape[1] = Channels; shape[2] = height; shape[3] = width; break;
+        }
+    }
+
+    /// <summary>Packs 8-bit BGR (HWC, tightly packed) as sample <paramref name="index"/> of <paramref name="tensor"/>.</summary>
+    public void Pack(ReadOnlySpan<byte> bgr, int width, int height, Span<float> tensor, int index)
+    {
+        int plane = width * height;
+        var dst = tensor.Slice(index * plane * Channels, plane * Channels);
+        if (Channels == 3)
+        {
+            PackColour(bgr, width, height, dst);
+            return;
+        }
+        for (int y = 0; y < height; y++)
+        {
+            var row = bgr.Slice(y * width * 3, width * 3);
+            for (int x = 0; x < width; x++)
+            {
+                int p = x * 3;
+                for (int c = 0; c < Channels; c++)
+                {
+                    int s = _sourceChannel[c];
+                    float v = s < 0 ? Gray(row[p], row[p + 1], row[p + 2]) : row[p + s];
+                    dst[Offset(x, y, c, width, height)] = (v - _mean[c]) * Scale;
+                }
+            }
+        }
+    }
+
+    /// <summary>Packs float BGR (HWC, tightly packed) as sample <paramref name="index"/> of <paramref name="tensor"/>.</summary>
+    public void Pack(ReadOnlySpan<float> bgr, int width, int height, Span<float> tensor, int index)
+    {
+        int plane = width * height;
+        var dst = tensor.Slice(index * plane * Channels, plane * Channels);
+        for (int y = 0; y < height; y++)
+        {
+            var row = bgr.Slice(y * width * 3, width * 3);
+            for (int x = 0; x < width; x++)
+            {
+                int p = x * 3;
+                for (int c = 0; c < Channels; c++)
+                {
+                    int s = _sourceChannel[c];
+                    float v = s < 0 ? Gray(row[p], row[p + 1], row[p + 2]) : row[p + s];
+                    dst[Offset(x, y, c, width, height)] = (v - _mean[c]) * Scale;
+                }
+            }
+        }
+    }
+
+    /// <summary>The hot path (pyramid levels): table lookups, strides hoisted out of the loop.</summary>
+    private void PackColour(ReadOnlySpan<byte> bgr, int width, int height, Span<float> dst)
+    {
+        // offset(x, y, c) = x * sx + y * sy + c * sc for every layout.
+        (int sx, int sy, int sc) = Layout switch
+        {
+            TensorLayout.Nhwc => (3, width * 3, 1),
+            TensorLayout.Nwhc => (height * 3, 3, 1),
+            _ => (1, width, width * height),
+        };
+        var lut = _lut.AsSpan();
+        var l0 = lut.Slice(0, 256);
+        var l1 = lut.Slice(256, 256);
+        var l2 = lut.Slice(512, 256);
+        int c0 = _sourceChannel[0], c1 = _sourceChannel[1], c2 = _sourceChannel[2];
+        for (int y = 0; y < height; y++)
+        {
+            var row = bgr.Slice(y * width * 3, width * 3);
+            int o = y * sy;
+            for (int x = 0; x < width; x++, o += sx)
+            {
+                int p = x * 3;
+                dst[o] = l0[row[p + c0]];
+                dst[o + sc] = l1[row[p + c1]];
+                dst[o + (2 * sc)] = l2[row[p + c2]];
+            }
+        }
+    }
+
+    /// <summary>Offset of (x, y, c) inside one sample.</summary>
+    public int Offset(int x, int y, int c, int width, int height) => Layout switch
+    {
+        TensorLayout.Nhwc => (((y * width) + x) * Channels) + c,
+        TensorLayout.Nwhc => (((x * height) + y) * Channels) + c,
+        _ => (((c * height) + y) * width) + x,
+    };
+
+    // ITU-R BT.601 luma, the weights OpenCV's BGR2GRAY uses.
+    private static float Gray(float b, float g, float r) => (0.114f * b) + (0.587f * g) + (0.299f * r);
+}

@@ -1,0 +1,103 @@
+namespace EdgeInspect.Core.Inference;
+
+/// <summary>Name, element type and declared shape of one network input or output (-1 = dynamic dimension).</summary>
+public sealed record TensorDescriptor(string Name, string ElementType, IReadOnlyList<long> Shape);
+
+/// <summary>
+/// One loaded network (an ONNX graph) that runs on caller-owned, reused buffers. Generic: the cascade's
+/// P-Net (dynamic spatial dims), R-Net and O-Net (dynamic batch) and the defect classifier
+/// ([N,H,W,C] or [N,C,H,W] in, [N,classes] out) all use it.
+/// Not thread-safe: one runner per loop (it caches native views of the buffers it has seen).
+/// </summary>
+public interface INetworkRunner : IDisposable
+{
+    /// <summary>The model file it was opened from.</summary>
+    string ModelPath { get; }
+
+    /// <summary>The execution provider that took the graph ("cpu", "cuda", "tensorrt").</summary>
+    string ExecutionProvider { get; }
+
+    IReadOnlyList<TensorDescriptor> Inputs { get; }
+
+    IReadOnlyList<TensorDescriptor> Outputs { get; }
+
+    /// <summary>Index of an input by name, or -1.</summary>
+    int InputIndex(string name);
+
+    /// <summary>Index of an output by name, or -1.</summary>
+    int OutputIndex(string name);
+
+    /// <summary>
+    /// Runs the network. <paramref name="inputs"/> holds one buffer per input in <see cref="Inputs"/> order,
+    /// shaped and filled by the caller; <paramref name="outputs"/> one buffer per output in <see cref="Outputs"/>
+    /// order: the runner sets their shapes and writes the results into them. Once a given input shape has been
+    /// seen, a call allocates nothing on the managed heap.
+    /// </summary>
+    void Run(ReadOnlySpan<TensorBuffer> inputs, ReadOnlySpan<TensorBuffer> outputs);
+}
+
+/// <summary>How to open networks: execution providers in preference order and threading.</summary>
+public sealed record InferenceOptions
+{
+    /// <summary>Preference order, e.g. ["tensorrt", "cuda", "cpu"]; a missing provider falls back to the next with a warning.</summary>
+    public IReadOnlyList<string> Providers { get; init; } = ["cpu"];
+
+    /// <summary>Threads inside one operator; 0 = one per core.</summary>
+    public int IntraOpThreads { get; init; }
+
+    /// <summary>Threads across independent operators (1 = sequential execution, the right choice for these small graphs).</summary>
+    public int InterOpThreads { get; init; } = 1;
+
+    /// <summary>Let idle intra-op workers spin between runs (lower latency on a dedicated many-core box, but it steals the core the rest of the pipeline needs on a small device).</summary>
+    public bool AllowSpinning { get; init; }
+
+    /// <summary>GPU ordinal for cuda / tensorrt.</summary>
+    public int DeviceId { get; init; }
+
+    /// <summary>Run once with zeros at load so the first real frame does not pay for lazy initialisation.</summary>
+    public bool WarmUp { get; init; } = true;
+
+    /// <summary>Size used for dynamic spatial dimensions during warm-up.</summary>
+    public int WarmUpSpatialSize { get; init; } = 48;
+
+    /// <summary>Throws naming the offending key when the options are unusable.</summary>
+    public void Validate()
+    {
+        if (Providers is null || Providers.Count == 0) throw new ArgumentException("Inference:Providers must list at least one execution provider (e.g. cpu)");
+        foreach (var p in Providers)
+        {
+            if (!KnownProviders.Contains(p))
+                throw new ArgumentException($"Inference:Providers: unknown execution provider '{p}' (known: {string.Join(", ", KnownProviders)})");
+        }
+        if (IntraOpThreads < 0) throw new ArgumentException($"Inference:IntraOpThreads must be >= 0, got {IntraOpThreads}");
+        if (InterOpThreads < 0) throw new ArgumentException($"Inference:InterOpThreads must be >= 0, got {InterOpThreads}");
+        if (DeviceId < 0) throw new ArgumentException($"Inference:DeviceId must be >= 0, got {DeviceId}");
+    }
+
+    public static readonly IReadOnlyList<string> KnownProviders = ["tensorrt", "cuda", "cpu"];
+}
+
+/// <summary>Opens networks from files (one backend per accelerator stack, chosen by configuration).</summary>
+public interface INetworkFactory
+{
+    /// <summary>Opens <paramref name="modelPath"/>; throws <see cref="NetworkLoadException"/> naming the file and the problem.</summary>
+    INetworkRunner Open(string modelPath, InferenceOptions options);
+}
+
+/// <summary>A network file that is missing or cannot be loaded; the message names the file.</summary>
+public sealed class NetworkLoadException : Exception
+{
+    public NetworkLoadException(string path, string problem, Exception? inner = null)
+        : base($"{path}: {problem}", inner)
+    {
+        ModelPath = path;
+    }
+
+    public NetworkLoadException() { ModelPath = ""; }
+
+    public NetworkLoadException(string message) : base(message) { ModelPath = ""; }
+
+    public NetworkLoadException(string message, Exception inner) : base(message, inner) { ModelPath = ""; }
+
+    public string ModelPath { get; }
+}

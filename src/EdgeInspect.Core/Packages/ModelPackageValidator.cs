@@ -1,0 +1,171 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+
+namespace EdgeInspect.Core.Packages;
+
+/// <summary>
+/// Reads and checks a package's manifest.json against its folder: every field the runtime relies on,
+/// every file present inside the package and matching its SHA-256. A device refuses a package that
+/// fails any check, so a bad push never replaces a working model (ARCHITECTURE.md, "Model package").
+/// </summary>
+public static class ModelPackageValidator
+{
+    public const string ManifestFileName = ModelPackage.ManifestFileName;
+
+    public static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        PropertyNameCaseInsensitive = true,
+        ReadCommentHandling = JsonCommentHandling.Skip,
+        AllowTrailingCommas = true,
+    };
+
+    private static readonly string[] Layouts = ["NHWC", "NWHC", "NCHW"];
+    private static readonly string[] ChannelOrders = ["RGB", "BGR", "GRAY"];
+    private static readonly string[] RegressionWidths = ["exclusive", "inclusive"];
+
+    /// <summary>Parses manifest.json; a field of the wrong type is reported with its JSON path.</summary>
+    public static ModelManifest ReadManifest(string packageDir)
+    {
+        string path = Path.Combine(packageDir, ManifestFileName);
+        if (!File.Exists(path)) throw new ModelPackageException(path, "manifest not found");
+        ModelManifest? manifest;
+        try
+        {
+            manifest = JsonSerializer.Deserialize<ModelManifest>(File.ReadAllBytes(path), JsonOptions);
+        }
+        catch (JsonException e)
+        {
+            // System.Text.Json's Path is "$.detector.stages[0].threshold": the field a person has to fix.
+            string where = string.IsNullOrEmpty(e.Path) ? $"line {e.LineNumber + 1}" : $"field {e.Path}";
+            throw new ModelPackageException(path, $"malformed JSON: {where} is not valid: {FirstSentence(e.Message)}");
+        }
+        return manifest ?? throw new ModelPackageException(path, "manifest is null");
+    }
+
+    /// <summary>Reads, then validates; returns the manifest of a package that may be loaded.</summary>
+    public static ModelManifest ReadAndValidate(string packageDir, bool verifyHashes = true)
+    {
+        var manifest = ReadManifest(packageDir);
+        Validate(manifest, packageDir, verifyHashes);
+        return manifest;
+    }
+
+    public static void Validate(ModelManifest m, string packageDir, bool verifyHashes = true)
+    {
+        string at = Path.Combine(packageDir, ManifestFileName);
+        void Fail(string field, string problem) => throw new ModelPackageException(at, $"{field}: {problem}");
+
+        if (m.Schema != 1) Fail("schema", $"version {m.Schema} is not supported (this runtime reads 1)");
+        if (string.IsNullOrWhiteSpace(m.Name)) Fail("name", "missing");
+        if (m.Version <= 0) Fail("version", $"must be a positive integer, got {m.Version}");
+        if (m.Detector is null && m.Classifier is null) Fail("detector", "a package needs a detector, a classifier or both");
+
+        if (m.Detector is { } d)
+        {
+            if (d.Kind != "cascade") Fail("detector.kind", $"'{d.Kind}' is not a known detector kind (cascade)");
+            if (d.Pyramid.MinSize <= 0) Fail("detector.pyramid.minSize", "must be > 0");
+            if (d.Pyramid.ScaleFactor is <= 0 or >= 1) Fail("detector.pyramid.scaleFactor", "must be in (0, 1)");
+            if (d.Pyramid.CellSize <= 0) Fail("detector.pyramid.cellSize", "must be > 0");
+            if (d.Pyramid.Stride <= 0) Fail("detector.pyramid.stride", "must be > 0");
+            if (d.Pyramid.MaxScales < 0) Fail("detector.pyramid.maxScales", "must be >= 0");
+            CheckNms(d.CrossScaleNms, "detector.crossScaleNms", Fail);
+            if (d.Stages.Count == 0) Fail("detector.stages", "empty");
+            for (int i = 0; i < d.Stages.Count; i++)
+            {
+                var s = d.Stages[i];
+                string f = $"detector.stages[{i}]";
+                if (string.IsNullOrWhiteSpace(s.Name)) Fail($"{f}.name", "missing");
+                CheckFile(packageDir, s.File, s.Sha256, $"{f}.file", verifyHashes, Fail);
+                CheckInput(s.Input, $"{f}.input", fixedSize: i > 0, Fail);
+                if (string.IsNullOrWhiteSpace(s.Outputs.Boxes)) Fail($"{f}.outputs.boxes", "missing");
+                if (string.IsNullOrWhiteSpace(s.Outputs.Scores)) Fail($"{f}.outputs.scores", "missing");
+                if (s.Threshold is < 0 or > 1) Fail($"{f}.threshold", $"must be in [0, 1], got {s.Threshold}");
+                CheckNms(s.Nms, $"{f}.nms", Fail);
+                if (!RegressionWidths.Contains(s.RegressionWidth)) Fail($"{f}.regressionWidth", $"'{s.RegressionWidth}' is not exclusive or inclusive");
+            }
+        }
+
+        IReadOnlyList<string> classes = [];
+        if (m.Classifier is { } c)
+        {
+            CheckFile(packageDir, c.File, c.Sha256, "classifier.file", verifyHashes, Fail);
+            CheckInput(c.Input, "classifier.input", fixedSize: true, Fail);
+            if (string.IsNullOrWhiteSpace(c.Output)) Fail("classifier.output", "missing");
+            if (c.Classes.Count == 0) Fail("classifier.classes", "empty");
+            if (c.Classes.Distinct(StringComparer.Ordinal).Count() != c.Classes.Count) Fail("classifier.classes", "names must be unique");
+            if (c.Classes.Any(string.IsNullOrWhiteSpace)) Fail("classifier.classes", "a class name is empty");
+            if (c.CropMargin is < 0 or > 2) Fail("classifier.cropMargin", $"must be in [0, 2], got {c.CropMargin}");
+            classes = c.Classes;
+        }
+
+        var known = new HashSet<string>(classes, StringComparer.Ordinal);
+        if (m.Decision.MinRegionScore is < 0 or > 1) Fail("decision.minRegionScore", "must be in [0, 1]");
+        if (m.Decision.DefaultActThreshold is < 0 or > 1) Fail("decision.defaultActThreshold", "must be in [0, 1]");
+        foreach (string ng in m.Decision.NgClasses)
+        {
+            if (!known.Contains(ng)) Fail("decision.ngClasses", $"'{ng}' is not one of classifier.classes");
+        }
+        foreach (var (cls, t) in m.Decision.ActThresholds)
+        {
+            if (!known.Contains(cls) && cls != "ok") Fail($"decision.actThresholds.{cls}", "not one of classifier.classes");
+            if (t is < 0 or > 1) Fail($"decision.actThresholds.{cls}", $"must be in [0, 1], got {t}");
+        }
+        for (int i = 0; i < m.Golden.Count; i++)
+        {
+            var g = m.Golden[i];
+            CheckFile(packageDir, g.File, g.Sha256, $"golden[{i}].file", verifyHashes, Fail);
+            if (g.ExpectVerdict is not ("ok" or "ng")) Fail($"golden[{i}].expectVerdict", $"'{g.ExpectVerdict}' is not ok or ng");
+            if (g.ExpectClass is { } ec && ec != "ok" && !known.Contains(ec)) Fail($"golden[{i}].expectClass", $"'{ec}' is not one of classifier.classes");
+            if (g.ExpectRegions is < 0) Fail($"golden[{i}].expectRegions", "must be >= 0");
+        }
+    }
+
+    /// <summary>Lower-case hex SHA-256 of a file.</summary>
+    public static string Sha256Of(string path)
+    {
+        using var stream = File.OpenRead(path);
+        return Convert.ToHexStringLower(SHA256.HashData(stream));
+    }
+
+    private static void CheckFile(string dir, string file, string sha, string field, bool verify, Action<string, string> fail)
+    {
+        if (string.IsNullOrWhiteSpace(file)) fail(field, "missing");
+        // A package names files inside itself only: no absolute paths, no way out with "..".
+        string full = Path.GetFullPath(Path.Combine(dir, file));
+        string root = Path.GetFullPath(dir).TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar;
+        if (Path.IsPathRooted(file) || !full.StartsWith(root, StringComparison.Ordinal)) fail(field, $"'{file}' is outside the package");
+        if (!File.Exists(full)) throw new ModelPackageException(full, $"not found in the package ({field} of {ManifestFileName} names '{file}')");
+        string shaField = field.EndsWith(".file", StringComparison.Ordinal) ? field[..^5] + ".sha256" : field + ".sha256";
+        if (sha.Length != 64 || !sha.All(Uri.IsHexDigit)) fail(shaField, "must be 64 hex digits (SHA-256)");
+        if (verify)
+        {
+            string actual = Sha256Of(full);
+            if (!actual.Equals(sha, StringComparison.OrdinalIgnoreCase)) fail(shaField, $"'{file}' has SHA-256 {actual}, the manifest says {sha.ToLowerInvariant()}");
+        }
+    }
+
+    private static void CheckInput(InputSpec input, string field, bool fixedSize, Action<string, string> fail)
+    {
+        if (string.IsNullOrWhiteSpace(input.Name)) fail($"{field}.name", "missing");
+        if (!Layouts.Contains(input.Layout)) fail($"{field}.layout", $"'{input.Layout}' is not one of {string.Join(", ", Layouts)}");
+        if (!ChannelOrders.Contains(input.Channels)) fail($"{field}.channels", $"'{input.Channels}' is not one of {string.Join(", ", ChannelOrders)}");
+        if (input.Width < 0 || input.Height < 0) fail($"{field}.width", "must be >= 0");
+        if (fixedSize && (input.Width == 0 || input.Height == 0)) fail($"{field}.width", "a fixed-size network needs width and height > 0");
+        int channels = input.Channels == "GRAY" ? 1 : 3;
+        if (input.Mean.Length != channels && input.Mean.Length != 1) fail($"{field}.mean", $"needs {channels} values (or 1), got {input.Mean.Length}");
+        if (!(input.Scale > 0) || float.IsInfinity(input.Scale)) fail($"{field}.scale", $"must be > 0, got {input.Scale}");
+    }
+
+    private static void CheckNms(NmsSpec nms, string field, Action<string, string> fail)
+    {
+        if (nms.Iou is <= 0 or > 1) fail($"{field}.iou", $"must be in (0, 1], got {nms.Iou}");
+        if (!Enum.IsDefined(nms.Mode)) fail($"{field}.mode", "unknown NMS mode");
+    }
+
+    private static string FirstSentence(string message)
+    {
+        int i = message.IndexOf(". ", StringComparison.Ordinal);
+        return i > 0 ? message[..i] : message.TrimEnd('.');
+    }
+}

@@ -1,0 +1,156 @@
+using System.Text.Json.Nodes;
+using EdgeInspect.Core.Packages;
+using Xunit;
+
+namespace EdgeInspect.Core.Tests.Packages;
+
+public sealed class ModelPackageValidatorTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("edgeinspect-package-").FullName;
+
+    public ModelPackageValidatorTests()
+    {
+        // Network files are opaque bytes to the validator; it checks presence and hashes.
+        foreach (string f in new[] { "pnet.onnx", "rnet.onnx", "classifier.onnx", "golden.jpg" })
+        {
+            File.WriteAllText(Path.Combine(_dir, f), "bytes of " + f);
+        }
+        static JsonObject Input(int size) => new()
+        {
+            ["name"] = "input", ["width"] = size, ["height"] = size, ["layout"] = "NWHC", ["channels"] = "RGB",
+            ["mean"] = new JsonArray(127.5, 127.5, 127.5), ["scale"] = 0.0078125,
+        };
+        JsonObject Stage(string name, int size) => new()
+        {
+            ["name"] = name, ["file"] = name + ".onnx", ["sha256"] = Sha(name + ".onnx"), ["input"] = Input(size),
+            ["outputs"] = new JsonObject { ["boxes"] = "boxes", ["scores"] = "scores" },
+            ["threshold"] = 0.6, ["nms"] = new JsonObject { ["iou"] = 0.5, ["mode"] = "Union" },
+            ["regressionWidth"] = "inclusive",
+        };
+        Manifest = new JsonObject
+        {
+            ["schema"] = 1, ["name"] = "test", ["version"] = 3,
+            ["detector"] = new JsonObject
+            {
+                ["kind"] = "cascade",
+                ["pyramid"] = new JsonObject { ["minSize"] = 16, ["scaleFactor"] = 0.709 },
+                ["stages"] = new JsonArray(Stage("pnet", 0), Stage("rnet", 24)),
+            },
+            ["classifier"] = new JsonObject
+            {
+                ["file"] = "classifier.onnx", ["sha256"] = Sha("classifier.onnx"), ["input"] = Input(48),
+                ["output"] = "probs", ["classes"] = new JsonArray("dent", "scratch"),
+            },
+            ["decision"] = new JsonObject { ["ngClasses"] = new JsonArray("dent", "scratch"), ["minRegionScore"] = 0.7 },
+            ["golden"] = new JsonArray(new JsonObject
+            {
+                ["file"] = "golden.jpg", ["sha256"] = Sha("golden.jpg"), ["expectVerdict"] = "ng", ["expectClass"] = "dent",
+            }),
+        };
+    }
+
+    private JsonObject Manifest { get; }
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string Sha(string file) => ModelPackageValidator.Sha256Of(Path.Combine(_dir, file));
+
+    private ModelPackageException Refused()
+    {
+        File.WriteAllText(Path.Combine(_dir, "manifest.json"), Manifest.ToJsonString());
+        return Assert.Throws<ModelPackageException>(() => ModelPackageValidator.ReadAndValidate(_dir));
+    }
+
+    [Fact]
+    public void ReadAndValidate_GoodPackage_ReturnsManifest()
+    {
+        File.WriteAllText(Path.Combine(_dir, "manifest.json"), Manifest.ToJsonString());
+
+        var m = ModelPackageValidator.ReadAndValidate(_dir);
+
+        Assert.Equal("test", m.Name);
+        Assert.Equal(24, m.Detector!.Stages[1].Input.Width);
+        Assert.Equal(["dent", "scratch"], m.Classifier!.Classes);
+    }
+
+    [Fact]
+    public void ReadAndValidate_WrongHash_RefusedNamingFieldAndFile()
+    {
+        File.AppendAllText(Path.Combine(_dir, "rnet.onnx"), "tampered");
+
+        var e = Refused();
+
+        Assert.Contains("detector.stages[1].sha256", e.Message, StringComparison.Ordinal);
+        Assert.Contains("'rnet.onnx' has SHA-256", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ReadAndValidate_MissingFile_RefusedNamingFile()
+    {
+        File.Delete(Path.Combine(_dir, "classifier.onnx"));
+
+        var e = Refused();
+
+        Assert.EndsWith("classifier.onnx", e.FilePath, StringComparison.Ordinal);
+        Assert.Contains("not found in the package (classifier.file of manifest.json names 'classifier.onnx')", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ReadAndValidate_FieldOfWrongType_RefusedNamingJsonPath()
+    {
+        Manifest["detector"]!["stages"]![0]!["threshold"] = "high";
+
+        var e = Refused();
+
+        Assert.Contains("$.detector.stages[0].threshold", e.Message, StringComparison.Ordinal);
+        Assert.EndsWith("manifest.json", e.FilePath, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ReadAndValidate_FileOutsidePackage_Refused()
+    {
+        Manifest["classifier"]!["file"] = "../classifier.onnx";
+
+        var e = Refused();
+
+        Assert.Contains("classifier.file: '../classifier.onnx' is outside the package", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ReadAndValidate_FixedSizeStageWithoutSize_RefusedNamingInputSpec()
+    {
+        Manifest["detector"]!["stages"]![1]!["input"]!["width"] = 0;
+
+        var e = Refused();
+
+        Assert.Contains("detector.stages[1].input.width", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ReadAndValidate_MeanOfWrongLength_RefusedNamingMean()
+    {
+        Manifest["classifier"]!["input"]!["mean"] = new JsonArray(1, 2);
+
+        var e = Refused();
+
+        Assert.Contains("classifier.input.mean: needs 3 values", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ReadAndValidate_NgClassNotInClassifier_Refused()
+    {
+        Manifest["decision"]!["ngClasses"] = new JsonArray("dent", "crack");
+
+        var e = Refused();
+
+        Assert.Contains("decision.ngClasses: 'crack'", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ReadManifest_NoManifest_RefusedNamingPath()
+    {
+        var e = Assert.Throws<ModelPackageException>(() => ModelPackageValidator.ReadManifest(_dir));
+
+        Assert.Contains("manifest.json: manifest not found", e.Message, StringComparison.Ordinal);
+    }
+}

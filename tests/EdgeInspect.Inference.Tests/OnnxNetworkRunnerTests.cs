@@ -1,0 +1,126 @@
+using EdgeInspect.Core.Inference;
+using EdgeInspect.Inference.Onnx;
+using EdgeInspect.TestSupport;
+using Microsoft.Extensions.Logging;
+using Xunit;
+
+namespace EdgeInspect.Inference.Tests;
+
+public sealed class OnnxNetworkRunnerTests
+{
+    private static readonly InferenceOptions Cpu = new() { Providers = ["cpu"], IntraOpThreads = 1 };
+
+    [SharedDataFact(Fixtures.Mtcnn)]
+    public void Open_TensorrtCudaCpuOnCpuBuild_FallsBackToCpuWithOneWarningPerMissingProvider()
+    {
+        var logger = new CapturingLogger<OnnxNetworkFactory>();
+        var factory = new OnnxNetworkFactory(logger);
+
+        using var runner = factory.Open(Fixtures.Onnx("rnet.onnx"), Cpu with { Providers = ["tensorrt", "cuda", "cpu"] });
+
+        Assert.Equal("cpu", runner.ExecutionProvider);
+        var warnings = logger.Entries.Where(e => e.Level == LogLevel.Warning).Select(e => e.Message).ToList();
+        Assert.Equal(2, warnings.Count);
+        Assert.Contains(warnings, w => w.Contains("'tensorrt'", StringComparison.Ordinal) && w.Contains("'cpu'", StringComparison.Ordinal));
+        Assert.Contains(warnings, w => w.Contains("'cuda'", StringComparison.Ordinal) && w.Contains("'cpu'", StringComparison.Ordinal));
+    }
+
+    [SharedDataFact(Fixtures.Mtcnn)]
+    public void Open_OnlyGpuProvidersOnCpuBuild_ThrowsNamingTheFileAndTheKey()
+    {
+        var factory = new OnnxNetworkFactory();
+
+        var ex = Assert.Throws<NetworkLoadException>(() => factory.Open(Fixtures.Onnx("rnet.onnx"), Cpu with { Providers = ["tensorrt", "cuda"] }));
+
+        Assert.Contains("rnet.onnx", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("Inference:Providers", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Open_UnknownProvider_ThrowsNamingTheKey()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => new OnnxNetworkFactory().Open("whatever.onnx", Cpu with { Providers = ["npu"] }));
+        Assert.Contains("Inference:Providers", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("npu", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Open_MissingFile_ThrowsNamingTheFile()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"missing-{Guid.NewGuid():N}.onnx");
+        var ex = Assert.Throws<NetworkLoadException>(() => new OnnxNetworkFactory().Open(path, Cpu));
+        Assert.Contains(path, ex.Message, StringComparison.Ordinal);
+        Assert.Contains("not found", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Open_GarbageFile_ThrowsNamingTheFile()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"garbage-{Guid.NewGuid():N}.onnx");
+        File.WriteAllText(path, "this is not a protobuf");
+        try
+        {
+            var ex = Assert.Throws<NetworkLoadException>(() => new OnnxNetworkFactory().Open(path, Cpu));
+            Assert.Contains(path, ex.Message, StringComparison.Ordinal);
+            Assert.DoesNotContain("\n", ex.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [SharedDataFact(Fixtures.Mtcnn)]
+    public void Run_RNetBatch_WritesSoftmaxAndBoxesIntoCallerBuffers()
+    {
+        using var runner = new OnnxNetworkFactory().Open(Fixtures.Onnx("rnet.onnx"), Cpu);
+        var input = new TensorBuffer();
+        input.SetShape(5, 24, 24, 3);
+        var rng = new Random(7);
+        foreach (ref var v in input.Span) v = (float)((rng.NextDouble() * 2) - 1);
+        var outputs = runner.Outputs.Select(_ => new TensorBuffer()).ToArray();
+
+        runner.Run([input], outputs);
+
+        var scores = outputs[runner.OutputIndex("softmax_1")];
+        var boxes = outputs[runner.OutputIndex("dense_2")];
+        Assert.Equal([5L, 2L], scores.Shape.ToArray());
+        Assert.Equal([5L, 4L], boxes.Shape.ToArray());
+        for (int i = 0; i < 5; i++) Assert.Equal(1.0, scores.Span[2 * i] + scores.Span[(2 * i) + 1], 4);
+    }
+
+    [SharedDataFact(Fixtures.Mtcnn)]
+    public void Run_PNetDynamicSpatialDims_OutputShapeMatchesReferenceProbe()
+    {
+        // reference_detections.json, ivan.jpg pnet_probe_first_scale: input [1, 337, 337, 3] -> [1, 164, 164, 4] and [1, 164, 164, 2].
+        using var runner = new OnnxNetworkFactory().Open(Fixtures.Onnx("pnet.onnx"), Cpu);
+        var input = new TensorBuffer();
+        input.SetShape(1, 337, 337, 3);
+        input.Span.Clear();
+        var outputs = runner.Outputs.Select(_ => new TensorBuffer()).ToArray();
+
+        runner.Run([input], outputs); // first time: shape discovered
+        runner.Run([input], outputs); // then written in place
+
+        Assert.Equal([1L, 164L, 164L, 4L], outputs[runner.OutputIndex("conv2d_4")].Shape.ToArray());
+        Assert.Equal([1L, 164L, 164L, 2L], outputs[runner.OutputIndex("softmax")].Shape.ToArray());
+    }
+
+    [SharedDataFact(Fixtures.Mtcnn)]
+    public void Run_SameShapeOnceWarm_AllocatesNothingOnTheManagedHeap()
+    {
+        using var runner = new OnnxNetworkFactory().Open(Fixtures.Onnx("pnet.onnx"), Cpu);
+        var input = new TensorBuffer();
+        input.SetShape(1, 60, 40, 3);
+        input.Span.Fill(0.25f);
+        var outputs = runner.Outputs.Select(_ => new TensorBuffer()).ToArray();
+        var inputs = new[] { input };
+        for (int i = 0; i < 3; i++) runner.Run(inputs, outputs); // discover the output shape, bind, first bound run
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10; i++) runner.Run(inputs, outputs);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(0, allocated);
+    }
+}

@@ -1,0 +1,71 @@
+using System.Text.Json;
+using EdgeInspect.TestSupport;
+using Xunit;
+
+namespace EdgeInspect.Inference.Tests.Packages;
+
+public sealed class EvalCommandTests
+{
+    [PackageFact("neu-steel")]
+    public void Eval_FolderPerClassOfGoldenImages_ReportsTheirClassesAndNgVerdicts()
+    {
+        using var pkg = new PackageCopy("neu-steel");
+        var golden = JsonDocument.Parse(File.ReadAllText(pkg.ManifestPath)).RootElement.GetProperty("golden");
+        string dataset = Directory.CreateTempSubdirectory("edgeinspect-ds-").FullName;
+        try
+        {
+            foreach (var g in golden.EnumerateArray())
+            {
+                string cls = g.GetProperty("expectClass").GetString()!;
+                Directory.CreateDirectory(Path.Combine(dataset, cls));
+                string file = g.GetProperty("file").GetString()!;
+                File.Copy(Path.Combine(pkg.Dir, file), Path.Combine(dataset, cls, Path.GetFileName(file)));
+            }
+
+            var (code, stdout, stderr) = Cli.Run("eval", "--model", pkg.Dir, "--dataset", dataset, "--json");
+
+            Assert.True(code == 0, stderr);
+            var doc = JsonDocument.Parse(stdout).RootElement;
+            Assert.Equal("folders", doc.GetProperty("format").GetString());
+            var report = doc.GetProperty("report");
+            Assert.Equal(golden.GetArrayLength(), report.GetProperty("images").GetInt32());
+            Assert.Equal(1.0, report.GetProperty("classAccuracy").GetDouble());
+            Assert.Equal(1.0, report.GetProperty("partAccuracy").GetDouble());
+            Assert.Equal(0, report.GetProperty("boxImages").GetInt32());
+        }
+        finally
+        {
+            Directory.Delete(dataset, recursive: true);
+        }
+    }
+
+    [PackageFact("neu-steel", "datasets/neu-det")]
+    public void Eval_NeuDetSubsetText_PrintsEveryFigure()
+    {
+        string neu = RepoPaths.SharedPath("datasets/neu-det");
+        string split = Path.GetTempFileName();
+        try
+        {
+            // Two images per class from val.txt that are present (the split also lists held-out images).
+            var names = File.ReadLines(Path.Combine(neu, "val.txt"))
+                .Where(n => File.Exists(Path.Combine(neu, "images", n)))
+                .GroupBy(n => n[..n.LastIndexOf('_')])
+                .SelectMany(g => g.Take(2))
+                .ToList();
+            File.WriteAllLines(split, names);
+
+            var (code, stdout, stderr) = Cli.Run("eval", "--model", Path.Combine(RepoPaths.Root, "models", "neu-steel"), "--dataset", neu, "--split", split);
+
+            Assert.True(code == 0, stderr);
+            Assert.Contains($"on {names.Count} images (voc)", stdout, StringComparison.Ordinal);
+            Assert.Contains("detection @ IoU 0.5: precision", stdout, StringComparison.Ordinal);
+            Assert.Contains("confusion matrix", stdout, StringComparison.Ordinal);
+            Assert.Contains("scratches", stdout, StringComparison.Ordinal);
+            Assert.Contains("part OK/NG accuracy", stdout, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(split);
+        }
+    }
+}

@@ -1,0 +1,123 @@
+"""The cascade at inference, in Python, with the same arithmetic as the C# CascadeDetector and the
+reference MTCNN (ipazc/mtcnn 0.1.x): used to bootstrap R-Net / O-Net training data from the
+earlier stages' detections and to measure validation figures before export."""
+import math
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .data import crop_resize
+
+
+def normalise(u8):
+    """uint8 [N,H,W,3] RGB -> float NCHW, (x - 127.5) * 0.0078125 (the manifest's InputSpec)."""
+    t = torch.from_numpy(np.ascontiguousarray(u8)).float()
+    return ((t - 127.5) * 0.0078125).permute(0, 3, 1, 2).contiguous()
+
+
+def nms(boxes, thr, mode="union"):
+    if len(boxes) == 0:
+        return np.zeros(0, np.int64)
+    x1, y1, x2, y2, s = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3], boxes[:, 4]
+    area = (x2 - x1 + 1) * (y2 - y1 + 1)
+    order = s.argsort()
+    keep = []
+    while order.size > 0:
+        i = order[-1]; keep.append(i)
+        rest = order[:-1]
+        w = np.maximum(0, np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]) + 1)
+        h = np.maximum(0, np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]) + 1)
+        inter = w * h
+        o = inter / np.minimum(area[i], area[rest]) if mode == "min" else inter / (area[i] + area[rest] - inter)
+        order = rest[o <= thr]
+    return np.array(keep, np.int64)
+
+
+def rerec(b):
+    w, h = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
+    s = np.maximum(w, h)
+    b[:, 0] = b[:, 0] + w * 0.5 - s * 0.5
+    b[:, 1] = b[:, 1] + h * 0.5 - s * 0.5
+    b[:, 2:4] = b[:, 0:2] + s[:, None]
+    return b
+
+
+def regress(b, reg, inclusive):
+    w = b[:, 2] - b[:, 0] + (1 if inclusive else 0)
+    h = b[:, 3] - b[:, 1] + (1 if inclusive else 0)
+    out = b.copy()
+    out[:, 0] += reg[:, 0] * w; out[:, 1] += reg[:, 1] * h
+    out[:, 2] += reg[:, 2] * w; out[:, 3] += reg[:, 3] * h
+    return out
+
+
+def scales_for(h, w, p):
+    m = 12.0 / p["minSize"]
+    side = min(h, w) * m
+    out = []
+    while side >= 12 and (p.get("maxScales", 0) == 0 or len(out) < p["maxScales"]):
+        out.append(m * p["scaleFactor"] ** len(out))
+        side *= p["scaleFactor"]
+    return out
+
+
+@torch.no_grad()
+def stage1(pnet, img, cfg):
+    H, W = img.shape[:2]
+    all_boxes = []
+    for s in scales_for(H, W, cfg["pyramid"]):
+        hs, ws = int(math.ceil(H * s)), int(math.ceil(W * s))
+        im = cv2.resize(img, (ws, hs), interpolation=cv2.INTER_AREA)
+        c, r = pnet(normalise(im[None]))
+        prob = F.softmax(c, 1)[0, 1].numpy(); r = r[0].numpy()
+        ys, xs = np.where(prob >= cfg["thresholds"][0])
+        if len(ys) == 0:
+            continue
+        b = np.stack([np.fix((2 * xs + 1) / s), np.fix((2 * ys + 1) / s),
+                      np.fix((2 * xs + 12) / s), np.fix((2 * ys + 12) / s),
+                      prob[ys, xs], r[0, ys, xs], r[1, ys, xs], r[2, ys, xs], r[3, ys, xs]], 1)
+        b = b[nms(b, 0.5)]
+        all_boxes.append(b)
+    if not all_boxes:
+        return np.zeros((0, 5), np.float32)
+    b = np.concatenate(all_boxes)
+    b = b[nms(b, cfg["crossNms"])]
+    out = regress(b[:, :4], b[:, 5:9], inclusive=False)
+    out = np.concatenate([out, b[:, 4:5]], 1)
+    if cfg["square"]:
+        out = rerec(out)
+    out[:, :4] = np.fix(out[:, :4])
+    return out.astype(np.float32)
+
+
+@torch.no_grad()
+def refine(net, img, boxes, size, thr, nms_iou, nms_mode, nms_after, cfg):
+    if len(boxes) == 0:
+        return boxes
+    crops = np.stack([crop_resize(img, b[:4], size) for b in boxes])
+    c, r = net(normalise(crops))
+    prob = F.softmax(c, 1)[:, 1].numpy(); r = r.numpy()
+    keep = prob > thr
+    b = boxes[keep].copy(); b[:, 4] = prob[keep]; r = r[keep]
+    if len(b) == 0:
+        return b
+    if not nms_after:
+        k = nms(b, nms_iou, nms_mode); b, r = b[k], r[k]
+    b[:, :4] = regress(b[:, :4], r, inclusive=True)
+    if nms_after:
+        b = b[nms(b, nms_iou, nms_mode)]
+    if cfg["square"] and size != 48:
+        b = rerec(b)
+    b[:, :4] = np.fix(b[:, :4])
+    return b
+
+
+def detect(nets, img, cfg, upto=3):
+    b = stage1(nets[0], img, cfg)
+    if upto >= 2 and len(nets) > 1:
+        b = refine(nets[1], img, b, 24, cfg["thresholds"][1], 0.7, "union", False, cfg)
+    if upto >= 3 and len(nets) > 2:
+        b = refine(nets[2], img, b, 48, cfg["thresholds"][2], 0.7, "min", True, cfg)
+    return b

@@ -1,0 +1,214 @@
+"""Dataset readers and MTCNN-style training-crop generation.
+
+Crops follow Zhang et al. 2016 ("Joint Face Detection and Alignment using Multi-task Cascaded
+Convolutional Networks", section 2.3): windows with IoU < 0.3 against every ground truth box are
+negatives, IoU >= 0.65 positives, 0.4..0.65 "part" (box regression only).
+"""
+import os
+import xml.etree.ElementTree as ET
+
+import cv2
+import numpy as np
+
+NEG, POS, PART = 0, 1, -1
+
+
+def read_voc(root, split=None):
+    """Pascal VOC folder: images/, annotations/*.xml, optional split file (one image name a line).
+    Returns a list of (image_path, boxes float32 [K,4] x1,y1,x2,y2, class names [K])."""
+    img_dir, ann_dir = os.path.join(root, "images"), os.path.join(root, "annotations")
+    if split:
+        with open(split) as f:
+            names = [l.strip() for l in f if l.strip()]
+    else:
+        names = sorted(os.listdir(img_dir))
+    items = []
+    missing = 0
+    for name in names:
+        stem = os.path.splitext(os.path.basename(name))[0]
+        img = name if os.path.splitext(name)[1] else stem + ".jpg"
+        if not os.path.exists(os.path.join(img_dir, os.path.basename(img))):
+            # The NEU-DET split files also list the images held out for independent evaluation.
+            missing += 1
+            continue
+        tree = ET.parse(os.path.join(ann_dir, stem + ".xml"))
+        boxes, classes = [], []
+        for obj in tree.findall("object"):
+            bb = obj.find("bndbox")
+            boxes.append([float(bb.find(k).text) for k in ("xmin", "ymin", "xmax", "ymax")])
+            classes.append(obj.find("name").text.strip())
+        items.append((os.path.join(img_dir, os.path.basename(img)),
+                      np.array(boxes, np.float32).reshape(-1, 4), classes))
+    if missing:
+        print(f"{split}: {missing} listed images are not in {img_dir}; skipped", flush=True)
+    return items
+
+
+def load_rgb(path):
+    img = cv2.imread(path, cv2.IMREAD_COLOR)
+    if img is None:
+        raise ValueError(f"{path}: not a readable image")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def iou(box, boxes):
+    """IoU of one box against [K,4], with pixel-exclusive areas (x2-x1)."""
+    if len(boxes) == 0:
+        return np.zeros(0, np.float32)
+    x1 = np.maximum(box[0], boxes[:, 0]); y1 = np.maximum(box[1], boxes[:, 1])
+    x2 = np.minimum(box[2], boxes[:, 2]); y2 = np.minimum(box[3], boxes[:, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    a = (box[2] - box[0]) * (box[3] - box[1])
+    b = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    return inter / np.maximum(a + b - inter, 1e-6)
+
+
+def square(boxes):
+    """Squares boxes around their centre with the longer side (the reference MTCNN rerec)."""
+    b = boxes.copy()
+    w, h = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
+    s = np.maximum(w, h)
+    b[:, 0] += (w - s) / 2; b[:, 1] += (h - s) / 2
+    b[:, 2] = b[:, 0] + s; b[:, 3] = b[:, 1] + s
+    return b
+
+
+def crop_resize(img, box, size):
+    """Crops box (zero padding outside the image, as the reference MTCNN) and resizes to size x size."""
+    x1, y1, x2, y2 = [int(round(v)) for v in box]
+    w, h = max(x2 - x1, 1), max(y2 - y1, 1)
+    out = np.zeros((h, w, img.shape[2]), np.uint8)
+    sx1, sy1 = max(x1, 0), max(y1, 0)
+    sx2, sy2 = min(x2, img.shape[1]), min(y2, img.shape[0])
+    if sx2 > sx1 and sy2 > sy1:
+        out[sy1 - y1:sy2 - y1, sx1 - x1:sx2 - x1] = img[sy1:sy2, sx1:sx2]
+    interp = cv2.INTER_AREA if (w > size or h > size) else cv2.INTER_LINEAR
+    return cv2.resize(out, (size, size), interpolation=interp)
+
+
+def reg_target(window, gt):
+    """Box regression target as in MTCNN: edge offsets in units of the window's width / height."""
+    w, h = window[2] - window[0], window[3] - window[1]
+    return np.array([(gt[0] - window[0]) / w, (gt[1] - window[1]) / h,
+                     (gt[2] - window[2]) / w, (gt[3] - window[3]) / h], np.float32)
+
+
+class CropSet:
+    def __init__(self, size):
+        self.size, self.x, self.y, self.r = size, [], [], []
+
+    def add(self, img, window, label, gt=None):
+        self.x.append(crop_resize(img, window, self.size))
+        self.y.append(label)
+        self.r.append(reg_target(window, gt) if gt is not None else np.zeros(4, np.float32))
+
+    def arrays(self):
+        return (np.stack(self.x) if self.x else np.zeros((0, self.size, self.size, 3), np.uint8),
+                np.array(self.y, np.int64), np.array(self.r, np.float32).reshape(-1, 4))
+
+
+def label_window(window, gts, square_gt):
+    """Label a window against the ground truth. For the first stage, IoU is taken against the
+    squared ground truth (P-Net scans square windows only, so an elongated scratch could never
+    reach IoU 0.65 with a square); the regression target is always the real box, so the
+    regression learns to stretch a square into the elongated box."""
+    ref = square(gts) if square_gt else gts
+    ious = iou(window, ref)
+    if len(ious) == 0 or ious.max() < 0.3:
+        return NEG, None
+    k = int(ious.argmax())
+    if ious[k] >= 0.65:
+        return POS, gts[k]
+    if ious[k] >= 0.4:
+        return PART, gts[k]
+    return None, None
+
+
+def pnet_crops(items, rng, neg_per_image=40, pos_tries=30, min_size=12):
+    """Random square windows at every scale from min_size to the image side (multi-scale positives,
+    part and negative crops, MTCNN section 2.3)."""
+    cs = CropSet(12)
+    for path, gts, _ in items:
+        img = load_rgb(path)
+        H, W = img.shape[:2]
+        n = 0
+        for _ in range(neg_per_image * 4):
+            if n >= neg_per_image:
+                break
+            s = rng.integers(min_size, min(W, H) + 1)
+            x, y = rng.integers(0, W - s + 1), rng.integers(0, H - s + 1)
+            win = np.array([x, y, x + s, y + s], np.float32)
+            lab, _ = label_window(win, gts, True)
+            if lab == NEG:
+                cs.add(img, win, NEG); n += 1
+        for sq, gt in zip(square(gts), gts):
+            side = sq[2] - sq[0]
+            for _ in range(pos_tries):
+                s = side * rng.uniform(0.8, 1.25)
+                cx = (sq[0] + sq[2]) / 2 + rng.uniform(-0.2, 0.2) * side
+                cy = (sq[1] + sq[3]) / 2 + rng.uniform(-0.2, 0.2) * side
+                win = np.array([cx - s / 2, cy - s / 2, cx + s / 2, cy + s / 2], np.float32)
+                win = np.round(win)
+                if win[2] - win[0] < min_size:
+                    continue
+                lab, g = label_window(win, gts, True)
+                if lab in (POS, PART):
+                    cs.add(img, win, lab, g)
+    return cs.arrays()
+
+
+def refine_crops(items, size, rng, detections=None, neg_per_image=12, pos_tries=12):
+    """R-Net / O-Net crops: jittered (non-square) ground truth boxes, random negatives, and, when
+    given, the previous stages' detections on the training images (the paper's bootstrapping:
+    the next net learns on what the earlier nets let through)."""
+    cs = CropSet(size)
+    for i, (path, gts, _) in enumerate(items):
+        img = load_rgb(path)
+        H, W = img.shape[:2]
+        n = 0
+        for _ in range(neg_per_image * 4):
+            if n >= neg_per_image:
+                break
+            w, h = rng.integers(12, W + 1), rng.integers(12, H + 1)
+            x, y = rng.integers(0, W - w + 1), rng.integers(0, H - h + 1)
+            win = np.array([x, y, x + w, y + h], np.float32)
+            lab, _ = label_window(win, gts, False)
+            if lab == NEG:
+                cs.add(img, win, NEG); n += 1
+        for gt in gts:
+            w, h = gt[2] - gt[0], gt[3] - gt[1]
+            for _ in range(pos_tries):
+                d = rng.uniform(-0.25, 0.25, 4) * np.array([w, h, w, h])
+                win = np.round(gt + d).astype(np.float32)
+                if win[2] - win[0] < 6 or win[3] - win[1] < 6:
+                    continue
+                lab, g = label_window(win, gts, False)
+                if lab in (POS, PART):
+                    cs.add(img, win, lab, g)
+        if detections is not None:
+            for win in detections[i][:, :4]:
+                if win[2] - win[0] < 4 or win[3] - win[1] < 4:
+                    continue
+                lab, g = label_window(win, gts, False)
+                if lab is not None:
+                    cs.add(img, win, lab, g)
+    return cs.arrays()
+
+
+def class_crops(items, classes, size, rng, jitter=6):
+    """Classifier crops: each ground truth box, jittered (detected boxes are imprecise) and flipped
+    (steel and part surfaces have no preferred orientation)."""
+    xs, ys = [], []
+    for path, gts, names in items:
+        img = load_rgb(path)
+        for gt, name in zip(gts, names):
+            w, h = gt[2] - gt[0], gt[3] - gt[1]
+            for j in range(jitter):
+                d = np.zeros(4) if j == 0 else rng.uniform(-0.15, 0.15, 4) * np.array([w, h, w, h])
+                c = crop_resize(img, gt + d, size)
+                if j % 3 == 1:
+                    c = c[:, ::-1]
+                elif j % 3 == 2:
+                    c = c[::-1]
+                xs.append(np.ascontiguousarray(c)); ys.append(classes.index(name))
+    return np.stack(xs), np.array(ys, np.int64)

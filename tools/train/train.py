@@ -1,0 +1,463 @@
+#!/usr/bin/python3
+"""Trains an EdgeInspect defect model package: P-Net / R-Net / O-Net detector (Zhang et al. 2016,
+MTCNN) plus a region classifier, exports ONNX and writes manifest.json with hashes, provenance and
+validation metrics. One command per model: see tools/train/README.md.
+
+Run with Debian's /usr/bin/python3 (python3-torch, python3-onnx, python3-opencv, python3-numpy)."""
+import argparse
+import hashlib
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from eitrain import cascade, data, nets  # noqa: E402
+
+OPSET = 13  # ONNX Runtime 1.x reads it; dynamic batch axis and, for P-Net, dynamic W/H.
+
+
+def seed_all(seed):
+    random.seed(seed); np.random.seed(seed); torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def batches(n, bs, rng):
+    idx = rng.permutation(n)
+    for i in range(0, n, bs):
+        yield idx[i:i + bs]
+
+
+def det_loss(cls, box, y, r, ohem):
+    """MTCNN multi-task loss: cross-entropy on positives and negatives with online hard example
+    mining (only the hardest 70 % of the batch's classification losses count, paper section 2.3),
+    plus 0.5 x squared error of the box offsets on positives and part crops."""
+    m = y >= 0
+    ce = F.cross_entropy(cls[m], y[m], reduction="none") if m.any() else cls.sum() * 0
+    if ohem and ce.numel() > 0:
+        ce = torch.topk(ce, max(1, int(ce.numel() * 0.7)))[0]
+    lc = ce.mean() if ce.numel() else ce.sum()
+    mb = y != 0
+    lb = F.mse_loss(box[mb], r[mb]) if mb.any() else box.sum() * 0
+    return lc + 0.5 * lb, lc, lb
+
+
+def train_detector(name, net, train, val, epochs, lr, device, rng, log):
+    X, y, r = train
+    Xv, yv, rv = val
+    net.to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=1e-5)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(epochs, 1))
+    best, best_state = float("inf"), None
+    for ep in range(epochs):
+        net.train()
+        for b in batches(len(X), 256, rng):
+            xb = cascade.normalise(X[b]).to(device)
+            c, o = net(xb)
+            c, o = c.reshape(len(b), 2), o.reshape(len(b), 4)
+            loss, _, _ = det_loss(c, o, torch.from_numpy(y[b]).to(device), torch.from_numpy(r[b]).to(device), True)
+            opt.zero_grad(); loss.backward(); opt.step()
+        sched.step()
+        net.eval()
+        with torch.no_grad():
+            tot, acc, n = 0.0, 0, 0
+            for i in range(0, len(Xv), 1024):
+                c, o = net(cascade.normalise(Xv[i:i + 1024]).to(device))
+                c, o = c.reshape(-1, 2), o.reshape(-1, 4)
+                yb = torch.from_numpy(yv[i:i + 1024]).to(device)
+                l, _, _ = det_loss(c, o, yb, torch.from_numpy(rv[i:i + 1024]).to(device), False)
+                tot += l.item() * len(yb); n += len(yb)
+                m = yb >= 0
+                acc += (c[m].argmax(1) == yb[m]).sum().item()
+            vl = tot / max(n, 1); va = acc / max((yv >= 0).sum(), 1)
+        log(f"{name} epoch {ep + 1}/{epochs}: val loss {vl:.4f}, val cls acc {va:.4f}")
+        if vl < best:
+            best, best_state = vl, {k: v.detach().clone() for k, v in net.state_dict().items()}
+    net.load_state_dict(best_state)
+    return net.cpu().eval(), best
+
+
+def train_classifier(net, train, val, epochs, lr, device, rng, log):
+    X, y = train
+    Xv, yv = val
+    net.to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(epochs, 1))
+    best, best_state = -1.0, None
+    for ep in range(epochs):
+        net.train()
+        for b in batches(len(X), 128, rng):
+            loss = F.cross_entropy(net(cascade.normalise(X[b]).to(device)), torch.from_numpy(y[b]).to(device))
+            opt.zero_grad(); loss.backward(); opt.step()
+        sched.step()
+        net.eval()
+        with torch.no_grad():
+            pred = torch.cat([net(cascade.normalise(Xv[i:i + 512]).to(device)).argmax(1).cpu()
+                              for i in range(0, len(Xv), 512)]).numpy()
+        acc = float((pred == yv).mean()) if len(yv) else 0.0
+        log(f"classifier epoch {ep + 1}/{epochs}: val crop acc {acc:.4f}")
+        if acc > best:
+            best, best_state = acc, {k: v.detach().clone() for k, v in net.state_dict().items()}
+    net.load_state_dict(best_state)
+    return net.cpu().eval(), best
+
+
+def detections(nets_, items, cfg, upto, cap, rng):
+    """Earlier stages' detections per image, at most cap of them (a random subset, so R-Net / O-Net
+    see hard negatives from every image without the easy bulk dominating the crop set)."""
+    out = []
+    for p, _, _ in items:
+        d = cascade.detect(nets_, data.load_rgb(p), cfg, upto)
+        if len(d) > cap:
+            d = d[np.sort(rng.choice(len(d), cap, replace=False))]
+        out.append(d)
+    return out
+
+
+def cached(cache, name, net, train_fn, log):
+    """Trains a stage, or loads it from the cache folder when an earlier run already trained it."""
+    path = os.path.join(cache, name + ".pt") if cache else None
+    if path and os.path.exists(path):
+        net.load_state_dict(torch.load(path))
+        log(f"{name}: loaded from {path}")
+        return net.eval(), None
+    net, score = train_fn(net)
+    if path:
+        os.makedirs(cache, exist_ok=True)
+        torch.save(net.state_dict(), path)
+    return net, score
+
+
+@torch.no_grad()
+def classify(clf, img, boxes):
+    if len(boxes) == 0:
+        return np.zeros((0, 0), np.float32)
+    crops = np.stack([data.crop_resize(img, b[:4], 48) for b in boxes])
+    return F.softmax(clf(cascade.normalise(crops)), 1).numpy()
+
+
+def clip(b, w, h):
+    b = b.copy()
+    b[:, [0, 2]] = np.clip(b[:, [0, 2]], 0, w); b[:, [1, 3]] = np.clip(b[:, [1, 3]], 0, h)
+    return b
+
+
+def evaluate(nets_, clf, items, classes, cfg, thresholds):
+    """Detection precision / recall at IoU 0.5 (greedy matching by score) and image-level class accuracy
+    (class with the highest summed score x probability) for several final thresholds, in one pass."""
+    per_thr = {t: [0, 0, 0, 0] for t in thresholds}  # tp, fp, gt, images with the right class
+    c2 = dict(cfg); c2["thresholds"] = cfg["thresholds"][:2] + [min(thresholds)]
+    for path, gts, names in items:
+        img = data.load_rgb(path)
+        b = cascade.detect(nets_, img, c2, 3)
+        b = clip(b, img.shape[1], img.shape[0]) if len(b) else b
+        probs_all = classify(clf, img, b) if len(b) else None
+        truth = names[0] if names else "ok"
+        for t in thresholds:
+            keep = b[:, 4] > t if len(b) else np.zeros(0, bool)
+            bt = b[keep]
+            order = np.argsort(-bt[:, 4]) if len(bt) else []
+            used = np.zeros(len(gts), bool)
+            tp = 0
+            for bb in bt[order] if len(bt) else []:
+                ious = data.iou(bb[:4], gts)
+                ious[used] = 0
+                if len(ious) and ious.max() >= 0.5:
+                    used[ious.argmax()] = True; tp += 1
+            pred = classes[int((probs_all[keep] * bt[:, 4:5]).sum(0).argmax())] if len(bt) else "ok"
+            r = per_thr[t]
+            r[0] += tp; r[1] += len(bt) - tp; r[2] += len(gts); r[3] += pred == truth
+    table = {}
+    for t, (tp, fp, g, ok) in per_thr.items():
+        table[round(float(t), 3)] = {"precision": tp / max(tp + fp, 1), "recall": tp / max(g, 1),
+                                     "imageClassAccuracy": ok / max(len(items), 1)}
+    return table
+
+
+def export(model, path, size, fcn):
+    dummy = torch.zeros(1, size, size, 3)
+    axes = {"input": {0: "n", 1: "w", 2: "h"} if fcn else {0: "n"}}
+    outs = ["boxes", "scores"] if not isinstance(model, nets.ExportClassifier) else ["probs"]
+    for o in outs:
+        axes[o] = {0: "n", 1: "wo", 2: "ho"} if fcn else {0: "n"}
+    torch.onnx.export(model, dummy, path, input_names=["input"], output_names=outs,
+                      dynamic_axes=axes, opset_version=OPSET, do_constant_folding=True)
+    import onnx
+    onnx.checker.check_model(onnx.load(path))
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        h.update(f.read())
+    return h.hexdigest()
+
+
+def input_spec(size):
+    return {"name": "input", "width": size, "height": size, "layout": "NWHC", "channels": "RGB",
+            "mean": [127.5, 127.5, 127.5], "scale": 0.0078125}
+
+
+def git_commit():
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                              cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip() or None
+    except OSError:
+        return None
+
+
+def make_smoke_dataset(root, rng):
+    """A handful of synthetic images with dark rectangles ("defects") for the toolchain smoke test."""
+    import cv2
+    os.makedirs(os.path.join(root, "images")); os.makedirs(os.path.join(root, "annotations"))
+    names = []
+    for i in range(8):
+        img = np.full((96, 96, 3), 170, np.uint8) + rng.integers(0, 20, (96, 96, 1), dtype=np.uint8)
+        cls = ["dent", "scratch"][i % 2]
+        x, y = int(rng.integers(5, 40)), int(rng.integers(5, 40))
+        w, h = (30, 30) if cls == "dent" else (45, 10)
+        cv2.rectangle(img, (x, y), (x + w, y + h), (40, 40, 40), -1)
+        name = f"smoke_{i}"
+        cv2.imwrite(os.path.join(root, "images", name + ".jpg"), img)
+        with open(os.path.join(root, "annotations", name + ".xml"), "w") as f:
+            f.write(f"<annotation><filename>{name}.jpg</filename><object><name>{cls}</name><bndbox>"
+                    f"<xmin>{x}</xmin><ymin>{y}</ymin><xmax>{x + w}</xmax><ymax>{y + h}</ymax>"
+                    f"</bndbox></object></annotation>")
+        names.append(name + ".jpg")
+    for split, sel in (("train.txt", names[:6]), ("val.txt", names[6:])):
+        with open(os.path.join(root, split), "w") as f:
+            f.write("\n".join(sel) + "\n")
+
+
+def synthetic_probe(rng, size=200):
+    """A grey textured surface with a few dark or bright marks: a deterministic probe image for golden
+    checks. It is not meant to look like any dataset; the golden check only asks the device to reproduce
+    what the exported networks do on a fixed input."""
+    import cv2
+    base = int(rng.integers(90, 180))
+    img = np.clip(base + rng.normal(0, 12, (size, size, 1)), 0, 255).astype(np.uint8)
+    img = cv2.GaussianBlur(np.repeat(img, 3, 2), (3, 3), 0)
+    for _ in range(int(rng.integers(0, 4))):
+        tone = int(np.clip(base + rng.choice([-1, 1]) * rng.integers(40, 90), 0, 255))
+        kind = rng.integers(0, 3)
+        x, y = (int(v) for v in rng.integers(10, size - 60, 2))
+        if kind == 0:  # long thin line
+            cv2.line(img, (x, y), (x + int(rng.integers(30, 120)), y + int(rng.integers(-20, 60))), (tone,) * 3,
+                     int(rng.integers(1, 5)))
+        elif kind == 1:  # blob
+            cv2.ellipse(img, (x + 20, y + 20), (int(rng.integers(5, 25)), int(rng.integers(5, 25))),
+                        float(rng.integers(0, 180)), 0, 360, (tone,) * 3, -1)
+        else:  # speckle field
+            for _ in range(int(rng.integers(10, 40))):
+                cx, cy = x + int(rng.integers(0, 50)), y + int(rng.integers(0, 50))
+                cv2.circle(img, (cx, cy), int(rng.integers(1, 3)), (tone,) * 3, -1)
+    return img
+
+
+def make_golden(a, dets, clf, classes, cfg, final_t, val_items):
+    """Golden images with their expected results, chosen to be unambiguous: an NG image's regions all score
+    well above the final threshold with a confident class, and an OK image has no region even with every
+    threshold lowered by 0.1, so float differences between runtimes cannot flip the expectation."""
+    import cv2
+    gdir = os.path.join(a.out, "golden")
+    if os.path.isdir(gdir):
+        shutil.rmtree(gdir)
+    os.makedirs(gdir)
+    rng = np.random.default_rng([a.seed, 99])
+    if a.golden_from == "val":
+        candidates = ((os.path.basename(p), data.load_rgb(p), names[0]) for p, _, names in val_items)
+    else:
+        candidates = ((f"probe_{i:03d}.png", synthetic_probe(rng), None) for i in range(400))
+    lowered = dict(cfg, thresholds=[max(0.05, t - 0.1) for t in cfg["thresholds"]])
+    ng, ok = [], []
+    for name, img, truth in candidates:
+        if len(ng) >= a.golden and ok:
+            break
+        b = cascade.detect(dets, img, cfg, 3)
+        entry = None
+        if len(b) and len(ng) < a.golden:
+            probs = classify(clf, img, b)
+            pred = classes[int((probs * b[:, 4:5]).sum(0).argmax())]
+            if (truth is None or pred == truth) and b[:, 4].min() >= final_t + 0.05 and probs.max(1).min() >= 0.8:
+                entry = {"expectVerdict": "ng", "expectClass": pred}
+                ng.append(entry)
+        elif not len(b) and not ok and not len(cascade.detect(dets, img, lowered, 3)):
+            entry = {"expectVerdict": "ok", "expectRegions": 0}
+            ok.append(entry)
+        if entry is None:
+            continue
+        dst = os.path.join(gdir, os.path.splitext(name)[0] + ".png")
+        cv2.imwrite(dst, cv2.cvtColor(img, cv2.COLOR_RGB2BGR))  # PNG: lossless, so the device sees these pixels
+        entry.update({"file": "golden/" + os.path.basename(dst), "sha256": sha256(dst)})
+    return [dict(file=e["file"], sha256=e["sha256"], **{k: v for k, v in e.items() if k not in ("file", "sha256")})
+            for e in ng + ok]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--dataset", help="Pascal VOC folder (images/, annotations/)")
+    ap.add_argument("--train-split"); ap.add_argument("--val-split")
+    ap.add_argument("--out", required=True, help="package folder to write")
+    ap.add_argument("--name", default="defects"); ap.add_argument("--version", type=int, default=1)
+    ap.add_argument("--label", default=None)
+    ap.add_argument("--seed", type=int, default=20261123)
+    ap.add_argument("--epochs", type=int, nargs=4, default=[8, 5, 2, 2],
+                    metavar=("PNET", "RNET", "ONET", "CLS"))
+    ap.add_argument("--min-size", type=float, default=20, help="pyramid minimum object side (pixels)")
+    ap.add_argument("--square", action="store_true", help="square boxes between stages (reference MTCNN)")
+    ap.add_argument("--thresholds", type=float, nargs=3, default=[0.6, 0.6, 0.7])
+    ap.add_argument("--golden", type=int, default=2, help="golden images with a defect (plus one without)")
+    ap.add_argument("--golden-from", choices=["val", "synthetic"], default="synthetic",
+                    help="where golden images come from: 'val' copies validation images (only for data the "
+                    "project generates itself, e.g. the virtual line); 'synthetic' renders probe images, so a "
+                    "package trained on third-party data carries none of it")
+    ap.add_argument("--smoke", action="store_true", help="tiny synthetic data, one epoch each (CI)")
+    ap.add_argument("--cache", default=None, help="folder for per-stage weights; a later run with the same folder "
+                    "reuses the stages already trained there (resume after an interruption)")
+    ap.add_argument("--max-proposals", type=int, default=24,
+                    help="earlier-stage detections per training image used as R-Net / O-Net crops")
+    ap.add_argument("--command", default=None, help="command line recorded in provenance")
+    a = ap.parse_args()
+
+    torch.set_num_threads(2)  # the build machine has two shared cores
+    seed_all(a.seed)
+    rng = np.random.default_rng(a.seed)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    t0 = time.time()
+    os.makedirs(a.out, exist_ok=True)
+    logf = open(os.path.join(a.out, "train.log"), "w")
+
+    def log(msg):
+        line = f"[{time.time() - t0:7.1f}s] {msg}"
+        print(line, flush=True); logf.write(line + "\n"); logf.flush()
+
+    tmp = None
+    if a.smoke:
+        tmp = tempfile.mkdtemp(prefix="eitrain-smoke-")
+        make_smoke_dataset(tmp, rng)
+        a.dataset, a.train_split, a.val_split = tmp, os.path.join(tmp, "train.txt"), os.path.join(tmp, "val.txt")
+        a.epochs = [1, 1, 1, 1]; a.min_size = 12
+    train_items = data.read_voc(a.dataset, a.train_split)
+    val_items = data.read_voc(a.dataset, a.val_split)
+    classes = sorted({c for _, _, names in train_items for c in names})
+    log(f"{len(train_items)} train / {len(val_items)} val images, classes {classes}, device {device}")
+    cfg = {"pyramid": {"minSize": a.min_size, "scaleFactor": 0.709, "maxScales": 0},
+           "thresholds": list(a.thresholds), "crossNms": 0.7, "square": a.square}
+    times = {}
+
+    def stage_seed(k):
+        """Each stage draws from its own seeded streams, so a resumed run (--cache) makes exactly the
+        data and weights of an uninterrupted one."""
+        torch.manual_seed(a.seed + k)
+        return np.random.default_rng([a.seed, k])
+
+    ts = time.time()
+    rng = stage_seed(0)
+    ptr = data.pnet_crops(train_items, rng); pva = data.pnet_crops(val_items, rng)
+    log(f"P-Net crops: {len(ptr[0])} train ({(ptr[1] == 1).sum()} pos, {(ptr[1] == -1).sum()} part, {(ptr[1] == 0).sum()} neg)")
+    pnet, _ = cached(a.cache, "pnet", nets.PNet(), lambda n: train_detector("pnet", n, ptr, pva, a.epochs[0], 3e-3, device, rng, log), log)
+    times["pnet_s"] = round(time.time() - ts, 1); ts = time.time()
+
+    rng = stage_seed(1)
+    det1 = detections([pnet], train_items, cfg, 1, a.max_proposals, rng)
+    det1v = detections([pnet], val_items, cfg, 1, a.max_proposals, rng)
+    log(f"P-Net proposals: {np.mean([len(d) for d in det1]):.1f} per train image")
+    rtr = data.refine_crops(train_items, 24, rng, det1); rva = data.refine_crops(val_items, 24, rng, det1v)
+    log(f"R-Net crops: {len(rtr[0])} train ({(rtr[1] == 1).sum()} pos, {(rtr[1] == -1).sum()} part, {(rtr[1] == 0).sum()} neg)")
+    rnet, _ = cached(a.cache, "rnet", nets.RNet(), lambda n: train_detector("rnet", n, rtr, rva, a.epochs[1], 2e-3, device, rng, log), log)
+    times["rnet_s"] = round(time.time() - ts, 1); ts = time.time()
+
+    rng = stage_seed(2)
+    # O-Net is the costly net to train on two cores: half the proposals and fewer random crops.
+    det2 = detections([pnet, rnet], train_items, cfg, 2, a.max_proposals // 2, rng)
+    det2v = detections([pnet, rnet], val_items, cfg, 2, a.max_proposals // 2, rng)
+    log(f"R-Net survivors: {np.mean([len(d) for d in det2]):.1f} per train image")
+    otr = data.refine_crops(train_items, 48, rng, det2, neg_per_image=4, pos_tries=4)
+    ova = data.refine_crops(val_items, 48, rng, det2v, neg_per_image=4, pos_tries=4)
+    log(f"O-Net crops: {len(otr[0])} train ({(otr[1] == 1).sum()} pos, {(otr[1] == -1).sum()} part, {(otr[1] == 0).sum()} neg)")
+    onet, _ = cached(a.cache, "onet", nets.ONet(), lambda n: train_detector("onet", n, otr, ova, a.epochs[2], 2e-3, device, rng, log), log)
+    times["onet_s"] = round(time.time() - ts, 1); ts = time.time()
+    del ptr, rtr, otr
+
+    rng = stage_seed(3)
+    ctr = data.class_crops(train_items, classes, 48, rng, jitter=4); cva = data.class_crops(val_items, classes, 48, rng, jitter=1)
+    log(f"classifier crops: {len(ctr[0])} train, {len(cva[0])} val")
+    clf, crop_acc = cached(a.cache, "classifier", nets.Classifier(len(classes)),
+                           lambda n: train_classifier(n, ctr, cva, a.epochs[3], 2e-3, device, rng, log), log)
+    times["classifier_s"] = round(time.time() - ts, 1); ts = time.time()
+
+    # Model selection on val: the final threshold with the best recall at precision >= 0.7.
+    thr_grid = [0.5, 0.6, 0.7, 0.8, 0.9, 0.95]
+    table = evaluate([pnet, rnet, onet], clf, val_items, classes, cfg, thr_grid)
+    for t, v in table.items():
+        log(f"val O-Net threshold {t}: precision {v['precision']:.3f} recall {v['recall']:.3f} "
+            f"image class accuracy {v['imageClassAccuracy']:.3f}")
+    ok = [t for t, v in table.items() if v["precision"] >= 0.7]
+    final_t = max(ok, key=lambda t: (table[t]["recall"], t)) if ok else max(table, key=lambda t: table[t]["precision"])
+    cfg["thresholds"][2] = final_t
+    img_acc = table[final_t]["imageClassAccuracy"]
+    log(f"chosen O-Net threshold {final_t}: {table[final_t]}, image-level class accuracy {img_acc:.4f}")
+    times["evaluation_s"] = round(time.time() - ts, 1)
+
+    files = {}
+    for fname, model, size, fcn in (("pnet.onnx", nets.ExportFcn(pnet), 12, True),
+                                    ("rnet.onnx", nets.ExportRefine(rnet), 24, False),
+                                    ("onet.onnx", nets.ExportRefine(onet), 48, False),
+                                    ("classifier.onnx", nets.ExportClassifier(clf), 48, False)):
+        export(model.eval(), os.path.join(a.out, fname), size, fcn)
+        files[fname] = sha256(os.path.join(a.out, fname))
+
+    golden = make_golden(a, [pnet, rnet, onet], clf, classes, cfg, final_t, val_items)
+
+    def stage(name, size, thr, nms, regw, after):
+        return {"name": name, "file": name + ".onnx", "sha256": files[name + ".onnx"],
+                "input": input_spec(size), "outputs": {"boxes": "boxes", "scores": "scores"},
+                "threshold": thr, "nms": nms, "regressionWidth": regw, "nmsAfterRegression": after,
+                "square": a.square}
+
+    manifest = {
+        "schema": 1, "name": a.name, "version": a.version, "label": a.label,
+        "detector": {
+            "kind": "cascade",
+            "pyramid": {"minSize": a.min_size, "scaleFactor": 0.709, "cellSize": 12, "stride": 2, "maxScales": 0},
+            "stages": [stage("pnet", 0, cfg["thresholds"][0], {"iou": 0.5, "mode": "Union"}, "exclusive", False),
+                       stage("rnet", 24, cfg["thresholds"][1], {"iou": 0.7, "mode": "Union"}, "inclusive", False),
+                       stage("onet", 48, cfg["thresholds"][2], {"iou": 0.7, "mode": "Min"}, "inclusive", True)],
+            "crossScaleNms": {"iou": 0.7, "mode": "Union"},
+        },
+        "classifier": {"file": "classifier.onnx", "sha256": files["classifier.onnx"], "input": input_spec(48),
+                       "output": "probs", "outputIsLogits": False, "classes": classes, "cropMargin": 0.0},
+        "decision": {"ngClasses": classes, "minRegionScore": cfg["thresholds"][2],
+                     "actThresholds": {}, "defaultActThreshold": 0.9},
+        "golden": golden,
+        "provenance": {
+            "trainer": "tools/train/train.py", "command": a.command or " ".join(sys.argv),
+            "gitCommit": git_commit(), "dataset": "synthetic smoke set" if a.smoke else os.path.abspath(a.dataset),
+            "trainSplit": None if a.smoke else a.train_split, "valSplit": None if a.smoke else a.val_split,
+            "trainImages": len(train_items), "valImages": len(val_items), "seed": a.seed,
+            "epochs": a.epochs, "device": device, "torch": torch.__version__, "opset": OPSET,
+            "trainingSeconds": times, "totalSeconds": round(time.time() - t0, 1),
+        },
+        "metrics": {"python_val": {
+            "boxPrecisionIoU50": round(table[final_t]["precision"], 4),
+            "boxRecallIoU50": round(table[final_t]["recall"], 4),
+            "imageClassAccuracy": round(img_acc, 4), "classifierCropAccuracy": None if crop_acc is None else round(crop_acc, 4)}},
+    }
+    with open(os.path.join(a.out, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=2)
+        f.write("\n")
+    log(f"wrote {a.out}/manifest.json in {time.time() - t0:.0f} s")
+    if tmp:
+        shutil.rmtree(tmp)
+
+
+if __name__ == "__main__":
+    main()
