@@ -132,3 +132,54 @@ public class StationEngineTests
         finally { Directory.Delete(dir, true); }
     }
 }
+
+public class GpioOutputsTests
+{
+    [Fact]
+    public async Task Process_FullModeOnSimulatedDriver_RejectPinPulsesPerNgPart()
+    {
+        var time = new FakeTimeProvider();
+        var driver = new EdgeInspect.Gpio.SimulatedGpioDriver();
+        using var gpio = new System.Device.Gpio.GpioController(driver);
+        using var outputs = new EdgeInspect.Station.Io.GpioStationOutputs(gpio, 23, 24, TimeSpan.FromMilliseconds(50), time);
+        var store = new InMemoryInspectionStore();
+        var s = store.LoadState(); s.Mode = AutomationMode.Full; store.SaveState(s);
+        var modes = new ModeController(store, new AutomationGate(new GateOptions()), time);
+        var engine = new StationEngine(new StationOptions(), new InspectorHost(new SimulatedModelInspector(0.9)), modes, store, outputs, null, time);
+        var source = new VirtualLineSource(new PartRenderer(new PartRendererOptions { Seed = 8 }), TimeSpan.Zero, time, 40);
+        int ng = 0;
+        while (await source.ReadAsync(CancellationToken.None) is { } frame)
+        {
+            using (frame) if (engine.Process(frame).Verdict == Verdict.Ng) ng++;
+            time.Advance(TimeSpan.FromMilliseconds(100)); // parts further apart than the pulse
+            Assert.Equal(System.Device.Gpio.PinValue.Low, gpio.Read(23));
+        }
+        Assert.True(ng > 5);
+        Assert.Equal(ng, driver.RisingEdges(23));
+    }
+
+    [Fact]
+    public void Press_BouncingContact_CountsOnePressAfterDebounce()
+    {
+        var time = new FakeTimeProvider();
+        var driver = new EdgeInspect.Gpio.SimulatedGpioDriver();
+        using var gpio = new System.Device.Gpio.GpioController(driver);
+        using var button = new EdgeInspect.Gpio.DebouncedButton(gpio, 17, TimeSpan.FromMilliseconds(20), time);
+        int presses = 0;
+        button.Pressed += _ => presses++;
+        for (int i = 0; i < 5; i++)
+        {
+            driver.SetInput(17, System.Device.Gpio.PinValue.High);
+            time.Advance(TimeSpan.FromMilliseconds(2));
+            driver.SetInput(17, System.Device.Gpio.PinValue.Low);
+            time.Advance(TimeSpan.FromMilliseconds(2));
+        }
+        driver.SetInput(17, System.Device.Gpio.PinValue.High);
+        Assert.Equal(0, presses);
+        time.Advance(TimeSpan.FromMilliseconds(25));
+        Assert.Equal(1, presses);
+        driver.SetInput(17, System.Device.Gpio.PinValue.Low);
+        time.Advance(TimeSpan.FromMilliseconds(25));
+        Assert.Equal(1, presses);
+    }
+}

@@ -79,7 +79,11 @@ internal static class StationCommands
                 store.AppendAudit(new AuditEvent(time.GetUtcNow(), "mode-init", "service", "profile", null, profile.InitialMode.ToWire(), "first start"));
             }
             var modes = new ModeController(store, new AutomationGate(profile.Gate), time);
-            var outputs = new SimulatedStationOutputs();
+            // Simulated driver in dev (no board); the real one opens the board's gpiochip through libgpiod.
+            var gpio = profile.Gpio.Driver == "real"
+                ? new System.Device.Gpio.GpioController()
+                : new System.Device.Gpio.GpioController(new EdgeInspect.Gpio.SimulatedGpioDriver());
+            using var outputs = new EdgeInspect.Station.Io.GpioStationOutputs(gpio, profile.Gpio.RejectOutput, profile.Gpio.StatusLight, TimeSpan.FromMilliseconds(50), time);
             var renderer = new PartRenderer(new PartRendererOptions { Seed = profile.Source.Seed, DefectRate = profile.Source.DefectRate, Width = profile.Source.Width, Height = profile.Source.Height });
             IFrameSource source = profile.Source.Kind switch
             {
