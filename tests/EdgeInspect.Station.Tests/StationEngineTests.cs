@@ -183,3 +183,24 @@ public class GpioOutputsTests
         Assert.Equal(1, presses);
     }
 }
+
+public class SequenceTests
+{
+    [Fact]
+    public async Task Process_RestartWithoutSavedCounter_ContinuesAfterStoredRecords()
+    {
+        var time = new FakeTimeProvider();
+        var store = new InMemoryInspectionStore();
+        var modes = new ModeController(store, new AutomationGate(new GateOptions()), time);
+        var renderer = new PartRenderer(new PartRendererOptions());
+        var human = new SimulatedHumanInspector(new HumanInspectorOptions());
+        for (int run = 0; run < 2; run++)
+        {
+            // A crash: SaveSequence is never called between the two engines.
+            var engine = new StationEngine(new StationOptions(), new InspectorHost(new SimulatedModelInspector()), modes, store, new SimulatedStationOutputs(), human, time);
+            var source = new VirtualLineSource(renderer, TimeSpan.Zero, time, 5);
+            while (await source.ReadAsync(CancellationToken.None) is { } frame) using (frame) engine.Process(frame);
+        }
+        Assert.Equal(Enumerable.Range(1, 10).Select(i => (long)i), store.Records().Select(r => r.Sequence));
+    }
+}

@@ -42,7 +42,9 @@ public sealed class StationEngine(
     SimulatedHumanInspector? human,
     TimeProvider time)
 {
-    private long _sequence = store.LoadState().LastSequence;
+    // The counter is saved on a clean stop; after a crash the stored records themselves carry the last number,
+    // so a sequence (the cloud's dedupe key with the device id) is never handed out twice.
+    private long _sequence = Math.Max(store.LoadState().LastSequence, store.Records().Select(r => r.Sequence).DefaultIfEmpty(0).Max());
 
     public StationCounters Counters { get; } = new();
 
