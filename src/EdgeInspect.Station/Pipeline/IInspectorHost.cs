@@ -1,0 +1,24 @@
+using EdgeInspect.Core.Inspection;
+
+namespace EdgeInspect.Station.Pipeline;
+
+/// <summary>
+/// Holds the inspector the pipeline uses. For the fleet's hot swap: <see cref="Swap"/> replaces it atomically;
+/// the inspection stage reads <see cref="Current"/> once per frame, so a swap takes effect between two frames and
+/// no frame is dropped. The old inspector is returned to the caller, who disposes it once the frame in flight is
+/// done (the stage holds no reference beyond one Inspect call).
+/// </summary>
+public interface IInspectorHost
+{
+    IInspector? Current { get; }
+    IInspector? Swap(IInspector? next);
+}
+
+public sealed class InspectorHost(IInspector? initial = null) : IInspectorHost
+{
+    private IInspector? _current = initial;
+
+    public IInspector? Current => Volatile.Read(ref _current);
+
+    public IInspector? Swap(IInspector? next) => Interlocked.Exchange(ref _current, next);
+}

@@ -1,0 +1,135 @@
+using System.Diagnostics;
+using EdgeInspect.Core.Automation;
+using EdgeInspect.Core.Domain;
+using EdgeInspect.Core.Imaging;
+using EdgeInspect.Core.Storage;
+using EdgeInspect.Station.Automation;
+using EdgeInspect.Station.VirtualLine;
+
+namespace EdgeInspect.Station.Pipeline;
+
+public sealed record StationOptions
+{
+    public string DeviceId { get; init; } = "dev-001";
+    public string Station { get; init; } = "station-1";
+    /// <summary>In partial mode the model actuates only at or above this confidence.</summary>
+    public float PartialConfidence { get; init; } = 0.9f;
+}
+
+/// <summary>Live counters for progress and the final summary.</summary>
+public sealed class StationCounters
+{
+    internal long Parts, Paired, Agreements, Rejects, FailSafe, Dropped;
+    public long PartsInspected => Interlocked.Read(ref Parts);
+    public long PairedParts => Interlocked.Read(ref Paired);
+    public long AgreedParts => Interlocked.Read(ref Agreements);
+    public long RejectsFired => Interlocked.Read(ref Rejects);
+    public long FailedSafe => Interlocked.Read(ref FailSafe);
+    public long FramesDropped => Interlocked.Read(ref Dropped);
+    public void CountDrop() => Interlocked.Increment(ref Dropped);
+}
+
+/// <summary>
+/// One part through the station: model (per mode), human pairing, automation policy, actuation, record.
+/// Synchronous and single-threaded by contract (the inspection stage's loop), so it is tested directly.
+/// </summary>
+public sealed class StationEngine(
+    StationOptions options,
+    IInspectorHost inspectors,
+    ModeController modes,
+    IInspectionStore store,
+    IStationOutputs outputs,
+    SimulatedHumanInspector? human,
+    TimeProvider time)
+{
+    // The counter is saved on a clean stop; after a crash the stored records themselves carry the last number,
+    // so a sequence (the cloud's dedupe key with the device id) is never handed out twice.
+    private long _sequence = Math.Max(store.LoadState().LastSequence, store.Records().Select(r => r.Sequence).DefaultIfEmpty(0).Max());
+
+    public StationCounters Counters { get; } = new();
+
+    public InspectionRecord Process(Frame frame)
+    {
+        var mode = modes.Current;
+        var start = Stopwatch.GetTimestamp();
+        Core.Inspection.InspectionResult? result = null;
+        string? failReason = null;
+        var inspector = inspectors.Current;
+        if (AutomationPolicy.RunsModel(mode))
+        {
+            if (inspector is null) failReason = "no model installed";
+            else
+            {
+                try { result = inspector.Inspect(frame); }
+                catch (Exception e) when (e is not OutOfMemoryException) { failReason = "model failed: " + e.Message; }
+            }
+        }
+
+        // Human pairing: on the virtual line the simulated inspector presses a button for the part.
+        HumanPress? press = human is not null && frame.GroundTruth is PartTruth truth ? human.Judge(truth) : null;
+
+        var decision = AutomationPolicy.Decide(mode, result is not null && result.Confidence >= options.PartialConfidence);
+        Verdict verdict;
+        VerdictSource source;
+        if (decision.ModelActuates && result is not null) { verdict = result.Verdict; source = VerdictSource.Model; }
+        else if (decision.WaitForHuman && press is { } p) { verdict = p.Verdict; source = VerdictSource.Human; }
+        else
+        {
+            // Nobody could decide: fail safe as NG (ARCHITECTURE.md: a triggered part is never dropped silently).
+            verdict = Verdict.Ng; source = VerdictSource.FailSafe;
+            failReason ??= decision.WaitForHuman ? "no human verdict within the part's window" : "model gave no verdict";
+        }
+
+        // Only the model (or a fail safe in a model-driven mode) fires the reject output; in human, shadow and
+        // assist the inspector handles the part, so the output never fires there.
+        bool modelDriven = mode is AutomationMode.Partial or AutomationMode.Full;
+        if (verdict == Verdict.Ng && (source == VerdictSource.Model || (source == VerdictSource.FailSafe && modelDriven)))
+        {
+            outputs.Reject(frame.PartId);
+            Interlocked.Increment(ref Counters.Rejects);
+        }
+
+        double totalMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        var latency = new Dictionary<string, double>(result?.LatencyMs ?? new Dictionary<string, double>()) { ["total"] = totalMs };
+        var record = new InspectionRecord
+        {
+            DeviceId = options.DeviceId,
+            Station = options.Station,
+            Sequence = ++_sequence,
+            PartId = frame.PartId,
+            CapturedAt = frame.CapturedAt,
+            DecidedAt = time.GetUtcNow(),
+            Mode = mode,
+            ModelName = result is null ? null : inspector?.ModelName,
+            ModelVersion = result is null ? null : inspector?.ModelVersion,
+            Regions = result?.Regions ?? [],
+            Verdict = verdict,
+            VerdictSource = source,
+            ModelVerdict = result?.Verdict,
+            ModelConfidence = result?.Confidence,
+            ModelClass = result?.PartClass,
+            HumanVerdict = press?.Verdict,
+            HumanClass = press?.Class,
+            LatencyMs = latency,
+            FailReason = source == VerdictSource.FailSafe ? failReason : null,
+        };
+        store.Append(record);
+        Interlocked.Increment(ref Counters.Parts);
+        if (source == VerdictSource.FailSafe) Interlocked.Increment(ref Counters.FailSafe);
+        if (record.Agreement is { } agreed)
+        {
+            Interlocked.Increment(ref Counters.Paired);
+            if (agreed) Interlocked.Increment(ref Counters.Agreements);
+            modes.RecordPair(agreed);
+        }
+        return record;
+    }
+
+    /// <summary>Persists the sequence counter (called on stop; records carry it too).</summary>
+    public void SaveSequence()
+    {
+        var state = store.LoadState();
+        state.LastSequence = Math.Max(state.LastSequence, _sequence);
+        store.SaveState(state);
+    }
+}
