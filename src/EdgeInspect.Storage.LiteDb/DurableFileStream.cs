@@ -18,12 +18,45 @@ public sealed class DurableFileStream : FileStream
     /// <summary>How many times this stream forced its data to the disk.</summary>
     public long DiskFlushes => Interlocked.Read(ref _diskFlushes);
 
+    private volatile bool _dirty;
+
     public override void Flush() => Flush(flushToDisk: true);
 
+    /// <summary>Always forces written data to the disk; a flush with nothing written since the last one costs no fsync.</summary>
     public override void Flush(bool flushToDisk)
     {
+        if (!_dirty)
+        {
+            base.Flush(flushToDisk: false);
+            return;
+        }
+        _dirty = false;
         base.Flush(flushToDisk: true);
         Interlocked.Increment(ref _diskFlushes);
+    }
+
+    public override void Write(byte[] buffer, int offset, int count)
+    {
+        _dirty = true;
+        base.Write(buffer, offset, count);
+    }
+
+    public override void Write(ReadOnlySpan<byte> buffer)
+    {
+        _dirty = true;
+        base.Write(buffer);
+    }
+
+    public override void WriteByte(byte value)
+    {
+        _dirty = true;
+        base.WriteByte(value);
+    }
+
+    public override void SetLength(long value)
+    {
+        _dirty = true;
+        base.SetLength(value);
     }
 
     public override Task FlushAsync(CancellationToken cancellationToken)

@@ -301,6 +301,17 @@ public sealed class LiteDbInspectionStore : IInspectionStore, IOutboxQueue
         lock (_gate) _outbox.Delete(offset);
     }
 
+    public void RemoveMany(IReadOnlyCollection<long> offsets)
+    {
+        if (offsets.Count == 0) return;
+        lock (_gate)
+        {
+            _db.BeginTrans();
+            foreach (var o in offsets) _outbox.Delete(o);
+            _db.Commit();
+        }
+    }
+
     public void RemoveUpTo(long offset)
     {
         lock (_gate) _outbox.DeleteMany(Query.LTE("_id", offset));

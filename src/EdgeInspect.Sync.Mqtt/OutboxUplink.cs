@@ -99,13 +99,15 @@ public sealed class OutboxUplink : IAsyncDisposable
                 tasks[i] = _connection.PublishAsync(_connection.Topics.Records, window[i].Payload, MqttPublishSettings.AtLeastOnce, ct);
             }
             var ok = await Task.WhenAll(tasks);
+            var acked = new List<long>(window.Length);
             for (var i = 0; i < window.Length; i++)
             {
-                if (!ok[i]) return sent;
-                _queue.Remove(window[i].Offset);
-                sent++;
-                Interlocked.Increment(ref _sent);
+                if (ok[i]) acked.Add(window[i].Offset);
             }
+            _queue.RemoveMany(acked);
+            sent += acked.Count;
+            Interlocked.Add(ref _sent, acked.Count);
+            if (acked.Count < window.Length) return sent;
         }
         return sent;
     }

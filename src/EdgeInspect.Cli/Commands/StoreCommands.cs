@@ -94,12 +94,27 @@ internal static class StoreCommands
     {
         var db = DbOption();
         var count = new Option<long>("--count") { Description = "stop after this many (0 = until killed)" };
-        var cmd = new Command("soak", "append records and print each stored sequence (crash tests)") { db, count };
+        var host = new Option<string?>("--mqtt-host") { Description = "also run the uplink to this broker (status tests)" };
+        var port = new Option<int>("--mqtt-port") { DefaultValueFactory = _ => 1883 };
+        var device = new Option<string>("--device") { DefaultValueFactory = _ => "soak" };
+        var interval = new Option<int>("--interval-ms") { Description = "pause between records" };
+        var cmd = new Command("soak", "append records and print each stored sequence (crash tests)") { db, count, host, port, device, interval };
         cmd.Hidden = true;
         cmd.SetAction(p => Guard(() =>
         {
             using var store = new LiteDbInspectionStore(new StoreOptions { Path = p.GetValue(db)! });
+            DeviceMqttConnection? conn = null;
+            OutboxUplink? uplink = null;
+            if (p.GetValue(host) is { } h)
+            {
+                var opts = new MqttUplinkOptions { Host = h, Port = p.GetValue(port), DeviceId = p.GetValue(device)!, MinBackoffSeconds = 0.2, MaxBackoffSeconds = 1 };
+                conn = new DeviceMqttConnection(opts, status: () => new DeviceStatusInfo("shadow", "defects", "1.0.0", "soak"));
+                conn.StartAsync().GetAwaiter().GetResult();
+                uplink = new OutboxUplink(store, conn, opts);
+                uplink.StartAsync().GetAwaiter().GetResult();
+            }
             var max = p.GetValue(count);
+            var pause = p.GetValue(interval);
             var stdout = Console.Out;
             for (long i = 0; max == 0 || i < max; i++)
             {
@@ -107,7 +122,10 @@ internal static class StoreCommands
                 store.Append(SampleRecord("soak", seq, TimeProvider.System.GetUtcNow()));
                 stdout.WriteLine(seq);
                 stdout.Flush();
+                if (pause > 0) Thread.Sleep(pause);
             }
+            uplink?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            conn?.DisposeAsync().AsTask().GetAwaiter().GetResult();
             return 0;
         }));
         return cmd;

@@ -23,6 +23,9 @@ public interface IOutboxQueue
     /// <summary>Removes one item (after its PUBACK).</summary>
     void Remove(long offset);
 
+    /// <summary>Removes several items in one transaction (each after its own PUBACK).</summary>
+    void RemoveMany(IReadOnlyCollection<long> offsets);
+
     /// <summary>Removes every pending item with offset &lt;= <paramref name="offset"/>.</summary>
     void RemoveUpTo(long offset);
 
