@@ -1,9 +1,213 @@
 using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using EdgeInspect.Core.Domain;
+using EdgeInspect.Core.Storage;
+using EdgeInspect.Storage.LiteDb;
+using EdgeInspect.Sync.Mqtt;
 
 namespace EdgeInspect.Cli.Commands;
 
-/// <summary>Verbs: store stats / export (issue 5).</summary>
+/// <summary>Verbs: store stats / export (issue 5), the hidden store soak (crash tests) and bench store.</summary>
 internal static class StoreCommands
 {
-    public static IEnumerable<Command> Create() => [];
+    private const string DefaultDb = "data/edgeinspect.db";
+
+    public static IEnumerable<Command> Create()
+    {
+        var store = new Command("store", "Local store: statistics and export for technicians");
+        store.Subcommands.Add(Stats());
+        store.Subcommands.Add(Export());
+        store.Subcommands.Add(Soak());
+        var bench = new Command("bench", "Benchmarks");
+        bench.Subcommands.Add(BenchStore());
+        return [store, bench];
+    }
+
+    private static Option<string> DbOption() => new("--db") { Description = "LiteDB store file", DefaultValueFactory = _ => DefaultDb };
+
+    private static Command Stats()
+    {
+        var db = DbOption();
+        var json = new Option<bool>("--json") { Description = "print JSON instead of text" };
+        var cmd = new Command("stats", "Counts, pending uplink, disk budget, evictions, alarms (reads a copy; works while the service runs)") { db, json };
+        cmd.SetAction(p => Guard(() =>
+        {
+            using var snap = LiteDbInspectionStore.OpenSnapshot(p.GetValue(db)!);
+            var s = snap.Store.Statistics();
+            var alarms = snap.Store.AuditEvents().Where(a => a.Kind.StartsWith("alarm.", StringComparison.Ordinal)).ToList();
+            var active = alarms.GroupBy(a => a.To ?? a.Kind).Select(g => g.Last()).Where(a => a.Kind == "alarm.raised").ToList();
+            if (p.GetValue(json))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(new { stats = s, activeAlarms = active, recentAlarms = alarms.TakeLast(20) }, RecordJson.Options));
+                return 0;
+            }
+            Console.WriteLine($"store            {s.Path}");
+            Console.WriteLine($"records          {s.Records} (sequence high-water {s.LastSequence})");
+            Console.WriteLine($"pending uplink   {s.PendingUplink}");
+            Console.WriteLine($"stored bytes     {s.StoredBytes}" + (s.BudgetBytes > 0 ? $" of budget {s.BudgetBytes}" : ""));
+            Console.WriteLine($"oldest / newest  {s.Oldest:O} / {s.Newest:O}");
+            Console.WriteLine($"evictions        {string.Join(", ", s.Evictions.Select(kv => $"{kv.Key}={kv.Value}"))} (unsent {s.EvictedUnsent})");
+            Console.WriteLine($"audit events     {s.AuditEvents}; telemetry snapshots {s.TelemetrySnapshots}; corrupt files moved aside {s.RecoveredCorruptFiles}");
+            Console.WriteLine($"active alarms    {(active.Count == 0 ? "none" : string.Join("; ", active.Select(a => $"{a.To} since {a.At:O} ({a.Reason})")))}");
+            foreach (var a in alarms.TakeLast(10)) Console.WriteLine($"  {a.At:O} {a.Kind} {a.To}: {a.Reason}");
+            return 0;
+        }));
+        return cmd;
+    }
+
+    private static Command Export()
+    {
+        var db = DbOption();
+        var since = new Option<string?>("--since") { Description = "only records captured at or after this time (ISO 8601, e.g. 2026-11-23T08:00:00Z)" };
+        var output = new Option<string?>("--out") { Description = "write to this file instead of stdout" };
+        var cmd = new Command("export", "Records as JSON lines (one camelCase record per line), in sequence order") { db, since, output };
+        cmd.SetAction(p => Guard(() =>
+        {
+            DateTimeOffset? from = null;
+            if (p.GetValue(since) is { } text)
+            {
+                if (!DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t))
+                {
+                    throw new FormatException($"--since: '{text}' is not a date/time (use ISO 8601, e.g. 2026-11-23T08:00:00Z)");
+                }
+                from = t;
+            }
+            using var snap = LiteDbInspectionStore.OpenSnapshot(p.GetValue(db)!);
+            using var stream = p.GetValue(output) is { } path ? File.Create(path) : Console.OpenStandardOutput();
+            var n = 0;
+            foreach (var json in snap.Store.RecordJsons(from))
+            {
+                stream.Write(json);
+                stream.WriteByte((byte)'\n');
+                n++;
+            }
+            Console.Error.WriteLine($"exported {n} records");
+            return 0;
+        }));
+        return cmd;
+    }
+
+    /// <summary>Hidden: appends records forever and prints each sequence after Append returned (the crash test's child).</summary>
+    private static Command Soak()
+    {
+        var db = DbOption();
+        var count = new Option<long>("--count") { Description = "stop after this many (0 = until killed)" };
+        var host = new Option<string?>("--mqtt-host") { Description = "also run the uplink to this broker (status tests)" };
+        var port = new Option<int>("--mqtt-port") { DefaultValueFactory = _ => 1883 };
+        var device = new Option<string>("--device") { DefaultValueFactory = _ => "soak" };
+        var interval = new Option<int>("--interval-ms") { Description = "pause between records" };
+        var cmd = new Command("soak", "append records and print each stored sequence (crash tests)") { db, count, host, port, device, interval };
+        cmd.Hidden = true;
+        cmd.SetAction(p => Guard(() =>
+        {
+            using var store = new LiteDbInspectionStore(new StoreOptions { Path = p.GetValue(db)! });
+            DeviceMqttConnection? conn = null;
+            OutboxUplink? uplink = null;
+            if (p.GetValue(host) is { } h)
+            {
+                var opts = new MqttUplinkOptions { Host = h, Port = p.GetValue(port), DeviceId = p.GetValue(device)!, MinBackoffSeconds = 0.2, MaxBackoffSeconds = 1 };
+                conn = new DeviceMqttConnection(opts, status: () => new DeviceStatusInfo("shadow", "defects", "1.0.0", "soak"));
+                conn.StartAsync().GetAwaiter().GetResult();
+                uplink = new OutboxUplink(store, conn, opts);
+                uplink.StartAsync().GetAwaiter().GetResult();
+            }
+            var max = p.GetValue(count);
+            var pause = p.GetValue(interval);
+            var stdout = Console.Out;
+            for (long i = 0; max == 0 || i < max; i++)
+            {
+                var seq = store.LoadState().LastSequence + 1;
+                store.Append(SampleRecord("soak", seq, TimeProvider.System.GetUtcNow()));
+                stdout.WriteLine(seq);
+                stdout.Flush();
+                if (pause > 0) Thread.Sleep(pause);
+            }
+            uplink?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            conn?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            return 0;
+        }));
+        return cmd;
+    }
+
+    private static Command BenchStore()
+    {
+        var count = new Option<int>("--count") { Description = "records to insert", DefaultValueFactory = _ => 1000 };
+        var host = new Option<string?>("--mqtt-host") { Description = "also measure the outbox drain to this broker" };
+        var port = new Option<int>("--mqtt-port") { DefaultValueFactory = _ => 1883 };
+        var partRate = new Option<double>("--part-rate") { Description = "the station's part rate, parts/s", DefaultValueFactory = _ => 10 };
+        var cmd = new Command("store", "Durable insert rate of the local store and outbox drain rate to a broker") { count, host, port, partRate };
+        cmd.SetAction(async (p, ct) =>
+        {
+            var dir = Directory.CreateTempSubdirectory("edgeinspect-bench-").FullName;
+            try
+            {
+                var n = p.GetValue(count);
+                using var store = new LiteDbInspectionStore(new StoreOptions { Path = Path.Combine(dir, "bench.db") });
+                var now = TimeProvider.System.GetUtcNow();
+                var sw = Stopwatch.StartNew();
+                for (var i = 1; i <= n; i++) store.Append(SampleRecord("bench", i, now));
+                sw.Stop();
+                var rate = n / sw.Elapsed.TotalSeconds;
+                Console.WriteLine($"durable inserts: {n} in {sw.Elapsed.TotalMilliseconds:F0} ms = {rate:F0} records/s " +
+                                  $"({rate / p.GetValue(partRate):F1}x a {p.GetValue(partRate)} parts/s station; {store.DiskFlushes} fsyncs)");
+                if (p.GetValue(host) is { } h)
+                {
+                    var opts = new MqttUplinkOptions { Host = h, Port = p.GetValue(port), DeviceId = "bench", BatchSize = 500 };
+                    await using var conn = new DeviceMqttConnection(opts);
+                    await conn.StartAsync(ct);
+                    if (!await conn.WaitConnectedAsync(TimeSpan.FromSeconds(10), ct)) throw new IOException($"--mqtt-host: no broker at {h}:{opts.Port}");
+                    await using var uplink = new OutboxUplink(store, conn, opts);
+                    sw.Restart();
+                    var sent = await uplink.DrainOnceAsync(ct);
+                    sw.Stop();
+                    Console.WriteLine($"outbox drain: {sent} records at QoS 1 in {sw.Elapsed.TotalMilliseconds:F0} ms = {sent / sw.Elapsed.TotalSeconds:F0} records/s (pending left {store.PendingCount})");
+                }
+                return 0;
+            }
+            catch (IOException e)
+            {
+                Console.Error.WriteLine($"edgeinspect: {e.Message}");
+                return 2;
+            }
+            finally
+            {
+                try { Directory.Delete(dir, true); } catch (IOException) { }
+            }
+        });
+        return cmd;
+    }
+
+    /// <summary>A realistic record (two regions, per-stage latency) for soak and bench.</summary>
+    internal static InspectionRecord SampleRecord(string device, long seq, DateTimeOffset at) => new()
+    {
+        DeviceId = device,
+        Station = "st-1",
+        Sequence = seq,
+        PartId = $"P{seq:D8}",
+        CapturedAt = at,
+        DecidedAt = at.AddMilliseconds(42),
+        Mode = AutomationMode.Shadow,
+        ModelName = "defects",
+        ModelVersion = "1.0.0",
+        Regions = [new Region(new(10, 10, 60, 60), 0.97f) { ClassName = "scratch", ClassConfidence = 0.91f, ClassProbabilities = [0.05f, 0.91f, 0.04f] }],
+        Verdict = seq % 5 == 0 ? Verdict.Ng : Verdict.Ok,
+        VerdictSource = VerdictSource.Human,
+        ModelVerdict = seq % 5 == 0 ? Verdict.Ng : Verdict.Ok,
+        ModelConfidence = 0.93f,
+        HumanVerdict = seq % 5 == 0 ? Verdict.Ng : Verdict.Ok,
+        LatencyMs = new Dictionary<string, double> { ["pnet"] = 8.1, ["rnet"] = 3.2, ["onet"] = 2.9, ["classifier"] = 4.4, ["total"] = 19.0 },
+    };
+
+    /// <summary>Bad input: one line naming the problem, exit 2, no stack trace.</summary>
+    private static int Guard(Func<int> body)
+    {
+        try { return body(); }
+        catch (Exception e) when (e is IOException or InvalidDataException or FormatException or InvalidOperationException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"edgeinspect: {e.Message}");
+            return 2;
+        }
+    }
 }

@@ -1,0 +1,29 @@
+namespace EdgeInspect.Storage.LiteDb;
+
+/// <summary>The "Store" section of the device config; validated at start (<see cref="Validate"/> names the key).</summary>
+public sealed class StoreOptions
+{
+    public const string SectionName = "Store";
+
+    /// <summary>LiteDB data file; the write-ahead log sits beside it as "&lt;name&gt;-log.db".</summary>
+    public string Path { get; set; } = "data/edgeinspect.db";
+
+    /// <summary>Bytes of stored records allowed; 0 = no budget. When reached, records are evicted by policy.</summary>
+    public long BudgetBytes { get; set; }
+
+    /// <summary>Eviction stops once stored bytes are below this fraction of the budget (hysteresis: no evict-per-insert).</summary>
+    public double LowWaterFraction { get; set; } = 0.9;
+
+    /// <summary>Model confidence below this marks a part "low confidence": kept until last.</summary>
+    public double LowConfidence { get; set; } = 0.7;
+
+    public void Validate()
+    {
+        static void Fail(string key, string problem) => throw new InvalidOperationException($"{SectionName}:{key}: {problem}");
+        if (string.IsNullOrWhiteSpace(Path)) Fail(nameof(Path), "must name the database file");
+        if (BudgetBytes < 0) Fail(nameof(BudgetBytes), "must be >= 0 (0 = no budget)");
+        if (BudgetBytes is > 0 and < 64 * 1024) Fail(nameof(BudgetBytes), $"{BudgetBytes} is below the 64 KiB minimum");
+        if (LowWaterFraction is <= 0 or >= 1) Fail(nameof(LowWaterFraction), "must be in (0, 1)");
+        if (LowConfidence is < 0 or > 1) Fail(nameof(LowConfidence), "must be in [0, 1]");
+    }
+}

@@ -1,0 +1,82 @@
+namespace EdgeInspect.Sync.Mqtt;
+
+/// <summary>
+/// Device-side MQTT settings, bound from the "Uplink" section of the device config and validated at start
+/// (<see cref="Validate"/> names the key that is wrong). An empty <see cref="Host"/> means "no broker": the
+/// station runs and the store buffers everything in the outbox.
+/// </summary>
+public sealed class MqttUplinkOptions
+{
+    public const string SectionName = "Uplink";
+
+    /// <summary>Broker host; empty = no broker configured (records are buffered only).</summary>
+    public string? Host { get; set; }
+    public int Port { get; set; } = 1883;
+    public string TopicPrefix { get; set; } = "edgeinspect";
+    /// <summary>Device id (one topic level). Also the dedupe key with the sequence number.</summary>
+    public string DeviceId { get; set; } = "dev-0001";
+    /// <summary>MQTT client id; defaults to "edgeinspect-&lt;deviceId&gt;".</summary>
+    public string? ClientId { get; set; }
+
+    public string? Username { get; set; }
+    public string? Password { get; set; }
+
+    /// <summary>Use TLS. With <see cref="CaFile"/> the broker certificate must chain to that CA (and only to it).</summary>
+    public bool UseTls { get; set; }
+    /// <summary>PEM file of the CA that signed the broker certificate.</summary>
+    public string? CaFile { get; set; }
+    /// <summary>PEM client certificate (mutual TLS) and its PEM private key.</summary>
+    public string? ClientCertFile { get; set; }
+    public string? ClientKeyFile { get; set; }
+
+    public int KeepAliveSeconds { get; set; } = 15;
+    /// <summary>How often the connection loop pings (and so notices a dead link) while connected.</summary>
+    public double PingIntervalSeconds { get; set; } = 5;
+    public double ConnectTimeoutSeconds { get; set; } = 5;
+    /// <summary>First reconnect delay; doubles per failed attempt up to <see cref="MaxBackoffSeconds"/>, with jitter.</summary>
+    public double MinBackoffSeconds { get; set; } = 0.5;
+    public double MaxBackoffSeconds { get; set; } = 30;
+
+    /// <summary>Inbound payloads larger than this are dropped before any handler parses them.</summary>
+    public int MaxPayloadBytes { get; set; } = 256 * 1024;
+
+    /// <summary>Records per outbox read; the drainer alternates a batch of backlog and a batch of the newest.</summary>
+    public int BatchSize { get; set; } = 100;
+    /// <summary>QoS 1 publishes in flight at once (each still deleted only after its own PUBACK).</summary>
+    public int MaxInFlight { get; set; } = 32;
+
+    /// <summary>Telemetry period; 0 disables the telemetry publisher.</summary>
+    public double TelemetryIntervalSeconds { get; set; } = 60;
+
+    public bool Enabled => !string.IsNullOrWhiteSpace(Host);
+
+    public string EffectiveClientId => string.IsNullOrWhiteSpace(ClientId) ? "edgeinspect-" + DeviceId : ClientId!;
+
+    /// <summary>Throws <see cref="InvalidOperationException"/> naming the first bad key ("Uplink:Port: ...").</summary>
+    public void Validate()
+    {
+        static void Fail(string key, string problem) => throw new InvalidOperationException($"{SectionName}:{key}: {problem}");
+        if (!MqttTopics.IsValidId(DeviceId)) Fail(nameof(DeviceId), $"'{DeviceId}' is not a valid topic level (non-empty, no '+', '#', '/')");
+        if (string.IsNullOrWhiteSpace(TopicPrefix) || TopicPrefix.Split('/').Any(l => !MqttTopics.IsValidId(l)))
+        {
+            Fail(nameof(TopicPrefix), $"'{TopicPrefix}' must be non-empty levels without '+', '#'");
+        }
+        if (Port is < 1 or > 65535) Fail(nameof(Port), $"{Port} is not a TCP port");
+        if (KeepAliveSeconds is < 1 or > 65535) Fail(nameof(KeepAliveSeconds), "must be 1..65535");
+        if (PingIntervalSeconds <= 0) Fail(nameof(PingIntervalSeconds), "must be > 0");
+        if (ConnectTimeoutSeconds <= 0) Fail(nameof(ConnectTimeoutSeconds), "must be > 0");
+        if (MinBackoffSeconds <= 0) Fail(nameof(MinBackoffSeconds), "must be > 0");
+        if (MaxBackoffSeconds < MinBackoffSeconds) Fail(nameof(MaxBackoffSeconds), "must be >= MinBackoffSeconds");
+        if (MaxPayloadBytes < 1024) Fail(nameof(MaxPayloadBytes), "must be >= 1024");
+        if (BatchSize is < 1 or > 10_000) Fail(nameof(BatchSize), "must be 1..10000");
+        if (MaxInFlight is < 1 or > 65_535) Fail(nameof(MaxInFlight), "must be 1..65535");
+        if (TelemetryIntervalSeconds < 0) Fail(nameof(TelemetryIntervalSeconds), "must be >= 0");
+        if (Username is null != Password is null) Fail(Username is null ? nameof(Username) : nameof(Password), "username and password go together");
+        if (CaFile is not null && !File.Exists(CaFile)) Fail(nameof(CaFile), $"file '{CaFile}' not found");
+        if (CaFile is not null && !UseTls) Fail(nameof(UseTls), "CaFile is set but UseTls is false");
+        if (ClientCertFile is null != ClientKeyFile is null) Fail(ClientCertFile is null ? nameof(ClientCertFile) : nameof(ClientKeyFile), "client certificate and key go together");
+        if (ClientCertFile is not null && !File.Exists(ClientCertFile)) Fail(nameof(ClientCertFile), $"file '{ClientCertFile}' not found");
+        if (ClientKeyFile is not null && !File.Exists(ClientKeyFile)) Fail(nameof(ClientKeyFile), $"file '{ClientKeyFile}' not found");
+        if (ClientCertFile is not null && !UseTls) Fail(nameof(UseTls), "ClientCertFile is set but UseTls is false");
+    }
+}

@@ -1,0 +1,161 @@
+using EdgeInspect.Core.Domain;
+using EdgeInspect.Core.Storage;
+using EdgeInspect.Storage.LiteDb;
+using Xunit;
+
+namespace EdgeInspect.Storage.Tests;
+
+public sealed class LiteDbInspectionStoreTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("edgeinspect-store-").FullName;
+    private readonly DateTimeOffset _t0 = new(2026, 11, 23, 8, 0, 0, TimeSpan.Zero);
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_dir, true); } catch (IOException) { }
+    }
+
+    private string DbPath => Path.Combine(_dir, "store.db");
+
+    internal static InspectionRecord Record(long seq, DateTimeOffset at, Verdict verdict = Verdict.Ok, Verdict? human = null, float confidence = 0.95f) => new()
+    {
+        DeviceId = "dev-1",
+        Station = "st-1",
+        Sequence = seq,
+        PartId = "P" + seq,
+        CapturedAt = at,
+        DecidedAt = at.AddMilliseconds(30),
+        Mode = AutomationMode.Shadow,
+        Verdict = verdict,
+        VerdictSource = VerdictSource.Human,
+        ModelVerdict = verdict,
+        ModelConfidence = confidence,
+        HumanVerdict = human ?? verdict,
+        LatencyMs = new Dictionary<string, double> { ["total"] = 12.5 },
+    };
+
+    [Fact]
+    public void Append_ThenReopen_RecordStateAndSequenceSurvive()
+    {
+        using (var store = new LiteDbInspectionStore(new StoreOptions { Path = DbPath }))
+        {
+            var flushesBefore = store.DiskFlushes;
+            store.Append(Record(1, _t0));
+            Assert.True(store.DiskFlushes > flushesBefore, "Append must fsync before it returns");
+            var afterFirst = store.DiskFlushes;
+            store.Append(Record(2, _t0.AddSeconds(1), Verdict.Ng));
+            Assert.True(store.DiskFlushes > afterFirst, "every Append fsyncs");
+            var state = store.LoadState();
+            state.Mode = AutomationMode.Partial;
+            state.ActiveSlot = "b";
+            state.LastSequence = 0; // a stale copy must not lower the high-water mark
+            store.SaveState(state);
+        }
+        using var reopened = new LiteDbInspectionStore(new StoreOptions { Path = DbPath });
+        var records = reopened.Records().ToList();
+        Assert.Equal([1L, 2L], records.Select(r => r.Sequence));
+        Assert.Equal(Verdict.Ng, records[1].Verdict);
+        Assert.Equal(12.5, records[0].LatencyMs["total"]);
+        var s = reopened.LoadState();
+        Assert.Equal(2, s.LastSequence);
+        Assert.Equal(AutomationMode.Partial, s.Mode);
+        Assert.Equal("b", s.ActiveSlot);
+        Assert.Equal(2, reopened.PendingCount);
+    }
+
+    [Fact]
+    public void Append_SequenceNotAboveHighWater_ThrowsAndStoresNothing()
+    {
+        using var store = new LiteDbInspectionStore(new StoreOptions { Path = DbPath });
+        store.Append(Record(5, _t0));
+        var e = Assert.Throws<InvalidOperationException>(() => store.Append(Record(5, _t0)));
+        Assert.Contains("never reused", e.Message);
+        Assert.Single(store.Records());
+    }
+
+    [Fact]
+    public void Open_FileIsNotADatabase_MovedAsideCountedAndFreshStoreWorks()
+    {
+        File.WriteAllBytes(DbPath, Enumerable.Range(0, 20000).Select(i => (byte)(i * 31)).ToArray());
+        using var store = new LiteDbInspectionStore(new StoreOptions { Path = DbPath });
+        Assert.Equal(1, store.RecoveredCorruptFiles);
+        Assert.Single(Directory.GetFiles(_dir, "store.db.corrupt-*"), f => !f.EndsWith("-log", StringComparison.Ordinal));
+        var audit = Assert.Single(store.AuditEvents());
+        Assert.Equal("store.recovered", audit.Kind);
+        store.Append(Record(1, _t0));
+        Assert.Single(store.Records());
+        Assert.Equal(1, store.Statistics().RecoveredCorruptFiles);
+    }
+
+    [Fact]
+    public void Append_PastBudget_EvictsAgreedOkFirstThenOlderNgAndKeepsDisagreements()
+    {
+        var options = new StoreOptions { Path = DbPath, BudgetBytes = 64 * 1024, LowConfidence = 0.7 };
+        using var store = new LiteDbInspectionStore(options);
+        long seq = 0;
+        var disagreements = new List<long>();
+        var lowConfidence = new List<long>();
+        var ng = new List<long>();
+        // 1 in 10 a disagreement, 1 in 10 low confidence, 2 in 10 NG, the rest agreed OK
+        for (var i = 0; i < 400; i++)
+        {
+            seq++;
+            var kind = i % 10;
+            var r = kind switch
+            {
+                0 => Record(seq, _t0.AddSeconds(i), Verdict.Ok, human: Verdict.Ng),
+                1 => Record(seq, _t0.AddSeconds(i), Verdict.Ok, confidence: 0.4f),
+                2 or 3 => Record(seq, _t0.AddSeconds(i), Verdict.Ng),
+                _ => Record(seq, _t0.AddSeconds(i)),
+            };
+            (kind == 0 ? disagreements : kind == 1 ? lowConfidence : kind is 2 or 3 ? ng : null)?.Add(seq);
+            store.Append(r);
+        }
+        var stats = store.Statistics();
+        Assert.True(stats.StoredBytes <= options.BudgetBytes, $"stored {stats.StoredBytes} > budget");
+        Assert.True(stats.Evictions["agreedOk"] > 0);
+        var kept = store.Records().Select(r => r.Sequence).ToHashSet();
+        // every disagreement and low-confidence part survives while OK / NG parts are available to evict
+        Assert.All(disagreements, s => Assert.Contains(s, kept));
+        Assert.All(lowConfidence, s => Assert.Contains(s, kept));
+        if (stats.Evictions["ng"] > 0)
+        {
+            // NG parts go only after all agreed OK ones (but the newest), and the older ones first
+            var keptNg = ng.Where(kept.Contains).ToList();
+            Assert.All(ng.Except(keptNg), evicted => Assert.All(keptNg, k => Assert.True(evicted < k)));
+        }
+        var evictedTotal = stats.Evictions.Values.Sum();
+        Assert.Equal(400 - kept.Count, evictedTotal);
+        Assert.Equal(0, stats.Evictions["disagreementOrLowConfidence"]);
+    }
+
+    [Fact]
+    public void Outbox_ReadBatchAndRemove_OldestFirstAndNewestShare()
+    {
+        using var store = new LiteDbInspectionStore(new StoreOptions { Path = DbPath });
+        for (var i = 1; i <= 10; i++) store.Append(Record(i, _t0.AddSeconds(i)));
+        IOutboxQueue q = store;
+        Assert.Equal([1L, 2L, 3L], q.ReadBatch(long.MinValue, 3).Select(x => x.Offset));
+        Assert.Equal([9L, 10L], q.ReadNewest(2).Select(x => x.Offset));
+        q.RemoveMany([1, 2]);
+        q.RemoveUpTo(4);
+        q.Remove(10);
+        Assert.Equal([5L, 6L, 7L, 8L, 9L], q.ReadBatch(long.MinValue, 100).Select(x => x.Offset));
+        var json = System.Text.Encoding.UTF8.GetString(q.ReadBatch(4, 1)[0].Payload);
+        Assert.Contains("\"deviceId\":\"dev-1\"", json);
+        Assert.Contains("\"sequence\":5", json);
+        Assert.Equal(10, store.Records().Count()); // the record itself stays in the store
+    }
+
+    [Fact]
+    public void OpenSnapshot_WhileStoreIsOpen_ReadsRecordsWithoutTouchingLiveFile()
+    {
+        using var store = new LiteDbInspectionStore(new StoreOptions { Path = DbPath });
+        for (var i = 1; i <= 3; i++) store.Append(Record(i, _t0.AddHours(i)));
+        using var snap = LiteDbInspectionStore.OpenSnapshot(DbPath);
+        Assert.Equal(3, snap.Store.Statistics().Records);
+        Assert.Equal([2L, 3L], snap.Store.Records(_t0.AddHours(2)).Select(r => r.Sequence));
+        store.Append(Record(4, _t0.AddHours(4)));
+        Assert.Equal(4, store.Records().Count());
+    }
+}
