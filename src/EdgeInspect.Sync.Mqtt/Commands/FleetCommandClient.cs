@@ -48,7 +48,11 @@ public sealed class FleetCommandClient : IAsyncDisposable
     }
 
     /// <summary>Sends any payload (tests use it for malformed ones) and awaits the reply by correlation data.</summary>
-    public async Task<CommandReply> SendRawAsync(string deviceId, string command, byte[] payload, TimeSpan timeout, CancellationToken cancellationToken)
+    public Task<CommandReply> SendRawAsync(string deviceId, string command, byte[] payload, TimeSpan timeout, CancellationToken cancellationToken) =>
+        RequestAsync($"{_prefix}/{deviceId}/cmd/{command}", payload, timeout, cancellationToken);
+
+    /// <summary>Publishes to any device topic with this client's response topic and awaits the correlated reply.</summary>
+    public async Task<CommandReply> RequestAsync(string topic, byte[] payload, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var correlation = Guid.NewGuid().ToString("N");
         var tcs = new TaskCompletionSource<CommandReply>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -56,7 +60,7 @@ public sealed class FleetCommandClient : IAsyncDisposable
         try
         {
             await _client.PublishAsync(new MqttApplicationMessageBuilder()
-                .WithTopic($"{_prefix}/{deviceId}/cmd/{command}")
+                .WithTopic(topic)
                 .WithPayload(payload)
                 .WithResponseTopic(_replyTopic)
                 .WithCorrelationData(System.Text.Encoding.ASCII.GetBytes(correlation))
