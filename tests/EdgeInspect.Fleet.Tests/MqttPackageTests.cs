@@ -3,6 +3,7 @@ using EdgeInspect.Core.Fleet;
 using EdgeInspect.Core.Packages.Signing;
 using EdgeInspect.Core.Packages.Transfer;
 using EdgeInspect.Core.Storage;
+using EdgeInspect.Fleet;
 using EdgeInspect.Sync.Mqtt.Commands;
 using EdgeInspect.Sync.Mqtt.Packages;
 using EdgeInspect.TestSupport;
@@ -143,6 +144,36 @@ public sealed class MqttPackageTests
         Assert.Equal("missing-file", await Push("missing", f => File.Delete(Path.Combine(f, "classifier.onnx"))));
         Assert.Equal("oversize", await Push("huge", _ => { }, size: 300_000));
         Assert.Null(state.CandidateSlot);
+        await receiver.DisposeAsync();
+        deviceClient.Dispose();
+    }
+
+    [MosquittoFact]
+    public async Task FleetCliPush_PackedArchive_InstalledOnDevice()
+    {
+        using var tmp = new TempDir();
+        await using var broker = await MosquittoBroker.LaunchAsync();
+        var keysDir = tmp.Sub("keys");
+        Assert.Equal(0, await FleetCli.Build(TextWriter.Null, TextWriter.Null).Parse(["keygen", "--out", keysDir]).InvokeAsync());
+        using var keys = TrustedKeys.FromFiles([Path.Combine(keysDir, "fleet.pub")]);
+        var state = new DeviceState { ActiveSlot = "a" };
+        var installer = new PackageInstaller(tmp.Sub("data"), keys, new DeviceIdentity(DeviceId, null), new NoOnnxValidator(), 1 << 20);
+        var (deviceClient, receiver) = await StartDevice(broker, tmp.Sub("spool"), installer, state);
+        using var throwaway = PackageKeys.Create();
+        var folder = TestPackages.Build(tmp.Sub("pkg"), throwaway, TestPackages.Manifest(1), new byte[20_000]);
+        var archive = Path.Combine(tmp.Path, "defects-v4.tar");
+        Assert.Equal(0, await FleetCli.Build(TextWriter.Null, TextWriter.Null)
+            .Parse(["pack", folder, "--key", Path.Combine(keysDir, "fleet.key"), "--out", archive, "--version", "4"]).InvokeAsync());
+        var o = new StringWriter();
+        var e = new StringWriter();
+
+        var rc = await FleetCli.Build(o, e).Parse(["push", archive, "--broker", $"{broker.Host}:{broker.Port}", "--prefix", Prefix,
+            "--device", DeviceId, "--chunk-size", "4096", "--timeout", "10"]).InvokeAsync();
+
+        Assert.Equal(0, rc);
+        Assert.Contains($"{DeviceId,-16} installed", o.ToString());
+        Assert.Contains("\"version\":4", o.ToString());
+        Assert.Equal(4, installer.VersionIn("b"));
         await receiver.DisposeAsync();
         deviceClient.Dispose();
     }

@@ -6,7 +6,7 @@ namespace EdgeInspect.Fleet;
 
 /// <summary>
 /// edgeinspect-fleet verbs. Offline verbs (keygen, pack, verify) are here; the MQTT verbs (push, mode, status,
-/// promote, rollback, report) need the device MQTT connection of issue 5 and are not wired yet.
+/// promote, rollback, report) are in <see cref="RemoteCommands"/>.
 /// Bad input prints one line naming the file or field and exits 1; no stack traces.
 /// </summary>
 public static class FleetCli
@@ -79,6 +79,7 @@ public static class FleetCli
             }
         }));
         root.Subcommands.Add(verify);
+        foreach (var c in RemoteCommands.Create(output, error)) root.Subcommands.Add(c);
         return root;
     }
 
