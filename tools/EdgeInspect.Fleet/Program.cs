@@ -1,5 +1,4 @@
-using System.CommandLine;
+using EdgeInspect.Fleet;
 
 // edgeinspect-fleet: the cloud side's command-line tool (issue 6).
-var root = new RootCommand("EdgeInspect fleet tool: keys, packages, pushes and remote commands");
-return await root.Parse(args).InvokeAsync();
+return await FleetCli.Build().Parse(args).InvokeAsync();

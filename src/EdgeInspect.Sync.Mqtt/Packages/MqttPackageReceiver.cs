@@ -1,0 +1,165 @@
+using System.Buffers;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Threading.Channels;
+using EdgeInspect.Core.Fleet;
+using EdgeInspect.Core.Fleet.Commands;
+using EdgeInspect.Core.Packages.Transfer;
+using MQTTnet;
+using MQTTnet.Protocol;
+
+namespace EdgeInspect.Sync.Mqtt.Packages;
+
+/// <summary>
+/// Device side of package delivery on <c>&lt;prefix&gt;/&lt;device&gt;/model/{offer,chunk,end}</c>.
+/// offer (JSON <see cref="TransferOffer"/>) is answered with the chunks still missing (a resume sends only those);
+/// chunk (binary <see cref="TransferChunk"/>, QoS 1) is stored without a reply; end ({"packageId"}) is answered with
+/// the install outcome, or "truncated" with the missing count. Replies use the MQTT 5 response topic and correlation
+/// data. One worker processes messages in order, since the spool is single-writer.
+/// </summary>
+public sealed class MqttPackageReceiver : IAsyncDisposable
+{
+    private readonly IMqttClient _client;
+    private readonly PackageReceiver _receiver;
+    private readonly Func<string, TransferOffer, CancellationToken, Task<JsonNode?>> _install;
+    private readonly string _prefix;
+    private readonly Channel<MqttApplicationMessage> _queue = Channel.CreateBounded<MqttApplicationMessage>(new BoundedChannelOptions(256) { SingleReader = true });
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _worker;
+    private long _rejectedChunks;
+
+    /// <param name="install">Called with the complete archive; throws <see cref="PackageRefusedException"/> to refuse it.</param>
+    public MqttPackageReceiver(IMqttClient client, PackageReceiver receiver, string topicPrefix, string deviceId,
+        Func<string, TransferOffer, CancellationToken, Task<JsonNode?>> install)
+    {
+        if (!TransferIds.IsValid(deviceId)) throw new ArgumentException($"device id '{deviceId}' is not valid in a topic", nameof(deviceId));
+        _client = client;
+        _receiver = receiver;
+        _install = install;
+        _prefix = $"{topicPrefix}/{deviceId}/model/";
+        _client.ApplicationMessageReceivedAsync += OnMessageAsync;
+        _worker = Task.Run(WorkAsync);
+    }
+
+    public long RejectedChunks => Interlocked.Read(ref _rejectedChunks);
+
+    public Task SubscribeAsync(CancellationToken cancellationToken) =>
+        _client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder()
+            .WithTopicFilter(f => f.WithTopic(_prefix + "+").WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)).Build(), cancellationToken);
+
+    private async Task OnMessageAsync(MqttApplicationMessageReceivedEventArgs e)
+    {
+        if (!e.ApplicationMessage.Topic.StartsWith(_prefix, StringComparison.Ordinal)) return;
+        e.IsHandled = true;
+        // Waiting here (bounded queue) applies back-pressure through QoS 1 acknowledgements instead of buffering without bound.
+        await _queue.Writer.WriteAsync(e.ApplicationMessage, _stop.Token);
+    }
+
+    private async Task WorkAsync()
+    {
+        try
+        {
+            await foreach (var msg in _queue.Reader.ReadAllAsync(_stop.Token))
+            {
+                var kind = msg.Topic[_prefix.Length..];
+                var payload = msg.Payload.ToArray();
+                CommandReply? reply = kind switch
+                {
+                    "offer" => HandleOffer(payload),
+                    "chunk" => HandleChunk(payload),
+                    "end" => await HandleEndAsync(payload, _stop.Token),
+                    _ => CommandReply.Fail(null, "unknown-command", $"unknown model topic '{kind}'"),
+                };
+                if (reply is not null && !string.IsNullOrEmpty(msg.ResponseTopic))
+                {
+                    var b = new MqttApplicationMessageBuilder().WithTopic(msg.ResponseTopic).WithPayload(reply.ToBytes())
+                        .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce);
+                    if (msg.CorrelationData is { Length: > 0 } c) b.WithCorrelationData(c);
+                    try
+                    {
+                        await _client.PublishAsync(b.Build(), _stop.Token);
+                    }
+                    catch (MQTTnet.Exceptions.MqttCommunicationException)
+                    {
+                        // Link gone: the sender re-offers after reconnecting and learns the state then.
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        {
+        }
+    }
+
+    private CommandReply HandleOffer(byte[] payload)
+    {
+        TransferOffer? offer;
+        try
+        {
+            offer = JsonSerializer.Deserialize<TransferOffer>(payload, TransferOffer.Json);
+        }
+        catch (JsonException ex)
+        {
+            return CommandReply.Fail(null, "malformed", $"offer is not JSON ({ex.Message})");
+        }
+        if (offer is null) return CommandReply.Fail(null, "malformed", "offer is null");
+        var r = _receiver.Offer(offer);
+        if (!r.Accepted)
+            return CommandReply.Fail(offer.PackageId, r.Reason!.Contains("limit", StringComparison.Ordinal) ? "oversize" : "schema", r.Reason);
+        return new CommandReply(offer.PackageId, true, null, null, new JsonObject { ["missing"] = new JsonArray([.. r.MissingChunks.Select(i => (JsonNode)i)]) });
+    }
+
+    private CommandReply? HandleChunk(byte[] payload)
+    {
+        if (!TransferChunk.TryDecode(payload, out var chunk, out _))
+        {
+            Interlocked.Increment(ref _rejectedChunks);
+            return null;
+        }
+        var r = _receiver.Accept(chunk);
+        if (r.Status is ChunkStatus.Rejected or ChunkStatus.Corrupt) Interlocked.Increment(ref _rejectedChunks);
+        return null;
+    }
+
+    private async Task<CommandReply> HandleEndAsync(byte[] payload, CancellationToken ct)
+    {
+        string? id;
+        try
+        {
+            using var doc = JsonDocument.Parse(payload);
+            id = doc.RootElement.TryGetProperty("packageId", out var p) && p.ValueKind == JsonValueKind.String ? p.GetString() : null;
+        }
+        catch (JsonException ex)
+        {
+            return CommandReply.Fail(null, "malformed", $"end is not JSON ({ex.Message})");
+        }
+        if (id is null || !TransferIds.IsValid(id)) return CommandReply.Fail(null, "schema", "end needs a valid packageId");
+        var offer = _receiver.OfferOf(id);
+        var r = _receiver.End(id);
+        if (r.Status != ChunkStatus.Complete || offer is null)
+            return CommandReply.Fail(id, r.Reason?.StartsWith("truncated", StringComparison.Ordinal) == true ? "truncated" : "rejected", r.Reason ?? "no such package");
+        try
+        {
+            var result = await _install(r.ArchivePath!, offer, ct);
+            return new CommandReply(id, true, null, null, result);
+        }
+        catch (PackageRefusedException ex)
+        {
+            return CommandReply.Fail(id, ex.WireCode, ex.Message);
+        }
+        finally
+        {
+            // Installed or refused, the archive has served its purpose; a refused one must be sent again anyway.
+            _receiver.Discard(id);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _client.ApplicationMessageReceivedAsync -= OnMessageAsync;
+        _queue.Writer.TryComplete();
+        await _stop.CancelAsync();
+        try { await _worker; } catch (OperationCanceledException) { }
+        _stop.Dispose();
+    }
+}

@@ -1,0 +1,102 @@
+using EdgeInspect.Core.Fleet;
+using EdgeInspect.Core.Packages.Signing;
+using EdgeInspect.Fleet;
+using Xunit;
+
+namespace EdgeInspect.Fleet.Tests;
+
+public sealed class FleetCliTests
+{
+    private static (int Rc, string Out, string Err) Run(params string[] args)
+    {
+        var o = new StringWriter();
+        var e = new StringWriter();
+        var rc = FleetCli.Build(o, e).Parse(args).Invoke();
+        return (rc, o.ToString(), e.ToString());
+    }
+
+    [Fact]
+    public void KeygenPackVerify_Folder_SignedArchiveTheDeviceAccepts()
+    {
+        using var tmp = new TempDir();
+        var keys = tmp.Sub("keys");
+        var (rc, output, _) = Run("keygen", "--out", keys);
+        Assert.Equal(0, rc);
+        using var pub = PackageKeys.ImportPublicPem(File.ReadAllText(Path.Combine(keys, "fleet.pub")), "pub");
+        Assert.Contains($"key id {PackageKeys.KeyId(pub)}", output);
+
+        using var throwaway = PackageKeys.Create();
+        var folder = TestPackages.Build(tmp.Sub("pkg"), throwaway, TestPackages.Manifest(1));
+        var archive = Path.Combine(tmp.Path, "pkg.tar");
+        (rc, output, _) = Run("pack", folder, "--key", Path.Combine(keys, "fleet.key"), "--out", archive, "--version", "7");
+        Assert.Equal(0, rc);
+        Assert.Contains("packed test-defects v7", output);
+
+        (rc, output, var err) = Run("verify", archive, "--trust", Path.Combine(keys, "fleet.pub"), "--device", "dev-01");
+        Assert.True(rc == 0, err);
+        Assert.StartsWith("ok test-defects v7", output);
+    }
+
+    [Fact]
+    public void Keygen_ExistingKey_RefusesToOverwrite()
+    {
+        using var tmp = new TempDir();
+        Assert.Equal(0, Run("keygen", "--out", tmp.Path).Rc);
+        var before = File.ReadAllText(Path.Combine(tmp.Path, "fleet.key"));
+
+        var (rc, _, err) = Run("keygen", "--out", tmp.Path);
+
+        Assert.Equal(1, rc);
+        Assert.Contains("already exists", err);
+        Assert.Equal(before, File.ReadAllText(Path.Combine(tmp.Path, "fleet.key")));
+    }
+
+    [Fact]
+    public void Pack_ManifestNamesMissingFile_OneLineErrorNonZero()
+    {
+        using var tmp = new TempDir();
+        Run("keygen", "--out", tmp.Sub("k"));
+        using var throwaway = PackageKeys.Create();
+        var folder = TestPackages.Build(tmp.Sub("pkg"), throwaway, TestPackages.Manifest(1));
+        File.Delete(Path.Combine(folder, "classifier.onnx"));
+
+        var (rc, _, err) = Run("pack", folder, "--key", Path.Combine(tmp.Path, "k", "fleet.key"), "--out", Path.Combine(tmp.Path, "x.tar"));
+
+        Assert.Equal(1, rc);
+        Assert.StartsWith("refused (missing-file):", err);
+        Assert.Contains("classifier.onnx", err);
+        Assert.Single(err.Trim().Split('\n'));
+    }
+
+    [Fact]
+    public void Verify_ArchiveSignedByOtherKey_RefusedUnknownKey()
+    {
+        using var tmp = new TempDir();
+        Run("keygen", "--out", tmp.Sub("a"));
+        Run("keygen", "--out", tmp.Sub("b"));
+        using var throwaway = PackageKeys.Create();
+        var folder = TestPackages.Build(tmp.Sub("pkg"), throwaway, TestPackages.Manifest(1));
+        var archive = Path.Combine(tmp.Path, "p.tar");
+        Run("pack", folder, "--key", Path.Combine(tmp.Path, "a", "fleet.key"), "--out", archive);
+
+        var (rc, _, err) = Run("verify", archive, "--trust", Path.Combine(tmp.Path, "b", "fleet.pub"));
+
+        Assert.Equal(1, rc);
+        Assert.StartsWith("refused (unknown-key):", err);
+    }
+
+    [Fact]
+    public void Pack_KeyFileIsPublicKey_ErrorNamesFile()
+    {
+        using var tmp = new TempDir();
+        Run("keygen", "--out", tmp.Sub("k"));
+        using var throwaway = PackageKeys.Create();
+        var folder = TestPackages.Build(tmp.Sub("pkg"), throwaway, TestPackages.Manifest(1));
+        var pubPath = Path.Combine(tmp.Path, "k", "fleet.pub");
+
+        var (rc, _, err) = Run("pack", folder, "--key", pubPath, "--out", Path.Combine(tmp.Path, "x.tar"));
+
+        Assert.Equal(1, rc);
+        Assert.StartsWith($"error: {pubPath}: not a PEM private key", err);
+    }
+}

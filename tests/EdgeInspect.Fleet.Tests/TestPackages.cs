@@ -1,0 +1,59 @@
+using System.Security.Cryptography;
+using System.Text;
+using EdgeInspect.Core.Fleet;
+using EdgeInspect.Core.Packages;
+using EdgeInspect.Core.Packages.Signing;
+
+namespace EdgeInspect.Fleet.Tests;
+
+/// <summary>Temp folders and small signed packages built through the same code the fleet tool uses.</summary>
+internal sealed class TempDir : IDisposable
+{
+    public TempDir() => Path = Directory.CreateTempSubdirectory("edgeinspect-fleet-").FullName;
+
+    public string Path { get; }
+
+    public string Sub(string name)
+    {
+        var p = System.IO.Path.Combine(Path, name);
+        Directory.CreateDirectory(p);
+        return p;
+    }
+
+    public void Dispose()
+    {
+        try { Directory.Delete(Path, recursive: true); } catch (IOException) { }
+    }
+}
+
+internal static class TestPackages
+{
+    public static ModelManifest Manifest(long version, string classifierFile = "classifier.onnx") => new()
+    {
+        Name = "test-defects",
+        Version = version,
+        Classifier = new ClassifierSpec
+        {
+            File = classifierFile,
+            Input = new InputSpec { Name = "input", Width = 32, Height = 32, Layout = "NCHW" },
+            Output = "probs",
+            Classes = ["ok", "scratch"],
+        },
+        Golden = [new GoldenImage { File = "golden/ok.png", ExpectVerdict = "ok" }],
+    };
+
+    /// <summary>Writes a folder with the manifest's files (given bytes) and signs it with <paramref name="key"/>.</summary>
+    public static string Build(string folder, ECDsa key, ModelManifest manifest, byte[]? classifierBytes = null)
+    {
+        Directory.CreateDirectory(System.IO.Path.Combine(folder, "golden"));
+        File.WriteAllBytes(System.IO.Path.Combine(folder, manifest.Classifier!.File), classifierBytes ?? RandomNumberGenerator.GetBytes(3000));
+        File.WriteAllBytes(System.IO.Path.Combine(folder, "golden", "ok.png"), Encoding.ASCII.GetBytes("not really a png, hashed only"));
+        File.WriteAllBytes(System.IO.Path.Combine(folder, PackageVerifier.ManifestFileName),
+            System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(manifest, PackageVerifier.ManifestJson));
+        PackageBuilder.SignFolder(folder, key);
+        return folder;
+    }
+
+    public static TrustedKeys Trust(params ECDsa[] keys) =>
+        new(keys.Select((k, i) => (PackageKeys.ExportPublicPem(k), $"key{i}")));
+}

@@ -1,0 +1,108 @@
+using System.CommandLine;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using EdgeInspect.Core.Fleet.Commands;
+using EdgeInspect.Core.Packages.Transfer;
+using EdgeInspect.Sync.Mqtt.Commands;
+using EdgeInspect.Sync.Mqtt.Packages;
+using MQTTnet;
+using MQTTnet.Formatter;
+
+namespace EdgeInspect.Fleet;
+
+/// <summary>MQTT verbs: push, mode, status, promote, rollback, report. Each takes --broker, --prefix and one or more --device.</summary>
+internal static class RemoteCommands
+{
+    private static readonly JsonSerializerOptions Pretty = new() { WriteIndented = false };
+
+    public static IEnumerable<Command> Create(TextWriter output, TextWriter error)
+    {
+        var broker = new Option<string>("--broker") { Description = "host:port of the MQTT broker", DefaultValueFactory = _ => "127.0.0.1:1883" };
+        var prefix = new Option<string>("--prefix") { Description = "Topic prefix", DefaultValueFactory = _ => "edgeinspect" };
+        var devices = new Option<string[]>("--device") { Description = "Device id(s)", Required = true, AllowMultipleArgumentsPerToken = true };
+        var timeout = new Option<int>("--timeout") { Description = "Seconds to wait for each reply", DefaultValueFactory = _ => 30 };
+
+        Command Simple(string verb, string description, Func<ParseResult, JsonObject?> args, params Option[] extra)
+        {
+            var c = new Command(verb, description) { broker, prefix, devices, timeout };
+            foreach (var o in extra) c.Options.Add(o);
+            c.SetAction((r, ct) => RunAsync(r, error, async (client, requests) =>
+            {
+                var rc = 0;
+                var rows = new List<(string Device, CommandReply Reply)>();
+                foreach (var d in r.GetValue(devices)!)
+                {
+                    var reply = await requests.SendAsync(d, verb == "mode" ? "set-mode" : verb == "report" ? "shadow-report" : verb, args(r),
+                        TimeSpan.FromSeconds(r.GetValue(timeout)), Environment.UserName, ct);
+                    rows.Add((d, reply));
+                    if (!reply.Ok) rc = 1;
+                }
+                foreach (var (d, reply) in rows)
+                    output.WriteLine(reply.Ok ? $"{d,-16} ok    {reply.Result?.ToJsonString(Pretty)}" : $"{d,-16} {reply.Error,-5} {reply.Reason}");
+                return rc;
+            }, broker, prefix, ct));
+            return c;
+        }
+
+        var mode = new Argument<string>("mode") { Description = "human | shadow | assist | partial | full" };
+        var reason = new Option<string?>("--reason") { Description = "Why (audited)" };
+        var force = new Option<bool>("--force") { Description = "Bypass the mode gate (needs --reason)" };
+        var modeCmd = Simple("mode", "Set the automation mode", r => new JsonObject { ["mode"] = r.GetValue(mode), ["reason"] = r.GetValue(reason), ["force"] = r.GetValue(force) }, reason, force);
+        modeCmd.Arguments.Add(mode);
+        yield return modeCmd;
+        yield return Simple("status", "Show each device's status reply", _ => null);
+        yield return Simple("promote", "Promote the candidate model now", r => new JsonObject { ["reason"] = r.GetValue(reason) }, reason);
+        yield return Simple("rollback", "Roll back to the previous model slot", r => new JsonObject { ["reason"] = r.GetValue(reason) }, reason);
+        yield return Simple("report", "Fetch shadow reports of several devices side by side", _ => null);
+
+        var archive = new Argument<string>("archive") { Description = "Package archive from pack" };
+        var chunk = new Option<int>("--chunk-size") { Description = "Chunk bytes", DefaultValueFactory = _ => 128 * 1024 };
+        var rollback = new Option<bool>("--rollback") { Description = "Explicit rollback: allow a lower version" };
+        var push = new Command("push", "Send a package to one or more devices, with progress") { archive, broker, prefix, devices, timeout, chunk, rollback };
+        push.SetAction((r, ct) => RunAsync(r, error, async (client, requests) =>
+        {
+            var path = r.GetValue(archive)!;
+            if (!File.Exists(path)) throw new UsageException($"{path}: archive not found");
+            var id = TransferIds.IsValid(Path.GetFileNameWithoutExtension(path)) ? Path.GetFileNameWithoutExtension(path) : "package";
+            using var sender = new PackageSender(id, path, r.GetValue(chunk), r.GetValue(rollback));
+            var pusher = new FleetPackagePusher(client, requests, r.GetValue(prefix)!);
+            var rc = 0;
+            foreach (var d in r.GetValue(devices)!)
+            {
+                var progress = new Progress<PushProgress>(p => error.Write($"\r{d}: {p.Sent}/{p.ToSend} chunks (of {p.Total})"));
+                var reply = await pusher.PushAsync(d, sender, TimeSpan.FromSeconds(r.GetValue(timeout)), progress, ct);
+                error.WriteLine();
+                output.WriteLine(reply.Ok ? $"{d,-16} installed {reply.Result?.ToJsonString(Pretty)}" : $"{d,-16} refused ({reply.Error}) {reply.Reason}");
+                if (!reply.Ok) rc = 1;
+            }
+            return rc;
+        }, broker, prefix, ct));
+        yield return push;
+    }
+
+    private static async Task<int> RunAsync(ParseResult r, TextWriter error, Func<IMqttClient, FleetCommandClient, Task<int>> body,
+        Option<string> brokerOption, Option<string> prefixOption, CancellationToken ct)
+    {
+        var broker = r.GetValue(brokerOption)!;
+        var parts = broker.Split(':');
+        if (parts.Length != 2 || !int.TryParse(parts[1], out var port))
+        {
+            error.WriteLine($"error: --broker '{broker}' is not host:port");
+            return 1;
+        }
+        using var client = new MqttClientFactory().CreateMqttClient();
+        try
+        {
+            await client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer(parts[0], port)
+                .WithProtocolVersion(MqttProtocolVersion.V500).WithClientId("edgeinspect-fleet-" + Guid.NewGuid().ToString("N")[..8]).Build(), ct);
+            var requests = new FleetCommandClient(client, r.GetValue(prefixOption)!, Guid.NewGuid().ToString("N")[..12], TimeProvider.System);
+            await requests.SubscribeAsync(ct);
+            return await body(client, requests);
+        }
+        catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or TimeoutException or UsageException or IOException)
+        {
+            error.WriteLine($"error: {ex.Message}");
+            return 1;
+        }
+    }
+}
