@@ -273,7 +273,7 @@ def make_golden(a, dets, clf, classes, cfg, final_t, val_items):
     os.makedirs(gdir)
     rng = np.random.default_rng([a.seed, 99])
     if a.golden_from == "val":
-        candidates = ((os.path.basename(p), data.load_rgb(p), names[0]) for p, _, names in val_items)
+        candidates = ((os.path.basename(p), data.load_rgb(p), names[0] if names else "ok") for p, _, names in val_items)
     else:
         candidates = ((f"probe_{i:03d}.png", synthetic_probe(rng), None) for i in range(400))
     lowered = dict(cfg, thresholds=[max(0.05, t - 0.1) for t in cfg["thresholds"]])

@@ -20,9 +20,7 @@ internal static class StoreCommands
         store.Subcommands.Add(Stats());
         store.Subcommands.Add(Export());
         store.Subcommands.Add(Soak());
-        var bench = new Command("bench", "Benchmarks");
-        bench.Subcommands.Add(BenchStore());
-        return [store, bench];
+        return [store];
     }
 
     private static Option<string> DbOption() => new("--db") { Description = "LiteDB store file", DefaultValueFactory = _ => DefaultDb };
@@ -131,7 +129,7 @@ internal static class StoreCommands
         return cmd;
     }
 
-    private static Command BenchStore()
+    internal static Command BenchStore()
     {
         var count = new Option<int>("--count") { Description = "records to insert", DefaultValueFactory = _ => 1000 };
         var host = new Option<string?>("--mqtt-host") { Description = "also measure the outbox drain to this broker" };

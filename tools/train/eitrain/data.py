@@ -26,7 +26,10 @@ def read_voc(root, split=None):
     missing = 0
     for name in names:
         stem = os.path.splitext(os.path.basename(name))[0]
-        img = name if os.path.splitext(name)[1] else stem + ".jpg"
+        img = name
+        if not os.path.splitext(name)[1]:  # VOC split files list stems; the image may be .jpg, .png or .bmp
+            img = next((stem + e for e in (".jpg", ".png", ".bmp", ".jpeg")
+                        if os.path.exists(os.path.join(img_dir, stem + e))), stem + ".jpg")
         if not os.path.exists(os.path.join(img_dir, os.path.basename(img))):
             # The NEU-DET split files also list the images held out for independent evaluation.
             missing += 1
