@@ -6,7 +6,15 @@ using EdgeInspect.Core.Imaging;
 using EdgeInspect.Core.Inspection;
 using EdgeInspect.Core.Shadow;
 using EdgeInspect.Core.Storage;
+using EdgeInspect.Core.Inference;
+using EdgeInspect.Core.Packages;
+using EdgeInspect.Imaging.OpenCv;
 using EdgeInspect.Imaging.OpenCv.Capture;
+using EdgeInspect.Inference.Onnx;
+using EdgeInspect.Station.Io;
+using EdgeInspect.Storage.LiteDb;
+using EdgeInspect.Sync.Mqtt;
+using Microsoft.Extensions.Configuration;
 using EdgeInspect.Station.Automation;
 using EdgeInspect.Station.Configuration;
 using EdgeInspect.Station.Pipeline;
@@ -23,17 +31,38 @@ internal static class StationCommands
     public static IEnumerable<Command> Create() => [Run(), Mode(), ShadowReport(), Simulate()];
 
     /// <summary>
-    /// Opens the profile's local store. LEAD: wire the LiteDB store here once it lands
-    /// (new LiteDbInspectionStore(new StoreOptions { Path = profile.Store.Path }, time)); until then the
-    /// station keeps its records in memory for the run.
+    /// Opens the model the profile names: the package through ONNX Runtime (PackageInspector), with the profile's
+    /// execution providers. Tests replace it to run the station with a known-accuracy stand-in.
     /// </summary>
-    internal static Func<StationProfile, TimeProvider, IInspectionStore> OpenStore { get; set; } = (_, _) => new InMemoryInspectionStore();
+    internal static Func<StationProfile, ILoggerFactory, IInspector> OpenInspector { get; set; } = (profile, logs) =>
+        PackageInspector.Open(
+            ModelPackage.Open(ResolvePackage(profile.Model.Package)),
+            new OnnxNetworkFactory(logs.CreateLogger<OnnxNetworkFactory>()),
+            new InferenceOptions { Providers = profile.Model.Providers, IntraOpThreads = profile.Model.IntraOpThreads },
+            new OpenCvImageOps());
+
+    /// <summary>A relative package path resolves against the working folder, then the repository root (beside device-config/).</summary>
+    internal static string ResolvePackage(string package)
+    {
+        if (Path.IsPathRooted(package) || Directory.Exists(package)) return package;
+        string besideConfig = Path.Combine(Path.GetDirectoryName(ConfigRoot()) ?? ".", package);
+        return Directory.Exists(besideConfig) ? besideConfig : package;
+    }
 
     /// <summary>
-    /// Opens the model. LEAD: wire PackageInspector on profile.Model.Package once it lands; the stand-in reads
-    /// the virtual line's ground truth (documented in SimulatedModelInspector).
+    /// The store for verbs that only read (mode show, shadow-report): a snapshot copy, so they work while the
+    /// service holds the live file.
     /// </summary>
-    internal static Func<StationProfile, IInspector> OpenInspector { get; set; } = _ => new SimulatedModelInspector();
+    private static SnapshotStore? OpenReadOnlyStore(StationProfile profile, out int rc)
+    {
+        rc = 0;
+        if (!File.Exists(profile.Store.Path))
+        {
+            rc = Fail($"Store:Path: no store at {Path.GetFullPath(profile.Store.Path)} yet (run `edgeinspect run` first)");
+            return null;
+        }
+        return LiteDbInspectionStore.OpenSnapshot(profile.Store.Path);
+    }
 
     private static readonly Option<string> ProfileOption = new("--profile") { Description = "device-config profile name (device-config/NAME.json) or path", DefaultValueFactory = _ => "dev" };
 
@@ -48,9 +77,12 @@ internal static class StationCommands
         return Path.Combine(AppContext.BaseDirectory, "device-config");
     }
 
-    private static StationProfile? LoadProfile(ParseResult parse, out int rc)
+    private static StationProfile? LoadProfile(ParseResult parse, out int rc) => LoadProfile(parse, out rc, out _);
+
+    private static StationProfile? LoadProfile(ParseResult parse, out int rc, out string path)
     {
         rc = 0;
+        path = StationProfile.ResolvePath(parse.GetValue(ProfileOption)!, ConfigRoot());
         try { return StationProfile.Load(parse.GetValue(ProfileOption)!, ConfigRoot()); }
         catch (ConfigValueException e) { rc = Fail($"{e.Key}: {e.Reason}"); return null; }
     }
@@ -63,55 +95,115 @@ internal static class StationCommands
         var cmd = new Command("run", "Run the station worker service (the default verb)") { ProfileOption };
         cmd.SetAction(async (parse, ct) =>
         {
-            var profile = LoadProfile(parse, out int rc);
+            var profile = LoadProfile(parse, out int rc, out string profilePath);
             if (profile is null) return rc;
             var time = TimeProvider.System;
-            var builder = Host.CreateApplicationBuilder();
+            var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], ContentRootPath = Environment.CurrentDirectory });
+            // One file configures the station: the profile is also the configuration the store, uplink and
+            // telemetry sections bind from. The device id is the profile's, so records and topics agree.
+            builder.Configuration.AddJsonFile(Path.GetFullPath(profilePath), optional: false, reloadOnChange: false);
+            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Uplink:DeviceId"] = profile.Device.Id });
             builder.Services.AddSystemd();
             builder.Logging.SetMinimumLevel(LogLevel.Warning);
-            var store = OpenStore(profile, time);
-            var state = store.LoadState();
-            if (state.LastSequence == 0 && !store.AuditEvents().Any())
+            builder.Services.AddSingleton(time);
+            var inspectors = new InspectorHost();
+            try
             {
-                // First start of this store: the profile's initial mode, audited like any other change.
-                state.Mode = profile.InitialMode;
-                store.SaveState(state);
-                store.AppendAudit(new AuditEvent(time.GetUtcNow(), "mode-init", "service", "profile", null, profile.InitialMode.ToWire(), "first start"));
+                builder.Services.AddEdgeInspectStorage(builder.Configuration);
+                builder.Services.AddEdgeInspectUplink(builder.Configuration, sp => new DeviceStatusInfo(
+                    sp.GetRequiredService<ModeController>().Current.ToWire(), inspectors.Current?.ModelName, inspectors.Current?.ModelVersion,
+                    typeof(StationCommands).Assembly.GetName().Version?.ToString()));
             }
-            var modes = new ModeController(store, new AutomationGate(profile.Gate), time);
+            catch (InvalidOperationException e) { return Fail(e.Message); }
+
+            using var logs = LoggerFactory.Create(b => b.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning));
+            try { inspectors.Swap(OpenInspector(profile, logs)); }
+            catch (Exception e) when (e is ModelPackageException or IOException or InvalidOperationException or UnauthorizedAccessException)
+            {
+                return Fail($"Model:Package: {profile.Model.Package}: {e.Message}");
+            }
+
             // Simulated driver in dev (no board); the real one opens the board's gpiochip through libgpiod.
-            var gpio = profile.Gpio.Driver == "real"
+            using var gpio = profile.Gpio.Driver == "real"
                 ? new System.Device.Gpio.GpioController()
                 : new System.Device.Gpio.GpioController(new EdgeInspect.Gpio.SimulatedGpioDriver());
-            using var outputs = new EdgeInspect.Station.Io.GpioStationOutputs(gpio, profile.Gpio.RejectOutput, profile.Gpio.StatusLight, TimeSpan.FromMilliseconds(50), time);
-            var renderer = new PartRenderer(new PartRendererOptions { Seed = profile.Source.Seed, DefectRate = profile.Source.DefectRate, Width = profile.Source.Width, Height = profile.Source.Height });
-            IFrameSource source = profile.Source.Kind switch
+            var debounce = TimeSpan.FromMilliseconds(profile.Gpio.DebounceMs);
+            using var outputs = new GpioStationOutputs(gpio, profile.Gpio.RejectOutput, profile.Gpio.StatusLight, TimeSpan.FromMilliseconds(50), time);
+            IFrameSource source;
+            IHumanVerdictSource human;
+            GpioInspectorButtons? buttons = null;
+            try
             {
-                "virtual-line" => new VirtualLineSource(renderer, TimeSpan.FromMilliseconds(profile.Source.IntervalMs), time),
-                _ => throw new NotSupportedException($"Source:Kind {profile.Source.Kind} is not wired in this build"),
-            };
-            var human = new SimulatedHumanInspector(new HumanInspectorOptions { Accuracy = profile.HumanInspector.Accuracy, MeanDelay = TimeSpan.FromMilliseconds(profile.HumanInspector.MeanDelayMs), Seed = profile.HumanInspector.Seed });
-            var engine = new StationEngine(new StationOptions { DeviceId = profile.Device.Id, Station = profile.Device.Station, PartialConfidence = profile.Automation.PartialConfidence },
-                new InspectorHost(OpenInspector(profile)), modes, store, outputs, human, time);
+                source = OpenSource(profile, time, logs);
+                if (profile.Source.Kind == "virtual-line")
+                {
+                    human = new SimulatedHumanInspector(new HumanInspectorOptions { Accuracy = profile.HumanInspector.Accuracy, MeanDelay = TimeSpan.FromMilliseconds(profile.HumanInspector.MeanDelayMs), Seed = profile.HumanInspector.Seed });
+                }
+                else human = buttons = new GpioInspectorButtons(gpio, profile.Gpio.ButtonOk, profile.Gpio.ButtonDefect, debounce, time);
+            }
+            catch (Exception e) when (e is IOException or DirectoryNotFoundException)
+            {
+                return Fail($"Source:Uri: {e.Message}");
+            }
+            using var sourceLease = source;
+            using var buttonsLease = buttons;
 
-            builder.Services.AddSingleton(time);
-            builder.Services.AddSingleton(store);
-            builder.Services.AddSingleton(modes);
-            builder.Services.AddSingleton(engine);
+            builder.Services.AddSingleton(sp =>
+            {
+                var store = sp.GetRequiredService<IInspectionStore>();
+                var state = store.LoadState();
+                if (state.LastSequence == 0 && !store.AuditEvents().Any())
+                {
+                    // First start of this store: the profile's initial mode, audited like any other change.
+                    state.Mode = profile.InitialMode;
+                    store.SaveState(state);
+                    store.AppendAudit(new AuditEvent(time.GetUtcNow(), "mode-init", "service", "profile", null, profile.InitialMode.ToWire(), "first start"));
+                }
+                return new ModeController(store, new AutomationGate(profile.Gate), time);
+            });
+            builder.Services.AddSingleton(sp => new StationEngine(
+                new StationOptions { DeviceId = profile.Device.Id, Station = profile.Device.Station, PartialConfidence = profile.Automation.PartialConfidence, HumanWindow = TimeSpan.FromMilliseconds(profile.HumanInspector.WindowMs) },
+                inspectors, sp.GetRequiredService<ModeController>(), sp.GetRequiredService<IInspectionStore>(), outputs, human, time));
+            builder.Services.AddSingleton<IInspectorHost>(inspectors);
             builder.Services.AddSingleton(source);
             builder.Services.AddSingleton(new FrameChannel(capacity: 4));
             // Registered first so it stops last and its summary counts every drained part.
-            builder.Services.AddHostedService(sp => new ProgressReporter(engine, modes, time, Console.Out));
-            builder.Services.AddHostedService(sp => new ModeControlFolder(ControlFolder(profile), modes, time, sp.GetRequiredService<ILogger<ModeControlFolder>>()));
+            builder.Services.AddHostedService(sp => new ProgressReporter(sp.GetRequiredService<StationEngine>(), sp.GetRequiredService<ModeController>(), time, Console.Out));
+            builder.Services.AddHostedService(sp => new ModeControlFolder(ControlFolder(profile), sp.GetRequiredService<ModeController>(), time, sp.GetRequiredService<ILogger<ModeControlFolder>>()));
             builder.Services.AddHostedService<InspectionStage>();
             builder.Services.AddHostedService<CaptureStage>();
             using var host = builder.Build();
-            Console.WriteLine($"station {profile.Device.Id}/{profile.Device.Station}: source {source.Name}, mode {modes.Current.ToWire()}, Ctrl-C to stop");
+
+            ModeController modes;
+            try { modes = host.Services.GetRequiredService<ModeController>(); } // opens the store now: a bad file is moved aside here
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return Fail($"Store:Path: {e.Message}"); }
+            using var keySwitch = new ModeKeySwitch(gpio, profile.Gpio.ModeKeyA, profile.Gpio.ModeKeyB, profile.Gpio.ModeKeyC, debounce, modes, time);
+            var uplink = host.Services.GetService<MqttUplinkOptions>();
+            Console.WriteLine($"station {profile.Device.Id}/{profile.Device.Station}: source {source.Name}, model {inspectors.Current?.ModelName} {inspectors.Current?.ModelVersion}, " +
+                $"mode {modes.Current.ToWire()}, store {Path.GetFullPath(profile.Store.Path)}, uplink {(uplink is { Enabled: true } ? $"{uplink.Host}:{uplink.Port}" : "off (records buffer locally)")}; Ctrl-C to stop");
             await host.RunAsync(ct);
-            store.Dispose();
+            inspectors.Swap(null)?.Dispose();
             return 0;
         });
         return cmd;
+    }
+
+    /// <summary>The profile's camera: the virtual line, an image folder replayed, or an OpenCV capture.</summary>
+    private static IFrameSource OpenSource(StationProfile profile, TimeProvider time, ILoggerFactory logs)
+    {
+        var src = profile.Source;
+        var interval = TimeSpan.FromMilliseconds(src.IntervalMs);
+        var log = logs.CreateLogger("EdgeInspect.Capture");
+        return src.Kind switch
+        {
+            "virtual-line" => new VirtualLineSource(new PartRenderer(new PartRendererOptions { Seed = src.Seed, DefectRate = src.DefectRate, Width = src.Width, Height = src.Height }), interval, time),
+            "folder" => new FolderReplaySource(src.Uri!, interval, null, time),
+            "v4l2" => VideoCaptureSource.Create(CaptureKind.V4l2, src.Uri!, time, log),
+            "gstreamer" => VideoCaptureSource.Create(CaptureKind.GStreamer, src.Uri!, time, log),
+            "rtsp" => VideoCaptureSource.Create(CaptureKind.Rtsp, src.Uri!, time, log),
+            "file" => VideoCaptureSource.Create(CaptureKind.File, src.Uri!, time, log),
+            _ => throw new InvalidOperationException($"Source:Kind {src.Kind}"), // Validate() refuses other kinds first
+        };
     }
 
     private static Command Mode()
@@ -122,8 +214,9 @@ internal static class StationCommands
         {
             var profile = LoadProfile(parse, out int rc);
             if (profile is null) return rc;
-            using var store = OpenStore(profile, TimeProvider.System);
-            Console.WriteLine(store.LoadState().Mode.ToWire());
+            using var snapshot = OpenReadOnlyStore(profile, out rc);
+            if (snapshot is null) return rc;
+            Console.WriteLine(snapshot.Store.LoadState().Mode.ToWire());
             return 0;
         });
         var target = new Argument<string>("MODE") { Description = "human | shadow | assist | partial | full" };
@@ -164,9 +257,10 @@ internal static class StationCommands
         {
             var profile = LoadProfile(parse, out int rc);
             if (profile is null) return rc;
-            using var store = OpenStore(profile, TimeProvider.System);
+            using var snapshot = OpenReadOnlyStore(profile, out rc);
+            if (snapshot is null) return rc;
             var stats = new ShadowStatistics();
-            stats.AddRange(store.Records());
+            stats.AddRange(snapshot.Store.Records());
             var report = stats.Report();
             Console.WriteLine(parse.GetValue(json) ? ShadowReportFormat.Json(report) : ShadowReportFormat.Table(report));
             return 0;

@@ -29,7 +29,15 @@ public sealed class StationProfile
         public int Height { get; set; } = 240;
     }
 
-    public sealed class HumanSection { public double Accuracy { get; set; } = 0.97; public int MeanDelayMs { get; set; } = 800; public int Seed { get; set; } = 11; }
+    public sealed class HumanSection
+    {
+        /// <summary>Simulated inspector (virtual line): probability of the right verdict.</summary>
+        public double Accuracy { get; set; } = 0.97;
+        public int MeanDelayMs { get; set; } = 800;
+        public int Seed { get; set; } = 11;
+        /// <summary>Real buttons: how long a part waits for the inspector's OK / defect press before it fails safe.</summary>
+        public int WindowMs { get; set; } = 10_000;
+    }
 
     public sealed class AutomationSection
     {
@@ -41,7 +49,15 @@ public sealed class StationProfile
 
     public sealed class StoreSection { public string Path { get; set; } = "data/edgeinspect.db"; }
 
-    public sealed class ModelSection { public string Package { get; set; } = "models/virtual-line"; }
+    public sealed class ModelSection
+    {
+        /// <summary>Model package folder; relative paths resolve against the working folder, then the repository root.</summary>
+        public string Package { get; set; } = "models/virtual-line";
+        /// <summary>Execution providers in preference order (tensorrt, cuda, cpu); a missing one falls back with a warning.</summary>
+        public string[] Providers { get; set; } = ["cpu"];
+        /// <summary>ONNX Runtime intra-op threads; 0 = one per core.</summary>
+        public int IntraOpThreads { get; set; }
+    }
 
     public sealed class GpioSection
     {
@@ -78,6 +94,10 @@ public sealed class StationProfile
         Need(Automation.PartialConfidence is > 0 and <= 1, "Automation:PartialConfidence", "must be in (0, 1]");
         Gate.Validate("Automation");
         Need(!string.IsNullOrWhiteSpace(Store.Path), "Store:Path", "must be non-empty");
+        Need(!string.IsNullOrWhiteSpace(Model.Package), "Model:Package", "must name a model package folder");
+        Need(Model.Providers.Length > 0 && Model.Providers.All(p => p is "tensorrt" or "cuda" or "cpu"), "Model:Providers", "must list tensorrt, cuda and/or cpu");
+        Need(Model.IntraOpThreads is >= 0 and <= 64, "Model:IntraOpThreads", "must be 0..64");
+        Need(HumanInspector.WindowMs is >= 0 and <= 600_000, "HumanInspector:WindowMs", "must be 0..600000");
         Need(Gpio.Driver is "simulated" or "real", "Gpio:Driver", "must be simulated or real");
         var pins = new (string Key, int Pin)[]
         {
@@ -100,10 +120,14 @@ public sealed class StationProfile
 
     private static readonly JsonSerializerOptions Json = new() { PropertyNameCaseInsensitive = true, ReadCommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true };
 
+    /// <summary>The file a profile name or path refers to (device-config/NAME.json under <paramref name="configRoot"/>, or the path).</summary>
+    public static string ResolvePath(string nameOrPath, string configRoot) =>
+        File.Exists(nameOrPath) ? nameOrPath : Path.Combine(configRoot, nameOrPath + ".json");
+
     /// <summary>Loads a profile by name (device-config/NAME.json under <paramref name="configRoot"/>) or by path, then validates it.</summary>
     public static StationProfile Load(string nameOrPath, string configRoot)
     {
-        string path = File.Exists(nameOrPath) ? nameOrPath : Path.Combine(configRoot, nameOrPath + ".json");
+        string path = ResolvePath(nameOrPath, configRoot);
         if (!File.Exists(path)) throw new ConfigValueException("--profile", $"no profile '{nameOrPath}' (looked for {path})");
         StationProfile? profile;
         try { profile = JsonSerializer.Deserialize<StationProfile>(File.ReadAllText(path), Json); }

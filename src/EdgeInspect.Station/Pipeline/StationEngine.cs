@@ -14,6 +14,8 @@ public sealed record StationOptions
     public string Station { get; init; } = "station-1";
     /// <summary>In partial mode the model actuates only at or above this confidence.</summary>
     public float PartialConfidence { get; init; } = 0.9f;
+    /// <summary>How long a part waits for the inspector's button when the human decides.</summary>
+    public TimeSpan HumanWindow { get; init; } = TimeSpan.FromSeconds(10);
 }
 
 /// <summary>Live counters for progress and the final summary.</summary>
@@ -39,7 +41,7 @@ public sealed class StationEngine(
     ModeController modes,
     IInspectionStore store,
     IStationOutputs outputs,
-    SimulatedHumanInspector? human,
+    IHumanVerdictSource? human,
     TimeProvider time)
 {
     // The counter is saved on a clean stop; after a crash the stored records themselves carry the last number,
@@ -65,10 +67,11 @@ public sealed class StationEngine(
             }
         }
 
-        // Human pairing: on the virtual line the simulated inspector presses a button for the part.
-        HumanPress? press = human is not null && frame.GroundTruth is PartTruth truth ? human.Judge(truth) : null;
-
         var decision = AutomationPolicy.Decide(mode, result is not null && result.Confidence >= options.PartialConfidence);
+
+        // Human pairing: the inspector's button press for this part (GPIO at a station, simulated on the virtual
+        // line). Only a mode where the human decides waits for it; otherwise a press already made is still paired.
+        HumanPress? press = human?.Judge(frame, decision.WaitForHuman ? options.HumanWindow : TimeSpan.Zero);
         Verdict verdict;
         VerdictSource source;
         if (decision.ModelActuates && result is not null) { verdict = result.Verdict; source = VerdictSource.Model; }

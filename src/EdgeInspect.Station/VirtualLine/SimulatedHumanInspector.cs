@@ -19,8 +19,11 @@ public readonly record struct HumanPress(Verdict Verdict, string Class, TimeSpan
 /// probability <see cref="HumanInspectorOptions.Accuracy"/>, after a delay. Deterministic per part index, so the
 /// same line seed gives the same inspector mistakes, which lets a test check the shadow report against truth.
 /// </summary>
-public sealed class SimulatedHumanInspector(HumanInspectorOptions options)
+public sealed class SimulatedHumanInspector(HumanInspectorOptions options) : Pipeline.IHumanVerdictSource
 {
+    /// <summary>Judges a virtual-line frame from its ground truth; other frames get no press.</summary>
+    public HumanPress? Judge(Core.Imaging.Frame frame, TimeSpan maxWait) => frame.GroundTruth is PartTruth truth ? Judge(truth) : null;
+
     public HumanInspectorOptions Options { get; } = options;
 
     public HumanPress Judge(PartTruth truth)
