@@ -1,12 +1,172 @@
 using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using EdgeInspect.Core.Automation;
+using EdgeInspect.Core.Detection;
+using EdgeInspect.Core.Domain;
+using EdgeInspect.Core.Imaging;
+using EdgeInspect.Core.Inference;
+using EdgeInspect.Core.Inspection;
+using EdgeInspect.Core.Packages;
+using EdgeInspect.Imaging.OpenCv;
+using EdgeInspect.Imaging.OpenCv.Capture;
+using EdgeInspect.Inference.Onnx;
+using EdgeInspect.Station.Automation;
+using EdgeInspect.Station.Pipeline;
+using EdgeInspect.Station.VirtualLine;
+using EdgeInspect.Storage.LiteDb;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace EdgeInspect.Cli.Commands;
 
-/// <summary>The `bench` subcommands that live beside other verbs: bench store (issue 5).</summary>
+/// <summary>The `bench` subcommands that live beside other verbs: bench store (issue 5), bench pipeline (issue 4).</summary>
 internal static partial class InspectionCommands
 {
+    private static readonly JsonSerializerOptions CamelCase = new() { PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
+
     static partial void AddBenchSubcommands(Command bench)
     {
         bench.Subcommands.Add(StoreCommands.BenchStore());
+        bench.Subcommands.Add(BenchPipeline());
     }
+
+    /// <summary>
+    /// Frames through the whole station (folder replay capture, cascade, classifier, policy, durable store, in the
+    /// station's own hosted stages) against the cascade alone on the same frames, decoded up front. Both run in one
+    /// process, one after the other, so the ratio compares like with like on this machine.
+    /// </summary>
+    private static Command BenchPipeline()
+    {
+        var model = ModelOption();
+        model.Required = false;
+        model.DefaultValueFactory = _ => "models/virtual-line";
+        var frames = new Option<int>("--frames") { Description = "frames per measured pass", DefaultValueFactory = _ => 200 };
+        var images = new Option<string?>("--images") { Description = "folder of images to replay (default: render virtual-line parts)" };
+        var json = new Option<bool>("--json") { Description = "also print one JSON object" };
+        var cmd = new Command("pipeline", "station throughput (capture replay, cascade, classifier, policy, store) against the cascade alone on the same frames; p50/p99 frame-to-verdict latency; allocated bytes per frame once warm")
+        {
+            model, frames, images, json,
+        };
+        cmd.SetAction(async (parse, ct) =>
+        {
+            int n = parse.GetValue(frames);
+            if (n < 20) { Console.Error.WriteLine("error: --frames: at least 20"); return 2; }
+            string packageDir = StationCommands.ResolvePackage(parse.GetValue(model)!);
+            string work = Directory.CreateTempSubdirectory("edgeinspect-bench-pipeline-").FullName;
+            try
+            {
+                string frameDir = parse.GetValue(images) ?? RenderFrames(Path.Combine(work, "frames"), Math.Min(n, 100));
+                var result = await RunPipelineBench(packageDir, frameDir, work, n, ct);
+                Console.Write(result.Table());
+                if (parse.GetValue(json)) Console.WriteLine(JsonSerializer.Serialize(result, CamelCase));
+                return 0;
+            }
+            catch (Exception e) when (e is ModelPackageException or IOException)
+            {
+                Console.Error.WriteLine("error: " + e.Message);
+                return 2;
+            }
+            finally { Directory.Delete(work, true); }
+        });
+        return cmd;
+    }
+
+    private static string RenderFrames(string dir, int count)
+    {
+        Directory.CreateDirectory(dir);
+        var renderer = new PartRenderer(new PartRendererOptions { Seed = 7, DefectRate = 0.5 });
+        using var image = new ImageBuffer(renderer.Options.Width, renderer.Options.Height);
+        for (int i = 0; i < count; i++)
+        {
+            renderer.Render(i, image);
+            ImageFiles.Write(Path.Combine(dir, $"frame_{i:D4}.png"), image);
+        }
+        return dir;
+    }
+
+    internal sealed record PipelineBenchResult(
+        string Package, int Frames, int DistinctImages, int Cores,
+        double CascadeOnlyFps, double StationFps, double Ratio,
+        double LatencyP50Ms, double LatencyP99Ms, long StationAllocatedBytesPerFrame, long CascadeAllocatedBytesPerFrame,
+        long FramesDropped, long Records)
+    {
+        public string Table()
+        {
+            var ci = CultureInfo.InvariantCulture;
+            var sb = new StringBuilder();
+            sb.AppendLine(ci, $"bench pipeline: package {Package}, {Frames} frames ({DistinctImages} distinct images replayed), {Cores} cores");
+            sb.AppendLine(ci, $"cascade alone (frames decoded up front): {CascadeOnlyFps,8:F1} frames/s, {CascadeAllocatedBytesPerFrame} B allocated per frame");
+            sb.AppendLine(ci, $"station (replay capture -> cascade -> classifier -> policy -> durable store): {StationFps,8:F1} frames/s, {StationAllocatedBytesPerFrame} B allocated per frame (all threads)");
+            sb.AppendLine(ci, $"ratio station / cascade alone: {Ratio:F3} (target >= 0.9)");
+            sb.AppendLine(ci, $"frame-to-verdict latency (capture stamp to stored record, station saturated): p50 {LatencyP50Ms:F1} ms, p99 {LatencyP99Ms:F1} ms");
+            sb.AppendLine(ci, $"records stored {Records}, frames dropped {FramesDropped}");
+            return sb.ToString();
+        }
+    }
+
+    private static async Task<PipelineBenchResult> RunPipelineBench(string packageDir, string frameDir, string work, int n, CancellationToken ct)
+    {
+        var options = new InferenceOptions();
+        using var ops = new OpenCvImageOps();
+        var package = ModelPackage.Open(packageDir);
+
+        // (a) The cascade alone, on the same images decoded once into memory.
+        var replay = new FolderReplaySource(frameDir, TimeSpan.Zero);
+        var decoded = new List<ImageBuffer>();
+        foreach (var file in replay.Files) decoded.Add(ops.Decode(file));
+        double cascadeFps;
+        long cascadeAlloc;
+        using (var detector = CascadeDetector.Open(package, new OnnxNetworkFactory(), options, ops))
+        {
+            for (int i = 0; i < Math.Min(20, decoded.Count); i++) detector.Detect(decoded[i]);
+            long a0 = GC.GetAllocatedBytesForCurrentThread();
+            var sw = Stopwatch.StartNew();
+            for (int i = 0; i < n; i++) detector.Detect(decoded[i % decoded.Count]);
+            cascadeFps = n / sw.Elapsed.TotalSeconds;
+            cascadeAlloc = (GC.GetAllocatedBytesForCurrentThread() - a0) / n;
+        }
+        foreach (var d in decoded) d.Dispose();
+
+        // (b) The station: its own stages and channel, full mode (the model decides, nobody waits for a button),
+        // a durable LiteDB store in a temp folder. A warm-up pass first, then the measured pass on the same engine.
+        var time = TimeProvider.System;
+        using var store = new LiteDbInspectionStore(new StoreOptions { Path = Path.Combine(work, "bench.db") }, time);
+        var state = store.LoadState(); state.Mode = AutomationMode.Full; store.SaveState(state);
+        var modes = new ModeController(store, new AutomationGate(new GateOptions()), time);
+        var inspectors = new InspectorHost(PackageInspector.Open(package, new OnnxNetworkFactory(), options, new OpenCvImageOps()));
+        var engine = new StationEngine(new StationOptions { DeviceId = "bench" }, inspectors, modes, store, new SimulatedStationOutputs(), null, time);
+        await RunStation(frameDir, 20, engine, ct);
+        long before = store.LoadState().LastSequence;
+        long alloc0 = GC.GetTotalAllocatedBytes(precise: true);
+        var clock = Stopwatch.StartNew();
+        await RunStation(frameDir, n, engine, ct);
+        double stationSeconds = clock.Elapsed.TotalSeconds;
+        long stationAlloc = (GC.GetTotalAllocatedBytes(precise: true) - alloc0) / n;
+        var measured = store.Records().Where(r => r.Sequence > before).ToList();
+        var latencies = measured.Select(r => (r.DecidedAt - r.CapturedAt).TotalMilliseconds).Order().ToArray();
+        inspectors.Swap(null)?.Dispose();
+        double stationFps = n / stationSeconds;
+        return new PipelineBenchResult(package.Manifest.Name + " " + package.Manifest.Version, n, replay.Files.Count, Environment.ProcessorCount,
+            cascadeFps, stationFps, stationFps / cascadeFps, Percentile(latencies, 0.50), Percentile(latencies, 0.99),
+            stationAlloc, cascadeAlloc, engine.Counters.FramesDropped, measured.Count);
+    }
+
+    /// <summary>Runs the station's capture and inspection stages over <paramref name="count"/> replayed frames until every one is recorded.</summary>
+    private static async Task RunStation(string frameDir, int count, StationEngine engine, CancellationToken ct)
+    {
+        using var source = new FolderReplaySource(frameDir, TimeSpan.Zero, count);
+        var channel = new FrameChannel(capacity: 4);
+        using var capture = new CaptureStage(source, channel, engine, NullLogger<CaptureStage>.Instance);
+        using var inspection = new InspectionStage(channel, engine, NullLogger<InspectionStage>.Instance);
+        await inspection.StartAsync(ct);
+        await capture.StartAsync(ct);
+        await capture.ExecuteTask!;
+        await inspection.ExecuteTask!;
+    }
+
+    private static double Percentile(double[] sorted, double q) =>
+        sorted.Length == 0 ? 0 : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(q * sorted.Length) - 1)];
 }
