@@ -1,0 +1,89 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using EdgeInspect.Core.Domain;
+using EdgeInspect.Storage.LiteDb;
+using EdgeInspect.TestSupport;
+using Xunit;
+
+namespace EdgeInspect.Station.Tests;
+
+/// <summary>The real `edgeinspect run` as a child process, on the dev profile with its store in a temp folder.</summary>
+public partial class RunVerbTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("ei-run-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    private string Profile(string modelPackage, string extra = "")
+    {
+        string path = Path.Combine(_dir, "profile.json");
+        File.WriteAllText(path, $$"""
+            {
+              "Device": { "Id": "test-001", "Station": "station-1" },
+              "Source": { "Kind": "virtual-line", "Seed": 5, "IntervalMs": 50, "DefectRate": 0.4 },
+              "HumanInspector": { "Accuracy": 0.97, "MeanDelayMs": 100, "Seed": 11 },
+              "Automation": { "InitialMode": "shadow" },
+              "Store": { "Path": "{{Path.Combine(_dir, "ei.db")}}" },
+              "Model": { "Package": "{{modelPackage}}" }{{extra}}
+            }
+            """);
+        return path;
+    }
+
+    private static async Task<(int Code, string Out, string Err)> RunFor(TimeSpan time, params string[] args)
+    {
+        using var p = EdgeInspectProcess.Start(args);
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (time > TimeSpan.Zero && !p.WaitForExit(time))
+        {
+            using var kill = Process.Start("kill", ["-INT", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            await kill.WaitForExitAsync();
+        }
+        if (!p.WaitForExit(TimeSpan.FromSeconds(60))) { p.Kill(true); throw new TimeoutException("edgeinspect did not stop within 60 s of SIGINT"); }
+        return (p.ExitCode, await stdout, await stderr);
+    }
+
+    [GeneratedRegex(@"summary: \[shadow\] parts (\d+)")]
+    private static partial Regex SummaryParts();
+
+    [Fact]
+    public async Task Run_DevProfileWithShippedModel_ShowsProgressStopsCleanlyOnSigintAndStoresEveryPart()
+    {
+        string package = Path.Combine(RepoPaths.Root, "models", "virtual-line");
+        Assert.True(File.Exists(Path.Combine(package, "manifest.json")), $"the shipped package {package} is missing");
+        var (code, stdout, stderr) = await RunFor(TimeSpan.FromSeconds(12), "run", "--profile", Profile(package));
+        Assert.True(code == 0, $"exit {code}\n{stdout}\n{stderr}");
+        Assert.Contains("model virtual-line", stdout);
+        Assert.Contains("agreement", stdout);
+        var m = SummaryParts().Match(stdout);
+        Assert.True(m.Success, stdout);
+        int parts = int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(parts > 5, stdout);
+
+        using var snapshot = LiteDbInspectionStore.OpenSnapshot(Path.Combine(_dir, "ei.db"));
+        var records = snapshot.Store.Records().ToList();
+        Assert.Equal(parts, records.Count);
+        Assert.Equal(Enumerable.Range(1, parts).Select(i => (long)i), records.Select(r => r.Sequence));
+        Assert.All(records, r => Assert.Equal("virtual-line", r.ModelName));
+        Assert.All(records, r => Assert.NotNull(r.HumanVerdict));
+        Assert.All(records, r => Assert.Equal(AutomationMode.Shadow, r.Mode));
+    }
+
+    [Fact]
+    public async Task Run_MissingModelPackage_ExitsTwoNamingTheKey()
+    {
+        var (code, _, stderr) = await RunFor(TimeSpan.Zero, "run", "--profile", Profile(Path.Combine(_dir, "no-such-model")));
+        Assert.Equal(2, code);
+        Assert.Contains("Model:Package", stderr);
+    }
+
+    [Fact]
+    public async Task Run_BadUplinkPort_ExitsTwoNamingTheKey()
+    {
+        string package = Path.Combine(RepoPaths.Root, "models", "virtual-line");
+        var (code, _, stderr) = await RunFor(TimeSpan.Zero, "run", "--profile", Profile(package, """, "Uplink": { "Host": "127.0.0.1", "Port": 70000 }"""));
+        Assert.Equal(2, code);
+        Assert.Contains("Uplink:Port", stderr);
+    }
+}
