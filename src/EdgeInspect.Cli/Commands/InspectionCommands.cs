@@ -269,7 +269,7 @@ internal static partial class InspectionCommands
     }
 
     /// <summary>Warnings (e.g. a missing execution provider) go to stderr so stdout stays pure JSON.</summary>
-    private static ILoggerFactory StderrLoggers() => LoggerFactory.Create(b => b
+    internal static ILoggerFactory StderrLoggers() => LoggerFactory.Create(b => b
         .SetMinimumLevel(LogLevel.Warning)
         .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace)
         .AddSimpleConsole(o => o.SingleLine = true));

@@ -133,10 +133,7 @@ internal static class ModelCommands
         }
     }
 
-    private static ILoggerFactory StderrLoggers() => LoggerFactory.Create(b => b
-        .SetMinimumLevel(LogLevel.Warning)
-        .AddSimpleConsole(o => o.SingleLine = true)
-        .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace));
+    private static ILoggerFactory StderrLoggers() => InspectionCommands.StderrLoggers();
 
     /// <summary>A validated package, its inspector and the image ops, opened and disposed together.</summary>
     internal sealed class InspectorSession : IDisposable
