@@ -56,6 +56,8 @@ public sealed class LabelledDataset
     }
 
     /// <summary>Pascal VOC: one XML per image with &lt;object&gt;&lt;name&gt; and &lt;bndbox&gt; xmin..ymax (pixels).</summary>
+    private static readonly string[] StemExtensions = [".jpg", ".png", ".bmp", ".jpeg"];
+
     public static LabelledDataset ReadVoc(string root, string? splitFile)
     {
         string imageDir = Path.Combine(root, "images");
@@ -69,7 +71,10 @@ public sealed class LabelledDataset
         {
             string file = Path.GetFileName(name);
             string stem = Path.GetFileNameWithoutExtension(file);
-            string imagePath = Path.Combine(imageDir, Path.HasExtension(file) ? file : stem + ".jpg");
+            // VOC split files list stems; the image may be .jpg (NEU-DET), .png (the virtual line) or another format.
+            string imagePath = Path.HasExtension(file)
+                ? Path.Combine(imageDir, file)
+                : StemExtensions.Select(e => Path.Combine(imageDir, stem + e)).FirstOrDefault(File.Exists) ?? Path.Combine(imageDir, stem + ".jpg");
             if (!File.Exists(imagePath))
             {
                 skipped++;
