@@ -384,7 +384,11 @@ public sealed class DeviceMqttConnection : IAsyncDisposable
             .WithWillContentType("application/json");
         if (_options.Username is not null) b.WithCredentials(_options.Username, _options.Password);
         if (_options.UseTls) b.WithTlsOptions(ConfigureTls);
-        return b.Build();
+        var built = b.Build();
+        // Small request / reply packets (commands, chunk acknowledgements) must not wait for Nagle's algorithm to
+        // coalesce them with the next write (RFC 896; with the peer's delayed ACK that is a ~40 ms stall per round trip).
+        if (built.ChannelOptions is MqttClientTcpOptions tcp) tcp.NoDelay = true;
+        return built;
     }
 
     private void ConfigureTls(MqttClientTlsOptionsBuilder tls)
