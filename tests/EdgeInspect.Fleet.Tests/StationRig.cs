@@ -70,8 +70,13 @@ internal static class SmokePackage
 
     public static string Folder => Trained.Value;
 
+    /// <summary>Set to a folder written by <c>train.py --smoke</c> to reuse it instead of training (a busy machine needs minutes).</summary>
+    public const string OverrideVariable = "EDGEINSPECT_SMOKE_PACKAGE";
+
     private static string Train()
     {
+        if (Environment.GetEnvironmentVariable(OverrideVariable) is { Length: > 0 } given && File.Exists(Path.Combine(given, "manifest.json")))
+            return given;
         var outDir = Path.Combine(Directory.CreateTempSubdirectory("edgeinspect-fleet-smoke-").FullName, "smoke");
         var psi = new ProcessStartInfo(FleetStationFactAttribute.Python,
             [Path.Combine(RepoPaths.Root, "tools", "train", "train.py"), "--smoke", "--out", outDir, "--name", "smoke"])
