@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using EdgeInspect.Core.Domain;
 using EdgeInspect.Core.Fleet;
 using EdgeInspect.Core.Fleet.Commands;
 using EdgeInspect.Core.Inference;
@@ -89,9 +90,14 @@ public static class FleetAgentServiceCollectionExtensions
     public static IServiceCollection AddEdgeInspectFleetAgent(this IServiceCollection services, IConfiguration configuration,
         Func<IServiceProvider, IInspectionStore>? store = null, InferenceOptions? inference = null)
     {
+        // No "Fleet" section: the station runs without fleet control (like the uplink without Uplink:Host).
+        if (!configuration.GetSection(FleetAgentOptions.SectionName).Exists()) return services;
         var options = new FleetAgentOptions();
         configuration.GetSection(FleetAgentOptions.SectionName).Bind(options);
         options.Validate();
+        // The keys are read now, so a missing or bad key file stops the service at boot, naming the key.
+        var keys = LoadKeys(options);
+        services.AddSingleton(keys);
         var commands = new CommandOptions();
         configuration.GetSection("Fleet:Commands").Bind(commands);
         commands.Validate();
@@ -100,12 +106,6 @@ public static class FleetAgentServiceCollectionExtensions
         services.AddSingleton(options);
         services.AddSingleton(sp =>
         {
-            TrustedKeys keys;
-            try { keys = TrustedKeys.FromFiles(options.TrustedKeys); }
-            catch (Exception e) when (e is IOException or ArgumentException or System.Security.Cryptography.CryptographicException)
-            {
-                throw new InvalidOperationException($"{FleetAgentOptions.SectionName}:TrustedKeys: {e.Message}", e);
-            }
             var ops = new OpenCvImageOps();
             var factory = new OnnxNetworkFactory(sp.GetService<ILogger<OnnxNetworkFactory>>());
             var installer = new PackageInstaller(options.SlotsFolder, keys, identity, new InferencePackageValidator(factory, inference, ops), options.MaxUnpackedBytes);
@@ -117,6 +117,36 @@ public static class FleetAgentServiceCollectionExtensions
         services.AddHostedService(sp => new FleetAgentHostedService(sp.GetRequiredService<FleetAgent>(), sp.GetRequiredService<StationEngine>(),
             sp.GetService<DeviceMqttConnection>(), options, commands, sp.GetService<TimeProvider>() ?? TimeProvider.System));
         return services;
+    }
+
+    /// <summary>
+    /// The birth / status message of a station: with the fleet agent registered, its mode, active model and fleet state;
+    /// else just the mode and the model. For AddEdgeInspectUplink's status callback.
+    /// </summary>
+    public static DeviceStatusInfo DeviceStatus(IServiceProvider sp)
+    {
+        if (sp.GetService<FleetAgent>() is { } agent) return FleetMqttBridge.StatusOf(agent);
+        var modes = sp.GetService<ModeController>();
+        var current = sp.GetService<StationEngine>()?.Inspectors.Current;
+        return new DeviceStatusInfo(modes?.Current.ToWire(), current?.ModelName, current?.ModelVersion,
+            typeof(FleetMqttBridge).Assembly.GetName().Version?.ToString());
+    }
+
+    private static TrustedKeys LoadKeys(FleetAgentOptions options)
+    {
+        for (var i = 0; i < options.TrustedKeys.Count; i++)
+        {
+            if (!File.Exists(options.TrustedKeys[i]))
+                throw new ArgumentException($"{FleetAgentOptions.SectionName}:TrustedKeys:{i}: file '{options.TrustedKeys[i]}' not found");
+        }
+        try
+        {
+            return TrustedKeys.FromFiles(options.TrustedKeys);
+        }
+        catch (Exception e) when (e is IOException or ArgumentException or KeyFormatException or System.Security.Cryptography.CryptographicException)
+        {
+            throw new ArgumentException($"{FleetAgentOptions.SectionName}:TrustedKeys: {e.Message}", e);
+        }
     }
 }
 
