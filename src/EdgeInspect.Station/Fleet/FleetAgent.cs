@@ -142,22 +142,45 @@ public sealed class FleetAgent : IPartObserver, IDisposable
             throw new PackageRefusedException(RefusalCode.Busy, "another package is being installed");
         try
         {
-            var before = _store.LoadState();
-            var work = new DeviceState { ActiveSlot = before.ActiveSlot, CandidateSlot = before.CandidateSlot, PreviousSlot = before.PreviousSlot };
+            var work = new DeviceState();
             VerifiedPackage verified;
             IInspector inspector;
+            var events = new List<AuditEvent>();
             try
             {
-                // A candidate being shadowed keeps running from memory until the new one is in: the installer only
-                // replaces the spare slot's files once the new package passed every check.
-                verified = await Task.Run(() => _installer.Install(archivePath, work, offer.Rollback, cancellationToken), cancellationToken);
+                var s0 = _store.LoadState();
+                (work.ActiveSlot, work.CandidateSlot, work.PreviousSlot) = (s0.ActiveSlot, s0.CandidateSlot, s0.PreviousSlot);
+                // A candidate being shadowed keeps running until the new package passed every check; the slot is
+                // replaced under the agent's lock, so no promotion or rollback moves the spare slot meanwhile.
+                verified = await Task.Run(() => _installer.Install(archivePath, work, offer.Rollback, cancellationToken, step =>
+                {
+                    lock (_lock)
+                    {
+                        var now = _store.LoadState();
+                        (work.ActiveSlot, work.CandidateSlot, work.PreviousSlot) = (now.ActiveSlot, now.CandidateSlot, now.PreviousSlot);
+                        var previousBefore = work.PreviousSlot;
+                        if (_candidate is not null) DropCandidate();
+                        step();
+                        if (previousBefore is not null && work.PreviousSlot is null && _previous is not null)
+                        {
+                            // The spare slot was the previous model's: it is no longer installed anywhere.
+                            Retire(_previous);
+                            _previous = null;
+                        }
+                        UpdateSlots(s =>
+                        {
+                            s.CandidateSlot = work.CandidateSlot;
+                            s.PreviousSlot = work.PreviousSlot;
+                        });
+                    }
+                }), cancellationToken);
                 try
                 {
                     inspector = _loader.Load(verified.Folder);
                 }
                 catch (Exception e) when (e is not OutOfMemoryException and not OperationCanceledException)
                 {
-                    UpdateSlots(s => s.CandidateSlot = null);
+                    lock (_lock) UpdateSlots(s => s.CandidateSlot = null);
                     throw new PackageRefusedException(RefusalCode.LoadFailed, $"{verified.Folder}: validated but does not open as an inspector ({e.Message})");
                 }
             }
@@ -166,26 +189,14 @@ public sealed class FleetAgent : IPartObserver, IDisposable
                 Raise([Audit("package-refused", "fleet", "mqtt", offer.PackageId, null, $"{e.WireCode}: {e.Message}")]);
                 throw;
             }
-            AuditEvent installed;
             lock (_lock)
             {
-                if (before.PreviousSlot is not null && work.PreviousSlot is null && _previous is not null)
-                {
-                    // The installer reused the previous slot: the previous model is no longer installed anywhere.
-                    Retire(_previous);
-                    _previous = null;
-                }
                 if (_candidate is not null) DropCandidate();
                 SetCandidate(inspector);
-                UpdateSlots(s =>
-                {
-                    s.CandidateSlot = work.CandidateSlot;
-                    s.PreviousSlot = work.PreviousSlot;
-                });
-                installed = Audit("package-installed", "fleet", "mqtt", offer.PackageId, Describe(inspector, work.CandidateSlot),
-                    $"signed by key {verified.KeyId[..Math.Min(12, verified.KeyId.Length)]}; candidate shadowing beside the active model");
+                events.Add(Audit("package-installed", "fleet", "mqtt", offer.PackageId, Describe(inspector, work.CandidateSlot),
+                    $"signed by key {verified.KeyId[..Math.Min(12, verified.KeyId.Length)]}; candidate shadowing beside the active model"));
             }
-            Raise([installed]);
+            Raise(events);
             return new JsonObject
             {
                 ["candidate"] = work.CandidateSlot,
