@@ -16,17 +16,35 @@ namespace EdgeInspect.Fleet.Tests;
 [Collection("station")] // one station at a time: they share two CPU cores with everything else on the machine
 public sealed class FleetStationTests(Xunit.Abstractions.ITestOutputHelper output)
 {
+    /// <summary>Runs edgeinspect-fleet in process against the rig's broker; (exit code, stdout, stderr).</summary>
+    private static async Task<(int Rc, string Out, string Err)> Fleet(StationRig rig, params string[] args)
+    {
+        var o = new StringWriter();
+        var e = new StringWriter();
+        string[] remote = ["--broker", $"{rig.Broker.Host}:{rig.Broker.Port}", "--prefix", StationRig.Prefix, "--device", StationRig.DeviceId, "--timeout", "60"];
+        var full = args[0] is "pack" ? args : [.. args, .. remote];
+        var rc = await FleetCli.Build(o, e).Parse(full).InvokeAsync();
+        return (rc, o.ToString(), e.ToString());
+    }
+
     [FleetStationFact]
-    public async Task PushedPackage_InstalledShadowedPromotedThenRolledBack_NoFrameDropped()
+    public async Task FleetCliPush_InstalledShadowedPromotedThenRolledBack_NoFrameDropped()
     {
         await using var rig = await StationRig.StartAsync();
         await StationRig.Until(() => rig.ProcessedCount >= 5, "first frames");
+        var keyFile = Path.Combine(rig.Tmp.Path, "keys", "fleet.key");
+        File.WriteAllText(keyFile, PackageKeys.ExportPrivatePem(rig.Key));
+        var folder = StationRig.CopyAndSign(SmokePackage.Folder, Path.Combine(rig.Tmp.Path, "unsigned-v2"), rig.Key, 1);
+        var archive = Path.Combine(rig.Tmp.Path, "smoke-v2.tar");
+        var pack = await Fleet(rig, "pack", folder, "--key", keyFile, "--out", archive, "--version", "2");
+        Assert.True(pack.Rc == 0, pack.Err);
 
-        var reply = await rig.PushAsync(rig.Archive(rig.Package("v2", 2)), "smoke-v2");
+        var push = await Fleet(rig, "push", archive, "--chunk-size", "65536");
 
-        Assert.True(reply.Ok, $"{reply.Error}: {reply.Reason}");
-        Assert.Equal("a", reply.Result!["candidate"]!.GetValue<string>());
+        Assert.True(push.Rc == 0, push.Out + push.Err);
+        Assert.Contains($"{StationRig.DeviceId,-16} installed", push.Out);
         Assert.Equal("candidate-shadow", rig.Agent.Status()["modelState"]!.GetValue<string>());
+        Assert.Equal("a", rig.Store.LoadState().CandidateSlot);
         // Three-way shadow on live parts until the gate (15 parts with a human verdict) is met.
         await StationRig.Until(() => rig.Agent.Status()["shadow"]?["pairedWithHuman"]?.GetValue<long>() >= 15, "candidate shadow evidence");
         var report = await rig.SendAsync("shadow-report");
@@ -34,8 +52,8 @@ public sealed class FleetStationTests(Xunit.Abstractions.ITestOutputHelper outpu
         Assert.Equal("met", report.Result!["candidate"]!["gate"]!.GetValue<string>());
         Assert.True(report.Result["candidate"]!["stats"]!["threeWay"]!.GetValue<long>() >= 15);
 
-        var promoted = await rig.SendAsync("promote", new JsonObject { ["reason"] = "gate met in test" });
-        Assert.True(promoted.Ok, $"{promoted.Error}: {promoted.Reason}");
+        var promote = await Fleet(rig, "promote", "--reason", "gate met in test");
+        Assert.True(promote.Rc == 0, promote.Out + promote.Err);
         var afterPromote = rig.ProcessedCount;
         await StationRig.Until(() => rig.ProcessedCount >= afterPromote + 10, "frames after promotion");
         var status = await rig.SendAsync("status");
@@ -44,9 +62,12 @@ public sealed class FleetStationTests(Xunit.Abstractions.ITestOutputHelper outpu
         Assert.Equal("a", status.Result["active"]!["slot"]!.GetValue<string>());
         Assert.Null(status.Result["candidate"]);
         Assert.Contains(status.Result["lastEvents"]!.AsArray(), e => e!["kind"]!.GetValue<string>() == "model-promoted");
+        var cliStatus = await Fleet(rig, "status");
+        Assert.True(cliStatus.Rc == 0, cliStatus.Err);
+        Assert.Contains("model-promoted", cliStatus.Out);
 
-        var rolledBack = await rig.SendAsync("rollback", new JsonObject { ["reason"] = "test rollback" });
-        Assert.True(rolledBack.Ok, $"{rolledBack.Error}: {rolledBack.Reason}");
+        var rollback = await Fleet(rig, "rollback", "--reason", "test rollback");
+        Assert.True(rollback.Rc == 0, rollback.Out + rollback.Err);
         var afterRollback = rig.ProcessedCount;
         await StationRig.Until(() => rig.ProcessedCount >= afterRollback + 10, "frames after rollback");
         await rig.StopFramesAsync();
