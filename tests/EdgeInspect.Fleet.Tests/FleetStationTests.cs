@@ -159,8 +159,10 @@ public sealed class FleetStationTests(Xunit.Abstractions.ITestOutputHelper outpu
         output.WriteLine($"frames {rig.Produced}");
         rig.AssertNoFrameDropped();
         Assert.Equal(12, results.Count);
-        // Oversize (refused at the offer) and truncated (at the end) never reach the installer; the other ten are audited.
-        Assert.Equal(10, rig.Store.AuditEvents().Count(e => e.Kind == "package-refused"));
+        // Every refusal is audited, those of the transport (oversize at the offer, truncated at the end) included.
+        var refusals = rig.Store.AuditEvents().Where(e => e.Kind == "package-refused").Select(e => e.Reason!.Split(':')[0]).ToList();
+        Assert.Equal(12, refusals.Count);
+        Assert.Equal(results.Select(r => r.Error!).Order(), refusals.Order());
         Assert.Equal("5", rig.Agent.Status()["active"]!["version"]!.GetValue<string>());
     }
 

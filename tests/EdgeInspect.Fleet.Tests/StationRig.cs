@@ -87,7 +87,7 @@ internal static class SmokePackage
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEnd();
-        if (!p.WaitForExit(300_000)) throw new TimeoutException("train.py --smoke did not finish in 300 s");
+        if (!p.WaitForExit(900_000)) throw new TimeoutException("train.py --smoke did not finish in 900 s");
         if (p.ExitCode != 0) throw new InvalidOperationException($"train.py --smoke exited {p.ExitCode}: {stderr}");
         _ = stdout.Result;
         File.Delete(Path.Combine(outDir, "train.log"));

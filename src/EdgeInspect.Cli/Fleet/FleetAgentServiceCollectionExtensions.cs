@@ -41,7 +41,8 @@ public sealed class FleetMqttBridge : IAsyncDisposable
         agent.RegisterCommands(Processor, connection.PublishBirthAsync);
         _responder = new MqttCommandResponder(connection, Processor);
         var limits = new TransferLimits { MaxPackageBytes = options.MaxPackageBytes, MaxChunkBytes = options.MaxChunkBytes };
-        _receiver = new MqttPackageReceiver(connection, new PackageReceiver(options.EffectiveSpoolFolder, limits), agent.InstallAsync);
+        _receiver = new MqttPackageReceiver(connection, new PackageReceiver(options.EffectiveSpoolFolder, limits), agent.InstallAsync,
+            agent.ReportTransferRefusal);
         agent.StateChanged += OnStateChanged;
     }
 

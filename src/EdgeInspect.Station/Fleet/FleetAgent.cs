@@ -210,6 +210,10 @@ public sealed class FleetAgent : IPartObserver, IDisposable
         }
     }
 
+    /// <summary>Audits a package the transport refused before it reached <see cref="InstallAsync"/> (oversize, truncated).</summary>
+    public void ReportTransferRefusal(string packageId, string code, string reason) =>
+        Raise([Audit("package-refused", "fleet", "mqtt", packageId, null, $"{code}: {reason}")]);
+
     /// <summary>Swaps the candidate in (between two frames). Without <paramref name="force"/> the gate must be met.</summary>
     public FleetActionResult Promote(string actor, string source, string? reason, bool force)
     {

@@ -26,12 +26,16 @@ public sealed class MqttPackageReceiver : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _worker;
     private readonly IDisposable _subscription;
+    private readonly Action<string, string, string>? _refused;
     private long _rejectedChunks;
 
     /// <param name="install">Called with the complete archive; throws <see cref="PackageRefusedException"/> to refuse it.</param>
+    /// <param name="refused">Optional: told about refusals that never reach <paramref name="install"/> (an oversize
+    /// offer, a truncated stream), with the package id, the code and the reason, so they can be audited too.</param>
     public MqttPackageReceiver(DeviceMqttConnection connection, PackageReceiver receiver,
-        Func<string, TransferOffer, CancellationToken, Task<JsonNode?>> install)
+        Func<string, TransferOffer, CancellationToken, Task<JsonNode?>> install, Action<string, string, string>? refused = null)
     {
+        _refused = refused;
         _connection = connection;
         _receiver = receiver;
         _install = install;
@@ -94,7 +98,11 @@ public sealed class MqttPackageReceiver : IAsyncDisposable
         if (offer is null) return CommandReply.Fail(null, "malformed", "offer is null");
         var r = _receiver.Offer(offer);
         if (!r.Accepted)
-            return CommandReply.Fail(offer.PackageId, r.Reason!.Contains("limit", StringComparison.Ordinal) ? "oversize" : "schema", r.Reason);
+        {
+            var code = r.Reason!.Contains("limit", StringComparison.Ordinal) ? "oversize" : "schema";
+            _refused?.Invoke(offer.PackageId, code, r.Reason);
+            return CommandReply.Fail(offer.PackageId, code, r.Reason);
+        }
         return new CommandReply(offer.PackageId, true, null, null, new JsonObject { ["missing"] = new JsonArray([.. r.MissingChunks.Select(i => (JsonNode)i)]) });
     }
 
@@ -126,7 +134,11 @@ public sealed class MqttPackageReceiver : IAsyncDisposable
         var offer = _receiver.OfferOf(id);
         var r = _receiver.End(id);
         if (r.Status != ChunkStatus.Complete || offer is null)
-            return CommandReply.Fail(id, r.Reason?.StartsWith("truncated", StringComparison.Ordinal) == true ? "truncated" : "rejected", r.Reason ?? "no such package");
+        {
+            var code = r.Reason?.StartsWith("truncated", StringComparison.Ordinal) == true ? "truncated" : "rejected";
+            _refused?.Invoke(id, code, r.Reason ?? "no such package");
+            return CommandReply.Fail(id, code, r.Reason ?? "no such package");
+        }
         try
         {
             var result = await _install(r.ArchivePath!, offer, ct);
