@@ -175,6 +175,31 @@ public sealed class FleetAgentTests : IDisposable
     }
 
     [Fact]
+    public async Task Start_AfterPromotionAndRestart_ActiveSlotModelServesAgain()
+    {
+        var candidate = new StandIn("2");
+        var rig = Start(new StandIn("1"), candidate, _ => { });
+        Assert.True(rig.Agent.Promote("tester", "test", "trial", force: true).Done);
+        await rig.Parts(3);
+        Assert.Equal("b", rig.Store.LoadState().ActiveSlot);
+
+        // A restart: a new host with the profile's model, a new agent on the same store and slots.
+        var host = new InspectorHost(new StandIn("1"));
+        var modes = new ModeController(rig.Store, new AutomationGate(new GateOptions()), TimeProvider.System);
+        var keys = TestPackages.Trust(_key);
+        var installer = new PackageInstaller(Path.Combine(_tmp.Path, "data"), keys, new DeviceIdentity("dev-01", null), new NoValidator(), 1 << 20);
+        using var agent = new FleetAgent(new FleetAgentOptions { TrustedKeys = ["k"], SlotsFolder = Path.Combine(_tmp.Path, "data") },
+            rig.Store, modes, host, installer, new Loader(new StandIn("2")), TimeProvider.System);
+
+        agent.Start();
+
+        Assert.Equal("2", host.Current!.ModelVersion);
+        Assert.False(agent.HasCandidate);
+        Assert.Contains(rig.Store.AuditEvents(), e => e.Kind == "model-restored");
+        Assert.Equal("serving", agent.Status()["modelState"]!.GetValue<string>());
+    }
+
+    [Fact]
     public void Promote_GateNotMet_RefusedWithReasonAndAudited()
     {
         var rig = Start(new StandIn("1"), new StandIn("2"), o => o.Promotion = new PromotionOptions { MinParts = 50 });

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
@@ -68,6 +69,21 @@ public sealed class FleetStationTests(Xunit.Abstractions.ITestOutputHelper outpu
 
         var rollback = await Fleet(rig, "rollback", "--reason", "test rollback");
         Assert.True(rollback.Rc == 0, rollback.Out + rollback.Err);
+        // The retained status message shows the state change: v1 active again, the rollback among the last events.
+        using var watcher = new MQTTnet.MqttClientFactory().CreateMqttClient();
+        JsonNode? retained = null;
+        watcher.ApplicationMessageReceivedAsync += m =>
+        {
+            Volatile.Write(ref retained, JsonNode.Parse(m.ApplicationMessage.Payload.ToArray()));
+            return Task.CompletedTask;
+        };
+        await watcher.ConnectAsync(new MQTTnet.MqttClientOptionsBuilder().WithTcpServer(rig.Broker.Host, rig.Broker.Port)
+            .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500).Build());
+        await watcher.SubscribeAsync(new MQTTnet.MqttClientSubscribeOptionsBuilder().WithTopicFilter($"{StationRig.Prefix}/{StationRig.DeviceId}/status").Build());
+        await StationRig.Until(() => Volatile.Read(ref retained) is { } r && r["fleet"]?["active"]?["version"]?.GetValue<string>() == "1"
+            && r["fleet"]!["lastEvents"]!.AsArray().Any(e => e!["kind"]!.GetValue<string>() == "model-rolled-back"), "status message after the rollback");
+        Assert.Equal("online", retained!["state"]!.GetValue<string>());
+        Assert.Equal("1", retained["activeModelVersion"]!.GetValue<string>());
         var afterRollback = rig.ProcessedCount;
         await StationRig.Until(() => rig.ProcessedCount >= afterRollback + 10, "frames after rollback");
         await rig.StopFramesAsync();
