@@ -108,7 +108,7 @@ public sealed class FleetStationTests(Xunit.Abstractions.ITestOutputHelper outpu
     }
 
     [FleetStationFact]
-    public async Task TwelveBadPackages_EachRefusedWithReason_ActiveModelKeepsServing()
+    public async Task BadPackages_TwelveKindsAndOutputShape_EachRefusedWithReason_ActiveModelKeepsServing()
     {
         await using var rig = await StationRig.StartAsync();
         // A good v5 goes in first (forced past the gate), so "lower version" has an installed version to compare with.
@@ -154,6 +154,9 @@ public sealed class FleetStationTests(Xunit.Abstractions.ITestOutputHelper outpu
         await Push("other-device", rig.Package("other", 6, m => m["devices"] = new JsonArray("dev-99")), "wrong-device", "dev-99");
         await Push("input-shape", rig.Package("shape", 6, m => m["detector"]!["stages"]![1]!["input"]!["width"] = 30),
             "shape-mismatch", "rnet.onnx", "detector.stages[1].input");
+        // Not one of the twelve: an output shape that differs from the manifest (three classes, two outputs).
+        await Push("output-shape", rig.Package("outshape", 6, m => m["classifier"]!["classes"] = new JsonArray("dent", "scratch", "pit")),
+            "shape-mismatch", "classifier.onnx", "classifier.output");
         await Push("not-json", Spoil("notjson", 6, f =>
         {
             File.WriteAllText(Path.Combine(f, "manifest.json"), "{ \"name\": \"smoke\", \"version\": 6, oops");
@@ -174,10 +177,10 @@ public sealed class FleetStationTests(Xunit.Abstractions.ITestOutputHelper outpu
         foreach (var (c, e, r) in results) output.WriteLine($"{c,-14} {e,-18} {r}");
         output.WriteLine($"frames {rig.Produced}");
         rig.AssertNoFrameDropped();
-        Assert.Equal(12, results.Count);
+        Assert.Equal(13, results.Count);
         // Every refusal is audited, those of the transport (oversize at the offer, truncated at the end) included.
         var refusals = rig.Store.AuditEvents().Where(e => e.Kind == "package-refused").Select(e => e.Reason!.Split(':')[0]).ToList();
-        Assert.Equal(12, refusals.Count);
+        Assert.Equal(13, refusals.Count);
         Assert.Equal(results.Select(r => r.Error!).Order(), refusals.Order());
         Assert.Equal("5", rig.Agent.Status()["active"]!["version"]!.GetValue<string>());
     }
