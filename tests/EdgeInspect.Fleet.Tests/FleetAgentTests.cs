@@ -197,6 +197,9 @@ public sealed class FleetAgentTests : IDisposable
         Assert.False(agent.HasCandidate);
         Assert.Contains(rig.Store.AuditEvents(), e => e.Kind == "model-restored");
         Assert.Equal("serving", agent.Status()["modelState"]!.GetValue<string>());
+        // No previous slot was recorded (the first promotion replaced the profile's model), so that model is the previous one.
+        Assert.True(agent.Rollback("tester", "test", "after restart").Done);
+        Assert.Equal("1", host.Current!.ModelVersion);
     }
 
     [Fact]

@@ -105,7 +105,13 @@ public sealed class FleetAgent : IPartObserver, IDisposable
                 var inspector = _loader.Load(_installer.SlotPath(active));
                 lock (_lock)
                 {
-                    if (_host.Swap(inspector) is { } old) _previous = old;
+                    // The model the host held (the profile's) was the previous one only if no slot is recorded as
+                    // previous; otherwise a rollback loads the previous slot.
+                    if (_host.Swap(inspector) is { } old)
+                    {
+                        if (state.PreviousSlot is null) _previous = old;
+                        else Retire(old);
+                    }
                 }
                 events.Add(Audit("model-restored", "service", "start", null, Describe(inspector, active), "active slot loaded at start"));
             }
@@ -113,6 +119,10 @@ public sealed class FleetAgent : IPartObserver, IDisposable
             {
                 events.Add(Audit("model-restore-failed", "service", "start", null, active, e.Message));
             }
+        }
+        else if (state.ActiveSlot is { } missing)
+        {
+            events.Add(Audit("model-restore-failed", "service", "start", null, missing, $"slot {missing} is empty or its manifest unreadable; the profile's model serves"));
         }
         if (state.CandidateSlot is { } cand && _installer.VersionIn(cand) is not null)
         {
