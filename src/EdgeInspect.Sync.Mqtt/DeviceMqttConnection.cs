@@ -37,7 +37,11 @@ public sealed record MqttPublishSettings
 }
 
 /// <summary>What the birth message says about the device (versions, mode, active model).</summary>
-public sealed record DeviceStatusInfo(string? Mode, string? ActiveModel, string? ActiveModelVersion, string? SoftwareVersion);
+public sealed record DeviceStatusInfo(string? Mode, string? ActiveModel, string? ActiveModelVersion, string? SoftwareVersion)
+{
+    /// <summary>Fleet state (slots, candidate, model state, last events) when the fleet agent runs; null otherwise.</summary>
+    public System.Text.Json.Nodes.JsonNode? Fleet { get; init; }
+}
 
 /// <summary>
 /// The device's one MQTT 5 connection (MQTTnet 5). Everything that talks to the broker (record outbox, telemetry,
@@ -205,6 +209,13 @@ public sealed class DeviceMqttConnection : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Publishes the retained birth again with the current status (after a state change, or the fleet's rebirth
+    /// command), so the status topic always shows the device as it is now. False when disconnected.
+    /// </summary>
+    public Task<bool> PublishBirthAsync(CancellationToken cancellationToken = default) =>
+        PublishAsync(Topics.Status, StatusPayload(online: true), new MqttPublishSettings { Retain = true }, cancellationToken);
+
     /// <summary>Serializes <paramref name="value"/> as camelCase JSON and publishes it (see <see cref="PublishAsync"/>).</summary>
     public Task<bool> PublishJsonAsync<T>(string topic, T value, MqttPublishSettings? settings = null, CancellationToken cancellationToken = default) =>
         PublishAsync(topic, JsonSerializer.SerializeToUtf8Bytes(value, Json), settings, cancellationToken);
@@ -360,6 +371,7 @@ public sealed class DeviceMqttConnection : IAsyncDisposable
             activeModel = s.ActiveModel,
             activeModelVersion = s.ActiveModelVersion,
             softwareVersion = s.SoftwareVersion,
+            fleet = s.Fleet,
         }, Json);
     }
 
@@ -384,7 +396,11 @@ public sealed class DeviceMqttConnection : IAsyncDisposable
             .WithWillContentType("application/json");
         if (_options.Username is not null) b.WithCredentials(_options.Username, _options.Password);
         if (_options.UseTls) b.WithTlsOptions(ConfigureTls);
-        return b.Build();
+        var built = b.Build();
+        // Small request / reply packets (commands, chunk acknowledgements) must not wait for Nagle's algorithm to
+        // coalesce them with the next write (RFC 896; with the peer's delayed ACK that is a ~40 ms stall per round trip).
+        if (built.ChannelOptions is MqttClientTcpOptions tcp) tcp.NoDelay = true;
+        return built;
     }
 
     private void ConfigureTls(MqttClientTlsOptionsBuilder tls)

@@ -4,6 +4,7 @@ using EdgeInspect.Core.Packages.Signing;
 using EdgeInspect.Core.Packages.Transfer;
 using EdgeInspect.Core.Storage;
 using EdgeInspect.Fleet;
+using EdgeInspect.Sync.Mqtt;
 using EdgeInspect.Sync.Mqtt.Commands;
 using EdgeInspect.Sync.Mqtt.Packages;
 using EdgeInspect.TestSupport;
@@ -35,16 +36,15 @@ public sealed class MqttPackageTests
         return client;
     }
 
-    private static async Task<(IMqttClient Client, MqttPackageReceiver Receiver)> StartDevice(MosquittoBroker broker, string spool, PackageInstaller installer, DeviceState state)
+    private static async Task<(DeviceMqttConnection Client, MqttPackageReceiver Receiver)> StartDevice(MosquittoBroker broker, string spool, PackageInstaller installer, DeviceState state)
     {
-        var client = await Connect(broker, "device-" + Guid.NewGuid().ToString("N")[..8]);
+        var client = await TestPackages.DeviceConnection(broker, Prefix, DeviceId);
         var receiver = new MqttPackageReceiver(client, new PackageReceiver(spool, new TransferLimits { MaxPackageBytes = 200_000, MaxChunkBytes = 8192 }),
-            Prefix, DeviceId, (archive, offer, ct) =>
+            (archive, offer, ct) =>
             {
                 var v = installer.Install(archive, state, offer.Rollback, ct);
                 return Task.FromResult<JsonNode?>(new JsonObject { ["candidate"] = state.CandidateSlot, ["version"] = v.Manifest.Version });
             });
-        await receiver.SubscribeAsync(default);
         return (client, receiver);
     }
 
@@ -76,7 +76,7 @@ public sealed class MqttPackageTests
         Assert.Equal(1, validator.Calls);
         Assert.Equal(sender.Offer.ChunkCount, progress[^1].Sent);
         await receiver.DisposeAsync();
-        deviceClient.Dispose();
+        await deviceClient.DisposeAsync();
     }
 
     [MosquittoFact]
@@ -109,7 +109,7 @@ public sealed class MqttPackageTests
         Assert.Equal(sender.Offer.ChunkCount - (sender.Offer.ChunkCount / 2), progress[^1].ToSend);
         Assert.Equal("b", state.CandidateSlot);
         await receiver.DisposeAsync();
-        deviceClient.Dispose();
+        await deviceClient.DisposeAsync();
     }
 
     [MosquittoFact]
@@ -145,7 +145,7 @@ public sealed class MqttPackageTests
         Assert.Equal("oversize", await Push("huge", _ => { }, size: 300_000));
         Assert.Null(state.CandidateSlot);
         await receiver.DisposeAsync();
-        deviceClient.Dispose();
+        await deviceClient.DisposeAsync();
     }
 
     [MosquittoFact]
@@ -175,7 +175,7 @@ public sealed class MqttPackageTests
         Assert.Contains("\"version\":4", o.ToString());
         Assert.Equal(4, installer.VersionIn("b"));
         await receiver.DisposeAsync();
-        deviceClient.Dispose();
+        await deviceClient.DisposeAsync();
     }
 
     /// <summary>Progress that records synchronously (Progress&lt;T&gt; posts to the thread pool, racing the asserts).</summary>

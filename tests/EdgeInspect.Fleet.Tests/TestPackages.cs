@@ -54,6 +54,24 @@ internal static class TestPackages
         return folder;
     }
 
+    /// <summary>The device's one MQTT connection to a test broker, connected (birth published, subscriptions live).</summary>
+    public static async Task<EdgeInspect.Sync.Mqtt.DeviceMqttConnection> DeviceConnection(EdgeInspect.TestSupport.MosquittoBroker broker, string prefix, string deviceId)
+    {
+        var connection = new EdgeInspect.Sync.Mqtt.DeviceMqttConnection(new EdgeInspect.Sync.Mqtt.MqttUplinkOptions
+        {
+            Host = broker.Host,
+            Port = broker.Port,
+            TopicPrefix = prefix,
+            DeviceId = deviceId,
+            ClientId = "device-" + Guid.NewGuid().ToString("N")[..8],
+            MaxPayloadBytes = 1024 * 1024,
+        });
+        await connection.StartAsync();
+        if (!await connection.WaitConnectedAsync(TimeSpan.FromSeconds(10)))
+            throw new InvalidOperationException($"device connection to {broker.Host}:{broker.Port} did not come up in 10 s");
+        return connection;
+    }
+
     public static TrustedKeys Trust(params ECDsa[] keys) =>
         new(keys.Select((k, i) => (PackageKeys.ExportPublicPem(k), $"key{i}")));
 }

@@ -29,6 +29,7 @@ public sealed class MosquittoBroker : IAsyncDisposable
             persistence false
             max_inflight_messages 100
             max_queued_messages 100000
+            set_tcp_nodelay true
             log_dest file {Path.Combine(dir, "mosquitto.log")}
             log_type error
             log_type warning

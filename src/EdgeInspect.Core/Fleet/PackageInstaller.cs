@@ -44,7 +44,13 @@ public sealed class PackageInstaller(string dataDirectory, TrustedKeys keys, Dev
     }
 
     /// <summary>Installs into the spare slot and sets <see cref="DeviceState.CandidateSlot"/>; the caller persists the state.</summary>
-    public VerifiedPackage Install(string archivePath, DeviceState state, bool rollback, CancellationToken cancellationToken)
+    /// <param name="commit">
+    /// Optional: runs the final step (choose the spare slot from <paramref name="state"/>, replace it, update the slots)
+    /// inside the caller's critical section, so a promotion or rollback cannot change which slot is spare between
+    /// the choice and the move. The caller may refresh <paramref name="state"/>'s slots before invoking the step.
+    /// </param>
+    public VerifiedPackage Install(string archivePath, DeviceState state, bool rollback, CancellationToken cancellationToken,
+        Action<Action>? commit = null)
     {
         var staging = Path.Combine(dataDirectory, "models", ".staging");
         if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
@@ -54,12 +60,18 @@ public sealed class PackageInstaller(string dataDirectory, TrustedKeys keys, Dev
             var verified = PackageVerifier.Verify(staging, keys, device, VersionIn(state.ActiveSlot), rollback);
             validator.Validate(verified, cancellationToken);
 
-            var spare = SpareSlot(state);
-            var target = SlotPath(spare);
-            if (Directory.Exists(target)) Directory.Delete(target, recursive: true);
-            Directory.Move(staging, target);
-            state.CandidateSlot = spare;
-            if (state.PreviousSlot == spare) state.PreviousSlot = null;
+            var target = "";
+            void Commit()
+            {
+                var spare = SpareSlot(state);
+                target = SlotPath(spare);
+                if (Directory.Exists(target)) Directory.Delete(target, recursive: true);
+                Directory.Move(staging, target);
+                state.CandidateSlot = spare;
+                if (state.PreviousSlot == spare) state.PreviousSlot = null;
+            }
+            if (commit is null) Commit();
+            else commit(Commit);
             return verified with { Folder = target };
         }
         finally

@@ -50,6 +50,12 @@ public sealed class StationEngine(
 
     public StationCounters Counters { get; } = new();
 
+    /// <summary>The host the model is read from per frame (the fleet agent swaps models through it).</summary>
+    public IInspectorHost Inspectors => inspectors;
+
+    /// <summary>Optional: sees each part after its record is stored (fleet candidate shadow, promotion and rollback).</summary>
+    public IPartObserver? Observer { get; set; }
+
     public InspectionRecord Process(Frame frame)
     {
         var mode = modes.Current;
@@ -124,6 +130,11 @@ public sealed class StationEngine(
             Interlocked.Increment(ref Counters.Paired);
             if (agreed) Interlocked.Increment(ref Counters.Agreements);
             modes.RecordPair(agreed);
+        }
+        if (Observer is { } observer)
+        {
+            try { observer.OnPart(frame, record); }
+            catch (Exception e) when (e is not OutOfMemoryException) { /* the part is recorded; an observer never costs it */ }
         }
         return record;
     }

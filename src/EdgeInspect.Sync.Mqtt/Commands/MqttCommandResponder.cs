@@ -1,39 +1,37 @@
-using System.Buffers;
 using System.Threading.Channels;
 using EdgeInspect.Core.Fleet.Commands;
-using MQTTnet;
-using MQTTnet.Protocol;
 
 namespace EdgeInspect.Sync.Mqtt.Commands;
 
 /// <summary>
-/// Device side of <c>&lt;prefix&gt;/&lt;device&gt;/cmd/&lt;name&gt;</c>: each command is processed by
-/// <see cref="CommandProcessor"/> and answered on the MQTT 5 response topic with the request's correlation data
-/// (MQTT 5.0 section 4.10, request / response). Messages go through a bounded queue to one worker, so a slow
-/// command never blocks the client's receive loop and a flood is answered "busy" instead of growing memory.
-/// The size limit is checked on the received length before a byte is copied or parsed.
+/// Device side of <c>&lt;prefix&gt;/&lt;device&gt;/cmd/&lt;name&gt;</c> on the device's one
+/// <see cref="DeviceMqttConnection"/>: each command is processed by <see cref="CommandProcessor"/> and answered on the
+/// MQTT 5 response topic with the request's correlation data (MQTT 5.0 section 4.10, request / response). The
+/// connection re-subscribes the filter after every reconnect. Messages go through a bounded queue to one worker, so a
+/// slow command never blocks the connection's receive path and a flood is answered "busy" instead of growing memory.
+/// The size limit is checked on the received length before the payload is parsed.
 /// </summary>
 public sealed class MqttCommandResponder : IAsyncDisposable
 {
-    private readonly IMqttClient _client;
+    private readonly DeviceMqttConnection _connection;
     private readonly CommandProcessor _processor;
     private readonly string _prefix;
     private readonly Channel<Request> _queue;
     private readonly CancellationTokenSource _stop = new();
+    private readonly IDisposable _subscription;
     private readonly Task _worker;
     private long _unanswerable, _busy;
 
-    private readonly record struct Request(string Name, byte[]? Payload, long Length, string ResponseTopic, byte[]? Correlation);
+    private readonly record struct Request(string Name, ReadOnlyMemory<byte> Payload, string ResponseTopic, byte[]? Correlation);
 
-    public MqttCommandResponder(IMqttClient client, CommandProcessor processor, string topicPrefix, string deviceId, int queueCapacity = 64)
+    public MqttCommandResponder(DeviceMqttConnection connection, CommandProcessor processor, int queueCapacity = 64)
     {
-        if (!Core.Packages.Transfer.TransferIds.IsValid(deviceId)) throw new ArgumentException($"device id '{deviceId}' is not valid in a topic", nameof(deviceId));
-        _client = client;
+        _connection = connection;
         _processor = processor;
-        _prefix = $"{topicPrefix}/{deviceId}/cmd/";
+        _prefix = connection.Topics.DeviceRoot + "/cmd/";
         _queue = Channel.CreateBounded<Request>(new BoundedChannelOptions(queueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
-        _client.ApplicationMessageReceivedAsync += OnMessageAsync;
         _worker = Task.Run(WorkAsync);
+        _subscription = connection.Subscribe(Filter, OnMessageAsync);
     }
 
     public string Filter => _prefix + "+";
@@ -43,27 +41,15 @@ public sealed class MqttCommandResponder : IAsyncDisposable
 
     public long Busy => Interlocked.Read(ref _busy);
 
-    /// <summary>Subscribes the command filter; call after every (re)connect, since the broker may have lost the session.</summary>
-    public Task SubscribeAsync(CancellationToken cancellationToken) =>
-        _client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder()
-            .WithTopicFilter(f => f.WithTopic(Filter).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce))
-            .Build(), cancellationToken);
-
-    private Task OnMessageAsync(MqttApplicationMessageReceivedEventArgs e)
+    private Task OnMessageAsync(MqttInbound msg, CancellationToken ct)
     {
-        var msg = e.ApplicationMessage;
         if (!msg.Topic.StartsWith(_prefix, StringComparison.Ordinal)) return Task.CompletedTask;
-        e.IsHandled = true;
-        var name = msg.Topic[_prefix.Length..];
         if (string.IsNullOrEmpty(msg.ResponseTopic))
         {
             Interlocked.Increment(ref _unanswerable);
             return Task.CompletedTask;
         }
-        var length = msg.Payload.Length;
-        // Oversize payloads are not copied: the processor refuses on the length alone.
-        var payload = length <= _processor.Options.MaxPayloadBytes ? msg.Payload.ToArray() : null;
-        var request = new Request(name, payload, length, msg.ResponseTopic, msg.CorrelationData);
+        var request = new Request(msg.Topic[_prefix.Length..], msg.Payload, msg.ResponseTopic, msg.CorrelationData);
         if (!_queue.Writer.TryWrite(request))
         {
             Interlocked.Increment(ref _busy);
@@ -78,9 +64,8 @@ public sealed class MqttCommandResponder : IAsyncDisposable
         {
             await foreach (var r in _queue.Reader.ReadAllAsync(_stop.Token))
             {
-                var reply = r.Payload is null
-                    ? CommandReply.Fail(null, "too-large", $"payload of {r.Length} bytes is over the limit of {_processor.Options.MaxPayloadBytes}")
-                    : await _processor.ProcessAsync(r.Name, r.Payload, _stop.Token);
+                // The processor refuses an oversize payload on its length alone, before parsing.
+                var reply = await _processor.ProcessAsync(r.Name, r.Payload, _stop.Token);
                 await ReplyAsync(r, reply, _stop.Token);
             }
         }
@@ -89,27 +74,16 @@ public sealed class MqttCommandResponder : IAsyncDisposable
         }
     }
 
-    private async Task ReplyAsync(Request r, CommandReply reply, CancellationToken ct)
-    {
-        try
+    /// <summary>A failed publish (link down) is not retried: the fleet side times out and retries with a new id.</summary>
+    private Task<bool> ReplyAsync(Request r, CommandReply reply, CancellationToken ct) =>
+        _connection.PublishAsync(r.ResponseTopic, reply.ToBytes(), new MqttPublishSettings
         {
-            var builder = new MqttApplicationMessageBuilder()
-                .WithTopic(r.ResponseTopic)
-                .WithPayload(reply.ToBytes())
-                .WithContentType("application/json")
-                .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce);
-            if (r.Correlation is { Length: > 0 }) builder.WithCorrelationData(r.Correlation);
-            await _client.PublishAsync(builder.Build(), ct);
-        }
-        catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or InvalidOperationException)
-        {
-            // The link dropped: the fleet side times out and retries with a new id; nothing to keep here.
-        }
-    }
+            CorrelationData = r.Correlation is { Length: > 0 } c ? c : null,
+        }, ct);
 
     public async ValueTask DisposeAsync()
     {
-        _client.ApplicationMessageReceivedAsync -= OnMessageAsync;
+        _subscription.Dispose();
         _queue.Writer.TryComplete();
         await _stop.CancelAsync();
         try { await _worker; } catch (OperationCanceledException) { }

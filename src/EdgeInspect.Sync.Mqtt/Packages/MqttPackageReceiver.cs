@@ -5,8 +5,6 @@ using System.Threading.Channels;
 using EdgeInspect.Core.Fleet;
 using EdgeInspect.Core.Fleet.Commands;
 using EdgeInspect.Core.Packages.Transfer;
-using MQTTnet;
-using MQTTnet.Protocol;
 
 namespace EdgeInspect.Sync.Mqtt.Packages;
 
@@ -15,44 +13,45 @@ namespace EdgeInspect.Sync.Mqtt.Packages;
 /// offer (JSON <see cref="TransferOffer"/>) is answered with the chunks still missing (a resume sends only those);
 /// chunk (binary <see cref="TransferChunk"/>, QoS 1) is stored without a reply; end ({"packageId"}) is answered with
 /// the install outcome, or "truncated" with the missing count. Replies use the MQTT 5 response topic and correlation
-/// data. One worker processes messages in order, since the spool is single-writer.
+/// data. Runs on the device's one <see cref="DeviceMqttConnection"/>, which re-subscribes after every reconnect.
+/// One worker processes messages in order, since the spool is single-writer.
 /// </summary>
 public sealed class MqttPackageReceiver : IAsyncDisposable
 {
-    private readonly IMqttClient _client;
+    private readonly DeviceMqttConnection _connection;
     private readonly PackageReceiver _receiver;
     private readonly Func<string, TransferOffer, CancellationToken, Task<JsonNode?>> _install;
     private readonly string _prefix;
-    private readonly Channel<MqttApplicationMessage> _queue = Channel.CreateBounded<MqttApplicationMessage>(new BoundedChannelOptions(256) { SingleReader = true });
+    private readonly Channel<MqttInbound> _queue = Channel.CreateBounded<MqttInbound>(new BoundedChannelOptions(256) { SingleReader = true });
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _worker;
+    private readonly IDisposable _subscription;
+    private readonly Action<string, string, string>? _refused;
     private long _rejectedChunks;
 
     /// <param name="install">Called with the complete archive; throws <see cref="PackageRefusedException"/> to refuse it.</param>
-    public MqttPackageReceiver(IMqttClient client, PackageReceiver receiver, string topicPrefix, string deviceId,
-        Func<string, TransferOffer, CancellationToken, Task<JsonNode?>> install)
+    /// <param name="refused">Optional: told about refusals that never reach <paramref name="install"/> (an oversize
+    /// offer, a truncated stream), with the package id, the code and the reason, so they can be audited too.</param>
+    public MqttPackageReceiver(DeviceMqttConnection connection, PackageReceiver receiver,
+        Func<string, TransferOffer, CancellationToken, Task<JsonNode?>> install, Action<string, string, string>? refused = null)
     {
-        if (!TransferIds.IsValid(deviceId)) throw new ArgumentException($"device id '{deviceId}' is not valid in a topic", nameof(deviceId));
-        _client = client;
+        _refused = refused;
+        _connection = connection;
         _receiver = receiver;
         _install = install;
-        _prefix = $"{topicPrefix}/{deviceId}/model/";
-        _client.ApplicationMessageReceivedAsync += OnMessageAsync;
+        _prefix = connection.Topics.DeviceRoot + "/model/";
         _worker = Task.Run(WorkAsync);
+        _subscription = connection.Subscribe(_prefix + "+", OnMessageAsync);
     }
 
     public long RejectedChunks => Interlocked.Read(ref _rejectedChunks);
 
-    public Task SubscribeAsync(CancellationToken cancellationToken) =>
-        _client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder()
-            .WithTopicFilter(f => f.WithTopic(_prefix + "+").WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)).Build(), cancellationToken);
-
-    private async Task OnMessageAsync(MqttApplicationMessageReceivedEventArgs e)
+    private async Task OnMessageAsync(MqttInbound msg, CancellationToken ct)
     {
-        if (!e.ApplicationMessage.Topic.StartsWith(_prefix, StringComparison.Ordinal)) return;
-        e.IsHandled = true;
+        if (!msg.Topic.StartsWith(_prefix, StringComparison.Ordinal)) return;
         // Waiting here (bounded queue) applies back-pressure through QoS 1 acknowledgements instead of buffering without bound.
-        await _queue.Writer.WriteAsync(e.ApplicationMessage, _stop.Token);
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct, _stop.Token);
+        await _queue.Writer.WriteAsync(msg, cts.Token);
     }
 
     private async Task WorkAsync()
@@ -72,17 +71,11 @@ public sealed class MqttPackageReceiver : IAsyncDisposable
                 };
                 if (reply is not null && !string.IsNullOrEmpty(msg.ResponseTopic))
                 {
-                    var b = new MqttApplicationMessageBuilder().WithTopic(msg.ResponseTopic).WithPayload(reply.ToBytes())
-                        .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce);
-                    if (msg.CorrelationData is { Length: > 0 } c) b.WithCorrelationData(c);
-                    try
+                    // A failed publish (link gone) is not retried: the sender re-offers after reconnecting and learns the state then.
+                    await _connection.PublishAsync(msg.ResponseTopic, reply.ToBytes(), new MqttPublishSettings
                     {
-                        await _client.PublishAsync(b.Build(), _stop.Token);
-                    }
-                    catch (MQTTnet.Exceptions.MqttCommunicationException)
-                    {
-                        // Link gone: the sender re-offers after reconnecting and learns the state then.
-                    }
+                        CorrelationData = msg.CorrelationData is { Length: > 0 } c ? c : null,
+                    }, _stop.Token);
                 }
             }
         }
@@ -105,7 +98,11 @@ public sealed class MqttPackageReceiver : IAsyncDisposable
         if (offer is null) return CommandReply.Fail(null, "malformed", "offer is null");
         var r = _receiver.Offer(offer);
         if (!r.Accepted)
-            return CommandReply.Fail(offer.PackageId, r.Reason!.Contains("limit", StringComparison.Ordinal) ? "oversize" : "schema", r.Reason);
+        {
+            var code = r.Reason!.Contains("limit", StringComparison.Ordinal) ? "oversize" : "schema";
+            _refused?.Invoke(offer.PackageId, code, r.Reason);
+            return CommandReply.Fail(offer.PackageId, code, r.Reason);
+        }
         return new CommandReply(offer.PackageId, true, null, null, new JsonObject { ["missing"] = new JsonArray([.. r.MissingChunks.Select(i => (JsonNode)i)]) });
     }
 
@@ -137,7 +134,11 @@ public sealed class MqttPackageReceiver : IAsyncDisposable
         var offer = _receiver.OfferOf(id);
         var r = _receiver.End(id);
         if (r.Status != ChunkStatus.Complete || offer is null)
-            return CommandReply.Fail(id, r.Reason?.StartsWith("truncated", StringComparison.Ordinal) == true ? "truncated" : "rejected", r.Reason ?? "no such package");
+        {
+            var code = r.Reason?.StartsWith("truncated", StringComparison.Ordinal) == true ? "truncated" : "rejected";
+            _refused?.Invoke(id, code, r.Reason ?? "no such package");
+            return CommandReply.Fail(id, code, r.Reason ?? "no such package");
+        }
         try
         {
             var result = await _install(r.ArchivePath!, offer, ct);
@@ -156,7 +157,7 @@ public sealed class MqttPackageReceiver : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        _client.ApplicationMessageReceivedAsync -= OnMessageAsync;
+        _subscription.Dispose();
         _queue.Writer.TryComplete();
         await _stop.CancelAsync();
         try { await _worker; } catch (OperationCanceledException) { }

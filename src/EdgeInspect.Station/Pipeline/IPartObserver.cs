@@ -1,0 +1,14 @@
+using EdgeInspect.Core.Domain;
+using EdgeInspect.Core.Imaging;
+
+namespace EdgeInspect.Station.Pipeline;
+
+/// <summary>
+/// Sees every part right after its record is stored, on the inspection stage's thread, before the frame is released
+/// (the fleet agent runs its candidate model here, and promotes or rolls back between two frames). It never decides
+/// the part; an exception it throws is swallowed so that it cannot cost a record.
+/// </summary>
+public interface IPartObserver
+{
+    void OnPart(Frame frame, InspectionRecord record);
+}

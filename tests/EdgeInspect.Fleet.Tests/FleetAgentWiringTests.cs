@@ -1,0 +1,104 @@
+using EdgeInspect.Cli.Fleet;
+using EdgeInspect.Core.Automation;
+using EdgeInspect.Core.Packages.Signing;
+using EdgeInspect.Core.Storage;
+using EdgeInspect.Station.Automation;
+using EdgeInspect.Station.Fleet;
+using EdgeInspect.Station.Pipeline;
+using EdgeInspect.Station.VirtualLine;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Xunit;
+
+namespace EdgeInspect.Fleet.Tests;
+
+/// <summary>AddEdgeInspectFleetAgent: config keys, validation at registration, the hosted service attaching the agent.</summary>
+public sealed class FleetAgentWiringTests
+{
+    private static ServiceCollection Station(InMemoryInspectionStore store)
+    {
+        var services = new ServiceCollection();
+        var time = TimeProvider.System;
+        var modes = new ModeController(store, new AutomationGate(new GateOptions()), time);
+        services.AddSingleton<IInspectionStore>(store);
+        services.AddSingleton(modes);
+        services.AddSingleton(new StationEngine(new StationOptions(), new InspectorHost(new SimulatedModelInspector()), modes, store,
+            new SimulatedStationOutputs(), null, time));
+        return services;
+    }
+
+    [Fact]
+    public async Task AddEdgeInspectFleetAgent_FleetSection_AgentAttachedToEngineAndStatusReported()
+    {
+        using var tmp = new TempDir();
+        using var key = PackageKeys.Create();
+        var pub = Path.Combine(tmp.Path, "fleet.pub");
+        File.WriteAllText(pub, PackageKeys.ExportPublicPem(key));
+        var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Device:Id"] = "dev-07",
+            ["Fleet:TrustedKeys:0"] = pub,
+            ["Fleet:SlotsFolder"] = tmp.Sub("data"),
+            ["Fleet:Promotion:MinParts"] = "50",
+            ["Fleet:Rollback:MaxErrorRate"] = "0.1",
+            ["Fleet:Rollback:MaxLatencyMs"] = "250",
+        }).Build();
+        using var store = new InMemoryInspectionStore();
+        var services = Station(store);
+
+        services.AddEdgeInspectFleetAgent(config);
+        await using var sp = services.BuildServiceProvider();
+        foreach (var h in sp.GetServices<IHostedService>()) await h.StartAsync(default);
+
+        var engine = sp.GetRequiredService<StationEngine>();
+        Assert.Same(sp.GetRequiredService<FleetAgent>(), engine.Observer);
+        var options = sp.GetRequiredService<FleetAgentOptions>();
+        Assert.Equal(50, options.Promotion.MinParts);
+        Assert.Equal(250, options.Rollback.MaxLatencyMs);
+        var status = FleetAgentServiceCollectionExtensions.DeviceStatus(sp);
+        Assert.Equal("shadow", status.Mode);
+        Assert.Equal("simulated", status.ActiveModel);
+        Assert.Equal("serving", status.Fleet!["modelState"]!.GetValue<string>());
+        foreach (var h in sp.GetServices<IHostedService>()) await h.StopAsync(default);
+        Assert.Null(engine.Observer);
+    }
+
+    [Fact]
+    public void AddEdgeInspectFleetAgent_MissingKeyFile_FailsAtRegistrationNamingTheKey()
+    {
+        var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Fleet:TrustedKeys:0"] = "/nonexistent/fleet.pub",
+        }).Build();
+
+        var e = Assert.Throws<ArgumentException>(() => Station(new InMemoryInspectionStore()).AddEdgeInspectFleetAgent(config));
+
+        Assert.Contains("Fleet:TrustedKeys:0", e.Message);
+    }
+
+    [Fact]
+    public void AddEdgeInspectFleetAgent_BadLimit_FailsNamingTheKey()
+    {
+        var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Fleet:TrustedKeys:0"] = "k.pub",
+            ["Fleet:Rollback:MaxErrorRate"] = "1.5",
+        }).Build();
+
+        var e = Assert.Throws<ArgumentException>(() => Station(new InMemoryInspectionStore()).AddEdgeInspectFleetAgent(config));
+
+        Assert.Contains("Fleet:Rollback:MaxErrorRate", e.Message);
+    }
+
+    [Fact]
+    public void AddEdgeInspectFleetAgent_NoFleetSection_RegistersNothing()
+    {
+        var services = Station(new InMemoryInspectionStore());
+        var before = services.Count;
+
+        services.AddEdgeInspectFleetAgent(new ConfigurationBuilder().Build());
+
+        Assert.Equal(before, services.Count);
+    }
+}

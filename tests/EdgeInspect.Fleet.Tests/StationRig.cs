@@ -1,0 +1,315 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using EdgeInspect.Cli.Fleet;
+using EdgeInspect.Core.Automation;
+using EdgeInspect.Core.Domain;
+using EdgeInspect.Core.Fleet;
+using EdgeInspect.Core.Fleet.Commands;
+using EdgeInspect.Core.Imaging;
+using EdgeInspect.Core.Inference;
+using EdgeInspect.Core.Packages.Signing;
+using EdgeInspect.Core.Packages.Transfer;
+using EdgeInspect.Core.Storage;
+using EdgeInspect.Imaging.OpenCv;
+using EdgeInspect.Inference.Onnx;
+using EdgeInspect.Station.Automation;
+using EdgeInspect.Station.Fleet;
+using EdgeInspect.Station.Pipeline;
+using EdgeInspect.Station.VirtualLine;
+using EdgeInspect.Sync.Mqtt;
+using EdgeInspect.Sync.Mqtt.Commands;
+using EdgeInspect.Sync.Mqtt.Packages;
+using EdgeInspect.TestSupport;
+using MQTTnet;
+using MQTTnet.Formatter;
+using Xunit;
+
+namespace EdgeInspect.Fleet.Tests;
+
+/// <summary>
+/// A fact that needs a real Mosquitto and Debian's /usr/bin/python3 with torch / onnx / cv2 (to train the smoke
+/// package with tools/train/train.py --smoke, once per test run).
+/// </summary>
+public sealed class FleetStationFactAttribute : FactAttribute
+{
+    public const string Python = "/usr/bin/python3";
+    private static readonly Lazy<string?> Missing = new(Probe);
+
+    public FleetStationFactAttribute()
+    {
+        if (Missing.Value is { } reason) Skip = reason;
+    }
+
+    private static string? Probe()
+    {
+        if (!MosquittoBroker.IsInstalled) return $"needs {MosquittoBroker.BinaryPath}";
+        if (!File.Exists(Python)) return $"needs {Python} with python3-torch, python3-onnx, python3-opencv";
+        try
+        {
+            using var p = Process.Start(new ProcessStartInfo(Python, ["-c", "import torch, onnx, cv2, numpy"])
+            {
+                RedirectStandardError = true,
+                RedirectStandardOutput = true,
+            })!;
+            p.WaitForExit(60_000);
+            return p.ExitCode == 0 ? null : $"{Python} lacks torch/onnx/cv2";
+        }
+        catch (Exception e)
+        {
+            return $"{Python} did not run: {e.Message}";
+        }
+    }
+}
+
+/// <summary>The smoke package (real ONNX cascade + classifier, tiny), trained once per test run.</summary>
+internal static class SmokePackage
+{
+    private static readonly Lazy<string> Trained = new(Train, LazyThreadSafetyMode.ExecutionAndPublication);
+
+    public static string Folder => Trained.Value;
+
+    /// <summary>Set to a folder written by <c>train.py --smoke</c> to reuse it instead of training (a busy machine needs minutes).</summary>
+    public const string OverrideVariable = "EDGEINSPECT_SMOKE_PACKAGE";
+
+    private static string Train()
+    {
+        if (Environment.GetEnvironmentVariable(OverrideVariable) is { Length: > 0 } given && File.Exists(Path.Combine(given, "manifest.json")))
+            return given;
+        var outDir = Path.Combine(Directory.CreateTempSubdirectory("edgeinspect-fleet-smoke-").FullName, "smoke");
+        var psi = new ProcessStartInfo(FleetStationFactAttribute.Python,
+            [Path.Combine(RepoPaths.Root, "tools", "train", "train.py"), "--smoke", "--out", outDir, "--name", "smoke"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEnd();
+        if (!p.WaitForExit(900_000)) throw new TimeoutException("train.py --smoke did not finish in 900 s");
+        if (p.ExitCode != 0) throw new InvalidOperationException($"train.py --smoke exited {p.ExitCode}: {stderr}");
+        _ = stdout.Result;
+        File.Delete(Path.Combine(outDir, "train.log"));
+        return outDir;
+    }
+}
+
+/// <summary>
+/// One station on a real Mosquitto: in-memory store, mode controller, engine with the smoke package as the profile's
+/// model (version 1), the fleet agent on the device's one MQTT connection, and a cloud side (command client and
+/// package pusher, the code path of edgeinspect-fleet). Frames come from the virtual line on a loop of their own;
+/// each frame's engine time is recorded.
+/// </summary>
+internal sealed class StationRig : IAsyncDisposable
+{
+    public const string Prefix = "ei-fleet";
+    public const string DeviceId = "dev-01";
+    public static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
+
+    private readonly CancellationTokenSource _stopFrames = new();
+    private Task? _frames;
+    private long _produced;
+
+    public required TempDir Tmp { get; init; }
+    public required MosquittoBroker Broker { get; init; }
+    public required ECDsa Key { get; init; }
+    public required TrustedKeys Keys { get; init; }
+    public required InMemoryInspectionStore Store { get; init; }
+    public required ModeController Modes { get; init; }
+    public required InspectorHost Host { get; init; }
+    public required StationEngine Engine { get; init; }
+    public required FleetAgent Agent { get; init; }
+    public required DeviceMqttConnection Connection { get; init; }
+    public required FleetMqttBridge Bridge { get; init; }
+    public required IMqttClient CloudClient { get; init; }
+    public required FleetCommandClient Commands { get; init; }
+    public required FleetPackagePusher Pusher { get; init; }
+    public required OpenCvImageOps Ops { get; init; }
+
+    /// <summary>(timestamp, engine ms, record) per processed frame; written by the frame loop only.</summary>
+    public List<(long At, double Ms, InspectionRecord Record)> Processed { get; } = [];
+
+    public long Produced => Interlocked.Read(ref _produced);
+
+    public static async Task<StationRig> StartAsync(Action<FleetAgentOptions>? configure = null, int frameIntervalMs = 5)
+    {
+        var tmp = new TempDir();
+        var broker = await MosquittoBroker.LaunchAsync();
+        var key = PackageKeys.Create();
+        var keyFile = Path.Combine(tmp.Sub("keys"), "fleet.pub");
+        File.WriteAllText(keyFile, PackageKeys.ExportPublicPem(key));
+        var options = new FleetAgentOptions
+        {
+            TrustedKeys = [keyFile],
+            SlotsFolder = tmp.Sub("data"),
+            MaxPackageBytes = 8L * 1024 * 1024,
+            MaxUnpackedBytes = 16L * 1024 * 1024,
+            MaxChunkBytes = 64 * 1024,
+            Promotion = new PromotionOptions { MinParts = 15, MinAgreement = 0 },
+            // The smoke model is tiny and disagrees with the human often: these tests are about the control plane.
+            Rollback = new RollbackOptions { MaxErrorRate = 1, MaxLatencyMs = 60_000, WindowParts = 20, WatchParts = 40 },
+        };
+        configure?.Invoke(options);
+        var keys = TrustedKeys.FromFiles(options.TrustedKeys);
+        var time = TimeProvider.System;
+        var store = new InMemoryInspectionStore();
+        var modes = new ModeController(store, new AutomationGate(new GateOptions()), time);
+        var ops = new OpenCvImageOps();
+        var factory = new OnnxNetworkFactory();
+        var inference = new InferenceOptions { WarmUp = false, IntraOpThreads = 1 };
+        var loader = new PackageInspectorLoader(factory, inference, ops);
+        // The profile's model: the smoke package as version 1 (not in a slot, like a fresh device).
+        var v1 = CopyAndSign(SmokePackage.Folder, Path.Combine(tmp.Path, "profile-model"), key, 1);
+        var host = new InspectorHost(loader.Load(v1));
+        var human = new SimulatedHumanInspector(new HumanInspectorOptions { Accuracy = 0.97, Seed = 3 });
+        var engine = new StationEngine(new StationOptions { DeviceId = DeviceId }, host, modes, store, new SimulatedStationOutputs(), human, time);
+        var installer = new PackageInstaller(options.SlotsFolder, keys, new DeviceIdentity(DeviceId, options.FleetName),
+            new InferencePackageValidator(factory, inference, ops), options.MaxUnpackedBytes);
+        var agent = new FleetAgent(options, store, modes, host, installer, loader, time);
+        agent.Start();
+        engine.Observer = agent;
+
+        var connection = new DeviceMqttConnection(new MqttUplinkOptions
+        {
+            Host = broker.Host,
+            Port = broker.Port,
+            TopicPrefix = Prefix,
+            DeviceId = DeviceId,
+            MaxPayloadBytes = 1024 * 1024,
+        }, time, status: () => FleetMqttBridge.StatusOf(agent));
+        var bridge = new FleetMqttBridge(connection, agent, options, new CommandOptions { MaxPayloadBytes = 4096 }, time);
+        await connection.StartAsync();
+        if (!await connection.WaitConnectedAsync(TimeSpan.FromSeconds(15))) throw new InvalidOperationException("device did not connect");
+        // Subscriptions are re-applied on connect; give the SUBACKs a moment before the cloud side sends.
+        await Task.Delay(200);
+
+        var cloud = new MqttClientFactory().CreateMqttClient();
+        await cloud.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer(broker.Host, broker.Port)
+            .WithProtocolVersion(MqttProtocolVersion.V500).WithClientId("cloud-" + Guid.NewGuid().ToString("N")[..8]).Build());
+        var commands = new FleetCommandClient(cloud, Prefix, "tester", time);
+        await commands.SubscribeAsync(default);
+        var rig = new StationRig
+        {
+            Tmp = tmp, Broker = broker, Key = key, Keys = keys, Store = store, Modes = modes, Host = host, Engine = engine, Agent = agent,
+            Connection = connection, Bridge = bridge, CloudClient = cloud, Commands = commands, Pusher = new FleetPackagePusher(cloud, commands, Prefix), Ops = ops,
+        };
+        rig.StartFrames(frameIntervalMs);
+        return rig;
+    }
+
+    /// <summary>Copies a package folder, sets its version (and any other manifest change), fills the hashes and signs it.</summary>
+    public static string CopyAndSign(string source, string target, ECDsa key, long version, Action<JsonObject>? edit = null)
+    {
+        Directory.CreateDirectory(target);
+        foreach (var f in Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories))
+        {
+            var dest = Path.Combine(target, Path.GetRelativePath(source, f));
+            Directory.CreateDirectory(Path.GetDirectoryName(dest)!);
+            File.Copy(f, dest, overwrite: true);
+        }
+        var manifestPath = Path.Combine(target, PackageVerifier.ManifestFileName);
+        var manifest = JsonNode.Parse(File.ReadAllText(manifestPath))!.AsObject();
+        manifest["version"] = version;
+        edit?.Invoke(manifest);
+        File.WriteAllText(manifestPath, manifest.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        PackageBuilder.SignFolder(target, key);
+        return target;
+    }
+
+    /// <summary>A signed package folder for this rig's key, as edgeinspect-fleet pack makes it.</summary>
+    public string Package(string name, long version, Action<JsonObject>? edit = null, ECDsa? key = null) =>
+        CopyAndSign(SmokePackage.Folder, Path.Combine(Tmp.Path, "pkg-" + name), key ?? Key, version, edit);
+
+    public string Archive(string folder)
+    {
+        var archive = folder + ".tar";
+        PackageArchive.Create(folder, archive);
+        return archive;
+    }
+
+    /// <summary>Pushes an archive with the fleet tool's pusher; the device's reply.</summary>
+    public async Task<CommandReply> PushAsync(string archive, string packageId)
+    {
+        using var sender = new PackageSender(packageId, archive, 64 * 1024);
+        return await Pusher.PushAsync(DeviceId, sender, Wait, null, default);
+    }
+
+    public Task<CommandReply> SendAsync(string command, JsonObject? args = null) =>
+        Commands.SendAsync(DeviceId, command, args, Wait, "tester", default);
+
+    /// <summary>Waits until <paramref name="condition"/> holds (checked every 50 ms) or fails the test.</summary>
+    public static async Task Until(Func<bool> condition, string what, TimeSpan? timeout = null)
+    {
+        var sw = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (sw.Elapsed > (timeout ?? Wait)) Assert.Fail($"timed out after {sw.Elapsed.TotalSeconds:F0} s waiting for {what}");
+            await Task.Delay(50);
+        }
+    }
+
+    public int ProcessedCount { get { lock (Processed) return Processed.Count; } }
+
+    public List<(long At, double Ms, InspectionRecord Record)> Snapshot() { lock (Processed) return [.. Processed]; }
+
+    private void StartFrames(int intervalMs)
+    {
+        var source = new VirtualLineSource(new PartRenderer(new PartRendererOptions { Seed = 7, Width = 160, Height = 120 }),
+            TimeSpan.FromMilliseconds(intervalMs), TimeProvider.System);
+        var ct = _stopFrames.Token;
+        // One thread, like the inspection stage: frames are processed strictly one after the other.
+        _frames = Task.Factory.StartNew(async () =>
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                Frame? frame;
+                try { frame = await source.ReadAsync(ct); }
+                catch (OperationCanceledException) { break; }
+                if (frame is null) break;
+                Interlocked.Increment(ref _produced);
+                using (frame)
+                {
+                    var start = Stopwatch.GetTimestamp();
+                    var record = Engine.Process(frame);
+                    var ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                    lock (Processed) Processed.Add((Stopwatch.GetTimestamp(), ms, record));
+                }
+            }
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+    }
+
+    public async Task StopFramesAsync()
+    {
+        await _stopFrames.CancelAsync();
+        if (_frames is not null) await _frames;
+    }
+
+    /// <summary>No frame dropped: every frame produced got a record, and in a model-running mode a model verdict.</summary>
+    public void AssertNoFrameDropped()
+    {
+        var all = Snapshot();
+        Assert.Equal(Produced, all.Count);
+        Assert.Equal(0, Engine.Counters.FramesDropped);
+        var noModel = all.Where(p => AutomationPolicy.RunsModel(p.Record.Mode) && p.Record.ModelVerdict is null).ToList();
+        Assert.True(noModel.Count == 0, $"{noModel.Count} parts without a model verdict, first: {noModel.FirstOrDefault().Record?.FailReason}");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopFramesAsync();
+        await Bridge.DisposeAsync();
+        await Commands.DisposeAsync();
+        CloudClient.Dispose();
+        await Connection.DisposeAsync();
+        Engine.Observer = null;
+        Agent.Dispose();
+        Host.Swap(null)?.Dispose();
+        Ops.Dispose();
+        await Broker.DisposeAsync();
+        Keys.Dispose();
+        Key.Dispose();
+        _stopFrames.Dispose();
+        Tmp.Dispose();
+    }
+}
