@@ -18,45 +18,68 @@ public sealed class DurableFileStream : FileStream
     /// <summary>How many times this stream forced its data to the disk.</summary>
     public long DiskFlushes => Interlocked.Read(ref _diskFlushes);
 
-    private volatile bool _dirty;
+    private bool _dirty;
 
     public override void Flush() => Flush(flushToDisk: true);
 
-    /// <summary>Always forces written data to the disk; a flush with nothing written since the last one costs no fsync.</summary>
+    /// <summary>
+    /// Always forces written data to the disk; a flush with nothing written since the last one costs no fsync.
+    /// <para>
+    /// Locked on the stream itself, the same monitor LiteDB's internal ConcurrentStream takes around each positioned
+    /// read and write: LiteDB's log writer thread writes and flushes this stream while the store (on another thread)
+    /// flushes it after a commit. Without the lock a flush could return while the writer's fsync of the same bytes is
+    /// still running, and the buffered FileStream state is not safe to touch from two threads.
+    /// </para>
+    /// </summary>
     public override void Flush(bool flushToDisk)
     {
-        if (!_dirty)
+        lock (this)
         {
-            base.Flush(flushToDisk: false);
-            return;
+            if (!_dirty)
+            {
+                base.Flush(flushToDisk: false);
+                return;
+            }
+            _dirty = false;
+            base.Flush(flushToDisk: true);
+            Interlocked.Increment(ref _diskFlushes);
         }
-        _dirty = false;
-        base.Flush(flushToDisk: true);
-        Interlocked.Increment(ref _diskFlushes);
     }
 
     public override void Write(byte[] buffer, int offset, int count)
     {
-        _dirty = true;
-        base.Write(buffer, offset, count);
+        lock (this)
+        {
+            _dirty = true;
+            base.Write(buffer, offset, count);
+        }
     }
 
     public override void Write(ReadOnlySpan<byte> buffer)
     {
-        _dirty = true;
-        base.Write(buffer);
+        lock (this)
+        {
+            _dirty = true;
+            base.Write(buffer);
+        }
     }
 
     public override void WriteByte(byte value)
     {
-        _dirty = true;
-        base.WriteByte(value);
+        lock (this)
+        {
+            _dirty = true;
+            base.WriteByte(value);
+        }
     }
 
     public override void SetLength(long value)
     {
-        _dirty = true;
-        base.SetLength(value);
+        lock (this)
+        {
+            _dirty = true;
+            base.SetLength(value);
+        }
     }
 
     public override Task FlushAsync(CancellationToken cancellationToken)
