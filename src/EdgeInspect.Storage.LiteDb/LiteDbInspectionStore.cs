@@ -82,7 +82,8 @@ public sealed class LiteDbInspectionStore : IInspectionStore, IOutboxQueue
         _options = options;
         _time = time ?? TimeProvider.System;
         _log = (ILogger?)log ?? NullLogger.Instance;
-        _open = openStream ?? (p => new DurableFileStream(p, FileMode.OpenOrCreate));
+        // The log fsyncs only when the store asks (Durable); the data file on every flush LiteDB's checkpoint makes.
+        _open = openStream ?? (p => new DurableFileStream(p, FileMode.OpenOrCreate, syncOnFlush: p != LogPath(options.Path)));
         var dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(options.Path));
         if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
 
@@ -510,12 +511,12 @@ public sealed class LiteDbInspectionStore : IInspectionStore, IOutboxQueue
             Checkpoint();
             return;
         }
-        // 1. every page of the commit is written to the log stream (the writer fsyncs after its queue runs dry, but it
-        //    signals "empty" before that fsync, so 2. is needed);
-        // 2. fsync the log ourselves: a no-op when the writer's own fsync already covered these bytes (the stream
-        //    serializes the two flushes, so ours returns only after the writer's fsync finished).
+        // 1. every page of the commit is written to the log stream (LiteDB's writer flushes when its queue runs dry,
+        //    but it signals "empty" before that flush, and its flushes reach only the OS: DurableFileStream, syncOnFlush false);
+        // 2. fsync the log ourselves, once for the whole commit.
         _waitLogWriter();
-        _logStream.Flush();
+        if (_logStream is DurableFileStream durable) durable.Sync();
+        else _logStream.Flush(); // an injected stream (tests): its Flush is its sync
         CheckpointIfLogLarge();
     }
 

@@ -371,6 +371,8 @@ public sealed class DeviceMqttConnection : IAsyncDisposable
     {
         var b = new MqttClientOptionsBuilder()
             .WithTcpServer(_options.Host, _options.Port)
+            // Not WithoutPacketFragmentation(): with it the broker-outage test lost a PUBACKed record at the broker kill in
+            // 3 of 4 runs (0 of 6 without), and the drain meets its target without it.
             .WithClientId(_options.EffectiveClientId)
             .WithProtocolVersion(MqttProtocolVersion.V500)
             .WithCleanStart(true)
@@ -384,7 +386,11 @@ public sealed class DeviceMqttConnection : IAsyncDisposable
             .WithWillContentType("application/json");
         if (_options.Username is not null) b.WithCredentials(_options.Username, _options.Password);
         if (_options.UseTls) b.WithTlsOptions(ConfigureTls);
-        return b.Build();
+        var built = b.Build();
+        // NoDelay (MQTTnet's default today, set explicitly so an update cannot change it): a QoS 1 publish is a small
+        // packet waiting for its PUBACK, and Nagle's algorithm (RFC 896) would hold it until the previous segment is acked.
+        if (built.ChannelOptions is MqttClientTcpOptions tcp) tcp.NoDelay = true;
+        return built;
     }
 
     private void ConfigureTls(MqttClientTlsOptionsBuilder tls)

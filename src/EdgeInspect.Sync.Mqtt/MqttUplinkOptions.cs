@@ -41,9 +41,9 @@ public sealed class MqttUplinkOptions
     public int MaxPayloadBytes { get; set; } = 256 * 1024;
 
     /// <summary>Records per outbox read; the drainer alternates a batch of backlog and a batch of the newest.</summary>
-    public int BatchSize { get; set; } = 100;
-    /// <summary>QoS 1 publishes in flight at once (each still deleted only after its own PUBACK).</summary>
-    public int MaxInFlight { get; set; } = 32;
+    public int BatchSize { get; set; } = 500;
+    /// <summary>QoS 1 publishes in flight at once, a sliding window (each still deleted only after its own PUBACK).</summary>
+    public int MaxInFlight { get; set; } = 128;
 
     /// <summary>Telemetry period; 0 disables the telemetry publisher.</summary>
     public double TelemetryIntervalSeconds { get; set; } = 60;

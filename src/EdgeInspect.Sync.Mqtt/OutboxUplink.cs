@@ -20,6 +20,8 @@ public sealed class OutboxUplink : IAsyncDisposable
     private readonly DeviceMqttConnection _connection;
     private readonly MqttUplinkOptions _options;
     private readonly ILogger _log;
+    /// <summary>Acknowledged records removed from the outbox per store transaction.</summary>
+    private const int RemoveBatch = 256;
     private readonly SemaphoreSlim _signal = new(0, int.MaxValue);
     private CancellationTokenSource? _cts;
     private Task? _loop;
@@ -70,16 +72,16 @@ public sealed class OutboxUplink : IAsyncDisposable
             var old = _queue.ReadBatch(backlogCursor, _options.BatchSize);
             if (old.Count == 0) break;
             var sentOld = await SendAsync(old, ct);
-            total += sentOld;
-            if (sentOld < old.Count) break;
+            total += Acked(sentOld);
+            if (sentOld < 0) break;
             backlogCursor = old[^1].Offset;
             // the live lane: the newest records, unless the backlog batch already covered them
             var fresh = _queue.ReadNewest(_options.BatchSize).Where(i => i.Offset > backlogCursor).ToList();
             if (fresh.Count > 0)
             {
                 var sentNew = await SendAsync(fresh, ct);
-                total += sentNew;
-                if (sentNew < fresh.Count) break;
+                total += Acked(sentNew);
+                if (sentNew < 0) break;
             }
         }
         return total;
@@ -87,30 +89,38 @@ public sealed class OutboxUplink : IAsyncDisposable
 
     private async Task<int> SendAsync(IReadOnlyList<OutboxItem> items, CancellationToken ct)
     {
-        // Up to MaxInFlight QoS 1 publishes are outstanding at once; MQTTnet writes them in call order, and the broker
-        // forwards in order per topic ([MQTT-4.6.0-6]). Each is removed only after its own PUBACK.
+        // A sliding window: up to MaxInFlight QoS 1 publishes are outstanding at once, and a new one starts as soon as
+        // the oldest is acknowledged (a lock-step window would idle the link while its slowest PUBACK is awaited).
+        // MQTTnet writes them in call order and the broker forwards in order per topic ([MQTT-4.6.0-6]). Each record is
+        // removed only after its own PUBACK; removals are batched into one store transaction per RemoveBatch acks.
         var sent = 0;
-        for (var start = 0; start < items.Count; start += _options.MaxInFlight)
+        var next = 0;
+        var failed = false;
+        var window = new Queue<(long Offset, Task<bool> Ack)>(Math.Min(_options.MaxInFlight, items.Count));
+        var acked = new List<long>(Math.Min(RemoveBatch, items.Count));
+        while (next < items.Count || window.Count > 0)
         {
-            var window = items.Skip(start).Take(_options.MaxInFlight).ToArray();
-            var tasks = new Task<bool>[window.Length];
-            for (var i = 0; i < window.Length; i++)
+            while (!failed && next < items.Count && window.Count < _options.MaxInFlight)
             {
-                tasks[i] = _connection.PublishAsync(_connection.Topics.Records, window[i].Payload, MqttPublishSettings.AtLeastOnce, ct);
+                var item = items[next++];
+                window.Enqueue((item.Offset, _connection.PublishAsync(_connection.Topics.Records, item.Payload, MqttPublishSettings.AtLeastOnce, ct)));
             }
-            var ok = await Task.WhenAll(tasks);
-            var acked = new List<long>(window.Length);
-            for (var i = 0; i < window.Length; i++)
+            var (offset, ack) = window.Dequeue();
+            if (await ack) acked.Add(offset);
+            else failed = true; // stop starting new ones; those in flight still count when acknowledged
+            if (acked.Count >= RemoveBatch || window.Count == 0 || (failed && acked.Count > 0))
             {
-                if (ok[i]) acked.Add(window[i].Offset);
+                _queue.RemoveMany(acked);
+                sent += acked.Count;
+                Interlocked.Add(ref _sent, acked.Count);
+                acked.Clear();
             }
-            _queue.RemoveMany(acked);
-            sent += acked.Count;
-            Interlocked.Add(ref _sent, acked.Count);
-            if (acked.Count < window.Length) return sent;
         }
-        return sent;
+        return failed ? -sent - 1 : sent;
     }
+
+    /// <summary>SendAsync returns -(acknowledged + 1) when a publish failed (link lost), so the caller stops the round.</summary>
+    private static int Acked(int result) => result < 0 ? -result - 1 : result;
 
     private void Wake()
     {
