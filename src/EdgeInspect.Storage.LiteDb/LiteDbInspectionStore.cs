@@ -44,7 +44,7 @@ public sealed record StoreStatistics(
 /// </para>
 /// <para>Thread-safe: one lock serializes all access (a station writes a few parts per second).</para>
 /// </summary>
-public sealed class LiteDbInspectionStore : IInspectionStore, IOutboxQueue
+public sealed class LiteDbInspectionStore : IInspectionStore, IOutboxQueue, ITelemetryStore
 {
     private const string RecordsName = "records";
     private const string OutboxName = "outbox";
@@ -143,6 +143,12 @@ public sealed class LiteDbInspectionStore : IInspectionStore, IOutboxQueue
     public long PendingCount
     {
         get { lock (_gate) return _outbox.LongCount(); }
+    }
+
+    /// <summary>Evicted records that were still waiting for the uplink, since the database was created.</summary>
+    public long EvictedUnsent
+    {
+        get { lock (_gate) return _evictedUnsent; }
     }
 
     /// <summary>Evictions by reason (<see cref="EvictionPolicy.ReasonNames"/>) since the database was created.</summary>
