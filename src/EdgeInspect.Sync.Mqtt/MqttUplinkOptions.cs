@@ -51,7 +51,7 @@ public sealed class MqttUplinkOptions
     /// </summary>
     public double ReplaySeconds { get; set; } = 2;
 
-    /// <summary>Telemetry period; 0 disables the telemetry publisher.</summary>
+    /// <summary>Not read: the telemetry period is <c>Telemetry:IntervalSeconds</c> (AddEdgeInspectTelemetry). Kept so old configs still bind.</summary>
     public double TelemetryIntervalSeconds { get; set; } = 60;
 
     public bool Enabled => !string.IsNullOrWhiteSpace(Host);
