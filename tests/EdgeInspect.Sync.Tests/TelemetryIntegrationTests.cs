@@ -201,6 +201,18 @@ public sealed class TelemetryIntegrationTests : IDisposable
         Assert.Equal("temperatureC-above", sp.GetRequiredService<TelemetryOptions>().Alarms[0].EffectiveName);
         Assert.Equal("dev-cfg", sp.GetRequiredService<TelemetryRecorder>().TakeSnapshot().DeviceId);
 
+        // the dev profile (JSON with comments), loaded the way the run verb's wiring does
+        var profile = new ConfigurationBuilder().AddJsonFile(Path.Combine(RepoPaths.Root, "device-config", "dev.json"), optional: false, reloadOnChange: false).Build();
+        var fromProfile = new ServiceCollection();
+        fromProfile.AddSingleton<IInspectionStore>(new InMemoryInspectionStore());
+        fromProfile.AddEdgeInspectTelemetry(profile);
+        using (var psp = fromProfile.BuildServiceProvider())
+        {
+            Assert.Equal(10, psp.GetRequiredService<TelemetryOptions>().IntervalSeconds);
+            Assert.Contains(psp.GetRequiredService<TelemetryOptions>().Alarms, a => a.Name == "drift" && a.Raise == 3 && a.Clear == 2);
+            Assert.Equal("dev-001", psp.GetRequiredService<TelemetryRecorder>().TakeSnapshot().DeviceId);
+        }
+
         var bad = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["Telemetry:Alarms:0:Metric"] = "cpuPercent",
