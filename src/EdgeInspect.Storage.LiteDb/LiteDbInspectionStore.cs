@@ -29,11 +29,14 @@ public sealed record StoreStatistics(
 /// The local store on LiteDB 5: records, audit events, telemetry snapshots, device state, and the uplink outbox.
 /// <para>
 /// Durability: LiteDB 5 writes a commit's pages to its log through a background writer thread, so <c>Commit()</c> returns
-/// before the pages are even in the OS, let alone on the disk. Every mutating call here therefore commits and then runs
-/// <c>Checkpoint()</c>, which waits for that writer, copies the log into the data file and flushes it; both files are
-/// <see cref="DurableFileStream"/>s whose <c>Flush()</c> is an fsync. When <see cref="Append"/> returns, the record is on
-/// the disk. The sequence high-water mark is saved in the same transaction as the record, so a sequence number is never
-/// handed out twice across a crash.
+/// before the pages are even in the OS, let alone on the disk. Every durable call here therefore commits, waits for that
+/// writer (<see cref="LogWriterWait"/>) and flushes the log file, a <see cref="DurableFileStream"/> whose <c>Flush()</c>
+/// is an fsync: about one fsync per commit. On open LiteDB replays the confirmed transactions of the log, so when
+/// <see cref="Append"/> returns the record is on the disk. The log is copied into the data file (checkpoint, several
+/// fsyncs) only once it exceeds <see cref="StoreOptions.CheckpointLogBytes"/>, at open and at dispose.
+/// <see cref="AppendMany"/> stores several records with one commit and one fsync (group commit). The sequence
+/// high-water mark is saved in the same transaction as the record, so a sequence number is never handed out twice
+/// across a crash.
 /// </para>
 /// <para>
 /// A file that will not open (torn, not a LiteDB file) is renamed to "&lt;name&gt;.corrupt-&lt;UTC time&gt;", counted, logged,
@@ -41,7 +44,7 @@ public sealed record StoreStatistics(
 /// </para>
 /// <para>Thread-safe: one lock serializes all access (a station writes a few parts per second).</para>
 /// </summary>
-public sealed class LiteDbInspectionStore : IInspectionStore, IOutboxQueue
+public sealed class LiteDbInspectionStore : IInspectionStore, IOutboxQueue, ITelemetryStore
 {
     private const string RecordsName = "records";
     private const string OutboxName = "outbox";
@@ -67,6 +70,8 @@ public sealed class LiteDbInspectionStore : IInspectionStore, IOutboxQueue
     private long _storedBytes;
     private long _evictedUnsent;
     private readonly long[] _evictions = new long[EvictionPolicy.ReasonNames.Length];
+    private readonly Action? _waitLogWriter;
+    private long _checkpoints;
     private bool _disposed;
 
     /// <param name="openStream">Opens a file of the database for read/write (tests inject a power-loss stream); default: <see cref="DurableFileStream"/>.</param>
@@ -77,7 +82,8 @@ public sealed class LiteDbInspectionStore : IInspectionStore, IOutboxQueue
         _options = options;
         _time = time ?? TimeProvider.System;
         _log = (ILogger?)log ?? NullLogger.Instance;
-        _open = openStream ?? (p => new DurableFileStream(p, FileMode.OpenOrCreate));
+        // The log fsyncs only when the store asks (Durable); the data file on every flush LiteDB's checkpoint makes.
+        _open = openStream ?? (p => new DurableFileStream(p, FileMode.OpenOrCreate, syncOnFlush: p != LogPath(options.Path)));
         var dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(options.Path));
         if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
 
@@ -103,6 +109,11 @@ public sealed class LiteDbInspectionStore : IInspectionStore, IOutboxQueue
         _records.EnsureIndex("ek");
         _audit.EnsureIndex("at");
         _telemetry.EnsureIndex("at");
+        _waitLogWriter = LogWriterWait.TryCreate(_db);
+        if (_waitLogWriter is null)
+        {
+            _log.LogWarning("LiteDB internals differ from 5.0.20: every commit checkpoints (slower, still durable)");
+        }
         _deviceState = ReadState();
         var meta = _state.FindById("meta");
         if (meta is not null)
@@ -118,7 +129,7 @@ public sealed class LiteDbInspectionStore : IInspectionStore, IOutboxQueue
         }
         else
         {
-            Durable();
+            Checkpoint();
         }
     }
 
@@ -134,6 +145,12 @@ public sealed class LiteDbInspectionStore : IInspectionStore, IOutboxQueue
         get { lock (_gate) return _outbox.LongCount(); }
     }
 
+    /// <summary>Evicted records that were still waiting for the uplink, since the database was created.</summary>
+    public long EvictedUnsent
+    {
+        get { lock (_gate) return _evictedUnsent; }
+    }
+
     /// <summary>Evictions by reason (<see cref="EvictionPolicy.ReasonNames"/>) since the database was created.</summary>
     public IReadOnlyDictionary<string, long> Evictions
     {
@@ -146,31 +163,57 @@ public sealed class LiteDbInspectionStore : IInspectionStore, IOutboxQueue
     public void Append(InspectionRecord record)
     {
         ArgumentNullException.ThrowIfNull(record);
-        var json = JsonSerializer.SerializeToUtf8Bytes(record, RecordJson.Options);
-        var cls = EvictionPolicy.Classify(record, _options.LowConfidence);
+        AppendMany([record]);
+    }
+
+    /// <summary>
+    /// Durably stores several records (ascending sequence numbers) in one transaction with one log fsync (group
+    /// commit): all of them are on the disk when this returns, or, if it throws, none of them.
+    /// </summary>
+    public void AppendMany(IReadOnlyList<InspectionRecord> records)
+    {
+        ArgumentNullException.ThrowIfNull(records);
+        if (records.Count == 0) return;
+        var prepared = new (InspectionRecord Record, byte[] Json, int Class)[records.Count];
+        for (var i = 0; i < records.Count; i++)
+        {
+            var r = records[i] ?? throw new ArgumentException($"records[{i}] is null", nameof(records));
+            prepared[i] = (r, JsonSerializer.SerializeToUtf8Bytes(r, RecordJson.Options), EvictionPolicy.Classify(r, _options.LowConfidence));
+        }
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            if (record.Sequence <= _deviceState.LastSequence)
+            var last = _deviceState.LastSequence;
+            foreach (var (r, _, _) in prepared)
             {
-                throw new InvalidOperationException(
-                    $"record sequence {record.Sequence} is not above the stored high-water mark {_deviceState.LastSequence} (sequence numbers are never reused)");
+                if (r.Sequence <= last)
+                {
+                    throw new InvalidOperationException(
+                        $"record sequence {r.Sequence} is not above the stored high-water mark {last} (sequence numbers are never reused)");
+                }
+                last = r.Sequence;
             }
-            var size = json.Length + 96L; // document overhead (keys, index nodes), roughly
+            var storedBytes = _storedBytes;
+            var evictedUnsent = _evictedUnsent;
+            var evictions = (long[])_evictions.Clone();
             _db.BeginTrans();
             try
             {
-                _records.Insert(new BsonDocument
+                foreach (var (record, json, cls) in prepared)
                 {
-                    ["_id"] = record.Sequence,
-                    ["at"] = record.CapturedAt.UtcDateTime,
-                    ["ek"] = cls * ClassStride + record.Sequence,
-                    ["size"] = size,
-                    ["json"] = json,
-                });
-                _outbox.Insert(new BsonDocument { ["_id"] = record.Sequence });
-                _storedBytes += size;
-                _deviceState.LastSequence = record.Sequence;
+                    var size = json.Length + 96L; // document overhead (keys, index nodes), roughly
+                    _records.Insert(new BsonDocument
+                    {
+                        ["_id"] = record.Sequence,
+                        ["at"] = record.CapturedAt.UtcDateTime,
+                        ["ek"] = cls * ClassStride + record.Sequence,
+                        ["size"] = size,
+                        ["json"] = json,
+                    });
+                    _outbox.Insert(new BsonDocument { ["_id"] = record.Sequence });
+                    _storedBytes += size;
+                    _deviceState.LastSequence = record.Sequence;
+                }
                 WriteState(_deviceState);
                 EvictIfOverBudget();
                 WriteMeta();
@@ -180,6 +223,9 @@ public sealed class LiteDbInspectionStore : IInspectionStore, IOutboxQueue
             {
                 _db.Rollback();
                 _deviceState = ReadState();
+                _storedBytes = storedBytes;
+                _evictedUnsent = evictedUnsent;
+                Array.Copy(evictions, _evictions, evictions.Length);
                 throw;
             }
             Durable();
@@ -306,15 +352,21 @@ public sealed class LiteDbInspectionStore : IInspectionStore, IOutboxQueue
         if (offsets.Count == 0) return;
         lock (_gate)
         {
+            // One transaction, no fsync (see Remove); the log still grows, so it is checkpointed by size.
             _db.BeginTrans();
             foreach (var o in offsets) _outbox.Delete(o);
             _db.Commit();
+            CheckpointIfLogLarge();
         }
     }
 
     public void RemoveUpTo(long offset)
     {
-        lock (_gate) _outbox.DeleteMany(Query.LTE("_id", offset));
+        lock (_gate)
+        {
+            _outbox.DeleteMany(Query.LTE("_id", offset));
+            CheckpointIfLogLarge();
+        }
     }
 
     public StoreStatistics Statistics()
@@ -344,13 +396,19 @@ public sealed class LiteDbInspectionStore : IInspectionStore, IOutboxQueue
     /// <summary>Fsync calls made by the data and log files so far (when they are <see cref="DurableFileStream"/>s).</summary>
     public long DiskFlushes => (_dataStream as DurableFileStream)?.DiskFlushes + (_logStream as DurableFileStream)?.DiskFlushes ?? 0;
 
+    /// <summary>Checkpoints (log copied into the data file) run by this instance, at open included.</summary>
+    public long Checkpoints => Interlocked.Read(ref _checkpoints);
+
+    /// <summary>True when commits are made durable by waiting for LiteDB's log writer (one fsync) rather than a checkpoint.</summary>
+    public bool FastDurableCommit => _waitLogWriter is not null;
+
     public void Dispose()
     {
         lock (_gate)
         {
             if (_disposed) return;
             _disposed = true;
-            _db.Dispose();
+            _db.Dispose(); // LiteDB checkpoints the log into the data file on a clean close
             _dataStream.Dispose();
             _logStream.Dispose();
         }
@@ -451,8 +509,35 @@ public sealed class LiteDbInspectionStore : IInspectionStore, IOutboxQueue
         return Directory.GetFiles(dir, System.IO.Path.GetFileName(path) + ".corrupt-*").Count(f => !f.EndsWith("-log", StringComparison.Ordinal));
     }
 
-    /// <summary>Makes everything committed so far durable (see the class remarks).</summary>
-    private void Durable() => _db.Checkpoint();
+    /// <summary>Makes everything committed so far durable (see the class remarks). Called under the gate, no transaction open.</summary>
+    private void Durable()
+    {
+        if (_waitLogWriter is null)
+        {
+            Checkpoint();
+            return;
+        }
+        // 1. every page of the commit is written to the log stream (LiteDB's writer flushes when its queue runs dry,
+        //    but it signals "empty" before that flush, and its flushes reach only the OS: DurableFileStream, syncOnFlush false);
+        // 2. fsync the log ourselves, once for the whole commit.
+        _waitLogWriter();
+        if (_logStream is DurableFileStream durable) durable.Sync();
+        else _logStream.Flush(); // an injected stream (tests): its Flush is its sync
+        CheckpointIfLogLarge();
+    }
+
+    private void CheckpointIfLogLarge()
+    {
+        long length;
+        lock (_logStream) length = _logStream.Length;
+        if (length >= _options.CheckpointLogBytes) Checkpoint();
+    }
+
+    private void Checkpoint()
+    {
+        _db.Checkpoint();
+        Interlocked.Increment(ref _checkpoints);
+    }
 
     private void EvictIfOverBudget()
     {

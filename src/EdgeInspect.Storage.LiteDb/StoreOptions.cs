@@ -17,6 +17,12 @@ public sealed class StoreOptions
     /// <summary>Model confidence below this marks a part "low confidence": kept until last.</summary>
     public double LowConfidence { get; set; } = 0.7;
 
+    /// <summary>
+    /// The write-ahead log is copied into the data file (a checkpoint: several fsyncs) once it reaches this size; below
+    /// it, each durable commit costs one fsync of the log. LiteDB's own default is 1000 pages (8 KiB each).
+    /// </summary>
+    public long CheckpointLogBytes { get; set; } = 8 * 1024 * 1024;
+
     public void Validate()
     {
         static void Fail(string key, string problem) => throw new InvalidOperationException($"{SectionName}:{key}: {problem}");
@@ -24,6 +30,7 @@ public sealed class StoreOptions
         if (BudgetBytes < 0) Fail(nameof(BudgetBytes), "must be >= 0 (0 = no budget)");
         if (BudgetBytes is > 0 and < 64 * 1024) Fail(nameof(BudgetBytes), $"{BudgetBytes} is below the 64 KiB minimum");
         if (LowWaterFraction is <= 0 or >= 1) Fail(nameof(LowWaterFraction), "must be in (0, 1)");
+        if (CheckpointLogBytes < 64 * 1024) Fail(nameof(CheckpointLogBytes), $"{CheckpointLogBytes} is below the 64 KiB minimum");
         if (LowConfidence is < 0 or > 1) Fail(nameof(LowConfidence), "must be in [0, 1]");
     }
 }

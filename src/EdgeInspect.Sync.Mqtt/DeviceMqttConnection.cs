@@ -383,6 +383,8 @@ public sealed class DeviceMqttConnection : IAsyncDisposable
     {
         var b = new MqttClientOptionsBuilder()
             .WithTcpServer(_options.Host, _options.Port)
+            // Not WithoutPacketFragmentation(): the drain meets its target without it, and it was never verified with
+            // the outage and status tests (an early suspicion that it lost records was wrong: see OutboxUplink's replay).
             .WithClientId(_options.EffectiveClientId)
             .WithProtocolVersion(MqttProtocolVersion.V500)
             .WithCleanStart(true)

@@ -41,11 +41,17 @@ public sealed class MqttUplinkOptions
     public int MaxPayloadBytes { get; set; } = 256 * 1024;
 
     /// <summary>Records per outbox read; the drainer alternates a batch of backlog and a batch of the newest.</summary>
-    public int BatchSize { get; set; } = 100;
-    /// <summary>QoS 1 publishes in flight at once (each still deleted only after its own PUBACK).</summary>
-    public int MaxInFlight { get; set; } = 32;
+    public int BatchSize { get; set; } = 500;
+    /// <summary>QoS 1 publishes in flight at once, a sliding window (each still deleted only after its own PUBACK).</summary>
+    public int MaxInFlight { get; set; } = 128;
 
-    /// <summary>Telemetry period; 0 disables the telemetry publisher.</summary>
+    /// <summary>
+    /// After a lost link, records the broker acknowledged this many seconds before the drop are sent again (a broker
+    /// that died may not have forwarded them; the cloud drops duplicates). 0 = no replay.
+    /// </summary>
+    public double ReplaySeconds { get; set; } = 2;
+
+    /// <summary>Not read: the telemetry period is <c>Telemetry:IntervalSeconds</c> (AddEdgeInspectTelemetry). Kept so old configs still bind.</summary>
     public double TelemetryIntervalSeconds { get; set; } = 60;
 
     public bool Enabled => !string.IsNullOrWhiteSpace(Host);
@@ -70,6 +76,7 @@ public sealed class MqttUplinkOptions
         if (MaxPayloadBytes < 1024) Fail(nameof(MaxPayloadBytes), "must be >= 1024");
         if (BatchSize is < 1 or > 10_000) Fail(nameof(BatchSize), "must be 1..10000");
         if (MaxInFlight is < 1 or > 65_535) Fail(nameof(MaxInFlight), "must be 1..65535");
+        if (ReplaySeconds < 0 || !double.IsFinite(ReplaySeconds)) Fail(nameof(ReplaySeconds), "must be >= 0 (0 = no replay)");
         if (TelemetryIntervalSeconds < 0) Fail(nameof(TelemetryIntervalSeconds), "must be >= 0");
         if (Username is null != Password is null) Fail(Username is null ? nameof(Username) : nameof(Password), "username and password go together");
         if (CaFile is not null && !File.Exists(CaFile)) Fail(nameof(CaFile), $"file '{CaFile}' not found");

@@ -2,6 +2,7 @@ using EdgeInspect.Core.Automation;
 using EdgeInspect.Core.Domain;
 using EdgeInspect.Core.Shadow;
 using EdgeInspect.Core.Storage;
+using EdgeInspect.Core.Telemetry;
 using EdgeInspect.Station.Automation;
 using EdgeInspect.Station.Pipeline;
 using EdgeInspect.Station.VirtualLine;
@@ -130,6 +131,26 @@ public class StationEngineTests
             Assert.False(File.Exists(ModeControlFolder.RequestPath(dir, "r1")));
         }
         finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
+    public void Process_WithTelemetryRecorder_PartsLatencyClassesAndInputStatsReported()
+    {
+        var rig = new Rig(AutomationMode.Full);
+        var recorder = new TelemetryRecorder("dev-001", rig.Time, baselineFrames: 10, thermalRoot: "/nonexistent");
+        rig.Engine.Telemetry = recorder;
+        var parts = rig.RunParts(40);
+        rig.Time.Advance(TimeSpan.FromSeconds(4));
+        var s = recorder.TakeSnapshot();
+        Assert.Equal(40, s.Frames.Inspected);
+        Assert.Equal(10, s.Frames.PartRate, 9);
+        Assert.Equal(40, s.LatencyMs["total"].Count);
+        Assert.Equal(40, s.Output.Parts);
+        Assert.Equal(parts.Count(p => p.Record.ModelClass == "ok"), s.Output.Classes.GetValueOrDefault("ok"));
+        Assert.Equal(40, s.Input.Frames);
+        Assert.NotNull(s.Input.Brightness);
+        Assert.Equal("firstFrames", s.Input.Baseline?.Source);
+        Assert.NotNull(s.Input.DriftScore);
     }
 }
 

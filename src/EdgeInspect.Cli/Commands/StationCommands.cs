@@ -6,7 +6,10 @@ using EdgeInspect.Core.Imaging;
 using EdgeInspect.Core.Inspection;
 using EdgeInspect.Core.Shadow;
 using EdgeInspect.Core.Storage;
+using EdgeInspect.Cli.Fleet;
 using EdgeInspect.Core.Inference;
+using EdgeInspect.Core.Telemetry;
+using EdgeInspect.Sync.Mqtt.Telemetry;
 using EdgeInspect.Core.Packages;
 using EdgeInspect.Imaging.OpenCv;
 using EdgeInspect.Imaging.OpenCv.Capture;
@@ -110,9 +113,12 @@ internal static class StationCommands
             try
             {
                 builder.Services.AddEdgeInspectStorage(builder.Configuration);
-                builder.Services.AddEdgeInspectUplink(builder.Configuration, sp => new DeviceStatusInfo(
-                    sp.GetRequiredService<ModeController>().Current.ToWire(), inspectors.Current?.ModelName, inspectors.Current?.ModelVersion,
-                    typeof(StationCommands).Assembly.GetName().Version?.ToString()));
+                builder.Services.AddEdgeInspectUplink(builder.Configuration, FleetAgentServiceCollectionExtensions.DeviceStatus);
+                builder.Services.AddEdgeInspectTelemetry(builder.Configuration);
+                // Fleet control (commands, model delivery, candidate shadow, promote / rollback) when the profile has a
+                // Fleet section; registered before the stages so the agent restores its slots before frames flow.
+                builder.Services.AddEdgeInspectFleetAgent(builder.Configuration, sp => sp.GetRequiredService<IInspectionStore>(),
+                    new InferenceOptions { Providers = profile.Model.Providers, IntraOpThreads = profile.Model.IntraOpThreads });
             }
             catch (InvalidOperationException e) { return Fail(e.Message); }
 
@@ -161,9 +167,15 @@ internal static class StationCommands
                 }
                 return new ModeController(store, new AutomationGate(profile.Gate), time);
             });
-            builder.Services.AddSingleton(sp => new StationEngine(
-                new StationOptions { DeviceId = profile.Device.Id, Station = profile.Device.Station, PartialConfidence = profile.Automation.PartialConfidence, HumanWindow = TimeSpan.FromMilliseconds(profile.HumanInspector.WindowMs) },
-                inspectors, sp.GetRequiredService<ModeController>(), sp.GetRequiredService<IInspectionStore>(), outputs, human, time));
+            builder.Services.AddSingleton(sp =>
+            {
+                var telemetry = sp.GetRequiredService<ITelemetryRecorder>();
+                if (inspectors.Current is PackageInspector pi) telemetry.SetBaseline(pi.Manifest.InputBaseline);
+                return new StationEngine(
+                    new StationOptions { DeviceId = profile.Device.Id, Station = profile.Device.Station, PartialConfidence = profile.Automation.PartialConfidence, HumanWindow = TimeSpan.FromMilliseconds(profile.HumanInspector.WindowMs) },
+                    inspectors, sp.GetRequiredService<ModeController>(), sp.GetRequiredService<IInspectionStore>(), outputs, human, time)
+                { Telemetry = telemetry };
+            });
             builder.Services.AddSingleton<IInspectorHost>(inspectors);
             builder.Services.AddSingleton(source);
             builder.Services.AddSingleton(new FrameChannel(capacity: 4));

@@ -135,7 +135,9 @@ internal static class StoreCommands
         var host = new Option<string?>("--mqtt-host") { Description = "also measure the outbox drain to this broker" };
         var port = new Option<int>("--mqtt-port") { DefaultValueFactory = _ => 1883 };
         var partRate = new Option<double>("--part-rate") { Description = "the station's part rate, parts/s", DefaultValueFactory = _ => 10 };
-        var cmd = new Command("store", "Durable insert rate of the local store and outbox drain rate to a broker") { count, host, port, partRate };
+        var group = new Option<int>("--group") { Description = "also measure group commit: records per AppendMany (0 = skip)", DefaultValueFactory = _ => 0 };
+        var inFlight = new Option<int>("--max-inflight") { Description = "Uplink:MaxInFlight for the drain", DefaultValueFactory = _ => new MqttUplinkOptions().MaxInFlight };
+        var cmd = new Command("store", "Durable insert rate of the local store and outbox drain rate to a broker") { count, host, port, partRate, group, inFlight };
         cmd.SetAction(async (p, ct) =>
         {
             var dir = Directory.CreateTempSubdirectory("edgeinspect-bench-").FullName;
@@ -149,10 +151,23 @@ internal static class StoreCommands
                 sw.Stop();
                 var rate = n / sw.Elapsed.TotalSeconds;
                 Console.WriteLine($"durable inserts: {n} in {sw.Elapsed.TotalMilliseconds:F0} ms = {rate:F0} records/s " +
-                                  $"({rate / p.GetValue(partRate):F1}x a {p.GetValue(partRate)} parts/s station; {store.DiskFlushes} fsyncs)");
+                                  $"({rate / p.GetValue(partRate):F1}x a {p.GetValue(partRate)} parts/s station; {store.DiskFlushes} fsyncs, " +
+                                  $"{store.Checkpoints} checkpoints incl. open)");
+                if (p.GetValue(group) is > 0 and var g)
+                {
+                    var flushes = store.DiskFlushes;
+                    sw.Restart();
+                    for (var i = n + 1; i <= 2 * n; i += g)
+                    {
+                        store.AppendMany([.. Enumerable.Range(i, Math.Min(g, 2 * n + 1 - i)).Select(s => SampleRecord("bench", s, now))]);
+                    }
+                    sw.Stop();
+                    Console.WriteLine($"group commit ({g} per AppendMany): {n} in {sw.Elapsed.TotalMilliseconds:F0} ms = {n / sw.Elapsed.TotalSeconds:F0} records/s " +
+                                      $"({store.DiskFlushes - flushes} fsyncs)");
+                }
                 if (p.GetValue(host) is { } h)
                 {
-                    var opts = new MqttUplinkOptions { Host = h, Port = p.GetValue(port), DeviceId = "bench", BatchSize = 500 };
+                    var opts = new MqttUplinkOptions { Host = h, Port = p.GetValue(port), DeviceId = "bench", MaxInFlight = p.GetValue(inFlight) };
                     await using var conn = new DeviceMqttConnection(opts);
                     await conn.StartAsync(ct);
                     if (!await conn.WaitConnectedAsync(TimeSpan.FromSeconds(10), ct)) throw new IOException($"--mqtt-host: no broker at {h}:{opts.Port}");
@@ -160,7 +175,8 @@ internal static class StoreCommands
                     sw.Restart();
                     var sent = await uplink.DrainOnceAsync(ct);
                     sw.Stop();
-                    Console.WriteLine($"outbox drain: {sent} records at QoS 1 in {sw.Elapsed.TotalMilliseconds:F0} ms = {sent / sw.Elapsed.TotalSeconds:F0} records/s (pending left {store.PendingCount})");
+                    Console.WriteLine($"outbox drain: {sent} records at QoS 1 in {sw.Elapsed.TotalMilliseconds:F0} ms = {sent / sw.Elapsed.TotalSeconds:F0} records/s " +
+                                      $"(max in flight {opts.MaxInFlight}, batch {opts.BatchSize}; pending left {store.PendingCount})");
                 }
                 return 0;
             }

@@ -32,6 +32,7 @@ public sealed class PackageInspector : IInspector
 
     public PackageInspector(ModelManifest manifest, CascadeDetector detector, INetworkRunner? classifier, IImageOps imageOps)
     {
+        Manifest = manifest;
         ArgumentNullException.ThrowIfNull(manifest);
         _detector = detector ?? throw new ArgumentNullException(nameof(detector));
         _ops = imageOps ?? throw new ArgumentNullException(nameof(imageOps));
@@ -99,6 +100,9 @@ public sealed class PackageInspector : IInspector
             }
         }
     }
+
+    /// <summary>The manifest the inspector was opened from (thresholds, classes, input baseline).</summary>
+    public ModelManifest Manifest { get; }
 
     public string ModelName { get; }
 

@@ -3,6 +3,7 @@ using EdgeInspect.Core.Automation;
 using EdgeInspect.Core.Domain;
 using EdgeInspect.Core.Imaging;
 using EdgeInspect.Core.Storage;
+using EdgeInspect.Core.Telemetry;
 using EdgeInspect.Station.Automation;
 using EdgeInspect.Station.VirtualLine;
 
@@ -55,6 +56,9 @@ public sealed class StationEngine(
 
     /// <summary>Optional: sees each part after its record is stored (fleet candidate shadow, promotion and rollback).</summary>
     public IPartObserver? Observer { get; set; }
+
+    /// <summary>Telemetry (issue 5): the null recorder unless the composition root sets the registered ITelemetryRecorder.</summary>
+    public ITelemetryRecorder Telemetry { get; set; } = NullTelemetryRecorder.Instance;
 
     public InspectionRecord Process(Frame frame)
     {
@@ -131,6 +135,10 @@ public sealed class StationEngine(
             if (agreed) Interlocked.Increment(ref Counters.Agreements);
             modes.RecordPair(agreed);
         }
+        // Telemetry, after the part is decided and stored so it adds nothing to the actuation path.
+        Telemetry.InputFrame(frame.Image);
+        foreach (var (stage, ms) in latency) Telemetry.StageLatencyMs(stage, ms);
+        Telemetry.PartInspected(result?.PartClass, result?.Regions.Count ?? 0);
         if (Observer is { } observer)
         {
             try { observer.OnPart(frame, record); }

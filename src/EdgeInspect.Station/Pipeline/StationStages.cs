@@ -39,8 +39,9 @@ public sealed class CaptureStage(IFrameSource source, FrameChannel channel, Stat
             {
                 var frame = await source.ReadAsync(stoppingToken);
                 if (frame is null) { log.LogInformation("source {Source} ended", source.Name); break; }
+                engine.Telemetry.FrameCaptured();
                 if (source.Triggered) await writer.WriteAsync(frame, stoppingToken);
-                else if (!writer.TryWrite(frame)) { engine.Counters.CountDrop(); frame.Dispose(); }
+                else if (!writer.TryWrite(frame)) { engine.Counters.CountDrop(); engine.Telemetry.FrameDropped(); frame.Dispose(); }
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { }

@@ -1,0 +1,38 @@
+using EdgeInspect.Core.Storage;
+using EdgeInspect.Core.Telemetry;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace EdgeInspect.Sync.Mqtt.Telemetry;
+
+public static class TelemetryServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers telemetry from the "Telemetry" section (validated now, naming the bad key): one
+    /// <see cref="TelemetryRecorder"/>, also as <see cref="ITelemetryRecorder"/> for the station pipeline, and the
+    /// <see cref="TelemetryPublisher"/> hosted service. Needs an <see cref="IInspectionStore"/>; snapshots are stored
+    /// when the store is also an <see cref="ITelemetryStore"/> (the LiteDB one), and published when a
+    /// <see cref="DeviceMqttConnection"/> is registered (AddEdgeInspectUplink with an Uplink:Host).
+    /// The device id in each message comes from <c>Uplink:DeviceId</c>, else <c>Device:Id</c>.
+    /// </summary>
+    public static IServiceCollection AddEdgeInspectTelemetry(this IServiceCollection services, IConfiguration configuration)
+    {
+        var options = new TelemetryOptions();
+        configuration.GetSection(TelemetryOptions.SectionName).Bind(options);
+        options.Validate();
+        var deviceId = configuration[$"{MqttUplinkOptions.SectionName}:DeviceId"] ?? configuration["Device:Id"] ?? new MqttUplinkOptions().DeviceId;
+        services.AddSingleton(options);
+        services.AddSingleton(sp => new TelemetryRecorder(deviceId, sp.GetService<TimeProvider>(), options.BaselineFrames));
+        services.AddSingleton<ITelemetryRecorder>(sp => sp.GetRequiredService<TelemetryRecorder>());
+        services.AddSingleton(sp =>
+        {
+            var store = sp.GetRequiredService<IInspectionStore>();
+            return new TelemetryPublisher(sp.GetRequiredService<TelemetryRecorder>(), store,
+                sp.GetService<ITelemetryStore>() ?? store as ITelemetryStore, sp.GetService<DeviceMqttConnection>(), options,
+                sp.GetService<TimeProvider>(), sp.GetService<ILogger<TelemetryPublisher>>());
+        });
+        services.AddHostedService(sp => sp.GetRequiredService<TelemetryPublisher>());
+        return services;
+    }
+}
