@@ -13,4 +13,8 @@ if (args.Length == 0 || (args[0].StartsWith('-') && args[0] is not ("-h" or "--h
     args = ["run", .. args];
 }
 
-return await root.Parse(args).InvokeAsync();
+// Signals are the host's business: System.CommandLine would otherwise force the process down 2 s after Ctrl-C or
+// SIGTERM, killing the station mid-drain (a frame still inside ONNX Runtime) instead of letting every captured
+// part be recorded. The host's console / systemd lifetime stops the services in order; verbs without a host end
+// on the default signal behaviour.
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
