@@ -34,32 +34,13 @@ namespace EdgeInspect.Fleet.Tests;
 /// </summary>
 public sealed class FleetStationFactAttribute : FactAttribute
 {
-    public const string Python = "/usr/bin/python3";
-    private static readonly Lazy<string?> Missing = new(Probe);
+    public const string Python = TrainingPython.Path;
+    private static readonly Lazy<string?> Missing = new(() =>
+        MosquittoBroker.IsInstalled ? TrainingPython.MissingReason : $"needs {MosquittoBroker.BinaryPath}");
 
     public FleetStationFactAttribute()
     {
         if (Missing.Value is { } reason) Skip = reason;
-    }
-
-    private static string? Probe()
-    {
-        if (!MosquittoBroker.IsInstalled) return $"needs {MosquittoBroker.BinaryPath}";
-        if (!File.Exists(Python)) return $"needs {Python} with python3-torch, python3-onnx, python3-opencv";
-        try
-        {
-            using var p = Process.Start(new ProcessStartInfo(Python, ["-c", "import torch, onnx, cv2, numpy"])
-            {
-                RedirectStandardError = true,
-                RedirectStandardOutput = true,
-            })!;
-            p.WaitForExit(60_000);
-            return p.ExitCode == 0 ? null : $"{Python} lacks torch/onnx/cv2";
-        }
-        catch (Exception e)
-        {
-            return $"{Python} did not run: {e.Message}";
-        }
     }
 }
 

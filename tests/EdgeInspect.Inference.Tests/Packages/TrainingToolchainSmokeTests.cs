@@ -8,31 +8,10 @@ namespace EdgeInspect.Inference.Tests.Packages;
 /// <summary>A fact that needs Debian's /usr/bin/python3 with python3-torch, python3-onnx and python3-opencv.</summary>
 public sealed class TrainingToolchainFactAttribute : FactAttribute
 {
-    public const string Python = "/usr/bin/python3";
-    private static readonly Lazy<string?> Missing = new(Probe);
-
+    public const string Python = TrainingPython.Path;
     public TrainingToolchainFactAttribute()
     {
-        if (Missing.Value is { } reason) Skip = reason;
-    }
-
-    private static string? Probe()
-    {
-        if (!File.Exists(Python)) return $"needs {Python} (Debian python3 with python3-torch, python3-onnx, python3-opencv)";
-        try
-        {
-            using var p = Process.Start(new ProcessStartInfo(Python, ["-c", "import torch, onnx, cv2, numpy"])
-            {
-                RedirectStandardError = true,
-                RedirectStandardOutput = true,
-            })!;
-            p.WaitForExit(60_000);
-            return p.ExitCode == 0 ? null : $"{Python} lacks torch/onnx/cv2 (apt-get install python3-torch python3-onnx python3-opencv)";
-        }
-        catch (Exception e)
-        {
-            return $"{Python} did not run: {e.Message}";
-        }
+        if (TrainingPython.MissingReason is { } reason) Skip = reason;
     }
 }
 
