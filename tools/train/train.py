@@ -302,6 +302,16 @@ def make_golden(a, dets, clf, classes, cfg, final_t, val_items):
             for e in ng + ok]
 
 
+def choose_threshold(table):
+    """The final threshold: the best box recall at precision >= 0.7 (the target operating point); when no threshold
+    reaches that precision, the best F1, since chasing precision alone then throws the recall away for nothing."""
+    ok = [t for t, v in table.items() if v["precision"] >= 0.7]
+    if ok:
+        return max(ok, key=lambda t: (table[t]["recall"], t))
+    f1 = lambda v: 2 * v["precision"] * v["recall"] / max(v["precision"] + v["recall"], 1e-9)
+    return max(table, key=lambda t: (f1(table[t]), table[t]["imageClassAccuracy"]))
+
+
 def regolden(a):
     """Rewrites golden/ and the manifest's golden list of an existing package with its cached stages."""
     with open(os.path.join(a.out, "manifest.json")) as f:
@@ -318,6 +328,17 @@ def regolden(a):
         if sha256(os.path.join(a.out, st["file"])) != st["sha256"]:
             raise SystemExit(f"{st['file']}: the package changed since its manifest was written")
     val_items = data.read_voc(a.dataset, a.val_split)
+    if a.reselect:
+        # Re-run model selection on val with the package's networks (e.g. after a change to the selection rule).
+        table = evaluate(nets_[:3], nets_[3], val_items, classes, cfg, [0.5, 0.6, 0.7, 0.8, 0.9, 0.95])
+        t = choose_threshold(table)
+        print(f"reselected O-Net threshold {t}: {table[t]}")
+        cfg["thresholds"][2] = t
+        stages[2]["threshold"] = t
+        manifest["decision"]["minRegionScore"] = t
+        m = manifest["metrics"]["python_val"]
+        m.update(boxPrecisionIoU50=round(table[t]["precision"], 4), boxRecallIoU50=round(table[t]["recall"], 4),
+                 imageClassAccuracy=round(table[t]["imageClassAccuracy"], 4))
     manifest["golden"] = make_golden(a, nets_[:3], nets_[3], classes, cfg, cfg["thresholds"][2], val_items)
     with open(os.path.join(a.out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=2)
@@ -349,6 +370,7 @@ def main():
     ap.add_argument("--max-proposals", type=int, default=24,
                     help="earlier-stage detections per training image used as R-Net / O-Net crops")
     ap.add_argument("--command", default=None, help="command line recorded in provenance")
+    ap.add_argument("--reselect", action="store_true", help="with --golden-only: redo the O-Net threshold selection on val")
     ap.add_argument("--golden-only", action="store_true", help="redo only the golden images of the package in --out "
                     "from the four stages in --cache (e.g. after changing the golden rules), keeping everything else")
     a = ap.parse_args()
@@ -428,8 +450,7 @@ def main():
     for t, v in table.items():
         log(f"val O-Net threshold {t}: precision {v['precision']:.3f} recall {v['recall']:.3f} "
             f"image class accuracy {v['imageClassAccuracy']:.3f}")
-    ok = [t for t, v in table.items() if v["precision"] >= 0.7]
-    final_t = max(ok, key=lambda t: (table[t]["recall"], t)) if ok else max(table, key=lambda t: table[t]["precision"])
+    final_t = choose_threshold(table)
     cfg["thresholds"][2] = final_t
     img_acc = table[final_t]["imageClassAccuracy"]
     log(f"chosen O-Net threshold {final_t}: {table[final_t]}, image-level class accuracy {img_acc:.4f}")

@@ -109,6 +109,11 @@ public sealed class TensorPacker
     {
         int plane = width * height;
         var dst = tensor.Slice(index * plane * Channels, plane * Channels);
+        if (Channels == 3 && _sourceChannel[0] >= 0 && _sourceChannel[1] >= 0 && _sourceChannel[2] >= 0)
+        {
+            PackColour(bgr, width, height, dst);
+            return;
+        }
         for (int y = 0; y < height; y++)
         {
             var row = bgr.Slice(y * width * 3, width * 3);
@@ -150,6 +155,34 @@ public sealed class TensorPacker
                 dst[o] = l0[row[p + c0]];
                 dst[o + sc] = l1[row[p + c1]];
                 dst[o + (2 * sc)] = l2[row[p + c2]];
+            }
+        }
+    }
+
+    /// <summary>
+    /// The hot path of the refine stages (one crop per candidate, every frame): strides hoisted, no per-element
+    /// layout switch; the same arithmetic as the general loop, so results are bit-identical.
+    /// </summary>
+    private void PackColour(ReadOnlySpan<float> bgr, int width, int height, Span<float> dst)
+    {
+        (int sx, int sy, int sc) = Layout switch
+        {
+            TensorLayout.Nhwc => (3, width * 3, 1),
+            TensorLayout.Nwhc => (height * 3, 3, 1),
+            _ => (1, width, width * height),
+        };
+        int c0 = _sourceChannel[0], c1 = _sourceChannel[1], c2 = _sourceChannel[2];
+        float m0 = _mean[0], m1 = _mean[1], m2 = _mean[2], k = Scale;
+        for (int y = 0; y < height; y++)
+        {
+            var row = bgr.Slice(y * width * 3, width * 3);
+            int o = y * sy;
+            for (int x = 0; x < width; x++, o += sx)
+            {
+                int p = x * 3;
+                dst[o] = (row[p + c0] - m0) * k;
+                dst[o + sc] = (row[p + c1] - m1) * k;
+                dst[o + (2 * sc)] = (row[p + c2] - m2) * k;
             }
         }
     }
