@@ -93,6 +93,9 @@ public sealed class PackageRefusalTests : IDisposable
         try
         {
             Directory.CreateDirectory(Path.Combine(dataset, "ok"));
+            // A valid one-image dataset, so the only thing wrong is the package.
+            string golden = Directory.EnumerateFiles(Path.Combine(_pkg.Dir, "golden")).First();
+            File.Copy(golden, Path.Combine(dataset, "ok", Path.GetFileName(golden)));
 
             var (code, stdout, stderr) = Cli.Run("eval", "--model", _pkg.Dir, "--dataset", dataset);
 
