@@ -78,6 +78,11 @@ public sealed class OnnxNetworkRunner : INetworkRunner
         if (outputs.Length != _outputNames.Length)
             throw new ArgumentException($"{Path.GetFileName(ModelPath)} has {_outputNames.Length} outputs, {outputs.Length} buffers given", nameof(outputs));
 
+        // Evict before taking any view for this call, never in the middle of it: clearing after some views of this
+        // call were taken disposed them while they were about to be bound and run (a use-after-free inside ONNX
+        // Runtime, seen as a segfault after a few hundred frames with varying candidate counts).
+        if (_views.Count + inputs.Length + outputs.Length > MaxCachedViews || _bindings.Count >= MaxCachedViews) ClearCaches();
+
         var key = default(ShapeKey);
         for (int i = 0; i < inputs.Length; i++)
         {
@@ -114,7 +119,6 @@ public sealed class OnnxNetworkRunner : INetworkRunner
                 binding = _session.CreateIoBinding();
                 for (int i = 0; i < _inputValues.Length; i++) binding.BindInput(_inputNames[i], _inputValues[i]);
                 for (int o = 0; o < _outputValues.Length; o++) binding.BindOutput(_outputNames[o], _outputValues[o]);
-                if (_bindings.Count >= MaxCachedViews) ClearCaches();
                 _bindings[bindingKey] = binding;
             }
             _session.RunWithBinding(_runOptions, binding);
@@ -214,7 +218,6 @@ public sealed class OnnxNetworkRunner : INetworkRunner
         var key = new ViewKey(buffer, buffer.Data, default);
         key.Shape.Append(buffer.Shape);
         if (_views.TryGetValue(key, out var value)) return value;
-        if (_views.Count >= MaxCachedViews) ClearCaches();
         value = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, buffer.Data.AsMemory(0, buffer.Length), buffer.Shape.ToArray());
         _views[key] = value;
         return value;

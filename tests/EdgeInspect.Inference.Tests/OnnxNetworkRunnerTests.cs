@@ -71,6 +71,27 @@ public sealed class OnnxNetworkRunnerTests
     }
 
     [SharedDataFact(Fixtures.Mtcnn)]
+    public void Run_MoreDistinctShapesThanTheViewCache_EvictsBetweenCallsAndStaysCorrect()
+    {
+        // Regression: the cache of OrtValue views (1,024) used to be cleared in the middle of a call, disposing the
+        // views just taken for it; ONNX Runtime then ran on freed memory (a segfault after a few hundred frames).
+        // Every batch size from 1 to 400 is a new shape (three views each), so the cache fills and is cleared.
+        using var runner = new OnnxNetworkFactory().Open(Fixtures.Onnx("rnet.onnx"), Cpu);
+        var input = new TensorBuffer();
+        var outputs = runner.Outputs.Select(_ => new TensorBuffer()).ToArray();
+        var rng = new Random(3);
+        for (int n = 1; n <= 400; n++)
+        {
+            input.SetShape(n, 24, 24, 3);
+            foreach (ref var v in input.Span) v = (float)((rng.NextDouble() * 2) - 1);
+            runner.Run([input], outputs);
+            var scores = outputs[runner.OutputIndex("softmax_1")];
+            Assert.Equal([n, 2L], scores.Shape.ToArray());
+            Assert.Equal(1.0, scores.Span[^2] + scores.Span[^1], 4);
+        }
+    }
+
+    [SharedDataFact(Fixtures.Mtcnn)]
     public void Run_RNetBatch_WritesSoftmaxAndBoxesIntoCallerBuffers()
     {
         using var runner = new OnnxNetworkFactory().Open(Fixtures.Onnx("rnet.onnx"), Cpu);
