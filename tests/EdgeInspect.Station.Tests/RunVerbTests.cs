@@ -37,10 +37,13 @@ public partial class RunVerbTests : IDisposable
         var stderr = p.StandardError.ReadToEndAsync();
         if (time > TimeSpan.Zero && !p.WaitForExit(time))
         {
-            using var kill = Process.Start("kill", ["-INT", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            // SIGTERM, what systemd sends; the host's lifetime treats it like Ctrl-C (SIGINT). Not SIGINT here: a test
+            // run launched from a non-interactive shell's background job inherits SIGINT as ignored, and .NET keeps
+            // an inherited "ignore" (as nohup expects), so the child would never see it.
+            using var kill = Process.Start("kill", ["-TERM", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
             await kill.WaitForExitAsync();
         }
-        if (!p.WaitForExit(TimeSpan.FromSeconds(60))) { p.Kill(true); throw new TimeoutException("edgeinspect did not stop within 60 s of SIGINT"); }
+        if (!p.WaitForExit(TimeSpan.FromSeconds(60))) { p.Kill(true); throw new TimeoutException("edgeinspect did not stop within 60 s of SIGTERM"); }
         return (p.ExitCode, await stdout, await stderr);
     }
 
@@ -48,7 +51,7 @@ public partial class RunVerbTests : IDisposable
     private static partial Regex SummaryParts();
 
     [Fact]
-    public async Task Run_DevProfileWithShippedModel_ShowsProgressStopsCleanlyOnSigintAndStoresEveryPart()
+    public async Task Run_DevProfileWithShippedModel_ShowsProgressStopsCleanlyOnSigtermAndStoresEveryPart()
     {
         string package = Path.Combine(RepoPaths.Root, "models", "virtual-line");
         Assert.True(File.Exists(Path.Combine(package, "manifest.json")), $"the shipped package {package} is missing");
