@@ -207,3 +207,49 @@ public class GpioInputTests
         Assert.DoesNotContain(audits, a => a.To == "human");
     }
 }
+
+public class PartPresentTriggerTests
+{
+    /// <summary>A camera whose queued frames carry the capture times given.</summary>
+    private sealed class StampedCamera(IEnumerable<DateTimeOffset> stamps) : IFrameSource
+    {
+        private readonly Queue<DateTimeOffset> _stamps = new(stamps);
+        private long _seq;
+        public string Name => "stamped";
+        public bool Triggered => false;
+        public ValueTask<Frame?> ReadAsync(CancellationToken cancellationToken) =>
+            ValueTask.FromResult(_stamps.TryDequeue(out var at) ? new Frame(new ImageBuffer(8, 8), _seq++, at) : null);
+        public void Dispose() { }
+    }
+
+    [Fact]
+    public async Task ReadAsync_SensorEdges_OneTriggeredFramePerPartAtOrAfterItsEdge()
+    {
+        var t0 = new DateTimeOffset(2026, 11, 23, 8, 0, 0, TimeSpan.Zero);
+        var time = new FakeTimeProvider(t0);
+        var driver = new SimulatedGpioDriver();
+        using var gpio = new GpioController(driver);
+        var stamps = new[] { 10, 30, 50, 70, 90, 130, 150, 170 }.Select(ms => t0.AddMilliseconds(ms));
+        using var source = new PartPresentTrigger(new StampedCamera(stamps), gpio, 22, TimeSpan.FromMilliseconds(20), time);
+        Assert.True(source.Triggered);
+
+        var first = source.ReadAsync(CancellationToken.None).AsTask();
+        Assert.False(first.IsCompleted); // no part yet: no frame, however many the camera has
+        time.Advance(TimeSpan.FromMilliseconds(20));
+        driver.SetInput(22, PinValue.High); // part arrives at 20 ms, settles at 40 ms
+        time.Advance(TimeSpan.FromMilliseconds(20));
+        using (var frame = await first.WaitAsync(TimeSpan.FromSeconds(5)))
+        {
+            Assert.Equal("part-1", frame!.PartId);
+            Assert.Equal(t0.AddMilliseconds(50), frame.CapturedAt); // 10 and 30 ms showed the empty belt
+        }
+
+        driver.SetInput(22, PinValue.Low);
+        time.Advance(TimeSpan.FromMilliseconds(60)); // 100 ms
+        driver.SetInput(22, PinValue.High);
+        time.Advance(TimeSpan.FromMilliseconds(25)); // settles at 120 ms
+        using var second = await source.ReadAsync(CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal("part-2", second!.PartId);
+        Assert.Equal(t0.AddMilliseconds(130), second.CapturedAt);
+    }
+}

@@ -141,6 +141,7 @@ internal static class StationCommands
             try
             {
                 source = OpenSource(profile, time, logs);
+                if (profile.Source.Triggered) source = new PartPresentTrigger(source, gpio, profile.Gpio.PartPresent, debounce, time);
                 if (profile.Source.Kind == "virtual-line")
                 {
                     human = new SimulatedHumanInspector(new HumanInspectorOptions { Accuracy = profile.HumanInspector.Accuracy, MeanDelay = TimeSpan.FromMilliseconds(profile.HumanInspector.MeanDelayMs), Seed = profile.HumanInspector.Seed });

@@ -27,6 +27,8 @@ public sealed class StationProfile
         public double DefectRate { get; set; } = 0.3;
         public int Width { get; set; } = 320;
         public int Height { get; set; } = 240;
+        /// <summary>Camera sources: one frame per part on the Gpio:PartPresent sensor's edge instead of free-running.</summary>
+        public bool Triggered { get; set; }
     }
 
     public sealed class HumanSection
@@ -84,6 +86,7 @@ public sealed class StationProfile
         Need(!string.IsNullOrWhiteSpace(Device.Station), "Device:Station", "must be non-empty");
         Need(SourceKinds.Contains(Source.Kind), "Source:Kind", $"must be one of {string.Join(", ", SourceKinds)}");
         Need(Source.Kind == "virtual-line" || !string.IsNullOrWhiteSpace(Source.Uri), "Source:Uri", $"required for source kind '{Source.Kind}'");
+        Need(!Source.Triggered || Source.Kind is "v4l2" or "gstreamer" or "rtsp" or "file", "Source:Triggered", "only camera sources (v4l2, gstreamer, rtsp, file) take a part-present trigger");
         Need(Source.IntervalMs is >= 0 and <= 60_000, "Source:IntervalMs", "must be 0..60000");
         Need(Source.DefectRate is >= 0 and <= 1, "Source:DefectRate", "must be 0..1");
         Need(Source.Width is >= 160 and <= 4096, "Source:Width", "must be 160..4096");
