@@ -177,21 +177,8 @@ public sealed class CascadeDetector : IDisposable
             _current.AddRange(_scaleBoxes.Span[..kept]);
         }
 
-        bool inclusive = stage.InclusiveWidth;
-        if (spec.NmsAfterRegression)
-        {
-            for (int i = 0; i < _current.Count; i++) CascadeMath.Regress(ref _current[i], inclusive);
-            _current.Count = CascadeMath.Nms(_current.Span, _spec.CrossScaleNms.Iou, _spec.CrossScaleNms.Mode, _nms);
-        }
-        else
-        {
-            _current.Count = CascadeMath.Nms(_current.Span, _spec.CrossScaleNms.Iou, _spec.CrossScaleNms.Mode, _nms);
-            for (int i = 0; i < _current.Count; i++) CascadeMath.Regress(ref _current[i], inclusive);
-        }
-        if (spec.Square)
-        {
-            for (int i = 0; i < _current.Count; i++) CascadeMath.Square(ref _current[i]);
-        }
+        // P-Net's candidates from all scales meet in the cross-scale NMS.
+        RegressAndSuppress(stage, _spec.CrossScaleNms);
     }
 
     private void RunRefineStage(ImageBuffer image, Stage stage, ref long modelTicks)
@@ -266,15 +253,25 @@ public sealed class CascadeDetector : IDisposable
         }
         _current.Count = kept;
 
+        RegressAndSuppress(stage, spec.Nms);
+    }
+
+    /// <summary>
+    /// The end of every stage: box regression and NMS in the order the stage asks for (the reference regresses
+    /// before its last NMS only in O-Net), then squaring when the stage squares.
+    /// </summary>
+    private void RegressAndSuppress(Stage stage, NmsSpec nms)
+    {
+        var spec = stage.Spec;
         bool inclusive = stage.InclusiveWidth;
         if (spec.NmsAfterRegression)
         {
             for (int i = 0; i < _current.Count; i++) CascadeMath.Regress(ref _current[i], inclusive);
-            _current.Count = CascadeMath.Nms(_current.Span, spec.Nms.Iou, spec.Nms.Mode, _nms);
+            _current.Count = CascadeMath.Nms(_current.Span, nms.Iou, nms.Mode, _nms);
         }
         else
         {
-            _current.Count = CascadeMath.Nms(_current.Span, spec.Nms.Iou, spec.Nms.Mode, _nms);
+            _current.Count = CascadeMath.Nms(_current.Span, nms.Iou, nms.Mode, _nms);
             for (int i = 0; i < _current.Count; i++) CascadeMath.Regress(ref _current[i], inclusive);
         }
         if (spec.Square)

@@ -88,20 +88,7 @@ public sealed class TensorPacker
             PackColour(bgr, width, height, dst);
             return;
         }
-        for (int y = 0; y < height; y++)
-        {
-            var row = bgr.Slice(y * width * 3, width * 3);
-            for (int x = 0; x < width; x++)
-            {
-                int p = x * 3;
-                for (int c = 0; c < Channels; c++)
-                {
-                    int s = _sourceChannel[c];
-                    float v = s < 0 ? Gray(row[p], row[p + 1], row[p + 2]) : row[p + s];
-                    dst[Offset(x, y, c, width, height)] = (v - _mean[c]) * Scale;
-                }
-            }
-        }
+        PackGeneral(bgr, width, height, dst);
     }
 
     /// <summary>Packs float BGR (HWC, tightly packed) as sample <paramref name="index"/> of <paramref name="tensor"/>.</summary>
@@ -114,6 +101,13 @@ public sealed class TensorPacker
             PackColour(bgr, width, height, dst);
             return;
         }
+        PackGeneral(bgr, width, height, dst);
+    }
+
+    /// <summary>Any channel mapping (grey, one or two channels): per-element layout arithmetic, off the hot path.</summary>
+    private void PackGeneral<T>(ReadOnlySpan<T> bgr, int width, int height, Span<float> dst)
+        where T : unmanaged, System.Numerics.INumberBase<T>
+    {
         for (int y = 0; y < height; y++)
         {
             var row = bgr.Slice(y * width * 3, width * 3);
@@ -123,7 +117,9 @@ public sealed class TensorPacker
                 for (int c = 0; c < Channels; c++)
                 {
                     int s = _sourceChannel[c];
-                    float v = s < 0 ? Gray(row[p], row[p + 1], row[p + 2]) : row[p + s];
+                    float v = s < 0
+                        ? Gray(float.CreateTruncating(row[p]), float.CreateTruncating(row[p + 1]), float.CreateTruncating(row[p + 2]))
+                        : float.CreateTruncating(row[p + s]);
                     dst[Offset(x, y, c, width, height)] = (v - _mean[c]) * Scale;
                 }
             }
