@@ -17,6 +17,7 @@ public sealed class OpenCvImageOps : IImageOps, IDisposable
     private readonly Dictionary<byte[], PinnedImage> _images = new(ReferenceEqualityComparer.Instance);
     private readonly Dictionary<(int W, int H), MatView> _patchHeaders = [];
     private readonly Dictionary<(int W, int H), MatView> _outHeaders = [];
+    private readonly AreaDownscaler _area = new();
     private float[] _patch = GC.AllocateArray<float>(64 * 64 * 3, pinned: true);
     private float[] _out = GC.AllocateArray<float>(48 * 48 * 3, pinned: true);
     private bool _disposed;
@@ -42,9 +43,35 @@ public sealed class OpenCvImageOps : IImageOps, IDisposable
         return buffer;
     }
 
-    public void ResizeArea(ImageBuffer source, ImageBuffer destination)
+    public void ResizeArea(ImageBuffer source, ImageBuffer destination) => ResizeAreaEach(source, new ReadOnlySpan<ImageBuffer>(in destination));
+
+    public void ResizeAreaEach(ImageBuffer source, ReadOnlySpan<ImageBuffer> destinations)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        bool staged = false;
+        foreach (var destination in destinations)
+        {
+            if (UseManagedArea && AreaDownscaler.Handles(source.Width, source.Height, destination.Width, destination.Height))
+            {
+                if (!staged) _area.Stage(source.Pixels, source.Width, source.Height);
+                staged = true;
+                _area.ResizeTo(destination.Width, destination.Height, destination.Pixels);
+            }
+            else
+            {
+                ResizeAreaOpenCv(source, destination);
+            }
+        }
+    }
+
+    /// <summary>
+    /// False sends every area resize to OpenCV itself (the reference the managed kernel is tested against); true,
+    /// the default, lets <see cref="AreaDownscaler"/> take the downscales it reproduces bit for bit.
+    /// </summary>
+    public bool UseManagedArea { get; init; } = true;
+
+    private void ResizeAreaOpenCv(ImageBuffer source, ImageBuffer destination)
+    {
         var src = HeaderOf(source);
         var dst = HeaderOf(destination);
         ResizeArea(src, dst, destination.Width, destination.Height);
@@ -57,6 +84,14 @@ public sealed class OpenCvImageOps : IImageOps, IDisposable
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(height);
         int outLen = outWidth * outHeight * 3;
         if (destination.Length < outLen) throw new ArgumentException($"destination needs {outLen} floats", nameof(destination));
+
+        if (UseManagedArea && AreaDownscaler.Handles(width, height, outWidth, outHeight))
+        {
+            // The same zero-padded float patch and float area kernel as below, staged straight from the image.
+            _area.StageRegion(source.Pixels, source.Width, source.Height, x, y, width, height);
+            _area.ResizeTo(outWidth, outHeight, destination);
+            return;
+        }
 
         // The zero-padded float patch, as the MTCNN reference builds it (np.zeros then copy the inside part).
         var window = new CropWindow(x, y, width, height, source.Width, source.Height);

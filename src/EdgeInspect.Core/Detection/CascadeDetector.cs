@@ -22,6 +22,7 @@ public sealed class CascadeDetector : IDisposable
     private readonly Stage[] _stages;
     private readonly bool _ownsRunners;
     private readonly double[] _scales = new double[MaxScales];
+    private readonly ImageBuffer[] _levels = new ImageBuffer[MaxScales];
     private readonly CascadeResult _result;
     private readonly CandidateList _current = new(512);
     private readonly CandidateList _scaleBoxes = new(512);
@@ -128,10 +129,15 @@ public sealed class CascadeDetector : IDisposable
         for (int s = 0; s < n; s++)
         {
             double scale = _scales[s];
-            int w = CascadeMath.ScaledSize(image.Width, scale);
-            int h = CascadeMath.ScaledSize(image.Height, scale);
-            var state = ScaleStateAt(s, w, h);
-            _ops.ResizeArea(image, state.Resized!);
+            _levels[s] = ScaleStateAt(s, CascadeMath.ScaledSize(image.Width, scale), CascadeMath.ScaledSize(image.Height, scale)).Resized!;
+        }
+        // Every level from the full image, as the reference resizes (never level from level: results would differ).
+        _ops.ResizeAreaEach(image, _levels.AsSpan(0, n));
+        for (int s = 0; s < n; s++)
+        {
+            double scale = _scales[s];
+            var state = _scaleStates[s];
+            int w = state.Resized!.Width, h = state.Resized.Height;
             stage.Packer.ShapeFor(1, w, h, _shape);
             state.Inputs[0].SetShape(_shape);
             stage.Packer.Pack(state.Resized!.Pixels, w, h, state.Inputs[0].Span, 0);

@@ -17,6 +17,15 @@ public interface IImageOps
     void ResizeArea(ImageBuffer source, ImageBuffer destination);
 
     /// <summary>
+    /// <see cref="ResizeArea"/> from one source into each destination (an image pyramid): the same pixels as one
+    /// call per destination, but an implementation may prepare the source once for all of them.
+    /// </summary>
+    void ResizeAreaEach(ImageBuffer source, ReadOnlySpan<ImageBuffer> destinations)
+    {
+        foreach (var destination in destinations) ResizeArea(source, destination);
+    }
+
+    /// <summary>
     /// Crops the pixel rectangle [x, x + width) x [y, y + height) of <paramref name="source"/> (it may extend past the
     /// image: those pixels are zero), converts it to float and resizes it with area interpolation to
     /// <paramref name="outWidth"/> x <paramref name="outHeight"/>, writing interleaved BGR floats (HWC) into

@@ -1,0 +1,132 @@
+using EdgeInspect.Core.Imaging;
+using EdgeInspect.Imaging.OpenCv;
+using Xunit;
+
+namespace EdgeInspect.Inference.Tests;
+
+/// <summary>
+/// The managed INTER_AREA kernel against OpenCV itself (<see cref="OpenCvImageOps.UseManagedArea"/> = false): every
+/// output value must be identical, not close, since the cascade's conformance rests on OpenCV's numbers.
+/// </summary>
+public sealed class AreaDownscalerTests
+{
+    private static ImageBuffer Random(int w, int h, int seed)
+    {
+        var img = new ImageBuffer(w, h);
+        new Random(seed).NextBytes(img.Pixels);
+        return img;
+    }
+
+    public static TheoryData<int, int, int, int> PyramidSizes()
+    {
+        var data = new TheoryData<int, int, int, int>();
+        // MTCNN pyramid levels of the fixture photo sizes (scale 0.6 * 0.709^k, ceil), and odd ratios.
+        foreach (var (w, h) in new[] { (512, 512), (561, 561), (640, 427), (199, 148) })
+        {
+            double s = 0.6;
+            while (Math.Min(w, h) * s >= 12)
+            {
+                data.Add(w, h, (int)Math.Ceiling(w * s), (int)Math.Ceiling(h * s));
+                s *= 0.709;
+            }
+        }
+        data.Add(37, 23, 24, 12);
+        data.Add(100, 7, 33, 5);
+        data.Add(3, 3, 2, 2);
+        data.Add(1000, 30, 999, 29);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(PyramidSizes))]
+    public void ResizeArea_8Bit_EqualsOpenCvExactly(int w, int h, int dw, int dh)
+    {
+        Assert.True(AreaDownscaler.Handles(w, h, dw, dh));
+        using var managed = new OpenCvImageOps();
+        using var opencv = new OpenCvImageOps { UseManagedArea = false };
+        using var src = Random(w, h, (w * 31) + h);
+        using var a = new ImageBuffer(dw, dh);
+        using var b = new ImageBuffer(dw, dh);
+
+        managed.ResizeArea(src, a);
+        opencv.ResizeArea(src, b);
+
+        Assert.True(a.Pixels.SequenceEqual(b.Pixels), FirstDifference(a.Pixels, b.Pixels, dw));
+    }
+
+    [Fact]
+    public void ResizeAreaEach_Pyramid_EqualsOneOpenCvResizePerLevel()
+    {
+        using var managed = new OpenCvImageOps();
+        using var opencv = new OpenCvImageOps { UseManagedArea = false };
+        using var src = Random(640, 427, 7);
+        // Includes sizes the managed kernel does not take (equal size, integer ratio, upscale): those go to OpenCV.
+        var sizes = new[] { (384, 257), (640, 427), (320, 427), (273, 182), (700, 500), (14, 10) };
+        var levels = sizes.Select(s => new ImageBuffer(s.Item1, s.Item2)).ToArray();
+        try
+        {
+            managed.ResizeAreaEach(src, levels);
+            foreach (var level in levels)
+            {
+                using var expected = new ImageBuffer(level.Width, level.Height);
+                opencv.ResizeArea(src, expected);
+                Assert.True(level.Pixels.SequenceEqual(expected.Pixels), $"{level.Width}x{level.Height}: {FirstDifference(level.Pixels, expected.Pixels, level.Width)}");
+            }
+        }
+        finally
+        {
+            foreach (var l in levels) l.Dispose();
+        }
+    }
+
+    [Theory]
+    [InlineData(10, 10, 60, 45, 24, 24)]   // inside
+    [InlineData(-20, -7, 61, 50, 24, 24)]  // past the top-left corner: zero padding
+    [InlineData(90, 80, 50, 50, 48, 48)]   // past the bottom-right corner
+    [InlineData(-5, 3, 200, 31, 24, 24)]   // wider than the image
+    [InlineData(20, 20, 25, 49, 24, 24)]   // one axis barely above the output size
+    public void CropResizeArea_Float_EqualsOpenCvExactly(int x, int y, int w, int h, int ow, int oh)
+    {
+        using var managed = new OpenCvImageOps();
+        using var opencv = new OpenCvImageOps { UseManagedArea = false };
+        using var src = Random(120, 110, x + y);
+        var a = new float[ow * oh * 3];
+        var b = new float[ow * oh * 3];
+
+        managed.CropResizeArea(src, x, y, w, h, ow, oh, a);
+        opencv.CropResizeArea(src, x, y, w, h, ow, oh, b);
+
+        for (int i = 0; i < a.Length; i++)
+        {
+            Assert.True(BitConverter.SingleToInt32Bits(a[i]) == BitConverter.SingleToInt32Bits(b[i]), $"value {i}: managed {a[i]:R}, OpenCV {b[i]:R}");
+        }
+    }
+
+    [Theory]
+    [InlineData(100, 100, 50, 50)]   // integer ratio: OpenCV's resizeAreaFast
+    [InlineData(100, 100, 100, 100)] // same size
+    [InlineData(20, 20, 24, 24)]     // upscale
+    [InlineData(100, 20, 50, 24)]    // up on one axis
+    public void Handles_OnlyTheGeneralDownscale(int w, int h, int dw, int dh) => Assert.False(AreaDownscaler.Handles(w, h, dw, dh));
+
+    [Fact]
+    public void ResizeArea_Warm_AllocatesNothing()
+    {
+        using var ops = new OpenCvImageOps();
+        using var src = Random(561, 561, 1);
+        using var dst = new ImageBuffer(337, 337);
+        ops.ResizeArea(src, dst);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        ops.ResizeArea(src, dst);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    private static string FirstDifference(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b, int width)
+    {
+        for (int i = 0; i < a.Length; i++)
+        {
+            if (a[i] != b[i]) return $"first difference at x={i / 3 % width}, y={i / 3 / width}, c={i % 3}: managed {a[i]}, OpenCV {b[i]}";
+        }
+        return "";
+    }
+}
