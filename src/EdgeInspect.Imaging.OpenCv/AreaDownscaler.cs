@@ -1,6 +1,8 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace EdgeInspect.Imaging.OpenCv;
 
@@ -27,19 +29,12 @@ namespace EdgeInspect.Imaging.OpenCv;
 /// </summary>
 public sealed class AreaDownscaler
 {
-    private const int Channels = 3;
-    private static readonly int Lanes = Vector<float>.Count;
+    internal const int Channels = 3;
+    internal static readonly int Lanes = Vector<float>.Count;
     private const double DblEpsilon = 2.220446049250313e-16; // C's DBL_EPSILON, which OpenCV compares against
 
-    private float[] _staged = [];   // source as float, transposed: [(x * 3 + c) * _stride + y]
-    private float[] _sums = [];     // horizontal sums, row-major: [y * _rowStride + dx * 3 + c]
-    private float[] _row = [];      // one output row being summed
-    private float[] _lanes = [];    // one block's horizontal sums, lane by lane
-    private AreaTab[] _xtab = [];
-    private AreaTab[] _ytab = [];
-    private int[] _xofs = [];       // first xtab entry of each output column (entries of one column are consecutive)
-    private int[] _yofs = [];       // first ytab entry of each output row
-    private int _width, _height, _stride, _rowStride;
+    private readonly AreaPlan _plan = new();
+    private readonly AreaScratch _scratch = new();
 
     /// <summary>True when OpenCV would resize <paramref name="srcWidth"/> x <paramref name="srcHeight"/> to the destination size with the general INTER_AREA kernel this class reproduces.</summary>
     public static bool Handles(int srcWidth, int srcHeight, int dstWidth, int dstHeight)
@@ -52,145 +47,188 @@ public sealed class AreaDownscaler
         return !integerRatio; // integer ratios go to OpenCV's resizeAreaFast, a different kernel
     }
 
-    /// <summary>Stages a whole 8-bit BGR image (HWC, tightly packed) as the source of the next resizes.</summary>
-    public void Stage(ReadOnlySpan<byte> bgr, int width, int height) => StageRegion(bgr, width, height, 0, 0, width, height);
-
-    /// <summary>
-    /// Stages the rectangle [x, x + width) x [y, y + height) of an 8-bit BGR image; pixels outside the image are
-    /// zero (the reference's zero-padded crop).
-    /// </summary>
-    public void StageRegion(ReadOnlySpan<byte> bgr, int imageWidth, int imageHeight, int x, int y, int width, int height)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(width);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(height);
-        _width = width;
-        _height = height;
-        _stride = (height + Lanes - 1) / Lanes * Lanes;
-        // A power-of-two-ish column stride (a 512-row image: 2 KB) maps every column onto the same few L1 sets and the
-        // horizontal pass thrashes (measured: 11 ms instead of 4 on a 512 x 512 pyramid); one extra block avoids it.
-        if (_stride % (8 * Lanes) == 0) _stride += Lanes;
-        int columns = width * Channels;
-        Ensure(ref _staged, columns * _stride);
-        var staged = _staged.AsSpan(0, columns * _stride);
-
-        int x0 = Math.Max(0, -x), x1 = Math.Min(width, imageWidth - x);   // patch columns that are inside the image
-        int y0 = Math.Max(0, -y), y1 = Math.Min(height, imageHeight - y); // patch rows that are inside the image
-        if (x0 > 0 || x1 < width || y0 > 0 || y1 < height || _stride != height) staged.Clear();
-        if (x0 >= x1 || y0 >= y1) return;
-
-        int rowBytes = imageWidth * Channels;
-        int inside = (x1 - x0) * Channels;
-        int first = ((y + y0) * rowBytes) + ((x + x0) * Channels);
-        // Transpose in bands of rows: each column's few values of the band are written side by side (one cache
-        // line), while the band's rows are read sequentially; row by row, every write would land on a new line.
-        const int Band = 16;
-        for (int py0 = y0; py0 < y1; py0 += Band)
-        {
-            int rows = Math.Min(Band, y1 - py0);
-            int bandStart = first + ((py0 - y0) * rowBytes);
-            for (int i = 0; i < inside; i++)
-            {
-                var dst = staged.Slice((((x0 * Channels) + i) * _stride) + py0, rows);
-                int s = bandStart + i;
-                for (int r = 0; r < dst.Length; r++, s += rowBytes) dst[r] = bgr[s];
-            }
-        }
-    }
-
     /// <summary>Resizes the staged source to dstWidth x dstHeight, 8-bit BGR out (HWC), as cv::resize INTER_AREA on CV_8UC3.</summary>
-    public void ResizeTo(int dstWidth, int dstHeight, Span<byte> destination)
+    public void ResizeTo(AreaSource source, int dstWidth, int dstHeight, Span<byte> destination)
     {
-        Horizontal(dstWidth, dstHeight, destination.Length);
-        int columns = dstWidth * Channels;
-        var row = _row.AsSpan(0, columns);
-        for (int dy = 0; dy < dstHeight; dy++)
-        {
-            Vertical(dy);
-            var dst = destination.Slice(dy * columns, columns);
-            // saturate_cast<uchar>(float): cvRound (nearest, ties to even), then clamp.
-            for (int i = 0; i < dst.Length; i++) dst[i] = (byte)Math.Clamp((int)MathF.Round(row[i]), 0, 255);
-        }
+        _plan.Plan(source, dstWidth, dstHeight);
+        _plan.Run(source, 0, dstWidth, _scratch, destination);
     }
 
     /// <summary>Resizes the staged source to dstWidth x dstHeight, float BGR out (HWC), as cv::resize INTER_AREA on CV_32FC3.</summary>
-    public void ResizeTo(int dstWidth, int dstHeight, Span<float> destination)
+    public void ResizeTo(AreaSource source, int dstWidth, int dstHeight, Span<float> destination)
     {
-        Horizontal(dstWidth, dstHeight, destination.Length);
-        int columns = dstWidth * Channels;
-        for (int dy = 0; dy < dstHeight; dy++)
+        _plan.Plan(source, dstWidth, dstHeight);
+        _plan.Run(source, 0, dstWidth, _scratch, destination);
+    }
+
+    // cvRound on a double: nearest, ties to even (what saturate_cast<int>(double) does).
+    private static int CvRound(double v) => (int)Math.Round(v, MidpointRounding.ToEven);
+
+    internal static void Ensure<T>(ref T[] array, int length)
+    {
+        if (array.Length < length) array = new T[length];
+    }
+}
+
+/// <summary>One worker's scratch for <see cref="AreaPlan.Run(AreaSource, int, int, AreaScratch, Span{byte})"/>.</summary>
+public sealed class AreaScratch
+{
+    internal float[] Row = [];    // one output row being summed
+    internal float[] Lanes = [];  // one block's horizontal sums, lane by lane
+    internal Vector256<float>[] Tile = []; // 8 output columns' sums before their transpose (AVX pass)
+}
+
+/// <summary>
+/// One resize (a source size to a destination size): OpenCV's tables and the horizontal sums. Output columns are
+/// independent in both passes, so <see cref="Run(AreaSource, int, int, AreaScratch, Span{byte})"/> computes any
+/// range of them; disjoint ranges may run on several threads at once (a pyramid's big levels are split this way).
+/// </summary>
+public sealed class AreaPlan
+{
+    private const int Channels = AreaDownscaler.Channels;
+    private static readonly int Lanes = AreaDownscaler.Lanes;
+    private AreaTab[] _xtab = [];
+    private AreaTab[] _ytab = [];
+    private int[] _xofs = [];     // first xtab entry of each output column (entries of one column are consecutive)
+    private int[] _yofs = [];     // first ytab entry of each output row
+    private float[] _sums = [];   // horizontal sums, row-major: [y * _rowStride + dx * 3 + c]
+    private int _rowStride;
+
+    public int Width { get; private set; }
+    public int Height { get; private set; }
+
+    /// <summary>Builds the tables for resizing <paramref name="source"/> to dstWidth x dstHeight (O(width + height), no pixel work).</summary>
+    public void Plan(AreaSource source, int dstWidth, int dstHeight)
+    {
+        int width = source.Width, height = source.Height;
+        if (source.Stride == 0) throw new InvalidOperationException("nothing staged");
+        if (!AreaDownscaler.Handles(width, height, dstWidth, dstHeight))
+            throw new ArgumentException($"{width}x{height} -> {dstWidth}x{dstHeight} is not a general INTER_AREA downscale");
+        Width = dstWidth;
+        Height = dstHeight;
+        double scaleX = 1.0 / ((double)dstWidth / width), scaleY = 1.0 / ((double)dstHeight / height);
+        AreaDownscaler.Ensure(ref _xtab, width * 2);
+        AreaDownscaler.Ensure(ref _ytab, height * 2);
+        AreaDownscaler.Ensure(ref _xofs, dstWidth + 1);
+        AreaDownscaler.Ensure(ref _yofs, dstHeight + 1);
+        ComputeTab(width, dstWidth, scaleX, _xtab, _xofs);
+        ComputeTab(height, dstHeight, scaleY, _ytab, _yofs);
+        // Rounded up to whole 24-value tiles (the AVX pass writes whole tiles) and padded by a vector so the last
+        // column range's vector loads stay inside the buffer; a multiple of 8, so rows start on a vector.
+        _rowStride = (((dstWidth * Channels) + 23) / 24 * 24) + Lanes;
+        AreaDownscaler.Ensure(ref _sums, source.Stride * _rowStride);
+    }
+
+    /// <summary>Output columns [dx0, dx1) of the planned resize, 8-bit BGR (HWC) into the whole destination image.</summary>
+    public void Run(AreaSource source, int dx0, int dx1, AreaScratch scratch, Span<byte> destination)
+    {
+        Horizontal(source, dx0, dx1, 0, source.Stride / Lanes, scratch);
+        Vertical(source, dx0, dx1, scratch, destination);
+    }
+
+    /// <summary>
+    /// The horizontal pass alone, for every output column but only source rows [block0 * lanes, block1 * lanes):
+    /// a pyramid runs it band by band for all its levels, so each band of the source is read from cache, not
+    /// memory, by every level. Disjoint bands may run concurrently.
+    /// </summary>
+    public void HorizontalBlocks(AreaSource source, int block0, int block1, AreaScratch scratch) => Horizontal(source, 0, Width, block0, block1, scratch);
+
+    /// <summary>The vertical pass alone, for output columns [dx0, dx1), once every row's horizontal sums exist.</summary>
+    public void Vertical(AreaSource source, int dx0, int dx1, AreaScratch scratch, Span<byte> destination)
+    {
+        int columns = Width * Channels, c0 = dx0 * Channels, c1 = dx1 * Channels;
+        if (destination.Length < columns * Height) throw new ArgumentException("destination is too small");
+        for (int dy = 0; dy < Height; dy++)
         {
-            Vertical(dy);
-            _row.AsSpan(0, columns).CopyTo(destination.Slice(dy * columns, columns));
+            SaturateToBytes(VerticalRow(dy, source.Height, c0, c1, scratch), destination.Slice((dy * columns) + c0, c1 - c0));
+        }
+    }
+
+    /// <summary>saturate_cast&lt;uchar&gt;(float) on a row: cvRound (nearest, ties to even), then clamp to 0..255.</summary>
+    private static void SaturateToBytes(ReadOnlySpan<float> row, Span<byte> dst)
+    {
+        int i = 0;
+        int n = Vector<byte>.Count; // four float vectors narrow to one byte vector
+        if (Vector.IsHardwareAccelerated)
+        {
+            var max = new Vector<int>(255);
+            for (; i <= dst.Length - n; i += n)
+            {
+                var a = Vector.ClampNative(Vector.ConvertToInt32Native(Vector.Round(new Vector<float>(row[i..]))), Vector<int>.Zero, max);
+                var b = Vector.ClampNative(Vector.ConvertToInt32Native(Vector.Round(new Vector<float>(row[(i + Lanes)..]))), Vector<int>.Zero, max);
+                var c = Vector.ClampNative(Vector.ConvertToInt32Native(Vector.Round(new Vector<float>(row[(i + (2 * Lanes))..]))), Vector<int>.Zero, max);
+                var d = Vector.ClampNative(Vector.ConvertToInt32Native(Vector.Round(new Vector<float>(row[(i + (3 * Lanes))..]))), Vector<int>.Zero, max);
+                var lo = Vector.Narrow(Vector.AsVectorUInt32(a), Vector.AsVectorUInt32(b));
+                var hi = Vector.Narrow(Vector.AsVectorUInt32(c), Vector.AsVectorUInt32(d));
+                Vector.Narrow(lo, hi).CopyTo(dst[i..]);
+            }
+        }
+        for (; i < dst.Length; i++) dst[i] = (byte)Math.Clamp((int)MathF.Round(row[i]), 0, 255);
+    }
+
+    /// <summary>Output columns [dx0, dx1) of the planned resize, float BGR (HWC) into the whole destination image.</summary>
+    public void Run(AreaSource source, int dx0, int dx1, AreaScratch scratch, Span<float> destination)
+    {
+        Horizontal(source, dx0, dx1, 0, source.Stride / Lanes, scratch);
+        int columns = Width * Channels, c0 = dx0 * Channels, c1 = dx1 * Channels;
+        if (destination.Length < columns * Height) throw new ArgumentException("destination is too small");
+        for (int dy = 0; dy < Height; dy++)
+        {
+            VerticalRow(dy, source.Height, c0, c1, scratch).CopyTo(destination.Slice((dy * columns) + c0, c1 - c0));
         }
     }
 
     /// <summary>
-    /// One output row into <see cref="_row"/>: OpenCV's <c>sum = beta * buf</c> for the row's first source row, then
-    /// <c>sum += beta * buf</c> for the others, one lane per output column.
+    /// Values [c0, c1) of one output row: OpenCV's <c>sum = beta * buf</c> for the row's first source row, then
+    /// <c>sum += beta * buf</c> for the others, one lane per output value. Returns the row (scratch-owned).
     /// </summary>
-    private void Vertical(int dy)
+    private ReadOnlySpan<float> VerticalRow(int dy, int sourceHeight, int c0, int c1, AreaScratch scratch)
     {
-        int vectors = _rowStride / Lanes;
-        var sums = MemoryMarshal.Cast<float, Vector<float>>(_sums.AsSpan(0, _height * _rowStride));
-        var acc = MemoryMarshal.Cast<float, Vector<float>>(_row.AsSpan(0, _rowStride));
+        // Vectors start at a lane boundary at or below c0; lanes outside [c0, c1) are computed and discarded.
+        int v0 = c0 / Lanes, v1 = (c1 + Lanes - 1) / Lanes, count = v1 - v0;
+        int vectorsPerRow = _rowStride / Lanes;
+        AreaDownscaler.Ensure(ref scratch.Row, _rowStride);
+        var sums = MemoryMarshal.Cast<float, Vector<float>>(_sums.AsSpan(0, sourceHeight * _rowStride));
+        var acc = MemoryMarshal.Cast<float, Vector<float>>(scratch.Row.AsSpan(0, count * Lanes));
         int j0 = _yofs[dy], j1 = _yofs[dy + 1];
         var beta = new Vector<float>(_ytab[j0].Alpha);
-        var src = sums.Slice(_ytab[j0].Source * vectors, vectors);
+        var src = sums.Slice((_ytab[j0].Source * vectorsPerRow) + v0, count);
         for (int v = 0; v < acc.Length; v++) acc[v] = beta * src[v];
         for (int j = j0 + 1; j < j1; j++)
         {
             beta = new Vector<float>(_ytab[j].Alpha);
-            src = sums.Slice(_ytab[j].Source * vectors, vectors);
+            src = sums.Slice((_ytab[j].Source * vectorsPerRow) + v0, count);
             for (int v = 0; v < acc.Length; v++) acc[v] += beta * src[v];
         }
+        return scratch.Row.AsSpan(c0 - (v0 * Lanes), c1 - c0);
     }
 
     /// <summary>
-    /// Builds both tables and runs the horizontal pass: every staged row, one lane per source row, then each
-    /// lane's sum is stored into its row of <see cref="_sums"/> (row-major, so the vertical pass runs one lane per
-    /// output column).
+    /// The horizontal pass for output columns [dx0, dx1): every staged row, one lane per source row; each lane's
+    /// sums are then stored into its row of <see cref="_sums"/> (row-major, so the vertical pass runs one lane per
+    /// output value).
     /// </summary>
-    private void Horizontal(int dstWidth, int dstHeight, int destinationLength)
+    private void Horizontal(AreaSource source, int dx0, int dx1, int block0, int block1, AreaScratch scratch)
     {
-        if (_stride == 0) throw new InvalidOperationException("nothing staged");
-        if (!Handles(_width, _height, dstWidth, dstHeight))
-            throw new ArgumentException($"{_width}x{_height} -> {dstWidth}x{dstHeight} is not a general INTER_AREA downscale");
-        if (destinationLength < dstWidth * dstHeight * Channels) throw new ArgumentException("destination is too small");
-
-        double scaleX = 1.0 / ((double)dstWidth / _width), scaleY = 1.0 / ((double)dstHeight / _height);
-        Ensure(ref _xtab, _width * 2);
-        Ensure(ref _ytab, _height * 2);
-        Ensure(ref _xofs, dstWidth + 1);
-        Ensure(ref _yofs, dstHeight + 1);
-        ComputeTab(_width, dstWidth, scaleX, _xtab, _xofs);
-        ComputeTab(_height, dstHeight, scaleY, _ytab, _yofs);
-
-        int columns = dstWidth * Channels;
-        _rowStride = (columns + Lanes - 1) / Lanes * Lanes;
-        Ensure(ref _sums, _stride * _rowStride);
-        Ensure(ref _row, _rowStride);
-        Ensure(ref _lanes, Lanes * Channels);
-        var staged = MemoryMarshal.Cast<float, Vector<float>>(_staged.AsSpan(0, _width * Channels * _stride));
-        var sums = _sums.AsSpan(0, _stride * _rowStride);
-        var lanes = _lanes.AsSpan(0, Lanes * Channels);
-        int blocks = _stride / Lanes;
+        if (Avx.IsSupported && Lanes == 8 && dx0 == 0 && dx1 == Width)
+        {
+            HorizontalAvx(source, block0, block1, scratch);
+            return;
+        }
+        int stride = source.Stride;
+        AreaDownscaler.Ensure(ref scratch.Lanes, Lanes * Channels);
+        var staged = MemoryMarshal.Cast<float, Vector<float>>(source.Staged);
+        var sums = _sums.AsSpan(0, stride * _rowStride);
+        var lanes = scratch.Lanes.AsSpan(0, Lanes * Channels);
+        int blocks = stride / Lanes;
         var xtab = _xtab;
-        for (int dx = 0; dx < dstWidth; dx++)
+        for (int dx = dx0; dx < dx1; dx++)
         {
             int k0 = _xofs[dx], k1 = _xofs[dx + 1];
             int dc = dx * Channels;
-            for (int b = 0; b < blocks; b++)
+            for (int b = block0; b < block1; b++)
             {
-                Vector<float> s0 = Vector<float>.Zero, s1 = Vector<float>.Zero, s2 = Vector<float>.Zero;
-                for (int k = k0; k < k1; k++)
-                {
-                    var alpha = new Vector<float>(xtab[k].Alpha);
-                    int i = (xtab[k].Source * Channels * blocks) + b;
-                    // t = buf + S * alpha, per channel, exactly OpenCV's cn == 3 loop.
-                    s0 += staged[i] * alpha;
-                    s1 += staged[i + blocks] * alpha;
-                    s2 += staged[i + (2 * blocks)] * alpha;
-                }
+                HorizontalSums(staged, xtab, k0, k1, b, blocks, out var s0, out var s1, out var s2);
                 s0.CopyTo(lanes);
                 s1.CopyTo(lanes[Lanes..]);
                 s2.CopyTo(lanes[(2 * Lanes)..]);
@@ -203,6 +241,95 @@ public sealed class AreaDownscaler
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// The horizontal sums of one output column's three channels for 8 source rows (block <paramref name="b"/>):
+    /// <c>t = buf + S * alpha</c> per entry, exactly OpenCV's cn == 3 loop, one lane per row.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void HorizontalSums(ReadOnlySpan<Vector<float>> staged, AreaTab[] xtab, int k0, int k1, int b, int blocks,
+        out Vector<float> s0, out Vector<float> s1, out Vector<float> s2)
+    {
+        s0 = Vector<float>.Zero;
+        s1 = Vector<float>.Zero;
+        s2 = Vector<float>.Zero;
+        for (int k = k0; k < k1; k++)
+        {
+            var alpha = new Vector<float>(xtab[k].Alpha);
+            int i = (xtab[k].Source * Channels * blocks) + b;
+            s0 += staged[i] * alpha;
+            s1 += staged[i + blocks] * alpha;
+            s2 += staged[i + (2 * blocks)] * alpha;
+        }
+    }
+
+    /// <summary>
+    /// The same pass on AVX: the sums of 8 output columns (24 values, 8 rows each) are gathered and turned
+    /// row-major with three 8 x 8 register transposes instead of 192 scalar stores (measured 3x faster).
+    /// </summary>
+    private void HorizontalAvx(AreaSource source, int block0, int block1, AreaScratch scratch)
+    {
+        const int ChunkColumns = 8, ChunkValues = ChunkColumns * Channels; // 24 values: three 8 x 8 tiles
+        int stride = source.Stride;
+        AreaDownscaler.Ensure(ref scratch.Tile, ChunkValues);
+        var staged = MemoryMarshal.Cast<float, Vector<float>>(source.Staged);
+        var tile = scratch.Tile.AsSpan(0, ChunkValues);
+        var sums = MemoryMarshal.Cast<float, Vector256<float>>(_sums.AsSpan(0, stride * _rowStride));
+        int vectorsPerRow = _rowStride / 8;
+        int blocks = stride / Lanes;
+        var xtab = _xtab;
+        for (int b = block0; b < block1; b++)
+        {
+            for (int dx0 = 0; dx0 < Width; dx0 += ChunkColumns)
+            {
+                int n = Math.Min(ChunkColumns, Width - dx0);
+                for (int j = 0; j < n; j++)
+                {
+                    int dx = dx0 + j;
+                    HorizontalSums(staged, xtab, _xofs[dx], _xofs[dx + 1], b, blocks, out var s0, out var s1, out var s2);
+                    tile[(j * 3) + 0] = s0.AsVector256();
+                    tile[(j * 3) + 1] = s1.AsVector256();
+                    tile[(j * 3) + 2] = s2.AsVector256();
+                }
+                // Columns past the image (a last partial chunk) land in the row padding, never read as values.
+                int rowVector = (b * 8 * vectorsPerRow) + (dx0 * Channels / 8);
+                for (int g = 0; g < 3; g++)
+                {
+                    Transpose8x8(tile.Slice(g * 8, 8), sums, rowVector + g, vectorsPerRow);
+                }
+            }
+        }
+    }
+
+    /// <summary>Writes the transpose of the 8 x 8 tile <paramref name="cols"/> (one vector per column) as 8 row vectors, <paramref name="step"/> vectors apart.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8x8(ReadOnlySpan<Vector256<float>> cols, Span<Vector256<float>> rows, int first, int step)
+    {
+        var t0 = Avx.UnpackLow(cols[0], cols[1]);
+        var t1 = Avx.UnpackHigh(cols[0], cols[1]);
+        var t2 = Avx.UnpackLow(cols[2], cols[3]);
+        var t3 = Avx.UnpackHigh(cols[2], cols[3]);
+        var t4 = Avx.UnpackLow(cols[4], cols[5]);
+        var t5 = Avx.UnpackHigh(cols[4], cols[5]);
+        var t6 = Avx.UnpackLow(cols[6], cols[7]);
+        var t7 = Avx.UnpackHigh(cols[6], cols[7]);
+        var u0 = Avx.Shuffle(t0, t2, 0x44);
+        var u1 = Avx.Shuffle(t0, t2, 0xEE);
+        var u2 = Avx.Shuffle(t1, t3, 0x44);
+        var u3 = Avx.Shuffle(t1, t3, 0xEE);
+        var u4 = Avx.Shuffle(t4, t6, 0x44);
+        var u5 = Avx.Shuffle(t4, t6, 0xEE);
+        var u6 = Avx.Shuffle(t5, t7, 0x44);
+        var u7 = Avx.Shuffle(t5, t7, 0xEE);
+        rows[first] = Avx.Permute2x128(u0, u4, 0x20);
+        rows[first + step] = Avx.Permute2x128(u1, u5, 0x20);
+        rows[first + (2 * step)] = Avx.Permute2x128(u2, u6, 0x20);
+        rows[first + (3 * step)] = Avx.Permute2x128(u3, u7, 0x20);
+        rows[first + (4 * step)] = Avx.Permute2x128(u0, u4, 0x31);
+        rows[first + (5 * step)] = Avx.Permute2x128(u1, u5, 0x31);
+        rows[first + (6 * step)] = Avx.Permute2x128(u2, u6, 0x31);
+        rows[first + (7 * step)] = Avx.Permute2x128(u3, u7, 0x31);
     }
 
     /// <summary>computeResizeAreaTab, in double exactly as OpenCV computes it; <paramref name="ofs"/> gets each output's first entry.</summary>
@@ -225,13 +352,79 @@ public sealed class AreaDownscaler
         ofs[dsize] = k;
     }
 
-    // cvRound on a double: nearest, ties to even (what saturate_cast<int>(double) does).
-    private static int CvRound(double v) => (int)Math.Round(v, MidpointRounding.ToEven);
+    private readonly record struct AreaTab(int Source, float Alpha);
+}
 
-    private static void Ensure<T>(ref T[] array, int length)
+/// <summary>
+/// The source of <see cref="AreaDownscaler"/> resizes: a rectangle of an 8-bit BGR image staged as float and
+/// transposed (each column's rows contiguous, one SIMD lane per row). Staged once, it is read by any number of
+/// resizes, from several threads at once (a pyramid's levels); it can be filled in bands of rows in parallel.
+/// </summary>
+public sealed class AreaSource
+{
+    private float[] _staged = [];
+    private int _imageWidth, _imageHeight, _x, _y;
+
+    public int Width { get; private set; }
+    public int Height { get; private set; }
+    /// <summary>Floats between one column's first row and the next column's (rows rounded up to whole lanes).</summary>
+    public int Stride { get; private set; }
+
+    internal ReadOnlySpan<float> Staged => _staged.AsSpan(0, Width * AreaDownscaler.Channels * Stride);
+
+    /// <summary>Stages a whole image: <see cref="Begin"/> and every band.</summary>
+    public void Stage(ReadOnlySpan<byte> bgr, int width, int height) => StageRegion(bgr, width, height, 0, 0, width, height);
+
+    /// <summary>Stages the rectangle [x, x + width) x [y, y + height); pixels outside the image are zero (the reference's zero-padded crop).</summary>
+    public void StageRegion(ReadOnlySpan<byte> bgr, int imageWidth, int imageHeight, int x, int y, int width, int height)
     {
-        if (array.Length < length) array = new T[length];
+        Begin(imageWidth, imageHeight, x, y, width, height);
+        StageRows(bgr, 0, height);
     }
 
-    private readonly record struct AreaTab(int Source, float Alpha);
+    /// <summary>Sets the rectangle and sizes the buffer (zeroing it when the rectangle reaches outside the image); then <see cref="StageRows"/> fills it.</summary>
+    public void Begin(int imageWidth, int imageHeight, int x, int y, int width, int height)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(width);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(height);
+        int lanes = AreaDownscaler.Lanes;
+        (_imageWidth, _imageHeight, _x, _y, Width, Height) = (imageWidth, imageHeight, x, y, width, height);
+        int stride = (height + lanes - 1) / lanes * lanes;
+        // A power-of-two-ish column stride (a 512-row image: 2 KB) maps every column onto the same few L1 sets and the
+        // horizontal pass thrashes (measured: 11 ms instead of 4 on a 512 x 512 pyramid); one extra block avoids it.
+        if (stride % (8 * lanes) == 0) stride += lanes;
+        Stride = stride;
+        AreaDownscaler.Ensure(ref _staged, width * AreaDownscaler.Channels * stride);
+        // Outside pixels are zero. The lanes past the last row are never read back; they only ever hold earlier
+        // pixel values or zero (finite, never denormal), so they need no clearing.
+        if (x < 0 || y < 0 || x + width > imageWidth || y + height > imageHeight) _staged.AsSpan(0, width * AreaDownscaler.Channels * stride).Clear();
+    }
+
+    /// <summary>Fills rows [rowStart, rowEnd) of the rectangle; disjoint row ranges may be filled concurrently.</summary>
+    public void StageRows(ReadOnlySpan<byte> bgr, int rowStart, int rowEnd)
+    {
+        const int C = AreaDownscaler.Channels;
+        int x0 = Math.Max(0, -_x), x1 = Math.Min(Width, _imageWidth - _x);   // rectangle columns inside the image
+        int y0 = Math.Max(rowStart, -_y), y1 = Math.Min(rowEnd, _imageHeight - _y);
+        if (x0 >= x1 || y0 >= y1) return;
+
+        var staged = _staged.AsSpan(0, Width * C * Stride);
+        int rowBytes = _imageWidth * C;
+        int inside = (x1 - x0) * C;
+        int first = ((_y + y0) * rowBytes) + ((_x + x0) * C);
+        // Transpose in bands of rows: each column's few values of the band are written side by side (one cache
+        // line), while the band's rows are read sequentially; row by row, every write would land on a new line.
+        const int Band = 16;
+        for (int py0 = y0; py0 < y1; py0 += Band)
+        {
+            int rows = Math.Min(Band, y1 - py0);
+            int bandStart = first + ((py0 - y0) * rowBytes);
+            for (int i = 0; i < inside; i++)
+            {
+                var dst = staged.Slice((((x0 * C) + i) * Stride) + py0, rows);
+                int s = bandStart + i;
+                for (int r = 0; r < dst.Length; r++, s += rowBytes) dst[r] = bgr[s];
+            }
+        }
+    }
 }

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using EdgeInspect.Core.Detection;
 using EdgeInspect.Core.Imaging;
+using EdgeInspect.Core.Concurrency;
 using OpenCvSharp;
 
 namespace EdgeInspect.Imaging.OpenCv;
@@ -9,18 +10,38 @@ namespace EdgeInspect.Imaging.OpenCv;
 /// <see cref="IImageOps"/> on OpenCV. Mats are headers over managed memory (no pixel copies): image buffers are
 /// pinned once and their headers cached, crop patches live in pinned scratch arrays whose headers are cached per
 /// size, so a warm cascade creates no new Mat and copies only what a crop must copy.
-/// Not thread-safe (one instance per detector).
+/// <para>
+/// Area downscales go to <see cref="AreaDownscaler"/> (OpenCV's general INTER_AREA kernel, bit for bit, vectorised);
+/// the batch calls (<see cref="ResizeAreaEach"/>, <see cref="CropResizeAreaEach"/>) split their items over
+/// <see cref="ParallelWorkers"/>, each worker with its own scratch (a <see cref="Lane"/>). Between those calls the
+/// cores belong to ONNX Runtime, so the cascade's image work no longer runs on one core while the other idles.
+/// </para>
+/// One caller at a time (the detector that owns it).
 /// </summary>
 public sealed class OpenCvImageOps : IImageOps, IDisposable
 {
     private const int MaxCachedHeaders = 256;
     private readonly Dictionary<byte[], PinnedImage> _images = new(ReferenceEqualityComparer.Instance);
-    private readonly Dictionary<(int W, int H), MatView> _patchHeaders = [];
-    private readonly Dictionary<(int W, int H), MatView> _outHeaders = [];
-    private readonly AreaDownscaler _area = new();
-    private float[] _patch = GC.AllocateArray<float>(64 * 64 * 3, pinned: true);
-    private float[] _out = GC.AllocateArray<float>(48 * 48 * 3, pinned: true);
+    private readonly ParallelWorkers _workers;
+    private readonly Lane[] _lanes;
+    private readonly AreaSource _pyramidSource = new();
+    private readonly PyramidJob _pyramid;
+    private readonly CropJob _crops;
     private bool _disposed;
+
+    /// <param name="workers">Threads for the batch calls, the caller included; 0 = one per core (at most 4).</param>
+    public OpenCvImageOps(int workers = 0)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(workers);
+        _workers = new ParallelWorkers(workers > 0 ? workers : Math.Clamp(Environment.ProcessorCount, 1, 4));
+        _lanes = new Lane[_workers.Count];
+        for (int i = 0; i < _lanes.Length; i++) _lanes[i] = new Lane();
+        _pyramid = new PyramidJob(this);
+        _crops = new CropJob(this);
+    }
+
+    /// <summary>Threads the batch calls use, the caller included.</summary>
+    public int Workers => _workers.Count;
 
     public ImageBuffer Decode(string path)
     {
@@ -45,22 +66,36 @@ public sealed class OpenCvImageOps : IImageOps, IDisposable
 
     public void ResizeArea(ImageBuffer source, ImageBuffer destination) => ResizeAreaEach(source, new ReadOnlySpan<ImageBuffer>(in destination));
 
-    public void ResizeAreaEach(ImageBuffer source, ReadOnlySpan<ImageBuffer> destinations)
+    public void ResizeAreaEach(ImageBuffer source, ReadOnlySpan<ImageBuffer> destinations, IResizeSink? sink = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        bool staged = false;
-        foreach (var destination in destinations)
+        bool any = false;
+        for (int i = 0; i < destinations.Length; i++)
         {
-            if (UseManagedArea && AreaDownscaler.Handles(source.Width, source.Height, destination.Width, destination.Height))
+            var d = destinations[i];
+            if (UseManagedArea && AreaDownscaler.Handles(source.Width, source.Height, d.Width, d.Height))
             {
-                if (!staged) _area.Stage(source.Pixels, source.Width, source.Height);
-                staged = true;
-                _area.ResizeTo(destination.Width, destination.Height, destination.Pixels);
+                any = true;
+                continue;
             }
-            else
-            {
-                ResizeAreaOpenCv(source, destination);
-            }
+            ResizeAreaOpenCv(source, d); // header caches are not thread-safe: OpenCV's share stays on this thread
+            sink?.ColumnsReady(i, 0, d.Width, 0);
+        }
+        if (!any) return;
+        // Staging happens band by band inside the parallel horizontal pass; Begin only sizes the buffer.
+        _pyramidSource.Begin(source.Width, source.Height, 0, 0, source.Width, source.Height);
+        int items = _pyramid.Start(source, destinations, sink);
+        try
+        {
+            // Per band of source rows: stage it, then every level's horizontal sums over it while it is in cache
+            // (level by level, each level would stream the whole staged image again: measured bandwidth-bound).
+            // Then the vertical pass and the sink, in column slices.
+            _workers.For(_pyramid.Bands, _pyramid.HorizontalBands);
+            _workers.For(items, _pyramid);
+        }
+        finally
+        {
+            _pyramid.Finish();
         }
     }
 
@@ -84,40 +119,28 @@ public sealed class OpenCvImageOps : IImageOps, IDisposable
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(height);
         int outLen = outWidth * outHeight * 3;
         if (destination.Length < outLen) throw new ArgumentException($"destination needs {outLen} floats", nameof(destination));
+        _lanes[0].Crop(source, new PixelRect(x, y, width, height), outWidth, outHeight, destination, UseManagedArea);
+    }
 
-        if (UseManagedArea && AreaDownscaler.Handles(width, height, outWidth, outHeight))
+    public unsafe void CropResizeAreaEach(ImageBuffer source, ReadOnlySpan<PixelRect> crops, int outWidth, int outHeight, Span<float> destination)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        int outLen = outWidth * outHeight * 3;
+        if (destination.Length < outLen * crops.Length) throw new ArgumentException($"destination needs {outLen * crops.Length} floats", nameof(destination));
+        // The spans stay pinned for the whole (synchronous) loop; the workers see them through the job's pointers.
+        fixed (PixelRect* c = crops)
+        fixed (float* d = destination)
         {
-            // The same zero-padded float patch and float area kernel as below, staged straight from the image.
-            _area.StageRegion(source.Pixels, source.Width, source.Height, x, y, width, height);
-            _area.ResizeTo(outWidth, outHeight, destination);
-            return;
+            _crops.Start(source, c, d, outWidth, outHeight);
+            try
+            {
+                _workers.For(crops.Length, _crops);
+            }
+            finally
+            {
+                _crops.Finish();
+            }
         }
-
-        // The zero-padded float patch, as the MTCNN reference builds it (np.zeros then copy the inside part).
-        var window = new CropWindow(x, y, width, height, source.Width, source.Height);
-        int patchLen = width * height * 3;
-        if (_patch.Length < patchLen) GrowPatch(patchLen);
-        var patch = _patch.AsSpan(0, patchLen);
-        patch.Clear();
-        var pixels = source.Pixels;
-        int copyFloats = window.CopyWidth * 3;
-        for (int row = 0; row < window.CopyHeight; row++)
-        {
-            var srcRow = pixels.Slice((((window.SourceY0 + row) * source.Width) + window.SourceX0) * 3, copyFloats);
-            var dstRow = patch.Slice((((window.PatchY + row) * width) + window.PatchX) * 3, copyFloats);
-            Widen(srcRow, dstRow);
-        }
-
-        if (width == outWidth && height == outHeight)
-        {
-            patch[..outLen].CopyTo(destination);
-            return;
-        }
-        if (_out.Length < outLen) GrowOut(outLen);
-        var patchMat = Header(_patchHeaders, _patch, width, height);
-        var outMat = Header(_outHeaders, _out, outWidth, outHeight);
-        ResizeArea(patchMat, outMat, outWidth, outHeight);
-        _out.AsSpan(0, outLen).CopyTo(destination);
     }
 
     /// <summary>byte -> float, vectorised (crops of large boxes are hundreds of thousands of values).</summary>
@@ -191,18 +214,6 @@ public sealed class OpenCvImageOps : IImageOps, IDisposable
         return view;
     }
 
-    private void GrowPatch(int n)
-    {
-        _patch = GC.AllocateArray<float>(Math.Max(n, _patch.Length * 2), pinned: true);
-        Release(_patchHeaders);
-    }
-
-    private void GrowOut(int n)
-    {
-        _out = GC.AllocateArray<float>(Math.Max(n, _out.Length * 2), pinned: true);
-        Release(_outHeaders);
-    }
-
     private static void Release(Dictionary<(int W, int H), MatView> cache)
     {
         foreach (var m in cache.Values) m.Dispose();
@@ -223,9 +234,207 @@ public sealed class OpenCvImageOps : IImageOps, IDisposable
     {
         if (_disposed) return;
         _disposed = true;
+        _workers.Dispose();
         ReleaseImages();
-        Release(_patchHeaders);
-        Release(_outHeaders);
+        foreach (var lane in _lanes) lane.Dispose();
+    }
+
+    /// <summary>One worker's scratch: its area kernel and source, and the pinned patch buffers of the OpenCV fallback.</summary>
+    private sealed class Lane : IDisposable
+    {
+        private readonly AreaDownscaler _area = new();
+        private readonly AreaSource _source = new();
+
+        /// <summary>This worker's scratch for slices of shared plans (the pyramid).</summary>
+        public AreaScratch Scratch { get; } = new();
+        private readonly Dictionary<(int W, int H), MatView> _patchHeaders = [];
+        private readonly Dictionary<(int W, int H), MatView> _outHeaders = [];
+        private float[] _patch = GC.AllocateArray<float>(64 * 64 * 3, pinned: true);
+        private float[] _out = GC.AllocateArray<float>(48 * 48 * 3, pinned: true);
+
+        /// <summary>One zero-padded float crop, area-resized to outWidth x outHeight (HWC floats).</summary>
+        public void Crop(ImageBuffer source, PixelRect rect, int outWidth, int outHeight, Span<float> destination, bool managed)
+        {
+            int outLen = outWidth * outHeight * 3;
+            if (rect.Width <= 0 || rect.Height <= 0)
+            {
+                destination[..outLen].Clear(); // an empty crop: the reference's all-zero patch
+                return;
+            }
+            if (managed && AreaDownscaler.Handles(rect.Width, rect.Height, outWidth, outHeight))
+            {
+                // The same zero-padded float patch and float area kernel as below, staged straight from the image.
+                _source.StageRegion(source.Pixels, source.Width, source.Height, rect.X, rect.Y, rect.Width, rect.Height);
+                _area.ResizeTo(_source, outWidth, outHeight, destination);
+                return;
+            }
+
+            // The zero-padded float patch, as the MTCNN reference builds it (np.zeros then copy the inside part).
+            int width = rect.Width, height = rect.Height;
+            var window = new CropWindow(rect.X, rect.Y, width, height, source.Width, source.Height);
+            int patchLen = width * height * 3;
+            if (_patch.Length < patchLen)
+            {
+                _patch = GC.AllocateArray<float>(Math.Max(patchLen, _patch.Length * 2), pinned: true);
+                Release(_patchHeaders);
+            }
+            var patch = _patch.AsSpan(0, patchLen);
+            patch.Clear();
+            var pixels = source.Pixels;
+            int copyFloats = window.CopyWidth * 3;
+            for (int row = 0; row < window.CopyHeight; row++)
+            {
+                var srcRow = pixels.Slice((((window.SourceY0 + row) * source.Width) + window.SourceX0) * 3, copyFloats);
+                var dstRow = patch.Slice((((window.PatchY + row) * width) + window.PatchX) * 3, copyFloats);
+                Widen(srcRow, dstRow);
+            }
+
+            if (width == outWidth && height == outHeight)
+            {
+                patch[..outLen].CopyTo(destination);
+                return;
+            }
+            if (_out.Length < outLen)
+            {
+                _out = GC.AllocateArray<float>(Math.Max(outLen, _out.Length * 2), pinned: true);
+                Release(_outHeaders);
+            }
+            var patchMat = Header(_patchHeaders, _patch, width, height);
+            var outMat = Header(_outHeaders, _out, outWidth, outHeight);
+            ResizeArea(patchMat, outMat, outWidth, outHeight);
+            _out.AsSpan(0, outLen).CopyTo(destination);
+        }
+
+        public void Dispose()
+        {
+            Release(_patchHeaders);
+            Release(_outHeaders);
+        }
+    }
+
+    /// <summary>
+    /// The managed levels of a pyramid as items of one parallel loop: each level is cut into slices of output
+    /// columns (both passes are separable by column), so the biggest level does not leave a core idle; a slice's
+    /// columns go to the sink as soon as they are written.
+    /// </summary>
+    private sealed class PyramidJob(OpenCvImageOps owner) : IParallelBody
+    {
+        private const int SliceColumns = 32; // a multiple of every SIMD width, so slices start on a lane boundary
+        private readonly List<AreaPlan> _plans = [];
+        private ImageBuffer[] _levels = new ImageBuffer[16];
+        private int[] _levelIndex = new int[16];
+        private (int Level, int X0, int X1)[] _items = new (int, int, int)[64];
+        private IResizeSink? _sink;
+        private ImageBuffer? _source;
+        private int _levelCount;
+
+        /// <summary>Bands of source rows for <see cref="HorizontalBands"/> (8 SIMD blocks each).</summary>
+        public int Bands => (owner._pyramidSource.Stride / AreaDownscaler.Lanes + BandBlocks - 1) / BandBlocks;
+
+        public HorizontalPass HorizontalBands { get; } = new(owner);
+
+        private const int BandBlocks = 8;
+
+        public sealed class HorizontalPass(OpenCvImageOps owner) : IParallelBody
+        {
+            public void Run(int item, int worker)
+            {
+                var job = owner._pyramid;
+                int blocks = owner._pyramidSource.Stride / AreaDownscaler.Lanes;
+                int b0 = item * BandBlocks, b1 = Math.Min(blocks, b0 + BandBlocks);
+                var image = job._source!;
+                owner._pyramidSource.StageRows(image.Pixels, b0 * AreaDownscaler.Lanes, Math.Min(image.Height, b1 * AreaDownscaler.Lanes));
+                for (int l = 0; l < job._levelCount; l++) job._plans[l].HorizontalBlocks(owner._pyramidSource, b0, b1, owner._lanes[worker].Scratch);
+            }
+        }
+
+        /// <summary>Plans every managed level and cuts them into items; returns the item count.</summary>
+        public int Start(ImageBuffer source, ReadOnlySpan<ImageBuffer> destinations, IResizeSink? sink)
+        {
+            _sink = sink;
+            _source = source;
+            var staged = owner._pyramidSource;
+            if (_levels.Length < destinations.Length)
+            {
+                _levels = new ImageBuffer[destinations.Length];
+                _levelIndex = new int[destinations.Length];
+            }
+            int levels = 0, items = 0;
+            for (int i = 0; i < destinations.Length; i++)
+            {
+                var d = destinations[i];
+                if (!owner.UseManagedArea || !AreaDownscaler.Handles(source.Width, source.Height, d.Width, d.Height)) continue;
+                while (_plans.Count <= levels) _plans.Add(new AreaPlan());
+                _plans[levels].Plan(staged, d.Width, d.Height);
+                _levels[levels] = d;
+                _levelIndex[levels] = i;
+                levels++;
+            }
+            _levelCount = levels;
+            // Slices in round-robin order over the levels: workers taking consecutive items then write different
+            // levels' rows, never the two sides of one cache line (adjacent slices of one level share lines).
+            for (int slice = 0; ; slice++)
+            {
+                int added = 0;
+                for (int l = 0; l < levels; l++)
+                {
+                    int x0 = slice * SliceColumns, width = _levels[l].Width;
+                    if (x0 >= width) continue;
+                    if (items == _items.Length) Array.Resize(ref _items, items * 2);
+                    _items[items++] = (l, x0, Math.Min(width, x0 + SliceColumns));
+                    added++;
+                }
+                if (added == 0) break;
+            }
+            return items;
+        }
+
+        public void Run(int item, int worker)
+        {
+            var (level, x0, x1) = _items[item];
+            var destination = _levels[level];
+            _plans[level].Vertical(owner._pyramidSource, x0, x1, owner._lanes[worker].Scratch, destination.Pixels);
+            _sink?.ColumnsReady(_levelIndex[level], x0, x1, worker);
+        }
+
+        public void Finish()
+        {
+            Array.Clear(_levels); // hold no frame buffers between calls
+            _source = null;
+            _sink = null;
+        }
+    }
+
+    /// <summary>A batch of crops, one per item, into consecutive patches of one float buffer.</summary>
+    private sealed unsafe class CropJob(OpenCvImageOps owner) : IParallelBody
+    {
+        private ImageBuffer? _source;
+        private PixelRect* _crops;
+        private float* _destination;
+        private int _outWidth, _outHeight;
+
+        public void Start(ImageBuffer source, PixelRect* crops, float* destination, int outWidth, int outHeight)
+        {
+            _source = source;
+            _crops = crops;
+            _destination = destination;
+            _outWidth = outWidth;
+            _outHeight = outHeight;
+        }
+
+        public void Run(int item, int worker)
+        {
+            int outLen = _outWidth * _outHeight * 3;
+            var destination = new Span<float>(_destination + ((long)item * outLen), outLen);
+            owner._lanes[worker].Crop(_source!, _crops[item], _outWidth, _outHeight, destination, owner.UseManagedArea);
+        }
+
+        public void Finish()
+        {
+            _source = null;
+            _crops = null;
+            _destination = null;
+        }
     }
 
     private readonly record struct PinnedImage(GCHandle Handle, MatView View, int Width, int Height);

@@ -47,21 +47,29 @@ internal static partial class InspectionCommands
         DefaultValueFactory = _ => 0,
     };
 
+    private static Option<int> ImageWorkersOption() => new("--image-workers")
+    {
+        Description = "threads for the cascade's image work between network runs: pyramid levels, crops (0 = one per core, at most 4)",
+        DefaultValueFactory = _ => 0,
+    };
+
     private static Command CreateDetect()
     {
         var model = ModelOption();
         var images = ImagesArgument();
         var providers = ProvidersOption();
         var threads = ThreadsOption();
+        var imageWorkers = ImageWorkersOption();
         var command = new Command("detect", "run the detection cascade on images; one JSON object per image per line");
         command.Options.Add(model);
         command.Options.Add(providers);
         command.Options.Add(threads);
+        command.Options.Add(imageWorkers);
         command.Arguments.Add(images);
         command.SetAction(parse => Guarded(() =>
         {
             using var loggers = StderrLoggers();
-            using var session = DetectorSession.Open(parse.GetValue(model)!, parse.GetValue(providers)!, parse.GetValue(threads), loggers);
+            using var session = DetectorSession.Open(parse.GetValue(model)!, parse.GetValue(providers)!, parse.GetValue(threads), parse.GetValue(imageWorkers), loggers);
             int failures = 0;
             var stdout = Console.OpenStandardOutput();
             foreach (var path in parse.GetValue(images)!)
@@ -90,12 +98,14 @@ internal static partial class InspectionCommands
         var images = ImagesArgument();
         var providers = ProvidersOption();
         var threads = ThreadsOption();
+        var imageWorkers = ImageWorkersOption();
         var runs = new Option<int>("--runs") { Description = "timed runs per image", DefaultValueFactory = _ => 50 };
         var warmup = new Option<int>("--warmup") { Description = "untimed runs per image first", DefaultValueFactory = _ => 5 };
         var cascade = new Command("cascade", "per image: median whole-cascade time, median time inside the model runs, their ratio, allocated bytes per warm call");
         cascade.Options.Add(model);
         cascade.Options.Add(providers);
         cascade.Options.Add(threads);
+        cascade.Options.Add(imageWorkers);
         cascade.Options.Add(runs);
         cascade.Options.Add(warmup);
         cascade.Arguments.Add(images);
@@ -105,7 +115,7 @@ internal static partial class InspectionCommands
             if (n < 1) throw new ArgumentException("--runs must be >= 1");
             if (w < 1) throw new ArgumentException("--warmup must be >= 1 (allocation is measured once warm)");
             using var loggers = StderrLoggers();
-            using var session = DetectorSession.Open(parse.GetValue(model)!, parse.GetValue(providers)!, parse.GetValue(threads), loggers);
+            using var session = DetectorSession.Open(parse.GetValue(model)!, parse.GetValue(providers)!, parse.GetValue(threads), parse.GetValue(imageWorkers), loggers);
             var rows = new List<BenchRow>();
             foreach (var path in parse.GetValue(images)!)
             {
@@ -165,7 +175,7 @@ internal static partial class InspectionCommands
         var ci = CultureInfo.InvariantCulture;
         var names = session.Detector.Spec.Stages.Select((s, i) => string.IsNullOrEmpty(s.Name) ? $"stage{i + 1}" : s.Name).ToArray();
         var sb = new StringBuilder();
-        sb.AppendLine(ci, $"bench cascade: {runs} runs per image, provider {session.Provider}, {Environment.ProcessorCount} cores");
+        sb.AppendLine(ci, $"bench cascade: {runs} runs per image, provider {session.Provider}, {Environment.ProcessorCount} cores, {session.Ops.Workers} image workers");
         sb.Append(ci, $"{"image",-20} {"size",-10} {"boxes",5} {"cascade_ms",11} {"model_ms",9} {"ratio",6} {"alloc_B/call",12}");
         foreach (var n in names) sb.Append(ci, $" {n + "_ms(model)",16}");
         sb.AppendLine();
@@ -185,6 +195,7 @@ internal static partial class InspectionCommands
             json.WriteNumber("runs", runs);
             json.WriteString("provider", session.Provider);
             json.WriteNumber("cores", Environment.ProcessorCount);
+            json.WriteNumber("image_workers", session.Ops.Workers);
             json.WriteStartArray("images");
             foreach (var r in rows)
             {
@@ -288,7 +299,7 @@ internal static partial class InspectionCommands
         public OpenCvImageOps Ops { get; }
         public string Provider { get; }
 
-        public static DetectorSession Open(string modelDir, string providers, int threads, ILoggerFactory loggers)
+        public static DetectorSession Open(string modelDir, string providers, int threads, int imageWorkers, ILoggerFactory loggers)
         {
             var package = ModelPackage.Open(modelDir);
             var options = new InferenceOptions
@@ -296,7 +307,7 @@ internal static partial class InspectionCommands
                 Providers = providers.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
                 IntraOpThreads = threads,
             };
-            var ops = new OpenCvImageOps();
+            var ops = new OpenCvImageOps(imageWorkers);
             try
             {
                 var detector = CascadeDetector.Open(package, new OnnxNetworkFactory(loggers.CreateLogger<OnnxNetworkFactory>()), options, ops);

@@ -23,13 +23,15 @@ public sealed class CascadeDetector : IDisposable
     private readonly bool _ownsRunners;
     private readonly double[] _scales = new double[MaxScales];
     private readonly ImageBuffer[] _levels = new ImageBuffer[MaxScales];
+    private readonly LevelPacker _packLevels;
     private readonly CascadeResult _result;
     private readonly CandidateList _current = new(512);
     private readonly CandidateList _scaleBoxes = new(512);
     private readonly NmsScratch _nms = new();
     private readonly List<ScaleState> _scaleStates = [];
     private readonly long[] _shape = new long[4];
-    private float[] _patch = [];
+    private float[] _patches = [];
+    private PixelRect[] _crops = [];
     private Landmark[] _landmarks = [];
     private int _landmarksPerBox;
 
@@ -50,6 +52,7 @@ public sealed class CascadeDetector : IDisposable
         _stages = new Stage[spec.Stages.Count];
         for (int i = 0; i < _stages.Length; i++) _stages[i] = new Stage(spec.Stages[i], runners[i], i);
         _result = new CascadeResult(_stages.Length, _scales);
+        _packLevels = new LevelPacker(this);
         for (int i = 0; i < _stages.Length; i++) _result.SetStage(i, new StageTiming(_stages[i].Name, 0, 0, 0));
     }
 
@@ -129,18 +132,19 @@ public sealed class CascadeDetector : IDisposable
         for (int s = 0; s < n; s++)
         {
             double scale = _scales[s];
-            _levels[s] = ScaleStateAt(s, CascadeMath.ScaledSize(image.Width, scale), CascadeMath.ScaledSize(image.Height, scale)).Resized!;
+            var state = ScaleStateAt(s, CascadeMath.ScaledSize(image.Width, scale), CascadeMath.ScaledSize(image.Height, scale));
+            _levels[s] = state.Resized!;
+            stage.Packer.ShapeFor(1, state.Resized!.Width, state.Resized.Height, _shape);
+            state.Inputs[0].SetShape(_shape);
         }
-        // Every level from the full image, as the reference resizes (never level from level: results would differ).
-        _ops.ResizeAreaEach(image, _levels.AsSpan(0, n));
+        // Every level from the full image, as the reference resizes (never level from level: results would differ);
+        // each column range is packed into its level's tensor by whichever worker resized it (ColumnsReady).
+        _ops.ResizeAreaEach(image, _levels.AsSpan(0, n), _packLevels);
         for (int s = 0; s < n; s++)
         {
             double scale = _scales[s];
             var state = _scaleStates[s];
             int w = state.Resized!.Width, h = state.Resized.Height;
-            stage.Packer.ShapeFor(1, w, h, _shape);
-            state.Inputs[0].SetShape(_shape);
-            stage.Packer.Pack(state.Resized!.Pixels, w, h, state.Inputs[0].Span, 0);
 
             long r0 = Stopwatch.GetTimestamp();
             stage.Runner.Run(state.Inputs, state.Outputs);
@@ -194,23 +198,24 @@ public sealed class CascadeDetector : IDisposable
         var spec = stage.Spec;
         int iw = spec.Input.Width, ih = spec.Input.Height;
         int patchLen = iw * ih * 3;
-        if (_patch.Length < patchLen) _patch = new float[patchLen];
-        var patch = _patch.AsSpan(0, patchLen);
-
-        stage.Packer.ShapeFor(n, iw, ih, _shape);
-        var input = stage.Inputs[0];
-        input.SetShape(_shape);
-        var tensor = input.Span;
+        if (_patches.Length < patchLen * n) _patches = new float[Math.Max(patchLen * n, _patches.Length * 2)];
+        if (_crops.Length < n) _crops = new PixelRect[Math.Max(n, _crops.Length * 2)];
         for (int i = 0; i < n; i++)
         {
             ref var c = ref _current[i];
             CascadeMath.Truncate(ref c); // np.fix before __pad, as the reference does between stages
             c.Tag = i;
             var crop = CascadeMath.CropOf(c, image.Width, image.Height);
-            if (crop.IsEmpty) patch.Clear();
-            else _ops.CropResizeArea(image, crop.X, crop.Y, crop.Width, crop.Height, iw, ih, patch);
-            stage.Packer.Pack(patch, iw, ih, tensor, i);
+            _crops[i] = crop.IsEmpty ? default : new PixelRect(crop.X, crop.Y, crop.Width, crop.Height);
         }
+        // All crops in one call, so the image ops can spread them over the cores.
+        _ops.CropResizeAreaEach(image, _crops.AsSpan(0, n), iw, ih, _patches.AsSpan(0, patchLen * n));
+
+        stage.Packer.ShapeFor(n, iw, ih, _shape);
+        var input = stage.Inputs[0];
+        input.SetShape(_shape);
+        var tensor = input.Span;
+        for (int i = 0; i < n; i++) stage.Packer.Pack(_patches.AsSpan(i * patchLen, patchLen), iw, ih, tensor, i);
 
         long r0 = Stopwatch.GetTimestamp();
         stage.Runner.Run(stage.Inputs, stage.Outputs);
@@ -339,6 +344,17 @@ public sealed class CascadeDetector : IDisposable
         if (_ownsRunners)
         {
             foreach (var s in _stages) s.Runner.Dispose();
+        }
+    }
+
+    /// <summary>Packs each finished column range of a pyramid level into that level's P-Net input (on the worker that resized it).</summary>
+    private sealed class LevelPacker(CascadeDetector owner) : IResizeSink
+    {
+        public void ColumnsReady(int level, int x0, int x1, int worker)
+        {
+            var state = owner._scaleStates[level];
+            var image = state.Resized!;
+            owner._stages[0].Packer.Pack(image.Pixels, image.Width, image.Height, state.Inputs[0].Span, 0, x0, x1);
         }
     }
 

@@ -18,11 +18,17 @@ public interface IImageOps
 
     /// <summary>
     /// <see cref="ResizeArea"/> from one source into each destination (an image pyramid): the same pixels as one
-    /// call per destination, but an implementation may prepare the source once for all of them.
+    /// call per destination, but an implementation may prepare the source once and spread the work over cores.
+    /// <paramref name="sink"/>, when given, hears of each finished column range (possibly on a worker thread, as
+    /// soon as those pixels are written), so the caller can pack them while other columns are still resizing.
     /// </summary>
-    void ResizeAreaEach(ImageBuffer source, ReadOnlySpan<ImageBuffer> destinations)
+    void ResizeAreaEach(ImageBuffer source, ReadOnlySpan<ImageBuffer> destinations, IResizeSink? sink = null)
     {
-        foreach (var destination in destinations) ResizeArea(source, destination);
+        for (int i = 0; i < destinations.Length; i++)
+        {
+            ResizeArea(source, destinations[i]);
+            sink?.ColumnsReady(i, 0, destinations[i].Width, 0);
+        }
     }
 
     /// <summary>
@@ -33,6 +39,23 @@ public interface IImageOps
     /// reference does (it resizes a zero-padded float64 crop), so no rounding to 8 bits happens in between.
     /// </summary>
     void CropResizeArea(ImageBuffer source, int x, int y, int width, int height, int outWidth, int outHeight, Span<float> destination);
+
+    /// <summary>
+    /// <see cref="CropResizeArea"/> for each of <paramref name="crops"/>, patch i at
+    /// destination[i * outWidth * outHeight * 3]; a crop with no area gives an all-zero patch. One call lets an
+    /// implementation spread the crops over cores.
+    /// </summary>
+    void CropResizeAreaEach(ImageBuffer source, ReadOnlySpan<PixelRect> crops, int outWidth, int outHeight, Span<float> destination)
+    {
+        int outLen = outWidth * outHeight * 3;
+        for (int i = 0; i < crops.Length; i++)
+        {
+            var c = crops[i];
+            var patch = destination.Slice(i * outLen, outLen);
+            if (c.Width <= 0 || c.Height <= 0) patch.Clear();
+            else CropResizeArea(source, c.X, c.Y, c.Width, c.Height, outWidth, outHeight, patch);
+        }
+    }
 }
 
 /// <summary>An image file that is missing or cannot be decoded; the message names the file.</summary>
@@ -45,4 +68,14 @@ public sealed class ImageDecodeException : Exception
     public ImageDecodeException(string message, Exception inner) : base(message, inner) { ImagePath = ""; }
 
     public string ImagePath { get; }
+}
+
+/// <summary>A pixel rectangle [X, X + Width) x [Y, Y + Height); it may reach outside the image.</summary>
+public readonly record struct PixelRect(int X, int Y, int Width, int Height);
+
+/// <summary>Hears that columns [x0, x1) of destination <c>level</c> of <see cref="IImageOps.ResizeAreaEach"/> are written.</summary>
+public interface IResizeSink
+{
+    /// <param name="worker">The worker reporting (0 = the calling thread); distinct ranges may be reported concurrently.</param>
+    void ColumnsReady(int level, int x0, int x1, int worker);
 }

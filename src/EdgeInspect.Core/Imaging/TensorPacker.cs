@@ -79,16 +79,24 @@ public sealed class TensorPacker
     }
 
     /// <summary>Packs 8-bit BGR (HWC, tightly packed) as sample <paramref name="index"/> of <paramref name="tensor"/>.</summary>
-    public void Pack(ReadOnlySpan<byte> bgr, int width, int height, Span<float> tensor, int index)
+    public void Pack(ReadOnlySpan<byte> bgr, int width, int height, Span<float> tensor, int index) => Pack(bgr, width, height, tensor, index, 0, width);
+
+    /// <summary>
+    /// Packs only image columns [<paramref name="x0"/>, <paramref name="x1"/>) of sample <paramref name="index"/>;
+    /// disjoint column ranges touch disjoint tensor elements, so they may be packed concurrently.
+    /// </summary>
+    public void Pack(ReadOnlySpan<byte> bgr, int width, int height, Span<float> tensor, int index, int x0, int x1)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(x0);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(x1, width);
         int plane = width * height;
         var dst = tensor.Slice(index * plane * Channels, plane * Channels);
         if (Channels == 3)
         {
-            PackColour(bgr, width, height, dst);
+            PackColour(bgr, width, height, dst, x0, x1);
             return;
         }
-        PackGeneral(bgr, width, height, dst);
+        PackGeneral(bgr, width, height, dst, x0, x1);
     }
 
     /// <summary>Packs float BGR (HWC, tightly packed) as sample <paramref name="index"/> of <paramref name="tensor"/>.</summary>
@@ -101,17 +109,17 @@ public sealed class TensorPacker
             PackColour(bgr, width, height, dst);
             return;
         }
-        PackGeneral(bgr, width, height, dst);
+        PackGeneral(bgr, width, height, dst, 0, width);
     }
 
     /// <summary>Any channel mapping (grey, one or two channels): per-element layout arithmetic, off the hot path.</summary>
-    private void PackGeneral<T>(ReadOnlySpan<T> bgr, int width, int height, Span<float> dst)
+    private void PackGeneral<T>(ReadOnlySpan<T> bgr, int width, int height, Span<float> dst, int x0, int x1)
         where T : unmanaged, System.Numerics.INumberBase<T>
     {
         for (int y = 0; y < height; y++)
         {
             var row = bgr.Slice(y * width * 3, width * 3);
-            for (int x = 0; x < width; x++)
+            for (int x = x0; x < x1; x++)
             {
                 int p = x * 3;
                 for (int c = 0; c < Channels; c++)
@@ -127,7 +135,7 @@ public sealed class TensorPacker
     }
 
     /// <summary>The hot path (pyramid levels): table lookups, strides hoisted out of the loop.</summary>
-    private void PackColour(ReadOnlySpan<byte> bgr, int width, int height, Span<float> dst)
+    private void PackColour(ReadOnlySpan<byte> bgr, int width, int height, Span<float> dst, int x0, int x1)
     {
         // offset(x, y, c) = x * sx + y * sy + c * sc for every layout.
         (int sx, int sy, int sc) = Layout switch
@@ -144,8 +152,8 @@ public sealed class TensorPacker
         for (int y = 0; y < height; y++)
         {
             var row = bgr.Slice(y * width * 3, width * 3);
-            int o = y * sy;
-            for (int x = 0; x < width; x++, o += sx)
+            int o = (y * sy) + (x0 * sx);
+            for (int x = x0; x < x1; x++, o += sx)
             {
                 int p = x * 3;
                 dst[o] = l0[row[p + c0]];

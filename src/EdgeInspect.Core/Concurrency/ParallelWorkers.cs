@@ -1,0 +1,120 @@
+using System.Runtime.ExceptionServices;
+
+namespace EdgeInspect.Core.Concurrency;
+
+/// <summary>One item of a <see cref="ParallelWorkers.For"/> loop; <paramref name="worker"/> picks per-worker scratch.</summary>
+public interface IParallelBody
+{
+    void Run(int item, int worker);
+}
+
+/// <summary>
+/// A fixed gang of worker threads for short data-parallel loops on the frame path (pyramid levels, region crops):
+/// the calling thread works too, items are handed out one at a time (so unequal items balance), and the call
+/// returns when every item is done. Unlike <c>Parallel.For</c> it allocates nothing per call (no delegates,
+/// closures or tasks), which keeps the warm cascade allocation-free; the threads are its own, so it never waits
+/// behind other work on the shared thread pool.
+/// Between loops the helpers block (no spinning), leaving the cores to ONNX Runtime. One loop at a time: not
+/// reentrant, one caller thread.
+/// </summary>
+public sealed class ParallelWorkers : IDisposable
+{
+    private readonly Thread[] _helpers;
+    private readonly SemaphoreSlim[] _start;
+    private readonly ManualResetEventSlim _done = new(false);
+    private IParallelBody? _body;
+    private int _items;
+    private int _next;
+    private int _running;
+    private ExceptionDispatchInfo? _error;
+    private volatile bool _stopping;
+
+    /// <param name="count">Workers in all, the caller included; 1 runs every loop on the caller.</param>
+    public ParallelWorkers(int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(count);
+        Count = count;
+        _helpers = new Thread[count - 1];
+        _start = new SemaphoreSlim[count - 1];
+        for (int i = 0; i < _helpers.Length; i++)
+        {
+            int worker = i + 1;
+            _start[i] = new SemaphoreSlim(0);
+            _helpers[i] = new Thread(() => HelperLoop(worker)) { IsBackground = true, Name = $"edgeinspect-worker-{worker}" };
+            _helpers[i].Start();
+        }
+    }
+
+    /// <summary>Workers in all, the calling thread included (the range of the worker index a body sees).</summary>
+    public int Count { get; }
+
+    /// <summary>Runs <paramref name="body"/> for items 0 .. <paramref name="items"/> - 1; rethrows the first failure.</summary>
+    public void For(int items, IParallelBody body)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        ObjectDisposedException.ThrowIf(_stopping, this);
+        if (items <= 0) return;
+        int helpers = Math.Min(_helpers.Length, items - 1);
+        if (helpers == 0)
+        {
+            for (int i = 0; i < items; i++) body.Run(i, 0);
+            return;
+        }
+        _body = body;
+        _items = items;
+        _next = 0;
+        _error = null;
+        _running = helpers;
+        _done.Reset();
+        for (int i = 0; i < helpers; i++) _start[i].Release();
+        try
+        {
+            Work(0);
+        }
+        catch (Exception ex)
+        {
+            Interlocked.CompareExchange(ref _error, ExceptionDispatchInfo.Capture(ex), null);
+            _next = int.MaxValue / 2; // the helpers take no new items
+        }
+        _done.Wait();
+        _body = null;
+        _error?.Throw();
+    }
+
+    private void Work(int worker)
+    {
+        var body = _body!;
+        int i;
+        while ((i = Interlocked.Increment(ref _next) - 1) < _items) body.Run(i, worker);
+    }
+
+    private void HelperLoop(int worker)
+    {
+        var start = _start[worker - 1];
+        while (true)
+        {
+            start.Wait();
+            if (_stopping) return;
+            try
+            {
+                Work(worker);
+            }
+            catch (Exception ex)
+            {
+                Interlocked.CompareExchange(ref _error, ExceptionDispatchInfo.Capture(ex), null);
+                _next = int.MaxValue / 2;
+            }
+            if (Interlocked.Decrement(ref _running) == 0) _done.Set();
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_stopping) return;
+        _stopping = true;
+        foreach (var s in _start) s.Release();
+        foreach (var t in _helpers) t.Join();
+        foreach (var s in _start) s.Dispose();
+        _done.Dispose();
+    }
+}
