@@ -122,7 +122,7 @@ public sealed class OpenCvImageOps : IImageOps, IDisposable
         _lanes[0].Crop(source, new PixelRect(x, y, width, height), outWidth, outHeight, destination, UseManagedArea);
     }
 
-    public unsafe void CropResizeAreaEach(ImageBuffer source, ReadOnlySpan<PixelRect> crops, int outWidth, int outHeight, Span<float> destination)
+    public unsafe void CropResizeAreaEach(ImageBuffer source, ReadOnlySpan<PixelRect> crops, int outWidth, int outHeight, Span<float> destination, ICropSink? sink = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         int outLen = outWidth * outHeight * 3;
@@ -131,7 +131,7 @@ public sealed class OpenCvImageOps : IImageOps, IDisposable
         fixed (PixelRect* c = crops)
         fixed (float* d = destination)
         {
-            _crops.Start(source, c, d, outWidth, outHeight);
+            _crops.Start(source, c, d, outWidth, outHeight, sink);
             try
             {
                 _workers.For(crops.Length, _crops);
@@ -409,12 +409,14 @@ public sealed class OpenCvImageOps : IImageOps, IDisposable
     private sealed unsafe class CropJob(OpenCvImageOps owner) : IParallelBody
     {
         private ImageBuffer? _source;
+        private ICropSink? _sink;
         private PixelRect* _crops;
         private float* _destination;
         private int _outWidth, _outHeight;
 
-        public void Start(ImageBuffer source, PixelRect* crops, float* destination, int outWidth, int outHeight)
+        public void Start(ImageBuffer source, PixelRect* crops, float* destination, int outWidth, int outHeight, ICropSink? sink)
         {
+            _sink = sink;
             _source = source;
             _crops = crops;
             _destination = destination;
@@ -427,11 +429,13 @@ public sealed class OpenCvImageOps : IImageOps, IDisposable
             int outLen = _outWidth * _outHeight * 3;
             var destination = new Span<float>(_destination + ((long)item * outLen), outLen);
             owner._lanes[worker].Crop(_source!, _crops[item], _outWidth, _outHeight, destination, owner.UseManagedArea);
+            _sink?.CropReady(item, destination, worker);
         }
 
         public void Finish()
         {
             _source = null;
+            _sink = null;
             _crops = null;
             _destination = null;
         }

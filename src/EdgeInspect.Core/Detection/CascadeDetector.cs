@@ -24,6 +24,7 @@ public sealed class CascadeDetector : IDisposable
     private readonly double[] _scales = new double[MaxScales];
     private readonly ImageBuffer[] _levels = new ImageBuffer[MaxScales];
     private readonly LevelPacker _packLevels;
+    private readonly CropPacker _packCrops;
     private readonly CascadeResult _result;
     private readonly CandidateList _current = new(512);
     private readonly CandidateList _scaleBoxes = new(512);
@@ -53,6 +54,7 @@ public sealed class CascadeDetector : IDisposable
         for (int i = 0; i < _stages.Length; i++) _stages[i] = new Stage(spec.Stages[i], runners[i], i);
         _result = new CascadeResult(_stages.Length, _scales);
         _packLevels = new LevelPacker(this);
+        _packCrops = new CropPacker();
         for (int i = 0; i < _stages.Length; i++) _result.SetStage(i, new StageTiming(_stages[i].Name, 0, 0, 0));
     }
 
@@ -208,14 +210,13 @@ public sealed class CascadeDetector : IDisposable
             var crop = CascadeMath.CropOf(c, image.Width, image.Height);
             _crops[i] = crop.IsEmpty ? default : new PixelRect(crop.X, crop.Y, crop.Width, crop.Height);
         }
-        // All crops in one call, so the image ops can spread them over the cores.
-        _ops.CropResizeAreaEach(image, _crops.AsSpan(0, n), iw, ih, _patches.AsSpan(0, patchLen * n));
-
         stage.Packer.ShapeFor(n, iw, ih, _shape);
-        var input = stage.Inputs[0];
-        input.SetShape(_shape);
-        var tensor = input.Span;
-        for (int i = 0; i < n; i++) stage.Packer.Pack(_patches.AsSpan(i * patchLen, patchLen), iw, ih, tensor, i);
+        stage.Inputs[0].SetShape(_shape);
+        // All crops in one call, so the image ops can spread them over the cores; each patch is packed into the
+        // batch tensor by the worker that cropped it (CropReady).
+        _packCrops.Stage = stage;
+        _ops.CropResizeAreaEach(image, _crops.AsSpan(0, n), iw, ih, _patches.AsSpan(0, patchLen * n), _packCrops);
+        _packCrops.Stage = null;
 
         long r0 = Stopwatch.GetTimestamp();
         stage.Runner.Run(stage.Inputs, stage.Outputs);
@@ -355,6 +356,18 @@ public sealed class CascadeDetector : IDisposable
             var state = owner._scaleStates[level];
             var image = state.Resized!;
             owner._stages[0].Packer.Pack(image.Pixels, image.Width, image.Height, state.Inputs[0].Span, 0, x0, x1);
+        }
+    }
+
+    /// <summary>Packs each finished crop into its slot of the refining stage's batch input (on the worker that cropped it).</summary>
+    private sealed class CropPacker : ICropSink
+    {
+        public Stage? Stage { get; set; }
+
+        public void CropReady(int index, ReadOnlySpan<float> patch, int worker)
+        {
+            var stage = Stage!;
+            stage.Packer.Pack(patch, stage.Spec.Input.Width, stage.Spec.Input.Height, stage.Inputs[0].Span, index);
         }
     }
 

@@ -43,9 +43,10 @@ public interface IImageOps
     /// <summary>
     /// <see cref="CropResizeArea"/> for each of <paramref name="crops"/>, patch i at
     /// destination[i * outWidth * outHeight * 3]; a crop with no area gives an all-zero patch. One call lets an
-    /// implementation spread the crops over cores.
+    /// implementation spread the crops over cores. <paramref name="sink"/>, when given, hears of each finished
+    /// patch (possibly on a worker thread), so the caller can pack it into a batch tensor right away.
     /// </summary>
-    void CropResizeAreaEach(ImageBuffer source, ReadOnlySpan<PixelRect> crops, int outWidth, int outHeight, Span<float> destination)
+    void CropResizeAreaEach(ImageBuffer source, ReadOnlySpan<PixelRect> crops, int outWidth, int outHeight, Span<float> destination, ICropSink? sink = null)
     {
         int outLen = outWidth * outHeight * 3;
         for (int i = 0; i < crops.Length; i++)
@@ -54,6 +55,7 @@ public interface IImageOps
             var patch = destination.Slice(i * outLen, outLen);
             if (c.Width <= 0 || c.Height <= 0) patch.Clear();
             else CropResizeArea(source, c.X, c.Y, c.Width, c.Height, outWidth, outHeight, patch);
+            sink?.CropReady(i, patch, 0);
         }
     }
 }
@@ -78,4 +80,11 @@ public interface IResizeSink
 {
     /// <param name="worker">The worker reporting (0 = the calling thread); distinct ranges may be reported concurrently.</param>
     void ColumnsReady(int level, int x0, int x1, int worker);
+}
+
+/// <summary>Hears that patch <c>index</c> of <see cref="IImageOps.CropResizeAreaEach"/> is written.</summary>
+public interface ICropSink
+{
+    /// <param name="worker">The worker reporting (0 = the calling thread); distinct patches may be reported concurrently.</param>
+    void CropReady(int index, ReadOnlySpan<float> patch, int worker);
 }
