@@ -47,6 +47,13 @@ public sealed class AreaDownscaler
         return !integerRatio; // integer ratios go to OpenCV's resizeAreaFast, a different kernel
     }
 
+    /// <summary>Sizes every buffer for resizes up to srcWidth x srcHeight -> dstWidth x dstHeight now.</summary>
+    public void Reserve(int srcWidth, int srcHeight, int dstWidth, int dstHeight)
+    {
+        _plan.Reserve(srcWidth, srcHeight, dstWidth, dstHeight);
+        _scratch.Reserve(dstWidth);
+    }
+
     /// <summary>Resizes the staged source to dstWidth x dstHeight, 8-bit BGR out (HWC), as cv::resize INTER_AREA on CV_8UC3.</summary>
     public void ResizeTo(AreaSource source, int dstWidth, int dstHeight, Span<byte> destination)
     {
@@ -73,6 +80,14 @@ public sealed class AreaDownscaler
 /// <summary>One worker's scratch for <see cref="AreaPlan.Run(AreaSource, int, int, AreaScratch, Span{byte})"/>.</summary>
 public sealed class AreaScratch
 {
+    /// <summary>Sizes the scratch for outputs up to <paramref name="dstWidth"/> wide now (see <see cref="AreaPlan.Reserve"/>).</summary>
+    public void Reserve(int dstWidth)
+    {
+        AreaDownscaler.Ensure(ref Row, AreaPlan.RowStrideFor(dstWidth));
+        AreaDownscaler.Ensure(ref Lanes, AreaDownscaler.Lanes * AreaDownscaler.Channels);
+        AreaDownscaler.Ensure(ref Tile, 24);
+    }
+
     internal float[] Row = [];    // one output row being summed
     internal float[] Lanes = [];  // one block's horizontal sums, lane by lane
     internal Vector256<float>[] Tile = []; // 8 output columns' sums before their transpose (AVX pass)
@@ -115,8 +130,23 @@ public sealed class AreaPlan
         ComputeTab(height, dstHeight, scaleY, _ytab, _yofs);
         // Rounded up to whole 24-value tiles (the AVX pass writes whole tiles) and padded by a vector so the last
         // column range's vector loads stay inside the buffer; a multiple of 8, so rows start on a vector.
-        _rowStride = (((dstWidth * Channels) + 23) / 24 * 24) + Lanes;
+        _rowStride = RowStrideFor(dstWidth);
         AreaDownscaler.Ensure(ref _sums, source.Stride * _rowStride);
+    }
+
+    internal static int RowStrideFor(int dstWidth) => (((dstWidth * Channels) + 23) / 24 * 24) + Lanes;
+
+    /// <summary>
+    /// Sizes every buffer for resizes up to srcWidth x srcHeight -> dstWidth x dstHeight now, so a later, bigger
+    /// plan does not allocate on the frame path (which worker meets the biggest crop first varies run to run).
+    /// </summary>
+    public void Reserve(int srcWidth, int srcHeight, int dstWidth, int dstHeight)
+    {
+        AreaDownscaler.Ensure(ref _xtab, srcWidth * 2);
+        AreaDownscaler.Ensure(ref _ytab, srcHeight * 2);
+        AreaDownscaler.Ensure(ref _xofs, dstWidth + 1);
+        AreaDownscaler.Ensure(ref _yofs, dstHeight + 1);
+        AreaDownscaler.Ensure(ref _sums, AreaSource.StrideFor(srcHeight) * RowStrideFor(dstWidth));
     }
 
     /// <summary>Output columns [dx0, dx1) of the planned resize, 8-bit BGR (HWC) into the whole destination image.</summary>
@@ -389,16 +419,27 @@ public sealed class AreaSource
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(height);
         int lanes = AreaDownscaler.Lanes;
         (_imageWidth, _imageHeight, _x, _y, Width, Height) = (imageWidth, imageHeight, x, y, width, height);
-        int stride = (height + lanes - 1) / lanes * lanes;
-        // A power-of-two-ish column stride (a 512-row image: 2 KB) maps every column onto the same few L1 sets and the
-        // horizontal pass thrashes (measured: 11 ms instead of 4 on a 512 x 512 pyramid); one extra block avoids it.
-        if (stride % (8 * lanes) == 0) stride += lanes;
+        int stride = StrideFor(height);
         Stride = stride;
         AreaDownscaler.Ensure(ref _staged, width * AreaDownscaler.Channels * stride);
         // Outside pixels are zero. The lanes past the last row are never read back; they only ever hold earlier
         // pixel values or zero (finite, never denormal), so they need no clearing.
         if (x < 0 || y < 0 || x + width > imageWidth || y + height > imageHeight) _staged.AsSpan(0, width * AreaDownscaler.Channels * stride).Clear();
     }
+
+    /// <summary>The column stride for <paramref name="height"/> rows: whole lanes, never a multiple of 8 lanes.</summary>
+    internal static int StrideFor(int height)
+    {
+        int lanes = AreaDownscaler.Lanes;
+        int stride = (height + lanes - 1) / lanes * lanes;
+        // A power-of-two-ish column stride (a 512-row image: 2 KB) maps every column onto the same few L1 sets and the
+        // horizontal pass thrashes (measured: 11 ms instead of 4 on a 512 x 512 pyramid); one extra block avoids it.
+        if (stride % (8 * lanes) == 0) stride += lanes;
+        return stride;
+    }
+
+    /// <summary>Sizes the buffer for rectangles up to width x height now (see <see cref="AreaPlan.Reserve"/>).</summary>
+    public void Reserve(int width, int height) => AreaDownscaler.Ensure(ref _staged, width * AreaDownscaler.Channels * StrideFor(height));
 
     /// <summary>Fills rows [rowStart, rowEnd) of the rectangle; disjoint row ranges may be filled concurrently.</summary>
     public void StageRows(ReadOnlySpan<byte> bgr, int rowStart, int rowEnd)

@@ -127,6 +127,15 @@ public sealed class OpenCvImageOps : IImageOps, IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         int outLen = outWidth * outHeight * 3;
         if (destination.Length < outLen * crops.Length) throw new ArgumentException($"destination needs {outLen * crops.Length} floats", nameof(destination));
+        // Every lane sized for the batch's biggest crop first: items go to whichever worker is free, so otherwise a
+        // lane could meet its biggest crop only frames later and allocate then.
+        int maxW = 0, maxH = 0;
+        foreach (var c0 in crops)
+        {
+            maxW = Math.Max(maxW, c0.Width);
+            maxH = Math.Max(maxH, c0.Height);
+        }
+        foreach (var lane in _lanes) lane.Reserve(maxW, maxH, outWidth, outHeight);
         // The spans stay pinned for the whole (synchronous) loop; the workers see them through the job's pointers.
         fixed (PixelRect* c = crops)
         fixed (float* d = destination)
@@ -252,6 +261,25 @@ public sealed class OpenCvImageOps : IImageOps, IDisposable
         private float[] _patch = GC.AllocateArray<float>(64 * 64 * 3, pinned: true);
         private float[] _out = GC.AllocateArray<float>(48 * 48 * 3, pinned: true);
 
+        /// <summary>Sizes this lane for crops up to width x height resized to outWidth x outHeight (grow only).</summary>
+        public void Reserve(int width, int height, int outWidth, int outHeight)
+        {
+            if (width <= 0 || height <= 0) return;
+            _source.Reserve(width, height);
+            _area.Reserve(width, height, outWidth, outHeight);
+            Scratch.Reserve(outWidth);
+            if (_patch.Length < width * height * 3)
+            {
+                _patch = GC.AllocateArray<float>(Math.Max(width * height * 3, _patch.Length * 2), pinned: true);
+                Release(_patchHeaders);
+            }
+            if (_out.Length < outWidth * outHeight * 3)
+            {
+                _out = GC.AllocateArray<float>(Math.Max(outWidth * outHeight * 3, _out.Length * 2), pinned: true);
+                Release(_outHeaders);
+            }
+        }
+
         /// <summary>One zero-padded float crop, area-resized to outWidth x outHeight (HWC floats).</summary>
         public void Crop(ImageBuffer source, PixelRect rect, int outWidth, int outHeight, Span<float> destination, bool managed)
         {
@@ -371,6 +399,9 @@ public sealed class OpenCvImageOps : IImageOps, IDisposable
                 levels++;
             }
             _levelCount = levels;
+            int widest = 0;
+            for (int l = 0; l < levels; l++) widest = Math.Max(widest, _levels[l].Width);
+            foreach (var lane in owner._lanes) lane.Scratch.Reserve(widest); // any worker may take the widest level
             // Slices in round-robin order over the levels: workers taking consecutive items then write different
             // levels' rows, never the two sides of one cache line (adjacent slices of one level share lines).
             for (int slice = 0; ; slice++)

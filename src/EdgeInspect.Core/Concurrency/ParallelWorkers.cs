@@ -21,7 +21,8 @@ public sealed class ParallelWorkers : IDisposable
 {
     private readonly Thread[] _helpers;
     private readonly SemaphoreSlim[] _start;
-    private readonly ManualResetEventSlim _done = new(false);
+    // SemaphoreSlim, not ManualResetEventSlim: the latter allocates its lock object at the first blocking wait.
+    private readonly SemaphoreSlim _done = new(0);
     private IParallelBody? _body;
     private int _items;
     private int _next;
@@ -65,7 +66,6 @@ public sealed class ParallelWorkers : IDisposable
         _next = 0;
         _error = null;
         _running = helpers;
-        _done.Reset();
         for (int i = 0; i < helpers; i++) _start[i].Release();
         try
         {
@@ -104,7 +104,7 @@ public sealed class ParallelWorkers : IDisposable
                 Interlocked.CompareExchange(ref _error, ExceptionDispatchInfo.Capture(ex), null);
                 _next = int.MaxValue / 2;
             }
-            if (Interlocked.Decrement(ref _running) == 0) _done.Set();
+            if (Interlocked.Decrement(ref _running) == 0) _done.Release();
         }
     }
 
