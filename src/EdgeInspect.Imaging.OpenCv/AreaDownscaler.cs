@@ -71,9 +71,10 @@ public sealed class AreaDownscaler
     // cvRound on a double: nearest, ties to even (what saturate_cast<int>(double) does).
     private static int CvRound(double v) => (int)Math.Round(v, MidpointRounding.ToEven);
 
+    /// <summary>Grows geometrically: crop sizes creep up frame by frame, and each exact-size growth would allocate again.</summary>
     internal static void Ensure<T>(ref T[] array, int length)
     {
-        if (array.Length < length) array = new T[length];
+        if (array.Length < length) array = new T[Math.Max(length, array.Length * 2)];
     }
 }
 

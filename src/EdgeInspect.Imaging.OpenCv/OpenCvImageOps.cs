@@ -20,7 +20,9 @@ namespace EdgeInspect.Imaging.OpenCv;
 /// </summary>
 public sealed class OpenCvImageOps : IImageOps, IDisposable
 {
-    private const int MaxCachedHeaders = 256;
+    // Crop sizes OpenCV still resizes (upscales of boxes under the input size) are at most in*in distinct pairs
+    // (576 for a 24 x 24 input): room for all of them, so a warm line never evicts and re-creates headers.
+    private const int MaxCachedHeaders = 1024;
     private readonly Dictionary<byte[], PinnedImage> _images = new(ReferenceEqualityComparer.Instance);
     private readonly ParallelWorkers _workers;
     private readonly Lane[] _lanes;

@@ -180,9 +180,13 @@ internal static class StationCommands
             builder.Services.AddSingleton<IInspectorHost>(inspectors);
             builder.Services.AddSingleton(source);
             builder.Services.AddSingleton(new FrameChannel(capacity: 4));
+            builder.Services.AddSingleton(new RecordChannel(capacity: 8));
             // Registered first so it stops last and its summary counts every drained part.
             builder.Services.AddHostedService(sp => new ProgressReporter(sp.GetRequiredService<StationEngine>(), sp.GetRequiredService<ModeController>(), time, Console.Out));
             builder.Services.AddHostedService(sp => new ModeControlFolder(ControlFolder(profile), sp.GetRequiredService<ModeController>(), time, sp.GetRequiredService<ILogger<ModeControlFolder>>()));
+            // Stopped in reverse order: capture first, then inspection drains its channel, then the record stage
+            // drains the decided parts (each stage reads until the one before completes its channel).
+            builder.Services.AddHostedService<RecordStage>();
             builder.Services.AddHostedService<InspectionStage>();
             builder.Services.AddHostedService<CaptureStage>();
             using var host = builder.Build();

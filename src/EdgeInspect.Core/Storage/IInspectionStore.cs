@@ -11,6 +11,15 @@ public interface IInspectionStore : IDisposable
     /// <summary>Durably store one record; the caller may report it stored when this returns.</summary>
     void Append(InspectionRecord record);
 
+    /// <summary>
+    /// Durably stores several records, in order. A store may commit them together (one fsync for the group);
+    /// when this returns, all of them are durable.
+    /// </summary>
+    void AppendMany(IReadOnlyList<InspectionRecord> records)
+    {
+        foreach (var r in records) Append(r);
+    }
+
     /// <summary>Durably store an audit event (mode change, model change, alarm, eviction, ...).</summary>
     void AppendAudit(AuditEvent auditEvent);
 

@@ -13,10 +13,15 @@ public sealed class FolderReplaySource : IFrameSource
     private readonly TimeSpan _interval;
     private readonly TimeProvider _time;
     private readonly long _limit;
+    private readonly ImageBuffer[]? _decoded;
     private long _next;
 
     /// <param name="count">Frames to deliver; past the number of files it loops; null = each file once.</param>
-    public FolderReplaySource(string folder, TimeSpan interval, long? count = null, TimeProvider? time = null)
+    /// <param name="preload">
+    /// Decode every image once up front and hand out copies: a camera delivers raw frames (a copy), not compressed
+    /// files, so a benchmark of the station should not pay a PNG decode per frame that no camera costs.
+    /// </param>
+    public FolderReplaySource(string folder, TimeSpan interval, long? count = null, TimeProvider? time = null, bool preload = false)
     {
         if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"{folder}: no such folder to replay");
         _files = Directory.EnumerateFiles(folder)
@@ -27,6 +32,15 @@ public sealed class FolderReplaySource : IFrameSource
         _time = time ?? TimeProvider.System;
         _limit = count ?? _files.Length;
         Name = $"folder:{folder}";
+        if (preload)
+        {
+            _decoded = new ImageBuffer[_files.Length];
+            for (int i = 0; i < _files.Length; i++)
+            {
+                _decoded[i] = new ImageBuffer(1, 1);
+                ImageFiles.Read(_files[i], _decoded[i]);
+            }
+        }
     }
 
     public string Name { get; }
@@ -39,11 +53,25 @@ public sealed class FolderReplaySource : IFrameSource
         if (_interval > TimeSpan.Zero) await Task.Delay(_interval, _time, cancellationToken);
         long index = _next++;
         string file = _files[index % _files.Length];
-        var image = new ImageBuffer(1, 1);
-        try { ImageFiles.Read(file, image); }
-        catch { image.Dispose(); throw; }
+        ImageBuffer image;
+        if (_decoded is not null)
+        {
+            var cached = _decoded[index % _files.Length];
+            image = new ImageBuffer(cached.Width, cached.Height);
+            cached.Pixels.CopyTo(image.Pixels);
+        }
+        else
+        {
+            image = new ImageBuffer(1, 1);
+            try { ImageFiles.Read(file, image); }
+            catch { image.Dispose(); throw; }
+        }
         return new Frame(image, index, _time.GetUtcNow(), Path.GetFileName(file));
     }
 
-    public void Dispose() { }
+    public void Dispose()
+    {
+        if (_decoded is null) return;
+        foreach (var d in _decoded) d.Dispose();
+    }
 }

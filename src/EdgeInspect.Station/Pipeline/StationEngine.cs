@@ -20,6 +20,9 @@ public sealed record StationOptions
 }
 
 /// <summary>Live counters for progress and the final summary.</summary>
+/// <summary>A part whose verdict is decided (and acted on) but whose record is not stored yet; it owns nothing (the frame stays the caller's).</summary>
+public readonly record struct DecidedPart(Frame Frame, InspectionRecord Record, Core.Inspection.InspectionResult? Result);
+
 public sealed class StationCounters
 {
     internal long Parts, Paired, Agreements, Rejects, FailSafe, Dropped;
@@ -34,7 +37,8 @@ public sealed class StationCounters
 
 /// <summary>
 /// One part through the station: model (per mode), human pairing, automation policy, actuation, record.
-/// Synchronous and single-threaded by contract (the inspection stage's loop), so it is tested directly.
+/// Two steps: <see cref="Decide"/> on the inspection stage's thread, <see cref="Commit"/> on the record stage's
+/// (group commit off the inspection path); <see cref="Process"/> does both, synchronously, for tests and tools.
 /// </summary>
 public sealed class StationEngine(
     StationOptions options,
@@ -60,7 +64,20 @@ public sealed class StationEngine(
     /// <summary>Telemetry (issue 5): the null recorder unless the composition root sets the registered ITelemetryRecorder.</summary>
     public ITelemetryRecorder Telemetry { get; set; } = NullTelemetryRecorder.Instance;
 
+    /// <summary>One part, start to stored record, on the calling thread: <see cref="Decide"/> then <see cref="Commit"/>.</summary>
     public InspectionRecord Process(Frame frame)
+    {
+        var part = Decide(frame);
+        Commit([part]);
+        return part.Record;
+    }
+
+    /// <summary>
+    /// Model (per mode), human pairing, policy and actuation for one part, and its numbered record, not yet stored.
+    /// The reject output has fired when this returns; <see cref="Commit"/> makes the record durable.
+    /// Single-threaded (the inspection stage): sequence numbers follow the order parts are decided in.
+    /// </summary>
+    public DecidedPart Decide(Frame frame)
     {
         var mode = modes.Current;
         var start = Stopwatch.GetTimestamp();
@@ -126,25 +143,40 @@ public sealed class StationEngine(
             LatencyMs = latency,
             FailReason = source == VerdictSource.FailSafe ? failReason : null,
         };
-        store.Append(record);
-        Interlocked.Increment(ref Counters.Parts);
-        if (source == VerdictSource.FailSafe) Interlocked.Increment(ref Counters.FailSafe);
-        if (record.Agreement is { } agreed)
+        return new DecidedPart(frame, record, result);
+    }
+
+    /// <summary>
+    /// Stores decided parts durably (one group commit for all of them), then counts them, feeds the shadow gate,
+    /// telemetry and the observer. Called by one thread at a time, in decision order (the record stage).
+    /// </summary>
+    public void Commit(IReadOnlyList<DecidedPart> parts)
+    {
+        ArgumentNullException.ThrowIfNull(parts);
+        if (parts.Count == 0) return;
+        if (parts.Count == 1) store.Append(parts[0].Record);
+        else store.AppendMany([.. parts.Select(p => p.Record)]);
+        foreach (var part in parts)
         {
-            Interlocked.Increment(ref Counters.Paired);
-            if (agreed) Interlocked.Increment(ref Counters.Agreements);
-            modes.RecordPair(agreed);
+            var record = part.Record;
+            Interlocked.Increment(ref Counters.Parts);
+            if (record.VerdictSource == VerdictSource.FailSafe) Interlocked.Increment(ref Counters.FailSafe);
+            if (record.Agreement is { } agreed)
+            {
+                Interlocked.Increment(ref Counters.Paired);
+                if (agreed) Interlocked.Increment(ref Counters.Agreements);
+                modes.RecordPair(agreed);
+            }
+            // Telemetry, after the part is decided and stored so it adds nothing to the actuation path.
+            Telemetry.InputFrame(part.Frame.Image);
+            foreach (var (stage, ms) in record.LatencyMs) Telemetry.StageLatencyMs(stage, ms);
+            Telemetry.PartInspected(part.Result?.PartClass, part.Result?.Regions.Count ?? 0);
+            if (Observer is { } observer)
+            {
+                try { observer.OnPart(part.Frame, record); }
+                catch (Exception e) when (e is not OutOfMemoryException) { /* the part is recorded; an observer never costs it */ }
+            }
         }
-        // Telemetry, after the part is decided and stored so it adds nothing to the actuation path.
-        Telemetry.InputFrame(frame.Image);
-        foreach (var (stage, ms) in latency) Telemetry.StageLatencyMs(stage, ms);
-        Telemetry.PartInspected(result?.PartClass, result?.Regions.Count ?? 0);
-        if (Observer is { } observer)
-        {
-            try { observer.OnPart(frame, record); }
-            catch (Exception e) when (e is not OutOfMemoryException) { /* the part is recorded; an observer never costs it */ }
-        }
-        return record;
     }
 
     /// <summary>Persists the sequence counter (called on stop; records carry it too).</summary>

@@ -49,25 +49,85 @@ public sealed class CaptureStage(IFrameSource source, FrameChannel channel, Stat
     }
 }
 
-/// <summary>Stage 2: inspection, policy, actuation and the durable record, one part at a time.</summary>
-public sealed class InspectionStage(FrameChannel channel, StationEngine engine, ILogger<InspectionStage> log) : BackgroundService
+/// <summary>The bounded channel between inspection and the record stage: decided parts waiting to be stored.</summary>
+public sealed class RecordChannel
+{
+    /// <param name="capacity">
+    /// Decided parts that may wait for their group commit. Small: they are acted on but not yet durable, and each
+    /// holds its frame. When full, inspection waits (nothing is ever dropped here).
+    /// </param>
+    public RecordChannel(int capacity = 8)
+    {
+        Channel = System.Threading.Channels.Channel.CreateBounded<DecidedPart>(new BoundedChannelOptions(capacity)
+        {
+            FullMode = BoundedChannelFullMode.Wait,
+            SingleReader = true,
+            SingleWriter = true,
+        });
+    }
+
+    public Channel<DecidedPart> Channel { get; }
+}
+
+/// <summary>
+/// Stage 2: inspection, policy and actuation, one part at a time; the decided part goes to the record stage, so
+/// the next frame is inspected while this one's record is written (its fsync no longer adds to every frame).
+/// </summary>
+public sealed class InspectionStage(FrameChannel channel, RecordChannel records, StationEngine engine, ILogger<InspectionStage> log) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var reader = channel.Channel.Reader;
-        // Drain what was captured even after stop is requested: every triggered part gets a record.
-        while (await reader.WaitToReadAsync(CancellationToken.None))
+        var writer = records.Channel.Writer;
+        try
         {
-            while (reader.TryRead(out var frame))
+            // Drain what was captured even after stop is requested: every triggered part gets a record.
+            while (await reader.WaitToReadAsync(CancellationToken.None))
             {
-                using (frame)
+                while (reader.TryRead(out var frame))
                 {
-                    try { engine.Process(frame); }
+                    DecidedPart part;
+                    try { part = engine.Decide(frame); }
                     catch (Exception e) when (e is not OutOfMemoryException)
                     {
-                        log.LogError(e, "part {Part} could not be recorded", frame.PartId);
+                        log.LogError(e, "part {Part} could not be decided", frame.PartId);
+                        frame.Dispose();
+                        continue;
                     }
+                    await writer.WriteAsync(part, CancellationToken.None); // the record stage disposes the frame
                 }
+            }
+        }
+        finally { writer.TryComplete(); }
+    }
+}
+
+/// <summary>
+/// Stage 3: decided parts into the durable store. Whatever is waiting is committed together (one fsync for the
+/// group, ARCHITECTURE.md's group commit), then counted, paired, reported to telemetry and the observer.
+/// </summary>
+public sealed class RecordStage(RecordChannel records, StationEngine engine, ILogger<RecordStage> log) : BackgroundService
+{
+    private const int MaxGroup = 32;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var reader = records.Channel.Reader;
+        var group = new List<DecidedPart>(MaxGroup);
+        // Drain until inspection completes the channel, even after stop is requested: every decided part is stored.
+        while (await reader.WaitToReadAsync(CancellationToken.None))
+        {
+            while (group.Count < MaxGroup && reader.TryRead(out var part)) group.Add(part);
+            try { engine.Commit(group); }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // The store refused the group (disk full, I/O error): say which parts, keep the station running.
+                log.LogError(e, "parts {First}..{Last} could not be recorded", group[0].Frame.PartId, group[^1].Frame.PartId);
+            }
+            finally
+            {
+                foreach (var p in group) p.Frame.Dispose();
+                group.Clear();
             }
         }
         engine.SaveSequence();
