@@ -106,7 +106,6 @@ internal sealed class StationRig : IAsyncDisposable
     public required IMqttClient CloudClient { get; init; }
     public required FleetCommandClient Commands { get; init; }
     public required FleetPackagePusher Pusher { get; init; }
-    public required OpenCvImageOps Ops { get; init; }
 
     /// <summary>(timestamp, engine ms, record) per processed frame; written by the frame loop only.</summary>
     public List<(long At, double Ms, InspectionRecord Record)> Processed { get; } = [];
@@ -136,17 +135,16 @@ internal sealed class StationRig : IAsyncDisposable
         var time = TimeProvider.System;
         var store = new InMemoryInspectionStore();
         var modes = new ModeController(store, new AutomationGate(new GateOptions()), time);
-        var ops = new OpenCvImageOps();
         var factory = new OnnxNetworkFactory();
         var inference = new InferenceOptions { WarmUp = false, IntraOpThreads = 1 };
-        var loader = new PackageInspectorLoader(factory, inference, ops);
+        var loader = new PackageInspectorLoader(factory, inference, () => new OpenCvImageOps());
         // The profile's model: the smoke package as version 1 (not in a slot, like a fresh device).
         var v1 = CopyAndSign(SmokePackage.Folder, Path.Combine(tmp.Path, "profile-model"), key, 1);
         var host = new InspectorHost(loader.Load(v1));
         var human = new SimulatedHumanInspector(new HumanInspectorOptions { Accuracy = 0.97, Seed = 3 });
         var engine = new StationEngine(new StationOptions { DeviceId = DeviceId }, host, modes, store, new SimulatedStationOutputs(), human, time);
         var installer = new PackageInstaller(options.SlotsFolder, keys, new DeviceIdentity(DeviceId, options.FleetName),
-            new InferencePackageValidator(factory, inference, ops), options.MaxUnpackedBytes);
+            new InferencePackageValidator(factory, inference, () => new OpenCvImageOps()), options.MaxUnpackedBytes);
         var agent = new FleetAgent(options, store, modes, host, installer, loader, time);
         agent.Start();
         engine.Observer = agent;
@@ -173,7 +171,7 @@ internal sealed class StationRig : IAsyncDisposable
         var rig = new StationRig
         {
             Tmp = tmp, Broker = broker, Key = key, Keys = keys, Store = store, Modes = modes, Host = host, Engine = engine, Agent = agent,
-            Connection = connection, Bridge = bridge, CloudClient = cloud, Commands = commands, Pusher = new FleetPackagePusher(cloud, commands, Prefix), Ops = ops,
+            Connection = connection, Bridge = bridge, CloudClient = cloud, Commands = commands, Pusher = new FleetPackagePusher(cloud, commands, Prefix),
         };
         rig.StartFrames(frameIntervalMs);
         return rig;
@@ -286,7 +284,6 @@ internal sealed class StationRig : IAsyncDisposable
         Engine.Observer = null;
         Agent.Dispose();
         Host.Swap(null)?.Dispose();
-        Ops.Dispose();
         await Broker.DisposeAsync();
         Keys.Dispose();
         Key.Dispose();

@@ -144,22 +144,34 @@ def classify(clf, img, boxes):
     return F.softmax(clf(cascade.normalise(crops)), 1).numpy()
 
 
+def classify_whole(clf, img):
+    """The whole frame's class probabilities (classifier.wholeImage), cropped and resized as the device does."""
+    return classify(clf, img, np.array([[0, 0, img.shape[1], img.shape[0]]], np.float64))[0]
+
+
+WHOLE_WEIGHTS = [0.5, 1.0, 2.0, 4.0, 8.0]
+
+
 def clip(b, w, h):
     b = b.copy()
     b[:, [0, 2]] = np.clip(b[:, [0, 2]], 0, w); b[:, [1, 3]] = np.clip(b[:, [1, 3]], 0, h)
     return b
 
 
-def evaluate(nets_, clf, items, classes, cfg, thresholds):
+def evaluate(nets_, clf, items, classes, cfg, thresholds, whole=False):
     """Detection precision / recall at IoU 0.5 (greedy matching by score) and image-level class accuracy
-    (class with the highest summed score x probability) for several final thresholds, in one pass."""
-    per_thr = {t: [0, 0, 0, 0] for t in thresholds}  # tp, fp, gt, images with the right class
+    (class with the highest summed score x probability) for several final thresholds, in one pass. With
+    whole=True the whole frame's class probabilities join the sum, weighed by each of WHOLE_WEIGHTS; the table
+    keeps, per threshold, the weight with the best image accuracy (the device's DecisionPolicy does the same sum)."""
+    weights = WHOLE_WEIGHTS if whole else [0.0]
+    per_thr = {t: [0, 0, 0, {w: 0 for w in weights}] for t in thresholds}  # tp, fp, gt, right class per weight
     c2 = dict(cfg); c2["thresholds"] = cfg["thresholds"][:2] + [min(thresholds)]
     for path, gts, names in items:
         img = data.load_rgb(path)
         b = cascade.detect(nets_, img, c2, 3)
         b = clip(b, img.shape[1], img.shape[0]) if len(b) else b
         probs_all = classify(clf, img, b) if len(b) else None
+        wp = classify_whole(clf, img) if whole else None
         truth = names[0] if names else "ok"
         for t in thresholds:
             keep = b[:, 4] > t if len(b) else np.zeros(0, bool)
@@ -172,13 +184,19 @@ def evaluate(nets_, clf, items, classes, cfg, thresholds):
                 ious[used] = 0
                 if len(ious) and ious.max() >= 0.5:
                     used[ious.argmax()] = True; tp += 1
-            pred = classes[int((probs_all[keep] * bt[:, 4:5]).sum(0).argmax())] if len(bt) else "ok"
             r = per_thr[t]
-            r[0] += tp; r[1] += len(bt) - tp; r[2] += len(gts); r[3] += pred == truth
+            r[0] += tp; r[1] += len(bt) - tp; r[2] += len(gts)
+            for w in weights:
+                ev = (probs_all[keep] * bt[:, 4:5]).sum(0) if len(bt) else np.zeros(len(classes))
+                if whole:
+                    ev = ev + w * wp
+                pred = classes[int(ev.argmax())] if (len(bt) or whole) else "ok"
+                r[3][w] += pred == truth
     table = {}
     for t, (tp, fp, g, ok) in per_thr.items():
+        w = max(weights, key=lambda k: (ok[k], -k))
         table[round(float(t), 3)] = {"precision": tp / max(tp + fp, 1), "recall": tp / max(g, 1),
-                                     "imageClassAccuracy": ok / max(len(items), 1)}
+                                     "imageClassAccuracy": ok[w] / max(len(items), 1), "wholeImageWeight": w}
     return table
 
 
@@ -262,7 +280,7 @@ def synthetic_probe(rng, size=200):
     return img
 
 
-def make_golden(a, dets, clf, classes, cfg, final_t, val_items):
+def make_golden(a, dets, clf, classes, cfg, final_t, val_items, whole_w=None):
     """Golden images with their expected results, chosen to be unambiguous: an NG image's regions all score
     well above the final threshold with a confident class, and an OK image has no region even with every
     threshold lowered by 0.1, so float differences between runtimes cannot flip the expectation."""
@@ -279,18 +297,24 @@ def make_golden(a, dets, clf, classes, cfg, final_t, val_items):
     lowered = dict(cfg, thresholds=[max(0.05, t - 0.1) for t in cfg["thresholds"]])
     ng, ok = [], []
     for name, img, truth in candidates:
-        if len(ng) >= a.golden and ok:
+        # With a whole-frame class every frame gets a class: no image can be expected to give "ok" with no region.
+        if len(ng) >= a.golden and (ok or whole_w is not None):
             break
         b = cascade.detect(dets, img, cfg, 3)
         entry = None
         if len(b) and len(ng) < a.golden:
             probs = classify(clf, img, b)
-            pred = classes[int((probs * b[:, 4:5]).sum(0).argmax())]
+            ev = (probs * b[:, 4:5]).sum(0)
+            if whole_w is not None:
+                wp = classify_whole(clf, img)
+                ev = ev + whole_w * wp
+                probs = np.vstack([probs, wp[None]])
+            pred = classes[int(ev.argmax())]
             margin = min(final_t + 0.05, (1 + final_t) / 2)  # a 0.95 threshold still leaves room above it
             if (truth is None or pred == truth) and b[:, 4].min() >= margin and probs.max(1).min() >= 0.8:
                 entry = {"expectVerdict": "ng", "expectClass": pred}
                 ng.append(entry)
-        elif not len(b) and not ok and not len(cascade.detect(dets, img, lowered, 3)):
+        elif whole_w is None and not len(b) and not ok and not len(cascade.detect(dets, img, lowered, 3)):
             entry = {"expectVerdict": "ok", "expectRegions": 0}
             ok.append(entry)
         if entry is None:
@@ -321,7 +345,9 @@ def regolden(a):
     cfg = {"pyramid": {"minSize": manifest["detector"]["pyramid"]["minSize"], "scaleFactor": 0.709, "maxScales": 0},
            "thresholds": [st["threshold"] for st in stages], "crossNms": 0.7, "square": stages[0].get("square", False)}
     nets_ = []
-    for name, net in (("pnet", nets.PNet()), ("rnet", nets.RNet()), ("onet", nets.ONet()), ("classifier", nets.Classifier(len(classes)))):
+    whole = bool(manifest["classifier"].get("wholeImage"))
+    clf_name = "classifier-whole" if whole else "classifier"
+    for name, net in (("pnet", nets.PNet()), ("rnet", nets.RNet()), ("onet", nets.ONet()), (clf_name, nets.Classifier(len(classes)))):
         net.load_state_dict(torch.load(os.path.join(a.cache, name + ".pt")))
         nets_.append(net.eval())
     for st in stages:  # the cache must hold the very networks the package was exported from
@@ -330,7 +356,7 @@ def regolden(a):
     val_items = data.read_voc(a.dataset, a.val_split)
     if a.reselect:
         # Re-run model selection on val with the package's networks (e.g. after a change to the selection rule).
-        table = evaluate(nets_[:3], nets_[3], val_items, classes, cfg, [0.5, 0.6, 0.7, 0.8, 0.9, 0.95])
+        table = evaluate(nets_[:3], nets_[3], val_items, classes, cfg, [0.5, 0.6, 0.7, 0.8, 0.9, 0.95], whole=whole)
         t = choose_threshold(table)
         print(f"reselected O-Net threshold {t}: {table[t]}")
         cfg["thresholds"][2] = t
@@ -339,7 +365,8 @@ def regolden(a):
         m = manifest["metrics"]["python_val"]
         m.update(boxPrecisionIoU50=round(table[t]["precision"], 4), boxRecallIoU50=round(table[t]["recall"], 4),
                  imageClassAccuracy=round(table[t]["imageClassAccuracy"], 4))
-    manifest["golden"] = make_golden(a, nets_[:3], nets_[3], classes, cfg, cfg["thresholds"][2], val_items)
+    whole_w = manifest["classifier"].get("wholeImageWeight") if whole else None
+    manifest["golden"] = make_golden(a, nets_[:3], nets_[3], classes, cfg, cfg["thresholds"][2], val_items, whole_w)
     with open(os.path.join(a.out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=2)
         f.write("\n")
@@ -365,6 +392,9 @@ def main():
                     "project generates itself, e.g. the virtual line); 'synthetic' renders probe images, so a "
                     "package trained on third-party data carries none of it")
     ap.add_argument("--smoke", action="store_true", help="tiny synthetic data, one epoch each (CI)")
+    ap.add_argument("--whole-image", action="store_true",
+                    help="also train the classifier on whole frames and let the frame's class join the decision "
+                         "(manifest classifier.wholeImage; for texture-like defects over much of the frame, as NEU-DET)")
     ap.add_argument("--cache", default=None, help="folder for per-stage weights; a later run with the same folder "
                     "reuses the stages already trained there (resume after an interruption)")
     ap.add_argument("--max-proposals", type=int, default=24,
@@ -416,37 +446,49 @@ def main():
     pnet, _ = cached(a.cache, "pnet", nets.PNet(), lambda n: train_detector("pnet", n, ptr, pva, a.epochs[0], 3e-3, device, rng, log), log)
     times["pnet_s"] = round(time.time() - ts, 1); ts = time.time()
 
+    def in_cache(name):
+        # A cached stage needs no training data: skip mining its crops (minutes on two cores).
+        return a.cache and os.path.exists(os.path.join(a.cache, name + ".pt"))
+
     rng = stage_seed(1)
-    det1 = detections([pnet], train_items, cfg, 1, a.max_proposals, rng)
-    det1v = detections([pnet], val_items, cfg, 1, a.max_proposals, rng)
-    log(f"P-Net proposals: {np.mean([len(d) for d in det1]):.1f} per train image")
-    rtr = data.refine_crops(train_items, 24, rng, det1); rva = data.refine_crops(val_items, 24, rng, det1v)
-    log(f"R-Net crops: {len(rtr[0])} train ({(rtr[1] == 1).sum()} pos, {(rtr[1] == -1).sum()} part, {(rtr[1] == 0).sum()} neg)")
+    rtr = rva = None
+    if not in_cache("rnet"):
+        det1 = detections([pnet], train_items, cfg, 1, a.max_proposals, rng)
+        det1v = detections([pnet], val_items, cfg, 1, a.max_proposals, rng)
+        log(f"P-Net proposals: {np.mean([len(d) for d in det1]):.1f} per train image")
+        rtr = data.refine_crops(train_items, 24, rng, det1); rva = data.refine_crops(val_items, 24, rng, det1v)
+        log(f"R-Net crops: {len(rtr[0])} train ({(rtr[1] == 1).sum()} pos, {(rtr[1] == -1).sum()} part, {(rtr[1] == 0).sum()} neg)")
     rnet, _ = cached(a.cache, "rnet", nets.RNet(), lambda n: train_detector("rnet", n, rtr, rva, a.epochs[1], 2e-3, device, rng, log), log)
     times["rnet_s"] = round(time.time() - ts, 1); ts = time.time()
 
     rng = stage_seed(2)
-    # O-Net is the costly net to train on two cores: half the proposals and fewer random crops.
-    det2 = detections([pnet, rnet], train_items, cfg, 2, a.max_proposals // 2, rng)
-    det2v = detections([pnet, rnet], val_items, cfg, 2, a.max_proposals // 2, rng)
-    log(f"R-Net survivors: {np.mean([len(d) for d in det2]):.1f} per train image")
-    otr = data.refine_crops(train_items, 48, rng, det2, neg_per_image=4, pos_tries=4)
-    ova = data.refine_crops(val_items, 48, rng, det2v, neg_per_image=4, pos_tries=4)
-    log(f"O-Net crops: {len(otr[0])} train ({(otr[1] == 1).sum()} pos, {(otr[1] == -1).sum()} part, {(otr[1] == 0).sum()} neg)")
+    otr = ova = None
+    if not in_cache("onet"):
+        # O-Net is the costly net to train on two cores: half the proposals and fewer random crops.
+        det2 = detections([pnet, rnet], train_items, cfg, 2, a.max_proposals // 2, rng)
+        det2v = detections([pnet, rnet], val_items, cfg, 2, a.max_proposals // 2, rng)
+        log(f"R-Net survivors: {np.mean([len(d) for d in det2]):.1f} per train image")
+        otr = data.refine_crops(train_items, 48, rng, det2, neg_per_image=4, pos_tries=4)
+        ova = data.refine_crops(val_items, 48, rng, det2v, neg_per_image=4, pos_tries=4)
+        log(f"O-Net crops: {len(otr[0])} train ({(otr[1] == 1).sum()} pos, {(otr[1] == -1).sum()} part, {(otr[1] == 0).sum()} neg)")
     onet, _ = cached(a.cache, "onet", nets.ONet(), lambda n: train_detector("onet", n, otr, ova, a.epochs[2], 2e-3, device, rng, log), log)
     times["onet_s"] = round(time.time() - ts, 1); ts = time.time()
     del ptr, rtr, otr
 
     rng = stage_seed(3)
     ctr = data.class_crops(train_items, classes, 48, rng, jitter=4); cva = data.class_crops(val_items, classes, 48, rng, jitter=1)
-    log(f"classifier crops: {len(ctr[0])} train, {len(cva[0])} val")
-    clf, crop_acc = cached(a.cache, "classifier", nets.Classifier(len(classes)),
+    if a.whole_image:
+        wtr, wva = data.whole_images(train_items, classes, 48), data.whole_images(val_items, classes, 48, flips=False)
+        ctr = (np.concatenate([ctr[0], wtr[0]]), np.concatenate([ctr[1], wtr[1]]))
+        cva = (np.concatenate([cva[0], wva[0]]), np.concatenate([cva[1], wva[1]]))
+    log(f"classifier crops: {len(ctr[0])} train, {len(cva[0])} val" + (" (whole frames included)" if a.whole_image else ""))
+    clf, crop_acc = cached(a.cache, "classifier-whole" if a.whole_image else "classifier", nets.Classifier(len(classes)),
                            lambda n: train_classifier(n, ctr, cva, a.epochs[3], 2e-3, device, rng, log), log)
     times["classifier_s"] = round(time.time() - ts, 1); ts = time.time()
 
     # Model selection on val: the final threshold with the best recall at precision >= 0.7.
     thr_grid = [0.5, 0.6, 0.7, 0.8, 0.9, 0.95]
-    table = evaluate([pnet, rnet, onet], clf, val_items, classes, cfg, thr_grid)
+    table = evaluate([pnet, rnet, onet], clf, val_items, classes, cfg, thr_grid, whole=a.whole_image)
     for t, v in table.items():
         log(f"val O-Net threshold {t}: precision {v['precision']:.3f} recall {v['recall']:.3f} "
             f"image class accuracy {v['imageClassAccuracy']:.3f}")
@@ -464,7 +506,8 @@ def main():
         export(model.eval(), os.path.join(a.out, fname), size, fcn)
         files[fname] = sha256(os.path.join(a.out, fname))
 
-    golden = make_golden(a, [pnet, rnet, onet], clf, classes, cfg, final_t, val_items)
+    whole_w = table[final_t]["wholeImageWeight"] if a.whole_image else None
+    golden = make_golden(a, [pnet, rnet, onet], clf, classes, cfg, final_t, val_items, whole_w)
 
     def stage(name, size, thr, nms, regw, after):
         return {"name": name, "file": name + ".onnx", "sha256": files[name + ".onnx"],
@@ -483,7 +526,8 @@ def main():
             "crossScaleNms": {"iou": 0.7, "mode": "Union"},
         },
         "classifier": {"file": "classifier.onnx", "sha256": files["classifier.onnx"], "input": input_spec(48),
-                       "output": "probs", "outputIsLogits": False, "classes": classes, "cropMargin": 0.0},
+                       "output": "probs", "outputIsLogits": False, "classes": classes, "cropMargin": 0.0,
+                       **({"wholeImage": True, "wholeImageWeight": whole_w} if a.whole_image else {})},
         "decision": {"ngClasses": classes, "minRegionScore": cfg["thresholds"][2],
                      "actThresholds": {}, "defaultActThreshold": 0.9},
         "golden": golden,

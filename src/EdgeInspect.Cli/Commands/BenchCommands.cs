@@ -132,7 +132,7 @@ internal static partial class InspectionCommands
         using var store = new LiteDbInspectionStore(new StoreOptions { Path = Path.Combine(work, "bench.db") }, time);
         var state = store.LoadState(); state.Mode = AutomationMode.Full; store.SaveState(state);
         var modes = new ModeController(store, new AutomationGate(new GateOptions()), time);
-        var inspectors = new InspectorHost(PackageInspector.Open(package, new OnnxNetworkFactory(), options, new OpenCvImageOps()));
+        var inspectors = new InspectorHost(PackageInspector.Open(package, new OnnxNetworkFactory(), options, new OpenCvImageOps(), ownsImageOps: true));
         var engine = new StationEngine(new StationOptions { DeviceId = "bench" }, inspectors, modes, store, new SimulatedStationOutputs(), null, time);
         await RunStation(frameDir, replay.Files.Count, engine, ct);
 

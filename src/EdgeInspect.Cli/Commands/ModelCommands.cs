@@ -110,6 +110,7 @@ internal static class ModelCommands
         var boxes = new List<(BoxF, float)>(result.Regions.Count);
         foreach (var r in result.Regions)
         {
+            if (r.WholeFrame) continue; // a frame-level class, not a detection
             var b = r.Box;
             boxes.Add((new BoxF(Math.Clamp(b.X1, 0, width), Math.Clamp(b.Y1, 0, height), Math.Clamp(b.X2, 0, width), Math.Clamp(b.Y2, 0, height)), r.Score));
         }

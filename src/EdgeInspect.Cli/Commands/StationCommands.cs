@@ -42,7 +42,7 @@ internal static class StationCommands
             ModelPackage.Open(ResolvePackage(profile.Model.Package)),
             new OnnxNetworkFactory(logs.CreateLogger<OnnxNetworkFactory>()),
             new InferenceOptions { Providers = profile.Model.Providers, IntraOpThreads = profile.Model.IntraOpThreads },
-            new OpenCvImageOps());
+            new OpenCvImageOps(), ownsImageOps: true);
 
     /// <summary>A relative package path resolves against the working folder, then the repository root (beside device-config/).</summary>
     internal static string ResolvePackage(string package)

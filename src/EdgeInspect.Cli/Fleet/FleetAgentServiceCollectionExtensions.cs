@@ -107,12 +107,11 @@ public static class FleetAgentServiceCollectionExtensions
         services.AddSingleton(options);
         services.AddSingleton(sp =>
         {
-            var ops = new OpenCvImageOps();
             var factory = new OnnxNetworkFactory(sp.GetService<ILogger<OnnxNetworkFactory>>());
-            var installer = new PackageInstaller(options.SlotsFolder, keys, identity, new InferencePackageValidator(factory, inference, ops), options.MaxUnpackedBytes);
+            var installer = new PackageInstaller(options.SlotsFolder, keys, identity, new InferencePackageValidator(factory, inference, () => new OpenCvImageOps()), options.MaxUnpackedBytes);
             var engine = sp.GetRequiredService<StationEngine>();
             return new FleetAgent(options, store?.Invoke(sp) ?? sp.GetRequiredService<IInspectionStore>(), sp.GetRequiredService<ModeController>(),
-                engine.Inspectors, installer, new PackageInspectorLoader(factory, inference, ops), sp.GetService<TimeProvider>() ?? TimeProvider.System,
+                engine.Inspectors, installer, new PackageInspectorLoader(factory, inference, () => new OpenCvImageOps()), sp.GetService<TimeProvider>() ?? TimeProvider.System,
                 sp.GetService<ILogger<FleetAgent>>());
         });
         services.AddHostedService(sp => new FleetAgentHostedService(sp.GetRequiredService<FleetAgent>(), sp.GetRequiredService<StationEngine>(),

@@ -29,6 +29,7 @@ public sealed class ParallelWorkers : IDisposable
     private int _running;
     private ExceptionDispatchInfo? _error;
     private volatile bool _stopping;
+    private int _busy;
 
     /// <param name="count">Workers in all, the caller included; 1 runs every loop on the caller.</param>
     public ParallelWorkers(int count)
@@ -55,6 +56,22 @@ public sealed class ParallelWorkers : IDisposable
         ArgumentNullException.ThrowIfNull(body);
         ObjectDisposedException.ThrowIf(_stopping, this);
         if (items <= 0) return;
+        // Two callers at once would share the helpers' item counter and completion signal and could hang each other:
+        // refuse loudly instead (each thread needs its own gang, e.g. its own image operations).
+        if (Interlocked.Exchange(ref _busy, 1) != 0)
+            throw new InvalidOperationException("ParallelWorkers.For called while another loop is running: one loop at a time, from one thread");
+        try
+        {
+            RunLoop(items, body);
+        }
+        finally
+        {
+            Volatile.Write(ref _busy, 0);
+        }
+    }
+
+    private void RunLoop(int items, IParallelBody body)
+    {
         int helpers = Math.Min(_helpers.Length, items - 1);
         if (helpers == 0)
         {

@@ -11,4 +11,6 @@ public sealed record Region(BoxF Box, float Score)
     public float ClassConfidence { get; init; }
     /// <summary>Five landmarks as x1..x5, y1..y5 when the detector has them.</summary>
     public float[]? Landmarks { get; init; }
+    /// <summary>The classifier's verdict on the whole frame (manifest classifier.wholeImage), not a detection: no box metric counts it.</summary>
+    public bool WholeFrame { get; init; }
 }

@@ -9,8 +9,8 @@ namespace EdgeInspect.Core.Evaluation;
 public readonly record struct LabelledBox(BoxF Box, string ClassName);
 
 /// <summary>
-/// One labelled image. <see cref="PartClass"/> is the class of the part as a whole: the boxes' class
-/// (NEU-DET images hold boxes of one class only), the folder name in a folder-per-class layout,
+/// One labelled image. <see cref="PartClass"/> is the class of the part as a whole: its first box's class
+/// (the image's own class in NEU-DET, see ImageClass), the folder name in a folder-per-class layout,
 /// or <see cref="OkClass"/> for a part without defects.
 /// </summary>
 public sealed record LabelledImage(string ImagePath, IReadOnlyList<LabelledBox> Boxes, string PartClass, bool HasBoxes)
@@ -82,7 +82,7 @@ public sealed class LabelledDataset
             }
             string xmlPath = Path.Combine(annotationDir, stem + ".xml");
             var boxes = ReadVocAnnotation(xmlPath);
-            string partClass = boxes.Count == 0 ? LabelledImage.OkClass : MajorityClass(boxes);
+            string partClass = boxes.Count == 0 ? LabelledImage.OkClass : ImageClass(boxes);
             images.Add(new LabelledImage(imagePath, boxes, partClass, HasBoxes: true));
         }
         if (images.Count == 0) throw new DatasetException($"{root}: no labelled images found");
@@ -140,6 +140,10 @@ public sealed class LabelledDataset
 
     private static bool IsImage(string path) => ImageExtensions.Contains(Path.GetExtension(path).ToLowerInvariant());
 
-    private static string MajorityClass(IReadOnlyList<LabelledBox> boxes) =>
-        boxes.GroupBy(b => b.ClassName, StringComparer.Ordinal).OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal).First().Key;
+    /// <summary>
+    /// The image's class: its first object's. NEU-DET files each image under one class (250 per class, named after
+    /// it) but 105 of its 1,500 annotations also hold boxes of a second class; the first object is the image's own
+    /// class in all of them, while a majority vote disagreed with it on 52 images. The trainer reads it the same way.
+    /// </summary>
+    private static string ImageClass(IReadOnlyList<LabelledBox> boxes) => boxes[0].ClassName;
 }

@@ -14,7 +14,8 @@ namespace EdgeInspect.Core.Fleet;
 /// and the manifest field: LoadFailed (the runtime refused the graph), ShapeMismatch, GoldenFailed.
 /// The inspector it built is disposed; the station opens its own from the installed slot.
 /// </summary>
-public sealed class InferencePackageValidator(INetworkFactory factory, InferenceOptions options, IImageOps imageOps) : IPackageValidator
+/// <param name="imageOps">Makes the image operations for one validation (they are not shared with the station's inspectors, which run on other threads).</param>
+public sealed class InferencePackageValidator(INetworkFactory factory, InferenceOptions options, Func<IImageOps> imageOps) : IPackageValidator
 {
     public void Validate(VerifiedPackage package, CancellationToken cancellationToken)
     {
@@ -29,12 +30,14 @@ public sealed class InferencePackageValidator(INetworkFactory factory, Inference
             throw new PackageRefusedException(RefusalCode.ManifestSchema, ex.Message);
         }
         cancellationToken.ThrowIfCancellationRequested();
-        using var inspector = Open(model);
+        var ops = imageOps();
+        using var disposeOps = ops as IDisposable;
+        using var inspector = Open(model, ops);
         cancellationToken.ThrowIfCancellationRequested();
         IReadOnlyList<string> failures;
         try
         {
-            failures = GoldenCheck.Run(model, inspector, imageOps);
+            failures = GoldenCheck.Run(model, inspector, ops);
         }
         catch (Exception ex) when (ex is not OperationCanceledException and not OutOfMemoryException)
         {
@@ -45,7 +48,7 @@ public sealed class InferencePackageValidator(INetworkFactory factory, Inference
             throw new PackageRefusedException(RefusalCode.GoldenFailed, $"{failures.Count} golden image(s) failed: {string.Join("; ", failures.Take(3))}");
     }
 
-    private PackageInspector Open(ModelPackage model)
+    private PackageInspector Open(ModelPackage model, IImageOps imageOps)
     {
         var manifest = model.Manifest;
         CascadeDetector? detector = null;

@@ -9,6 +9,12 @@ namespace EdgeInspect.Core.Imaging;
 /// </summary>
 public sealed class ImageBuffer : IDisposable
 {
+    // A pool of its own, not ArrayPool.Shared: the shared pool keeps only a few arrays per size per core, and a
+    // station holds a dozen frames in flight across its stages (capture queue, inspection, record queue), so it
+    // ran dry and frames allocated their pixels anew (measured by bench pipeline). Arrays are kept only once
+    // returned, so this holds what the pipeline's depth needs and no more.
+    private static readonly ArrayPool<byte> Pool = ArrayPool<byte>.Create(maxArrayLength: 64 * 1024 * 1024, maxArraysPerBucket: 64);
+
     private byte[]? _pixels;
 
     public ImageBuffer(int width, int height)
@@ -17,7 +23,7 @@ public sealed class ImageBuffer : IDisposable
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(height);
         Width = width;
         Height = height;
-        _pixels = ArrayPool<byte>.Shared.Rent(width * height * 3);
+        _pixels = Pool.Rent(width * height * 3);
     }
 
     public int Width { get; private set; }
@@ -38,8 +44,8 @@ public sealed class ImageBuffer : IDisposable
         int needed = width * height * 3;
         if (Array.Length < needed)
         {
-            ArrayPool<byte>.Shared.Return(Array);
-            _pixels = ArrayPool<byte>.Shared.Rent(needed);
+            Pool.Return(Array);
+            _pixels = Pool.Rent(needed);
         }
         Width = width;
         Height = height;
@@ -48,6 +54,6 @@ public sealed class ImageBuffer : IDisposable
     public void Dispose()
     {
         var p = Interlocked.Exchange(ref _pixels, null);
-        if (p is not null) ArrayPool<byte>.Shared.Return(p);
+        if (p is not null) Pool.Return(p);
     }
 }

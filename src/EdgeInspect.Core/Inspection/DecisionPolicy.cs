@@ -19,6 +19,7 @@ public readonly record struct Decision(Verdict Verdict, float Confidence, string
 /// class (of the verdict's kind) with the highest summed evidence (detector score x class probability over counted regions):
 /// a part carries one dominant defect, as every NEU-DET image does. The part is NG when any counted
 /// region's class is an NG class (every class when NgClasses is empty).
+/// A whole-frame region (classifier.wholeImage) always counts; its evidence is WholeImageWeight x class probability.
 /// Confidence of NG: the strongest NG evidence (score x class probability) among regions; of OK with
 /// no counted region: 1 - the highest score of the regions below MinRegionScore; of OK with only
 /// non-NG regions: the lowest class probability among them.
@@ -31,9 +32,13 @@ public sealed class DecisionPolicy
     private readonly bool[] _isNg;
     private readonly float[] _evidence;
 
-    public DecisionPolicy(DecisionSpec spec, IReadOnlyList<string> classes)
+    private readonly float _wholeImageWeight;
+
+    /// <param name="wholeImageWeight">Weight of a whole-frame region's class probabilities (its detector score is not a score).</param>
+    public DecisionPolicy(DecisionSpec spec, IReadOnlyList<string> classes, float wholeImageWeight = 1f)
     {
         _spec = spec;
+        _wholeImageWeight = wholeImageWeight;
         _classes = classes.Count == 0 ? [DefectClass] : classes;
         var ng = new HashSet<string>(spec.NgClasses, StringComparer.Ordinal);
         _isNg = [.. _classes.Select(c => ng.Count == 0 || ng.Contains(c))];
@@ -54,7 +59,7 @@ public sealed class DecisionPolicy
         for (int i = 0; i < regions.Count; i++)
         {
             var r = regions[i];
-            if (r.Score < _spec.MinRegionScore)
+            if (!r.WholeFrame && r.Score < _spec.MinRegionScore)
             {
                 highestIgnored = MathF.Max(highestIgnored, r.Score);
                 continue;
@@ -62,14 +67,15 @@ public sealed class DecisionPolicy
             counted++;
             int cls = ArgMax(r.ClassProbabilities);
             float p = r.ClassProbabilities.Length == 0 ? 1f : r.ClassProbabilities[cls];
+            float weight = r.WholeFrame ? _wholeImageWeight : r.Score;
             for (int c = 0; c < _evidence.Length; c++)
             {
-                _evidence[c] += r.Score * (r.ClassProbabilities.Length == 0 ? (c == 0 ? 1f : 0f) : r.ClassProbabilities[c]);
+                _evidence[c] += weight * (r.ClassProbabilities.Length == 0 ? (c == 0 ? 1f : 0f) : r.ClassProbabilities[c]);
             }
             if (_isNg[cls])
             {
                 ng = true;
-                strongestNg = MathF.Max(strongestNg, r.Score * p);
+                strongestNg = MathF.Max(strongestNg, r.WholeFrame ? p : r.Score * p);
             }
             else
             {

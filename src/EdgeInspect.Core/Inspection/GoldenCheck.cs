@@ -24,7 +24,8 @@ public static class GoldenCheck
             string verdict = result.Verdict == Verdict.Ng ? "ng" : "ok";
             if (verdict != golden.ExpectVerdict) failures.Add($"{golden.File}: expected verdict {golden.ExpectVerdict}, got {verdict}");
             if (golden.ExpectClass is { } cls && cls != result.PartClass) failures.Add($"{golden.File}: expected class {cls}, got {result.PartClass}");
-            if (golden.ExpectRegions is { } n && n != result.Regions.Count) failures.Add($"{golden.File}: expected {n} regions, got {result.Regions.Count}");
+            int detected = result.Regions.Count(r => !r.WholeFrame);
+            if (golden.ExpectRegions is { } n && n != detected) failures.Add($"{golden.File}: expected {n} regions, got {detected}");
         }
         return failures;
     }

@@ -50,11 +50,12 @@ public sealed class PackageInspector : IInspector
             _classifierOutputs = new TensorBuffer[classifier.Outputs.Count];
             for (int i = 0; i < _classifierOutputs.Length; i++) _classifierOutputs[i] = new TensorBuffer();
         }
-        _policy = new DecisionPolicy(manifest.Decision, _classifierSpec?.Classes ?? []);
+        _policy = new DecisionPolicy(manifest.Decision, _classifierSpec?.Classes ?? [], _classifierSpec?.WholeImageWeight ?? 1f);
     }
 
     /// <summary>Opens a package's networks (detector stages and classifier) through <paramref name="factory"/>.</summary>
-    public static PackageInspector Open(ModelPackage package, INetworkFactory factory, InferenceOptions options, IImageOps imageOps)
+    /// <param name="ownsImageOps">Dispose <paramref name="imageOps"/> with the inspector (one set of image operations per inspector).</param>
+    public static PackageInspector Open(ModelPackage package, INetworkFactory factory, InferenceOptions options, IImageOps imageOps, bool ownsImageOps = false)
     {
         ArgumentNullException.ThrowIfNull(package);
         ArgumentNullException.ThrowIfNull(factory);
@@ -64,7 +65,7 @@ public sealed class PackageInspector : IInspector
         {
             if (package.Manifest.Classifier is { } c) classifier = factory.Open(package.PathOf(c.File), options);
             VerifyNetworkInputs(package, detector, classifier);
-            return new PackageInspector(package.Manifest, detector, classifier, imageOps);
+            return new PackageInspector(package.Manifest, detector, classifier, imageOps) { _ownsOps = ownsImageOps };
         }
         catch
         {
@@ -126,9 +127,10 @@ public sealed class PackageInspector : IInspector
         foreach (var stage in result.Stages) latency[stage.Name] = stage.TotalMs;
 
         var detections = result.Detections;
-        var regions = new Region[detections.Length];
+        bool whole = _classifier is not null && _classifierSpec!.WholeImage;
+        var regions = new Region[detections.Length + (whole ? 1 : 0)];
         long c0 = Stopwatch.GetTimestamp();
-        if (_classifier is not null && detections.Length > 0)
+        if (_classifier is not null && regions.Length > 0)
         {
             Classify(image, detections, regions);
         }
@@ -151,7 +153,7 @@ public sealed class PackageInspector : IInspector
     {
         var spec = _classifierSpec!;
         var packer = _packer!;
-        int n = detections.Length, iw = spec.Input.Width, ih = spec.Input.Height;
+        int n = regions.Length, iw = spec.Input.Width, ih = spec.Input.Height; // the last is the whole frame with wholeImage
         int patchLen = iw * ih * 3;
         if (_patch.Length < patchLen) _patch = new float[patchLen];
         var patch = _patch.AsSpan(0, patchLen);
@@ -160,7 +162,7 @@ public sealed class PackageInspector : IInspector
         input.SetShape(_shape);
         for (int i = 0; i < n; i++)
         {
-            var (x, y, w, h) = CropRect(detections[i].Box, spec.CropMargin);
+            var (x, y, w, h) = i < detections.Length ? CropRect(detections[i].Box, spec.CropMargin) : (0, 0, image.Width, image.Height);
             _ops.CropResizeArea(image, x, y, w, h, iw, ih, patch);
             packer.Pack(patch, iw, ih, input.Span, i);
         }
@@ -179,12 +181,13 @@ public sealed class PackageInspector : IInspector
             {
                 if (probs[c] > probs[best]) best = c;
             }
-            var d = detections[i];
-            regions[i] = new Region(d.Box, d.Score)
+            bool frame = i >= detections.Length;
+            regions[i] = new Region(frame ? new BoxF(0, 0, image.Width, image.Height) : detections[i].Box, frame ? 1f : detections[i].Score)
             {
                 ClassProbabilities = probs,
                 ClassName = spec.Classes[best],
                 ClassConfidence = probs[best],
+                WholeFrame = frame,
             };
         }
     }
@@ -214,5 +217,8 @@ public sealed class PackageInspector : IInspector
     {
         _detector.Dispose();
         _classifier?.Dispose();
+        if (_ownsOps) (_ops as IDisposable)?.Dispose();
     }
+
+    private bool _ownsOps;
 }

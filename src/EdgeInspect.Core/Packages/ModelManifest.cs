@@ -135,6 +135,14 @@ public sealed class ClassifierSpec
     public List<string> Classes { get; set; } = [];
     /// <summary>Extra context around each region before cropping, as a fraction of its side.</summary>
     public float CropMargin { get; set; }
+    /// <summary>
+    /// Also classify the whole frame (resized to the input, like any crop): its class joins the decision as a
+    /// whole-frame region, weighed by <see cref="WholeImageWeight"/>. For surfaces whose defects are textures over
+    /// much of the frame (NEU-DET), where the frame's class is surer than any one box.
+    /// </summary>
+    public bool WholeImage { get; set; }
+    /// <summary>Weight of the whole-frame class probabilities against the regions' (detector score x probability).</summary>
+    public float WholeImageWeight { get; set; } = 1f;
 }
 
 /// <summary>How region results become a part verdict.</summary>

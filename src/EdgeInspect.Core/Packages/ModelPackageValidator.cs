@@ -96,6 +96,7 @@ public static class ModelPackageValidator
             if (c.Classes.Distinct(StringComparer.Ordinal).Count() != c.Classes.Count) Fail("classifier.classes", "names must be unique");
             if (c.Classes.Any(string.IsNullOrWhiteSpace)) Fail("classifier.classes", "a class name is empty");
             if (c.CropMargin is < 0 or > 2) Fail("classifier.cropMargin", $"must be in [0, 2], got {c.CropMargin}");
+            if (c.WholeImage && !(c.WholeImageWeight > 0)) Fail("classifier.wholeImageWeight", $"must be > 0 with classifier.wholeImage, got {c.WholeImageWeight}");
             classes = c.Classes;
         }
 

@@ -560,9 +560,24 @@ public sealed class FleetAgent : IPartObserver, IDisposable
     };
 }
 
-/// <summary>Opens an installed package with the device's inference runtime and image operations.</summary>
-public sealed class PackageInspectorLoader(Core.Inference.INetworkFactory factory, Core.Inference.InferenceOptions options, IImageOps imageOps) : IInspectorLoader
+/// <summary>
+/// Opens an installed package with the device's inference runtime and image operations: each inspector gets image
+/// operations of its own (it owns and disposes them), because the active model and a shadowed candidate inspect on
+/// different threads (inspection and record stages) and image operations are single-caller.
+/// </summary>
+public sealed class PackageInspectorLoader(Core.Inference.INetworkFactory factory, Core.Inference.InferenceOptions options, Func<IImageOps> imageOps) : IInspectorLoader
 {
-    public IInspector Load(string packageFolder) =>
-        PackageInspector.Open(Core.Packages.ModelPackage.Open(packageFolder), factory, options, imageOps);
+    public IInspector Load(string packageFolder)
+    {
+        var ops = imageOps();
+        try
+        {
+            return PackageInspector.Open(Core.Packages.ModelPackage.Open(packageFolder), factory, options, ops, ownsImageOps: true);
+        }
+        catch
+        {
+            (ops as IDisposable)?.Dispose();
+            throw;
+        }
+    }
 }

@@ -39,6 +39,18 @@ public sealed class LabelledDatasetTests : IDisposable
     }
 
     [Fact]
+    public void Open_VocWithBoxesOfTwoClasses_ImageClassIsTheFirstObjects()
+    {
+        // As pitted_surface_223.xml in NEU-DET: the image's own class first, then more boxes of another class.
+        WriteVoc("pitted_surface_223", $"<annotation>{Obj("pitted_surface", 1, 1, 50, 50)}{Obj("patches", 60, 60, 90, 90)}{Obj("patches", 100, 100, 150, 150)}</annotation>");
+
+        var img = Assert.Single(LabelledDataset.Open(_root).Images);
+
+        Assert.Equal("pitted_surface", img.PartClass);
+        Assert.Equal(3, img.Boxes.Count);
+    }
+
+    [Fact]
     public void Open_VocBoxWithoutCoordinate_ThrowsNamingFileAndField()
     {
         WriteVoc("bad", "<annotation><object><name>x</name><bndbox><xmin>1</xmin></bndbox></object></annotation>");

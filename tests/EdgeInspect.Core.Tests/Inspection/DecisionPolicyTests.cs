@@ -21,6 +21,21 @@ public class DecisionPolicyTests
     }, Classes);
 
     [Fact]
+    public void Decide_WholeFrameRegion_CountsDespiteItsScoreAndWeighsByTheManifestWeight()
+    {
+        var spec = new DecisionSpec { NgClasses = ["scratch", "dent"], MinRegionScore = 0.5f };
+        var frame = new Region(new BoxF(0, 0, 200, 200), 0f) { ClassProbabilities = [0.1f, 0.9f, 0f], WholeFrame = true };
+        var regions = new[] { R(0.9f, 1, 0, 0), R(0.9f, 1, 0, 0), frame }; // two boxes say scratch (1.8), the frame says dent
+
+        Assert.Equal("scratch", new DecisionPolicy(spec, Classes, wholeImageWeight: 1f).Decide(regions).PartClass);
+        var heavy = new DecisionPolicy(spec, Classes, wholeImageWeight: 4f).Decide(regions); // 4 x 0.9 = 3.6 > 1.8 + 0.4
+        Assert.Equal("dent", heavy.PartClass);
+        Assert.Equal(Verdict.Ng, heavy.Verdict);
+        // Alone, with no detection at all, the frame still names the class (and makes the part NG).
+        Assert.Equal(new Decision(Verdict.Ng, 0.9f, "dent", true), new DecisionPolicy(spec, Classes).Decide([frame])); // 0.9 >= the default act threshold 0.9
+    }
+
+    [Fact]
     public void Decide_NoRegions_OkWithFullConfidence()
     {
         var d = Policy().Decide([]);

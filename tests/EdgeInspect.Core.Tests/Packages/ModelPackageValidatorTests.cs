@@ -74,6 +74,17 @@ public sealed class ModelPackageValidatorTests : IDisposable
     }
 
     [Fact]
+    public void ReadAndValidate_WholeImageWithZeroWeight_RefusedNamingField()
+    {
+        Manifest["classifier"]!["wholeImage"] = true;
+        Manifest["classifier"]!["wholeImageWeight"] = 0;
+
+        var e = Refused();
+
+        Assert.Contains("classifier.wholeImageWeight", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void ReadAndValidate_WrongHash_RefusedNamingFieldAndFile()
     {
         File.AppendAllText(Path.Combine(_dir, "rnet.onnx"), "tampered");

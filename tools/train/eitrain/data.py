@@ -198,6 +198,22 @@ def refine_crops(items, size, rng, detections=None, neg_per_image=12, pos_tries=
     return cs.arrays()
 
 
+def whole_images(items, classes, size, flips=True):
+    """The classifier's whole-frame samples (manifest classifier.wholeImage): each labelled image resized to the
+    classifier input, with its flips (surfaces have no preferred orientation). Images without a defect class
+    (OK parts) are left out unless the classes include "ok"."""
+    xs, ys = [], []
+    for path, _, names in items:
+        name = names[0] if names else "ok"
+        if name not in classes:
+            continue
+        img = load_rgb(path)
+        c = crop_resize(img, np.array([0, 0, img.shape[1], img.shape[0]], np.float64), size)
+        for v in ([c, c[:, ::-1], c[::-1], c[::-1, ::-1]] if flips else [c]):
+            xs.append(np.ascontiguousarray(v)); ys.append(classes.index(name))
+    return np.stack(xs), np.array(ys, np.int64)
+
+
 def class_crops(items, classes, size, rng, jitter=6):
     """Classifier crops: each ground truth box, jittered (detected boxes are imprecise) and flipped
     (steel and part surfaces have no preferred orientation)."""
