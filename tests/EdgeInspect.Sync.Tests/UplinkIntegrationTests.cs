@@ -117,7 +117,9 @@ public sealed class UplinkIntegrationTests : IDisposable
         await cloud.StartAsync();
         await Until(subscribed, TimeSpan.FromSeconds(10), "cloud subscription");
         using var store = new LiteDbInspectionStore(new StoreOptions { Path = Path.Combine(_dir, "r.db") });
-        var options = new MqttUplinkOptions { Host = broker.Host, Port = broker.Port, DeviceId = "dev-r", MinBackoffSeconds = 1.5, MaxBackoffSeconds = 1.5, PingIntervalSeconds = 0.5, ReplaySeconds = 60 };
+        // A 3 s reconnect backoff: the cloud client (0.05-0.1 s) must be subscribed again before the device replays,
+        // or the replayed records go to a topic nobody listens on. 1.5 s was not always enough on a loaded CI machine.
+        var options = new MqttUplinkOptions { Host = broker.Host, Port = broker.Port, DeviceId = "dev-r", MinBackoffSeconds = 3, MaxBackoffSeconds = 3, PingIntervalSeconds = 0.5, ReplaySeconds = 60 };
         await using var device = new DeviceMqttConnection(options);
         await using var uplink = new OutboxUplink(store, device, options);
         await device.StartAsync();
@@ -126,11 +128,11 @@ public sealed class UplinkIntegrationTests : IDisposable
         await Until(() => arrivals.Count == 10 && store.PendingCount == 0, TimeSpan.FromSeconds(10), "10 records acknowledged and delivered");
 
         // acknowledged records are gone from the outbox: only the replay can send them again. The device reconnects
-        // 0.75-1.5 s after the broker returns, after the cloud (0.05-0.1 s) has re-subscribed.
+        // 1.5-3 s after the broker returns, after the cloud (0.05-0.1 s) has re-subscribed.
         await broker.StopAsync();
         await broker.StartAsync();
-        await Until(() => uplink.Replayed == 10, TimeSpan.FromSeconds(15), "replay of the 10 acknowledged records");
-        await Until(() => arrivals.Count == 20, TimeSpan.FromSeconds(10), "replayed records at the cloud");
+        await Until(() => uplink.Replayed == 10, TimeSpan.FromSeconds(20), "replay of the 10 acknowledged records");
+        await Until(() => arrivals.Count == 20, TimeSpan.FromSeconds(15), "replayed records at the cloud");
         Assert.Equal(Enumerable.Range(1, 10).Select(i => (long)i), arrivals.Distinct().Order());
         Assert.All(arrivals.GroupBy(a => a), g => Assert.Equal(2, g.Count())); // duplicates the cloud drops by (deviceId, sequence)
     }
