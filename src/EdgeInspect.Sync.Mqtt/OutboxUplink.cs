@@ -178,6 +178,18 @@ public sealed class OutboxUplink : IAsyncDisposable
             _replay = null;
         }
         if (replay is null || replay.Count == 0) return;
+        if (_options.ReplaySettleSeconds > 0)
+        {
+            try
+            {
+                await Task.Delay(TimeSpan.FromSeconds(_options.ReplaySettleSeconds), _time, ct);
+            }
+            catch (OperationCanceledException)
+            {
+                lock (_recentGate) _replay = [.. replay.Concat(_replay ?? []).DistinctBy(i => i.Offset).OrderBy(i => i.Offset)];
+                throw;
+            }
+        }
         var sent = 0;
         foreach (var item in replay)
         {

@@ -117,9 +117,7 @@ public sealed class UplinkIntegrationTests : IDisposable
         await cloud.StartAsync();
         await Until(subscribed, TimeSpan.FromSeconds(10), "cloud subscription");
         using var store = new LiteDbInspectionStore(new StoreOptions { Path = Path.Combine(_dir, "r.db") });
-        // A 3 s reconnect backoff: the cloud client (0.05-0.1 s) must be subscribed again before the device replays,
-        // or the replayed records go to a topic nobody listens on. 1.5 s was not always enough on a loaded CI machine.
-        var options = new MqttUplinkOptions { Host = broker.Host, Port = broker.Port, DeviceId = "dev-r", MinBackoffSeconds = 3, MaxBackoffSeconds = 3, PingIntervalSeconds = 0.5, ReplaySeconds = 60 };
+        var options = new MqttUplinkOptions { Host = broker.Host, Port = broker.Port, DeviceId = "dev-r", MinBackoffSeconds = 1.5, MaxBackoffSeconds = 1.5, PingIntervalSeconds = 0.5, ReplaySeconds = 60 };
         await using var device = new DeviceMqttConnection(options);
         await using var uplink = new OutboxUplink(store, device, options);
         await device.StartAsync();
@@ -127,12 +125,20 @@ public sealed class UplinkIntegrationTests : IDisposable
         for (var i = 1; i <= 10; i++) store.Append(Record(i));
         await Until(() => arrivals.Count == 10 && store.PendingCount == 0, TimeSpan.FromSeconds(10), "10 records acknowledged and delivered");
 
-        // acknowledged records are gone from the outbox: only the replay can send them again. The device reconnects
-        // 1.5-3 s after the broker returns, after the cloud (0.05-0.1 s) has re-subscribed.
+        // acknowledged records are gone from the outbox: only the replay can send them again.
+        // The device waits ReplaySettleSeconds (1 s) after reconnecting before it replays, so the cloud, which lost
+        // the broker too, has subscribed again (it reconnects within 0.05-0.1 s).
         await broker.StopAsync();
         await broker.StartAsync();
         await Until(() => uplink.Replayed == 10, TimeSpan.FromSeconds(20), "replay of the 10 acknowledged records");
-        await Until(() => arrivals.Count == 20, TimeSpan.FromSeconds(15), "replayed records at the cloud");
+        try
+        {
+            await Until(() => arrivals.Count == 20, TimeSpan.FromSeconds(15), "replayed records at the cloud");
+        }
+        catch (Xunit.Sdk.XunitException e)
+        {
+            throw new TimeoutException($"{e.Message}: {arrivals.Count} arrivals ({string.Join(",", arrivals)}), replayed {uplink.Replayed}, cloud subscribed {subscribed()}, device connected {device.IsConnected}, pending {store.PendingCount}", e);
+        }
         Assert.Equal(Enumerable.Range(1, 10).Select(i => (long)i), arrivals.Distinct().Order());
         Assert.All(arrivals.GroupBy(a => a), g => Assert.Equal(2, g.Count())); // duplicates the cloud drops by (deviceId, sequence)
     }
