@@ -100,7 +100,7 @@ internal static partial class InspectionCommands
         var threads = ThreadsOption();
         var imageWorkers = ImageWorkersOption();
         var runs = new Option<int>("--runs") { Description = "timed runs per image", DefaultValueFactory = _ => 50 };
-        var warmup = new Option<int>("--warmup") { Description = "untimed runs per image first", DefaultValueFactory = _ => 5 };
+        var warmup = new Option<int>("--warmup") { Description = "untimed runs per image first (30: past the JIT's tier-up, so the first image is measured warm too)", DefaultValueFactory = _ => 30 };
         var cascade = new Command("cascade", "per image: median whole-cascade time, median time inside the model runs, their ratio, allocated bytes per warm call");
         cascade.Options.Add(model);
         cascade.Options.Add(providers);
