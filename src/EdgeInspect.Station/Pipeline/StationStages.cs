@@ -5,15 +5,15 @@ using Microsoft.Extensions.Logging;
 
 namespace EdgeInspect.Station.Pipeline;
 
-/// <summary>The bounded channel between capture and inspection, with its policy when full.</summary>
-public sealed class FrameChannel
+/// <summary>
+/// A bounded channel between two stages that waits when full: the writing stage decides what to do with an item
+/// that has no room (wait, or drop and count), so the channel itself never discards anything silently.
+/// </summary>
+public abstract class StageChannel<T>
 {
-    /// <param name="capacity">Frames that may wait for inspection; small, so latency stays bounded.</param>
-    public FrameChannel(int capacity = 4)
+    protected StageChannel(int capacity)
     {
-        // Wait when full: the capture stage decides per frame whether to wait (triggered part) or drop
-        // (free-running frame), so the channel itself never discards anything silently.
-        Channel = System.Threading.Channels.Channel.CreateBounded<Frame>(new BoundedChannelOptions(capacity)
+        Channel = System.Threading.Channels.Channel.CreateBounded<T>(new BoundedChannelOptions(capacity)
         {
             FullMode = BoundedChannelFullMode.Wait,
             SingleReader = true,
@@ -21,8 +21,12 @@ public sealed class FrameChannel
         });
     }
 
-    public Channel<Frame> Channel { get; }
+    public Channel<T> Channel { get; }
 }
+
+/// <summary>The channel between capture and inspection: the capture stage waits for room (triggered part) or drops (free-running frame).</summary>
+/// <param name="capacity">Frames that may wait for inspection; small, so latency stays bounded.</param>
+public sealed class FrameChannel(int capacity = 4) : StageChannel<Frame>(capacity);
 
 /// <summary>
 /// Stage 1: frames from the source into the channel. A triggered part waits for room (back-pressure reaches the
@@ -49,25 +53,12 @@ public sealed class CaptureStage(IFrameSource source, FrameChannel channel, Stat
     }
 }
 
-/// <summary>The bounded channel between inspection and the record stage: decided parts waiting to be stored.</summary>
-public sealed class RecordChannel
-{
-    /// <param name="capacity">
-    /// Decided parts that may wait for their group commit. Small: they are acted on but not yet durable, and each
-    /// holds its frame. When full, inspection waits (nothing is ever dropped here).
-    /// </param>
-    public RecordChannel(int capacity = 8)
-    {
-        Channel = System.Threading.Channels.Channel.CreateBounded<DecidedPart>(new BoundedChannelOptions(capacity)
-        {
-            FullMode = BoundedChannelFullMode.Wait,
-            SingleReader = true,
-            SingleWriter = true,
-        });
-    }
-
-    public Channel<DecidedPart> Channel { get; }
-}
+/// <summary>The channel between inspection and the record stage: decided parts waiting to be stored; inspection waits when it is full.</summary>
+/// <param name="capacity">
+/// Decided parts that may wait for their group commit. Small: they are acted on but not yet durable, and each
+/// holds its frame.
+/// </param>
+public sealed class RecordChannel(int capacity = 8) : StageChannel<DecidedPart>(capacity);
 
 /// <summary>
 /// Stage 2: inspection, policy and actuation, one part at a time; the decided part goes to the record stage, so
