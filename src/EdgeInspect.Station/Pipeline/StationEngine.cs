@@ -170,7 +170,7 @@ public sealed class StationEngine(
             // Telemetry, after the part is decided and stored so it adds nothing to the actuation path.
             Telemetry.InputFrame(part.Frame.Image);
             foreach (var (stage, ms) in record.LatencyMs) Telemetry.StageLatencyMs(stage, ms);
-            Telemetry.PartInspected(part.Result?.PartClass, part.Result?.Regions.Count ?? 0);
+            Telemetry.PartInspected(part.Result?.PartClass, part.Result?.Regions.Count(r => !r.WholeFrame) ?? 0); // detections only: the no-detection fraction
             if (Observer is { } observer)
             {
                 try { observer.OnPart(part.Frame, record); }
