@@ -58,14 +58,14 @@ public sealed class AreaDownscaler
     public void ResizeTo(AreaSource source, int dstWidth, int dstHeight, Span<byte> destination)
     {
         _plan.Plan(source, dstWidth, dstHeight);
-        _plan.Run(source, 0, dstWidth, _scratch, destination);
+        _plan.Run(source, _scratch, destination);
     }
 
     /// <summary>Resizes the staged source to dstWidth x dstHeight, float BGR out (HWC), as cv::resize INTER_AREA on CV_32FC3.</summary>
     public void ResizeTo(AreaSource source, int dstWidth, int dstHeight, Span<float> destination)
     {
         _plan.Plan(source, dstWidth, dstHeight);
-        _plan.Run(source, 0, dstWidth, _scratch, destination);
+        _plan.Run(source, _scratch, destination);
     }
 
     // cvRound on a double: nearest, ties to even (what saturate_cast<int>(double) does).
@@ -78,7 +78,7 @@ public sealed class AreaDownscaler
     }
 }
 
-/// <summary>One worker's scratch for <see cref="AreaPlan.Run(AreaSource, int, int, AreaScratch, Span{byte})"/>.</summary>
+/// <summary>One worker's scratch for <see cref="AreaPlan"/>'s passes.</summary>
 public sealed class AreaScratch
 {
     /// <summary>Sizes the scratch for outputs up to <paramref name="dstWidth"/> wide now (see <see cref="AreaPlan.Reserve"/>).</summary>
@@ -95,9 +95,10 @@ public sealed class AreaScratch
 }
 
 /// <summary>
-/// One resize (a source size to a destination size): OpenCV's tables and the horizontal sums. Output columns are
-/// independent in both passes, so <see cref="Run(AreaSource, int, int, AreaScratch, Span{byte})"/> computes any
-/// range of them; disjoint ranges may run on several threads at once (a pyramid's big levels are split this way).
+/// One resize (a source size to a destination size): OpenCV's tables and the horizontal sums. Source rows are
+/// independent in the horizontal pass and output columns in the vertical one, so a pyramid runs
+/// <see cref="HorizontalBlocks"/> by bands of rows and <see cref="Vertical"/> by column slices, on several threads;
+/// <see cref="Run(AreaSource, AreaScratch, Span{byte})"/> does the whole resize on one.
 /// </summary>
 public sealed class AreaPlan
 {
@@ -150,11 +151,11 @@ public sealed class AreaPlan
         AreaDownscaler.Ensure(ref _sums, AreaSource.StrideFor(srcHeight) * RowStrideFor(dstWidth));
     }
 
-    /// <summary>Output columns [dx0, dx1) of the planned resize, 8-bit BGR (HWC) into the whole destination image.</summary>
-    public void Run(AreaSource source, int dx0, int dx1, AreaScratch scratch, Span<byte> destination)
+    /// <summary>The whole planned resize, 8-bit BGR (HWC).</summary>
+    public void Run(AreaSource source, AreaScratch scratch, Span<byte> destination)
     {
-        Horizontal(source, dx0, dx1, 0, source.Stride / Lanes, scratch);
-        Vertical(source, dx0, dx1, scratch, destination);
+        Horizontal(source, 0, source.Stride / Lanes, scratch);
+        Vertical(source, 0, Width, scratch, destination);
     }
 
     /// <summary>
@@ -162,7 +163,7 @@ public sealed class AreaPlan
     /// a pyramid runs it band by band for all its levels, so each band of the source is read from cache, not
     /// memory, by every level. Disjoint bands may run concurrently.
     /// </summary>
-    public void HorizontalBlocks(AreaSource source, int block0, int block1, AreaScratch scratch) => Horizontal(source, 0, Width, block0, block1, scratch);
+    public void HorizontalBlocks(AreaSource source, int block0, int block1, AreaScratch scratch) => Horizontal(source, block0, block1, scratch);
 
     /// <summary>The vertical pass alone, for output columns [dx0, dx1), once every row's horizontal sums exist.</summary>
     public void Vertical(AreaSource source, int dx0, int dx1, AreaScratch scratch, Span<byte> destination)
@@ -197,15 +198,15 @@ public sealed class AreaPlan
         for (; i < dst.Length; i++) dst[i] = (byte)Math.Clamp((int)MathF.Round(row[i]), 0, 255);
     }
 
-    /// <summary>Output columns [dx0, dx1) of the planned resize, float BGR (HWC) into the whole destination image.</summary>
-    public void Run(AreaSource source, int dx0, int dx1, AreaScratch scratch, Span<float> destination)
+    /// <summary>The whole planned resize, float BGR (HWC).</summary>
+    public void Run(AreaSource source, AreaScratch scratch, Span<float> destination)
     {
-        Horizontal(source, dx0, dx1, 0, source.Stride / Lanes, scratch);
-        int columns = Width * Channels, c0 = dx0 * Channels, c1 = dx1 * Channels;
+        Horizontal(source, 0, source.Stride / Lanes, scratch);
+        int columns = Width * Channels;
         if (destination.Length < columns * Height) throw new ArgumentException("destination is too small");
         for (int dy = 0; dy < Height; dy++)
         {
-            VerticalRow(dy, source.Height, c0, c1, scratch).CopyTo(destination.Slice((dy * columns) + c0, c1 - c0));
+            VerticalRow(dy, source.Height, 0, columns, scratch).CopyTo(destination.Slice(dy * columns, columns));
         }
     }
 
@@ -235,13 +236,13 @@ public sealed class AreaPlan
     }
 
     /// <summary>
-    /// The horizontal pass for output columns [dx0, dx1): every staged row, one lane per source row; each lane's
-    /// sums are then stored into its row of <see cref="_sums"/> (row-major, so the vertical pass runs one lane per
-    /// output value).
+    /// The horizontal pass over staged row blocks [block0, block1), every output column, one lane per source row;
+    /// each lane's sums are then stored into its row of <see cref="_sums"/> (row-major, so the vertical pass runs one
+    /// lane per output value).
     /// </summary>
-    private void Horizontal(AreaSource source, int dx0, int dx1, int block0, int block1, AreaScratch scratch)
+    private void Horizontal(AreaSource source, int block0, int block1, AreaScratch scratch)
     {
-        if (Avx.IsSupported && Lanes == 8 && dx0 == 0 && dx1 == Width)
+        if (Avx.IsSupported && Lanes == 8)
         {
             HorizontalAvx(source, block0, block1, scratch);
             return;
@@ -253,7 +254,7 @@ public sealed class AreaPlan
         var lanes = scratch.Lanes.AsSpan(0, Lanes * Channels);
         int blocks = stride / Lanes;
         var xtab = _xtab;
-        for (int dx = dx0; dx < dx1; dx++)
+        for (int dx = 0; dx < Width; dx++)
         {
             int k0 = _xofs[dx], k1 = _xofs[dx + 1];
             int dc = dx * Channels;

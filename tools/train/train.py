@@ -186,10 +186,9 @@ def evaluate(nets_, clf, items, classes, cfg, thresholds, whole=False):
                     used[ious.argmax()] = True; tp += 1
             r = per_thr[t]
             r[0] += tp; r[1] += len(bt) - tp; r[2] += len(gts)
+            regions_ev = (probs_all[keep] * bt[:, 4:5]).sum(0) if len(bt) else np.zeros(len(classes))
             for w in weights:
-                ev = (probs_all[keep] * bt[:, 4:5]).sum(0) if len(bt) else np.zeros(len(classes))
-                if whole:
-                    ev = ev + w * wp
+                ev = regions_ev + w * wp if whole else regions_ev
                 pred = classes[int(ev.argmax())] if (len(bt) or whole) else "ok"
                 r[3][w] += pred == truth
     table = {}

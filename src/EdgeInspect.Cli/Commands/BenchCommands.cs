@@ -160,18 +160,12 @@ internal static partial class InspectionCommands
         var measured = store.Records().Where(r => r.Sequence > before).ToList();
         var latencies = measured.Select(r => (r.DecidedAt - r.CapturedAt).TotalMilliseconds).Order().ToArray();
         inspectors.Swap(null)?.Dispose();
-        double cascadeMedian = MedianOf(cascadeFps), stationMedian = MedianOf(stationFps);
+        double cascadeMedian = Median(cascadeFps), stationMedian = Median(stationFps);
         return new PipelineBenchResult(package.Manifest.Name + " " + package.Manifest.Version, n, replay.Files.Count, Environment.ProcessorCount,
             cascadeMedian, stationMedian, stationMedian / cascadeMedian, Percentile(latencies, 0.50), Percentile(latencies, 0.99),
             stationAlloc / PipelineRounds, cascadeAlloc / PipelineRounds, engine.Counters.FramesDropped, measured.Count,
             measured.SelectMany(r => r.LatencyMs).GroupBy(kv => kv.Key).ToDictionary(g => g.Key, g => Math.Round(g.Average(kv => kv.Value), 3)),
             cascadeFps, stationFps);
-    }
-
-    private static double MedianOf(double[] values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
     /// <summary>Runs the station's capture and inspection stages over <paramref name="count"/> replayed frames until every one is recorded.</summary>

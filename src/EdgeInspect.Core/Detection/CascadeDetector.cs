@@ -146,7 +146,6 @@ public sealed class CascadeDetector : IDisposable
         {
             double scale = _scales[s];
             var state = _scaleStates[s];
-            int w = state.Resized!.Width, h = state.Resized.Height;
 
             long r0 = Stopwatch.GetTimestamp();
             stage.Runner.Run(state.Inputs, state.Outputs);
