@@ -33,6 +33,12 @@ public sealed class AreaDownscaler
     internal static readonly int Lanes = Vector<float>.Count;
     private const double DblEpsilon = 2.220446049250313e-16; // C's DBL_EPSILON, which OpenCV compares against
 
+    /// <summary>
+    /// Tests set this to run the portable <see cref="Vector{T}"/> paths on a machine with AVX2 (the paths an ARM
+    /// device takes), so both are held to OpenCV's numbers here.
+    /// </summary>
+    internal static bool PortableOnly { get; set; }
+
     private readonly AreaPlan _plan = new();
     private readonly AreaScratch _scratch = new();
 
@@ -95,10 +101,10 @@ public sealed class AreaScratch
 }
 
 /// <summary>
-/// One resize (a source size to a destination size): OpenCV's tables and the horizontal sums. Source rows are
-/// independent in the horizontal pass and output columns in the vertical one, so a pyramid runs
-/// <see cref="HorizontalBlocks"/> by bands of rows and <see cref="Vertical"/> by column slices, on several threads;
-/// <see cref="Run(AreaSource, AreaScratch, Span{byte})"/> does the whole resize on one.
+/// One resize (a source size to a destination size): OpenCV's tables and the horizontal sums.
+/// <see cref="Run(AreaSource, AreaScratch, Span{byte})"/> does a whole resize (a crop) from a staged
+/// <see cref="AreaSource"/>; <see cref="AreaPyramid"/> uses the tables and <see cref="HorizontalBlock"/> alone to
+/// stream many levels through one pass over the source.
 /// </summary>
 public sealed class AreaPlan
 {
@@ -117,24 +123,46 @@ public sealed class AreaPlan
     /// <summary>Builds the tables for resizing <paramref name="source"/> to dstWidth x dstHeight (O(width + height), no pixel work).</summary>
     public void Plan(AreaSource source, int dstWidth, int dstHeight)
     {
-        int width = source.Width, height = source.Height;
         if (source.Stride == 0) throw new InvalidOperationException("nothing staged");
-        if (!AreaDownscaler.Handles(width, height, dstWidth, dstHeight))
-            throw new ArgumentException($"{width}x{height} -> {dstWidth}x{dstHeight} is not a general INTER_AREA downscale");
+        Plan(source.Width, source.Height, dstWidth, dstHeight);
+        AreaDownscaler.Ensure(ref _sums, source.Stride * _rowStride);
+    }
+
+    /// <summary>
+    /// The tables alone, for a source of srcWidth x srcHeight: enough for <see cref="HorizontalBlock"/> and the
+    /// row-entry accessors a streaming pyramid (<see cref="AreaPyramid"/>) uses; <see cref="Run(AreaSource, AreaScratch, Span{byte})"/> needs the other overload.
+    /// </summary>
+    public void Plan(int srcWidth, int srcHeight, int dstWidth, int dstHeight)
+    {
+        if (!AreaDownscaler.Handles(srcWidth, srcHeight, dstWidth, dstHeight))
+            throw new ArgumentException($"{srcWidth}x{srcHeight} -> {dstWidth}x{dstHeight} is not a general INTER_AREA downscale");
         Width = dstWidth;
         Height = dstHeight;
-        double scaleX = 1.0 / ((double)dstWidth / width), scaleY = 1.0 / ((double)dstHeight / height);
-        AreaDownscaler.Ensure(ref _xtab, width * 2);
-        AreaDownscaler.Ensure(ref _ytab, height * 2);
+        double scaleX = 1.0 / ((double)dstWidth / srcWidth), scaleY = 1.0 / ((double)dstHeight / srcHeight);
+        AreaDownscaler.Ensure(ref _xtab, srcWidth * 2);
+        AreaDownscaler.Ensure(ref _ytab, srcHeight * 2);
         AreaDownscaler.Ensure(ref _xofs, dstWidth + 1);
         AreaDownscaler.Ensure(ref _yofs, dstHeight + 1);
-        ComputeTab(width, dstWidth, scaleX, _xtab, _xofs);
-        ComputeTab(height, dstHeight, scaleY, _ytab, _yofs);
+        ComputeTab(srcWidth, dstWidth, scaleX, _xtab, _xofs);
+        ComputeTab(srcHeight, dstHeight, scaleY, _ytab, _yofs);
         // Rounded up to whole 24-value tiles (the AVX pass writes whole tiles) and padded by a vector so the last
         // column range's vector loads stay inside the buffer; a multiple of 8, so rows start on a vector.
         _rowStride = RowStrideFor(dstWidth);
-        AreaDownscaler.Ensure(ref _sums, source.Stride * _rowStride);
     }
+
+    /// <summary>Floats from one row of horizontal sums to the next (<see cref="HorizontalBlock"/>'s output).</summary>
+    internal int RowStride => _rowStride;
+
+    /// <summary>
+    /// The vertical table as one sequence of (source row, weight) entries: output row dy owns entries
+    /// [<see cref="FirstEntry"/>(dy), FirstEntry(dy + 1)), in source order, and the source rows never decrease along
+    /// the whole sequence, so consuming it in order while source rows stream by reproduces OpenCV's summation order.
+    /// </summary>
+    internal int FirstEntry(int dy) => _yofs[dy];
+
+    internal int EntrySource(int entry) => _ytab[entry].Source;
+
+    internal float EntryWeight(int entry) => _ytab[entry].Alpha;
 
     internal static int RowStrideFor(int dstWidth) => (((dstWidth * Channels) + 23) / 24 * 24) + Lanes;
 
@@ -155,29 +183,22 @@ public sealed class AreaPlan
     public void Run(AreaSource source, AreaScratch scratch, Span<byte> destination)
     {
         Horizontal(source, 0, source.Stride / Lanes, scratch);
-        Vertical(source, 0, Width, scratch, destination);
+        Vertical(source, scratch, destination);
     }
 
-    /// <summary>
-    /// The horizontal pass alone, for every output column but only source rows [block0 * lanes, block1 * lanes):
-    /// a pyramid runs it band by band for all its levels, so each band of the source is read from cache, not
-    /// memory, by every level. Disjoint bands may run concurrently.
-    /// </summary>
-    public void HorizontalBlocks(AreaSource source, int block0, int block1, AreaScratch scratch) => Horizontal(source, block0, block1, scratch);
-
-    /// <summary>The vertical pass alone, for output columns [dx0, dx1), once every row's horizontal sums exist.</summary>
-    public void Vertical(AreaSource source, int dx0, int dx1, AreaScratch scratch, Span<byte> destination)
+    /// <summary>The vertical pass for every output column, once every row's horizontal sums exist.</summary>
+    private void Vertical(AreaSource source, AreaScratch scratch, Span<byte> destination)
     {
-        int columns = Width * Channels, c0 = dx0 * Channels, c1 = dx1 * Channels;
+        int columns = Width * Channels;
         if (destination.Length < columns * Height) throw new ArgumentException("destination is too small");
         for (int dy = 0; dy < Height; dy++)
         {
-            SaturateToBytes(VerticalRow(dy, source.Height, c0, c1, scratch), destination.Slice((dy * columns) + c0, c1 - c0));
+            SaturateToBytes(VerticalRow(dy, source.Height, 0, columns, scratch), destination.Slice(dy * columns, columns));
         }
     }
 
     /// <summary>saturate_cast&lt;uchar&gt;(float) on a row: cvRound (nearest, ties to even), then clamp to 0..255.</summary>
-    private static void SaturateToBytes(ReadOnlySpan<float> row, Span<byte> dst)
+    internal static void SaturateToBytes(ReadOnlySpan<float> row, Span<byte> dst)
     {
         int i = 0;
         int n = Vector<byte>.Count; // four float vectors narrow to one byte vector
@@ -242,35 +263,45 @@ public sealed class AreaPlan
     /// </summary>
     private void Horizontal(AreaSource source, int block0, int block1, AreaScratch scratch)
     {
-        if (Avx.IsSupported && Lanes == 8)
+        var staged = MemoryMarshal.Cast<float, Vector<float>>(source.Staged);
+        int blocks = source.Stride / Lanes;
+        var sums = _sums.AsSpan(0, source.Stride * _rowStride);
+        for (int b = block0; b < block1; b++)
         {
-            HorizontalAvx(source, block0, block1, scratch);
+            HorizontalOneBlock(staged, blocks, b, sums.Slice(b * Lanes * _rowStride, Lanes * _rowStride), scratch);
+        }
+    }
+
+    /// <summary>
+    /// The horizontal sums of one block of <see cref="AreaDownscaler.Lanes"/> source rows, staged as one vector per
+    /// source value (lane = row; see <see cref="AreaSource"/>), into <paramref name="sums"/>: those rows, row-major,
+    /// <see cref="RowStride"/> apart. The streaming pyramid's inner step.
+    /// </summary>
+    internal void HorizontalBlock(ReadOnlySpan<Vector<float>> block, Span<float> sums, AreaScratch scratch) =>
+        HorizontalOneBlock(block, 1, 0, sums[..(Lanes * _rowStride)], scratch);
+
+    private void HorizontalOneBlock(ReadOnlySpan<Vector<float>> staged, int blocks, int b, Span<float> sums, AreaScratch scratch)
+    {
+        if (Avx.IsSupported && Lanes == 8 && !AreaDownscaler.PortableOnly)
+        {
+            HorizontalOneBlockAvx(staged, blocks, b, sums, scratch);
             return;
         }
-        int stride = source.Stride;
         AreaDownscaler.Ensure(ref scratch.Lanes, Lanes * Channels);
-        var staged = MemoryMarshal.Cast<float, Vector<float>>(source.Staged);
-        var sums = _sums.AsSpan(0, stride * _rowStride);
         var lanes = scratch.Lanes.AsSpan(0, Lanes * Channels);
-        int blocks = stride / Lanes;
         var xtab = _xtab;
         for (int dx = 0; dx < Width; dx++)
         {
-            int k0 = _xofs[dx], k1 = _xofs[dx + 1];
-            int dc = dx * Channels;
-            for (int b = block0; b < block1; b++)
+            HorizontalSums(staged, xtab, _xofs[dx], _xofs[dx + 1], b, blocks, out var s0, out var s1, out var s2);
+            s0.CopyTo(lanes);
+            s1.CopyTo(lanes[Lanes..]);
+            s2.CopyTo(lanes[(2 * Lanes)..]);
+            int o = dx * Channels;
+            for (int l = 0; l < Lanes; l++, o += _rowStride)
             {
-                HorizontalSums(staged, xtab, k0, k1, b, blocks, out var s0, out var s1, out var s2);
-                s0.CopyTo(lanes);
-                s1.CopyTo(lanes[Lanes..]);
-                s2.CopyTo(lanes[(2 * Lanes)..]);
-                int o = (b * Lanes * _rowStride) + dc;
-                for (int l = 0; l < Lanes; l++, o += _rowStride)
-                {
-                    sums[o] = lanes[l];
-                    sums[o + 1] = lanes[Lanes + l];
-                    sums[o + 2] = lanes[(2 * Lanes) + l];
-                }
+                sums[o] = lanes[l];
+                sums[o + 1] = lanes[Lanes + l];
+                sums[o + 2] = lanes[(2 * Lanes) + l];
             }
         }
     }
@@ -297,46 +328,40 @@ public sealed class AreaPlan
     }
 
     /// <summary>
-    /// The same pass on AVX: the sums of 8 output columns (24 values, 8 rows each) are gathered and turned
+    /// The same block on AVX: the sums of 8 output columns (24 values, 8 rows each) are gathered and turned
     /// row-major with three 8 x 8 register transposes instead of 192 scalar stores (measured 3x faster).
     /// </summary>
-    private void HorizontalAvx(AreaSource source, int block0, int block1, AreaScratch scratch)
+    private void HorizontalOneBlockAvx(ReadOnlySpan<Vector<float>> staged, int blocks, int b, Span<float> sums, AreaScratch scratch)
     {
         const int ChunkColumns = 8, ChunkValues = ChunkColumns * Channels; // 24 values: three 8 x 8 tiles
-        int stride = source.Stride;
         AreaDownscaler.Ensure(ref scratch.Tile, ChunkValues);
-        var staged = MemoryMarshal.Cast<float, Vector<float>>(source.Staged);
         var tile = scratch.Tile.AsSpan(0, ChunkValues);
-        var sums = MemoryMarshal.Cast<float, Vector256<float>>(_sums.AsSpan(0, stride * _rowStride));
+        var rows = MemoryMarshal.Cast<float, Vector256<float>>(sums);
         int vectorsPerRow = _rowStride / 8;
-        int blocks = stride / Lanes;
         var xtab = _xtab;
-        for (int b = block0; b < block1; b++)
+        for (int dx0 = 0; dx0 < Width; dx0 += ChunkColumns)
         {
-            for (int dx0 = 0; dx0 < Width; dx0 += ChunkColumns)
+            int n = Math.Min(ChunkColumns, Width - dx0);
+            for (int j = 0; j < n; j++)
             {
-                int n = Math.Min(ChunkColumns, Width - dx0);
-                for (int j = 0; j < n; j++)
-                {
-                    int dx = dx0 + j;
-                    HorizontalSums(staged, xtab, _xofs[dx], _xofs[dx + 1], b, blocks, out var s0, out var s1, out var s2);
-                    tile[(j * 3) + 0] = s0.AsVector256();
-                    tile[(j * 3) + 1] = s1.AsVector256();
-                    tile[(j * 3) + 2] = s2.AsVector256();
-                }
-                // Columns past the image (a last partial chunk) land in the row padding, never read as values.
-                int rowVector = (b * 8 * vectorsPerRow) + (dx0 * Channels / 8);
-                for (int g = 0; g < 3; g++)
-                {
-                    Transpose8x8(tile.Slice(g * 8, 8), sums, rowVector + g, vectorsPerRow);
-                }
+                int dx = dx0 + j;
+                HorizontalSums(staged, xtab, _xofs[dx], _xofs[dx + 1], b, blocks, out var s0, out var s1, out var s2);
+                tile[(j * 3) + 0] = s0.AsVector256();
+                tile[(j * 3) + 1] = s1.AsVector256();
+                tile[(j * 3) + 2] = s2.AsVector256();
+            }
+            // Columns past the image (a last partial chunk) land in the row padding, never read as values.
+            int rowVector = dx0 * Channels / 8;
+            for (int g = 0; g < 3; g++)
+            {
+                Transpose8x8(tile.Slice(g * 8, 8), rows, rowVector + g, vectorsPerRow);
             }
         }
     }
 
     /// <summary>Writes the transpose of the 8 x 8 tile <paramref name="cols"/> (one vector per column) as 8 row vectors, <paramref name="step"/> vectors apart.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose8x8(ReadOnlySpan<Vector256<float>> cols, Span<Vector256<float>> rows, int first, int step)
+    internal static void Transpose8x8(ReadOnlySpan<Vector256<float>> cols, Span<Vector256<float>> rows, int first, int step)
     {
         var t0 = Avx.UnpackLow(cols[0], cols[1]);
         var t1 = Avx.UnpackHigh(cols[0], cols[1]);
@@ -389,8 +414,8 @@ public sealed class AreaPlan
 
 /// <summary>
 /// The source of <see cref="AreaDownscaler"/> resizes: a rectangle of an 8-bit BGR image staged as float and
-/// transposed (each column's rows contiguous, one SIMD lane per row). Staged once, it is read by any number of
-/// resizes, from several threads at once (a pyramid's levels); it can be filled in bands of rows in parallel.
+/// transposed (each column's rows contiguous, one SIMD lane per row). Staged once, it can be read by any number of
+/// resizes (a crop is staged once and resized once).
 /// </summary>
 public sealed class AreaSource
 {
@@ -455,6 +480,29 @@ public sealed class AreaSource
         int rowBytes = _imageWidth * C;
         int inside = (x1 - x0) * C;
         int first = ((_y + y0) * rowBytes) + ((_x + x0) * C);
+        int lanes = AreaDownscaler.Lanes;
+        // Whole lane blocks (rows py .. py + 7 with py on a lane boundary) go through 8 x 8 register transposes;
+        // the rows before the first whole block and after the last are copied one by one.
+        int blockStart = Math.Min(y1, (y0 + lanes - 1) / lanes * lanes);
+        int blockEnd = Math.Max(blockStart, y1 / lanes * lanes);
+        if (!BlockTransposer.Supported) blockStart = blockEnd = y1;
+        StageScalar(bgr, staged, first, rowBytes, inside, x0, y0, blockStart);
+        if (blockEnd > blockStart)
+        {
+            var vectors = MemoryMarshal.Cast<float, Vector256<float>>(staged);
+            int step = Stride / 8;
+            for (int py = blockStart; py < blockEnd; py += 8)
+            {
+                // Column (x0 * C + i) holds its rows at (x0 * C + i) * Stride; rows py .. py + 7 are one vector.
+                BlockTransposer.Transpose(bgr[(first + ((py - y0) * rowBytes))..], rowBytes, inside, vectors, ((x0 * C) * step) + (py / 8), step, staged, (x0 * C * Stride) + py, Stride);
+            }
+        }
+        StageScalar(bgr, staged, first + ((blockEnd - y0) * rowBytes), rowBytes, inside, x0, blockEnd, y1);
+    }
+
+    private void StageScalar(ReadOnlySpan<byte> bgr, Span<float> staged, int first, int rowBytes, int inside, int x0, int y0, int y1)
+    {
+        const int C = AreaDownscaler.Channels;
         // Transpose in bands of rows: each column's few values of the band are written side by side (one cache
         // line), while the band's rows are read sequentially; row by row, every write would land on a new line.
         const int Band = 16;
@@ -468,6 +516,46 @@ public sealed class AreaSource
                 int s = bandStart + i;
                 for (int r = 0; r < dst.Length; r++, s += rowBytes) dst[r] = bgr[s];
             }
+        }
+    }
+}
+
+/// <summary>
+/// 8 rows of 8-bit values turned into one float vector per value (lane = row): 8 bytes of each row widened to
+/// floats, then an 8 x 8 register transpose. Both <see cref="AreaSource"/> and <see cref="AreaPyramid"/> stage
+/// their sources this way; it was a scalar, bounds-checked loop that took a third of the pyramid's time.
+/// </summary>
+internal static class BlockTransposer
+{
+    /// <summary>AVX2 with 8-lane vectors (x64 here); elsewhere the callers' scalar loops stage.</summary>
+    public static bool Supported => Avx2.IsSupported && AreaDownscaler.Lanes == 8 && !AreaDownscaler.PortableOnly;
+
+    /// <summary>
+    /// Values [0, <paramref name="count"/>) of 8 rows starting at <paramref name="rows"/> (row r at r * rowBytes):
+    /// value i's 8 rows go to vector <c>first + i * step</c> of <paramref name="vectors"/>; the last count % 8 values
+    /// go to the same place through <paramref name="floats"/> (float <c>firstFloat + i * floatStep + r</c>).
+    /// </summary>
+    public static unsafe void Transpose(ReadOnlySpan<byte> rows, int rowBytes, int count, Span<Vector256<float>> vectors, int first, int step,
+        Span<float> floats, int firstFloat, int floatStep)
+    {
+        if (count <= 0) return;
+        if (rows.Length < (7 * rowBytes) + count) throw new ArgumentException("the 8 rows do not fit the source");
+        int whole = count / 8 * 8;
+        if (whole > 0 && first + ((whole - 1) * step) >= vectors.Length) throw new ArgumentException("the staged vectors do not fit");
+        Span<Vector256<float>> cols = stackalloc Vector256<float>[8];
+        fixed (byte* p = rows)
+        {
+            for (int i = 0; i < whole; i += 8)
+            {
+                byte* q = p + i;
+                for (int r = 0; r < 8; r++) cols[r] = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + (r * rowBytes)));
+                AreaPlan.Transpose8x8(cols, vectors, first + (i * step), step);
+            }
+        }
+        for (int i = whole; i < count; i++)
+        {
+            int o = firstFloat + (i * floatStep);
+            for (int r = 0; r < 8; r++) floats[o + r] = rows[i + (r * rowBytes)];
         }
     }
 }

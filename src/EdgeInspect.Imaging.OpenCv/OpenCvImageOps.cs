@@ -26,7 +26,6 @@ public sealed class OpenCvImageOps : IImageOps, IDisposable
     private readonly Dictionary<byte[], PinnedImage> _images = new(ReferenceEqualityComparer.Instance);
     private readonly ParallelWorkers _workers;
     private readonly Lane[] _lanes;
-    private readonly AreaSource _pyramidSource = new();
     private readonly PyramidJob _pyramid;
     private readonly CropJob _crops;
     private bool _disposed;
@@ -38,7 +37,7 @@ public sealed class OpenCvImageOps : IImageOps, IDisposable
         _workers = new ParallelWorkers(workers > 0 ? workers : Math.Clamp(Environment.ProcessorCount, 1, 4));
         _lanes = new Lane[_workers.Count];
         for (int i = 0; i < _lanes.Length; i++) _lanes[i] = new Lane();
-        _pyramid = new PyramidJob(this);
+        _pyramid = new PyramidJob();
         _crops = new CropJob(this);
     }
 
@@ -75,25 +74,21 @@ public sealed class OpenCvImageOps : IImageOps, IDisposable
         for (int i = 0; i < destinations.Length; i++)
         {
             var d = destinations[i];
-            if (UseManagedArea && AreaDownscaler.Handles(source.Width, source.Height, d.Width, d.Height))
+            if (UseManagedArea && AreaPyramid.Handles(source, d))
             {
                 any = true;
                 continue;
             }
             ResizeAreaOpenCv(source, d); // header caches are not thread-safe: OpenCV's share stays on this thread
-            sink?.ColumnsReady(i, 0, d.Width, 0);
+            sink?.RowsReady(i, 0, d.Height, 0);
         }
         if (!any) return;
-        // Staging happens band by band inside the parallel horizontal pass; Begin only sizes the buffer.
-        _pyramidSource.Begin(source.Width, source.Height, 0, 0, source.Width, source.Height);
-        int items = _pyramid.Start(source, destinations, sink);
+        // One streaming pass over the source per band of rows (see AreaPyramid), bands spread over the workers;
+        // each finished output row is packed by the worker that finished it.
+        int parts = _pyramid.Start(source, destinations, sink, _workers.Count);
         try
         {
-            // Per band of source rows: stage it, then every level's horizontal sums over it while it is in cache
-            // (level by level, each level would stream the whole staged image again: measured bandwidth-bound).
-            // Then the vertical pass and the sink, in column slices.
-            _workers.For(_pyramid.Bands, _pyramid.HorizontalBands);
-            _workers.For(items, _pyramid);
+            _workers.For(parts, _pyramid);
         }
         finally
         {
@@ -256,8 +251,6 @@ public sealed class OpenCvImageOps : IImageOps, IDisposable
         private readonly AreaDownscaler _area = new();
         private readonly AreaSource _source = new();
 
-        /// <summary>This worker's scratch for slices of shared plans (the pyramid).</summary>
-        public AreaScratch Scratch { get; } = new();
         private readonly Dictionary<(int W, int H), MatView> _patchHeaders = [];
         private readonly Dictionary<(int W, int H), MatView> _outHeaders = [];
         private float[] _patch = GC.AllocateArray<float>(64 * 64 * 3, pinned: true);
@@ -269,7 +262,6 @@ public sealed class OpenCvImageOps : IImageOps, IDisposable
             if (width <= 0 || height <= 0) return;
             _source.Reserve(width, height);
             _area.Reserve(width, height, outWidth, outHeight);
-            Scratch.Reserve(outWidth);
             if (_patch.Length < width * height * 3)
             {
                 _patch = GC.AllocateArray<float>(Math.Max(width * height * 3, _patch.Length * 2), pinned: true);
@@ -342,99 +334,40 @@ public sealed class OpenCvImageOps : IImageOps, IDisposable
         }
     }
 
-    /// <summary>
-    /// The managed levels of a pyramid as items of one parallel loop: each level is cut into slices of output
-    /// columns (both passes are separable by column), so the biggest level does not leave a core idle; a slice's
-    /// columns go to the sink as soon as they are written.
-    /// </summary>
-    private sealed class PyramidJob(OpenCvImageOps owner) : IParallelBody
+    /// <summary>The managed levels of a pyramid: one <see cref="AreaPyramid"/> band per item.</summary>
+    private sealed class PyramidJob : IParallelBody
     {
-        private const int SliceColumns = 32; // a multiple of every SIMD width, so slices start on a lane boundary
-        private readonly List<AreaPlan> _plans = [];
+        private readonly AreaPyramid _pyramid = new();
         private ImageBuffer[] _levels = new ImageBuffer[16];
         private int[] _levelIndex = new int[16];
-        private (int Level, int X0, int X1)[] _items = new (int, int, int)[64];
-        private IResizeSink? _sink;
-        private ImageBuffer? _source;
-        private int _levelCount;
 
-        /// <summary>Bands of source rows for <see cref="HorizontalBands"/> (8 SIMD blocks each).</summary>
-        public int Bands => (owner._pyramidSource.Stride / AreaDownscaler.Lanes + BandBlocks - 1) / BandBlocks;
-
-        public HorizontalPass HorizontalBands { get; } = new(owner);
-
-        private const int BandBlocks = 8;
-
-        public sealed class HorizontalPass(OpenCvImageOps owner) : IParallelBody
+        /// <summary>Plans the levels the managed kernel takes and cuts the source into bands; returns the band count (0: none).</summary>
+        public int Start(ImageBuffer source, ReadOnlySpan<ImageBuffer> destinations, IResizeSink? sink, int workers)
         {
-            public void Run(int item, int worker)
-            {
-                var job = owner._pyramid;
-                int blocks = owner._pyramidSource.Stride / AreaDownscaler.Lanes;
-                int b0 = item * BandBlocks, b1 = Math.Min(blocks, b0 + BandBlocks);
-                var image = job._source!;
-                owner._pyramidSource.StageRows(image.Pixels, b0 * AreaDownscaler.Lanes, Math.Min(image.Height, b1 * AreaDownscaler.Lanes));
-                for (int l = 0; l < job._levelCount; l++) job._plans[l].HorizontalBlocks(owner._pyramidSource, b0, b1, owner._lanes[worker].Scratch);
-            }
-        }
-
-        /// <summary>Plans every managed level and cuts them into items; returns the item count.</summary>
-        public int Start(ImageBuffer source, ReadOnlySpan<ImageBuffer> destinations, IResizeSink? sink)
-        {
-            _sink = sink;
-            _source = source;
-            var staged = owner._pyramidSource;
             if (_levels.Length < destinations.Length)
             {
                 _levels = new ImageBuffer[destinations.Length];
                 _levelIndex = new int[destinations.Length];
             }
-            int levels = 0, items = 0;
+            int levels = 0;
             for (int i = 0; i < destinations.Length; i++)
             {
-                var d = destinations[i];
-                if (!owner.UseManagedArea || !AreaDownscaler.Handles(source.Width, source.Height, d.Width, d.Height)) continue;
-                while (_plans.Count <= levels) _plans.Add(new AreaPlan());
-                _plans[levels].Plan(staged, d.Width, d.Height);
-                _levels[levels] = d;
+                if (!AreaPyramid.Handles(source, destinations[i])) continue;
+                _levels[levels] = destinations[i];
                 _levelIndex[levels] = i;
                 levels++;
             }
-            _levelCount = levels;
-            int widest = 0;
-            for (int l = 0; l < levels; l++) widest = Math.Max(widest, _levels[l].Width);
-            foreach (var lane in owner._lanes) lane.Scratch.Reserve(widest); // any worker may take the widest level
-            // Slices in round-robin order over the levels: workers taking consecutive items then write different
-            // levels' rows, never the two sides of one cache line (adjacent slices of one level share lines).
-            for (int slice = 0; ; slice++)
-            {
-                int added = 0;
-                for (int l = 0; l < levels; l++)
-                {
-                    int x0 = slice * SliceColumns, width = _levels[l].Width;
-                    if (x0 >= width) continue;
-                    if (items == _items.Length) Array.Resize(ref _items, items * 2);
-                    _items[items++] = (l, x0, Math.Min(width, x0 + SliceColumns));
-                    added++;
-                }
-                if (added == 0) break;
-            }
-            return items;
+            if (levels == 0) return 0;
+            _pyramid.Start(source, _levels.AsSpan(0, levels), _levelIndex.AsSpan(0, levels), sink, workers);
+            return _pyramid.Parts;
         }
 
-        public void Run(int item, int worker)
-        {
-            var (level, x0, x1) = _items[item];
-            var destination = _levels[level];
-            _plans[level].Vertical(owner._pyramidSource, x0, x1, owner._lanes[worker].Scratch, destination.Pixels);
-            _sink?.ColumnsReady(_levelIndex[level], x0, x1, worker);
-        }
+        public void Run(int item, int worker) => _pyramid.RunPart(item, worker);
 
         public void Finish()
         {
             Array.Clear(_levels); // hold no frame buffers between calls
-            _source = null;
-            _sink = null;
+            _pyramid.Finish();
         }
     }
 

@@ -80,6 +80,72 @@ public sealed class AreaDownscalerTests
         }
     }
 
+    public static TheoryData<int, int, int, bool> StreamedPyramids()
+    {
+        var data = new TheoryData<int, int, int, bool>();
+        foreach (var (w, h) in new[] { (512, 512), (561, 561), (640, 427), (199, 148), (97, 1003), (1003, 31), (13, 17) })
+        {
+            foreach (int workers in new[] { 1, 2, 3 }) data.Add(w, h, workers, false);
+        }
+        data.Add(561, 561, 2, true);
+        data.Add(199, 148, 3, true);
+        data.Add(97, 1003, 2, true);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(StreamedPyramids))]
+    public void ResizeAreaEach_MtcnnPyramid_EqualsOpenCvPerLevelAndReportsEveryRowOnce(int w, int h, int workers, bool portable)
+    {
+        // The streaming pyramid (AreaPyramid): bands of source rows per worker, rows finished as they stream by.
+        // portable: the Vector<T> paths without AVX (what an ARM device runs), forced here.
+        AreaDownscaler.PortableOnly = portable;
+        try
+        {
+            using var managed = new OpenCvImageOps(workers);
+            using var opencv = new OpenCvImageOps { UseManagedArea = false };
+            using var src = Random(w, h, (w * 7) + h + workers);
+            var levels = new List<ImageBuffer>();
+            for (double s = 0.6; Math.Min(w, h) * s >= 12; s *= 0.709)
+            {
+                levels.Add(new ImageBuffer((int)Math.Ceiling(w * s), (int)Math.Ceiling(h * s)));
+            }
+            levels.Add(new ImageBuffer(Math.Max(1, w / 3), Math.Max(1, h - 1)));
+            try
+            {
+                var sink = new RowCounter(levels);
+                managed.ResizeAreaEach(src, levels.ToArray(), sink);
+                for (int l = 0; l < levels.Count; l++)
+                {
+                    var level = levels[l];
+                    using var expected = new ImageBuffer(level.Width, level.Height);
+                    opencv.ResizeArea(src, expected);
+                    Assert.True(level.Pixels.SequenceEqual(expected.Pixels), $"{level.Width}x{level.Height}: {FirstDifference(level.Pixels, expected.Pixels, level.Width)}");
+                    Assert.All(sink.Reports[l], n => Assert.Equal(1, n));
+                }
+            }
+            finally
+            {
+                foreach (var l in levels) l.Dispose();
+            }
+        }
+        finally
+        {
+            AreaDownscaler.PortableOnly = false;
+        }
+    }
+
+    /// <summary>Counts how often each row of each level is reported ready (must be exactly once).</summary>
+    private sealed class RowCounter(IReadOnlyList<ImageBuffer> levels) : IResizeSink
+    {
+        public int[][] Reports { get; } = [.. levels.Select(l => new int[l.Height])];
+
+        public void RowsReady(int level, int y0, int y1, int worker)
+        {
+            for (int y = y0; y < y1; y++) Interlocked.Increment(ref Reports[level][y]);
+        }
+    }
+
     [Theory]
     [InlineData(10, 10, 60, 45, 24, 24)]   // inside
     [InlineData(-20, -7, 61, 50, 24, 24)]  // past the top-left corner: zero padding
@@ -100,6 +166,34 @@ public sealed class AreaDownscalerTests
         for (int i = 0; i < a.Length; i++)
         {
             Assert.True(BitConverter.SingleToInt32Bits(a[i]) == BitConverter.SingleToInt32Bits(b[i]), $"value {i}: managed {a[i]:R}, OpenCV {b[i]:R}");
+        }
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void CropResizeAreaEach_ManyCrops_EqualOpenCvExactly(bool portable)
+    {
+        AreaDownscaler.PortableOnly = portable;
+        try
+        {
+            using var managed = new OpenCvImageOps(2);
+            using var opencv = new OpenCvImageOps { UseManagedArea = false };
+            using var src = Random(300, 200, 5);
+            var rng = new Random(11);
+            var crops = Enumerable.Range(0, 60).Select(_ => new PixelRect(rng.Next(-40, 280), rng.Next(-40, 180), rng.Next(25, 120), rng.Next(25, 120))).ToArray();
+            var a = new float[crops.Length * 24 * 24 * 3];
+            var b = new float[a.Length];
+            managed.CropResizeAreaEach(src, crops, 24, 24, a);
+            opencv.CropResizeAreaEach(src, crops, 24, 24, b);
+            for (int i = 0; i < a.Length; i++)
+            {
+                Assert.True(BitConverter.SingleToInt32Bits(a[i]) == BitConverter.SingleToInt32Bits(b[i]), $"crop {i / (24 * 24 * 3)} value {i % (24 * 24 * 3)}: managed {a[i]:R}, OpenCV {b[i]:R}");
+            }
+        }
+        finally
+        {
+            AreaDownscaler.PortableOnly = false;
         }
     }
 

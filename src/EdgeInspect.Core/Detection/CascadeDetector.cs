@@ -140,7 +140,7 @@ public sealed class CascadeDetector : IDisposable
             state.Inputs[0].SetShape(_shape);
         }
         // Every level from the full image, as the reference resizes (never level from level: results would differ);
-        // each column range is packed into its level's tensor by whichever worker resized it (ColumnsReady).
+        // each finished row range is packed into its level's tensor by whichever worker resized it (RowsReady).
         _ops.ResizeAreaEach(image, _levels.AsSpan(0, n), _packLevels);
         for (int s = 0; s < n; s++)
         {
@@ -347,14 +347,14 @@ public sealed class CascadeDetector : IDisposable
         }
     }
 
-    /// <summary>Packs each finished column range of a pyramid level into that level's P-Net input (on the worker that resized it).</summary>
+    /// <summary>Packs each finished row range of a pyramid level into that level's P-Net input (on the worker that resized it).</summary>
     private sealed class LevelPacker(CascadeDetector owner) : IResizeSink
     {
-        public void ColumnsReady(int level, int x0, int x1, int worker)
+        public void RowsReady(int level, int y0, int y1, int worker)
         {
             var state = owner._scaleStates[level];
             var image = state.Resized!;
-            owner._stages[0].Packer.Pack(image.Pixels, image.Width, image.Height, state.Inputs[0].Span, 0, x0, x1);
+            owner._stages[0].Packer.PackRows(image.Pixels, image.Width, image.Height, state.Inputs[0].Span, 0, y0, y1);
         }
     }
 

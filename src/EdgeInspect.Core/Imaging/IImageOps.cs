@@ -19,15 +19,16 @@ public interface IImageOps
     /// <summary>
     /// <see cref="ResizeArea"/> from one source into each destination (an image pyramid): the same pixels as one
     /// call per destination, but an implementation may prepare the source once and spread the work over cores.
-    /// <paramref name="sink"/>, when given, hears of each finished column range (possibly on a worker thread, as
-    /// soon as those pixels are written), so the caller can pack them while other columns are still resizing.
+    /// <paramref name="sink"/>, when given, hears of each finished range of rows (possibly on a worker thread, as
+    /// soon as those pixels are written), so the caller can pack them while they are in cache and other rows are
+    /// still resizing.
     /// </summary>
     void ResizeAreaEach(ImageBuffer source, ReadOnlySpan<ImageBuffer> destinations, IResizeSink? sink = null)
     {
         for (int i = 0; i < destinations.Length; i++)
         {
             ResizeArea(source, destinations[i]);
-            sink?.ColumnsReady(i, 0, destinations[i].Width, 0);
+            sink?.RowsReady(i, 0, destinations[i].Height, 0);
         }
     }
 
@@ -75,11 +76,11 @@ public sealed class ImageDecodeException : Exception
 /// <summary>A pixel rectangle [X, X + Width) x [Y, Y + Height); it may reach outside the image.</summary>
 public readonly record struct PixelRect(int X, int Y, int Width, int Height);
 
-/// <summary>Hears that columns [x0, x1) of destination <c>level</c> of <see cref="IImageOps.ResizeAreaEach"/> are written.</summary>
+/// <summary>Hears that rows [y0, y1) of destination <c>level</c> of <see cref="IImageOps.ResizeAreaEach"/> are written.</summary>
 public interface IResizeSink
 {
     /// <param name="worker">The worker reporting (0 = the calling thread); distinct ranges may be reported concurrently.</param>
-    void ColumnsReady(int level, int x0, int x1, int worker);
+    void RowsReady(int level, int y0, int y1, int worker);
 }
 
 /// <summary>Hears that patch <c>index</c> of <see cref="IImageOps.CropResizeAreaEach"/> is written.</summary>

@@ -79,24 +79,24 @@ public sealed class TensorPacker
     }
 
     /// <summary>Packs 8-bit BGR (HWC, tightly packed) as sample <paramref name="index"/> of <paramref name="tensor"/>.</summary>
-    public void Pack(ReadOnlySpan<byte> bgr, int width, int height, Span<float> tensor, int index) => Pack(bgr, width, height, tensor, index, 0, width);
+    public void Pack(ReadOnlySpan<byte> bgr, int width, int height, Span<float> tensor, int index) => PackRows(bgr, width, height, tensor, index, 0, height);
 
     /// <summary>
-    /// Packs only image columns [<paramref name="x0"/>, <paramref name="x1"/>) of sample <paramref name="index"/>;
-    /// disjoint column ranges touch disjoint tensor elements, so they may be packed concurrently.
+    /// Packs only image rows [<paramref name="y0"/>, <paramref name="y1"/>) of sample <paramref name="index"/>;
+    /// disjoint row ranges touch disjoint tensor elements, so they may be packed concurrently.
     /// </summary>
-    public void Pack(ReadOnlySpan<byte> bgr, int width, int height, Span<float> tensor, int index, int x0, int x1)
+    public void PackRows(ReadOnlySpan<byte> bgr, int width, int height, Span<float> tensor, int index, int y0, int y1)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(x0);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(x1, width);
+        ArgumentOutOfRangeException.ThrowIfNegative(y0);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(y1, height);
         int plane = width * height;
         var dst = tensor.Slice(index * plane * Channels, plane * Channels);
         if (Channels == 3)
         {
-            PackColour(bgr, width, height, dst, x0, x1);
+            PackColour(bgr, width, height, dst, y0, y1);
             return;
         }
-        PackGeneral(bgr, width, height, dst, x0, x1);
+        PackGeneral(bgr, width, height, dst, y0, y1);
     }
 
     /// <summary>Packs float BGR (HWC, tightly packed) as sample <paramref name="index"/> of <paramref name="tensor"/>.</summary>
@@ -109,17 +109,17 @@ public sealed class TensorPacker
             PackColour(bgr, width, height, dst);
             return;
         }
-        PackGeneral(bgr, width, height, dst, 0, width);
+        PackGeneral(bgr, width, height, dst, 0, height);
     }
 
     /// <summary>Any channel mapping (grey, one or two channels): per-element layout arithmetic, off the hot path.</summary>
-    private void PackGeneral<T>(ReadOnlySpan<T> bgr, int width, int height, Span<float> dst, int x0, int x1)
+    private void PackGeneral<T>(ReadOnlySpan<T> bgr, int width, int height, Span<float> dst, int y0, int y1)
         where T : unmanaged, System.Numerics.INumberBase<T>
     {
-        for (int y = 0; y < height; y++)
+        for (int y = y0; y < y1; y++)
         {
             var row = bgr.Slice(y * width * 3, width * 3);
-            for (int x = x0; x < x1; x++)
+            for (int x = 0; x < width; x++)
             {
                 int p = x * 3;
                 for (int c = 0; c < Channels; c++)
@@ -134,9 +134,13 @@ public sealed class TensorPacker
         }
     }
 
-    /// <summary>The hot path (pyramid levels): table lookups, strides hoisted out of the loop.</summary>
-    private void PackColour(ReadOnlySpan<byte> bgr, int width, int height, Span<float> dst, int x0, int x1)
+    /// <summary>
+    /// The hot path (pyramid levels, a few rows per call as they finish): table lookups, strides hoisted, pointers
+    /// instead of bounds-checked spans (sizes are checked once by the caller's slices).
+    /// </summary>
+    private unsafe void PackColour(ReadOnlySpan<byte> bgr, int width, int height, Span<float> dst, int y0, int y1)
     {
+        if (bgr.Length < width * height * 3 || dst.Length < width * height * 3) throw new ArgumentException("image or tensor smaller than width x height x 3");
         // offset(x, y, c) = x * sx + y * sy + c * sc for every layout.
         (int sx, int sy, int sc) = Layout switch
         {
@@ -144,49 +148,74 @@ public sealed class TensorPacker
             TensorLayout.Nwhc => (height * 3, 3, 1),
             _ => (1, width, width * height),
         };
-        var lut = _lut.AsSpan();
-        var l0 = lut.Slice(0, 256);
-        var l1 = lut.Slice(256, 256);
-        var l2 = lut.Slice(512, 256);
         int c0 = _sourceChannel[0], c1 = _sourceChannel[1], c2 = _sourceChannel[2];
-        for (int y = 0; y < height; y++)
+        fixed (byte* src = bgr)
+        fixed (float* d = dst)
+        fixed (float* lut = _lut)
         {
-            var row = bgr.Slice(y * width * 3, width * 3);
-            int o = (y * sy) + (x0 * sx);
-            for (int x = x0; x < x1; x++, o += sx)
+            float* l0 = lut, l1 = lut + 256, l2 = lut + 512;
+            for (int y = y0; y < y1; y++)
             {
-                int p = x * 3;
-                dst[o] = l0[row[p + c0]];
-                dst[o + sc] = l1[row[p + c1]];
-                dst[o + (2 * sc)] = l2[row[p + c2]];
+                byte* p = src + (y * width * 3);
+                float* o = d + (y * sy);
+                for (int x = 0; x < width; x++, p += 3, o += sx)
+                {
+                    o[0] = l0[p[c0]];
+                    o[sc] = l1[p[c1]];
+                    o[2 * sc] = l2[p[c2]];
+                }
             }
         }
     }
 
     /// <summary>
-    /// The hot path of the refine stages (one crop per candidate, every frame): strides hoisted, no per-element
-    /// layout switch; the same arithmetic as the general loop, so results are bit-identical.
+    /// The hot path of the refine stages (one crop per candidate, every frame): the same arithmetic as the general
+    /// loop, so results are bit-identical, walked in the tensor's order (writes sequential, reads from the small
+    /// patch in cache), with pointers instead of bounds-checked spans.
     /// </summary>
-    private void PackColour(ReadOnlySpan<float> bgr, int width, int height, Span<float> dst)
+    private unsafe void PackColour(ReadOnlySpan<float> bgr, int width, int height, Span<float> dst)
     {
-        (int sx, int sy, int sc) = Layout switch
-        {
-            TensorLayout.Nhwc => (3, width * 3, 1),
-            TensorLayout.Nwhc => (height * 3, 3, 1),
-            _ => (1, width, width * height),
-        };
+        if (bgr.Length < width * height * 3 || dst.Length < width * height * 3) throw new ArgumentException("patch or tensor smaller than width x height x 3");
         int c0 = _sourceChannel[0], c1 = _sourceChannel[1], c2 = _sourceChannel[2];
         float m0 = _mean[0], m1 = _mean[1], m2 = _mean[2], k = Scale;
-        for (int y = 0; y < height; y++)
+        int rowFloats = width * 3;
+        fixed (float* src = bgr)
+        fixed (float* d = dst)
         {
-            var row = bgr.Slice(y * width * 3, width * 3);
-            int o = y * sy;
-            for (int x = 0; x < width; x++, o += sx)
+            float* o = d;
+            switch (Layout)
             {
-                int p = x * 3;
-                dst[o] = (row[p + c0] - m0) * k;
-                dst[o + sc] = (row[p + c1] - m1) * k;
-                dst[o + (2 * sc)] = (row[p + c2] - m2) * k;
+                case TensorLayout.Nwhc: // [x][y][c]
+                    for (int x = 0; x < width; x++)
+                    {
+                        float* p = src + (x * 3);
+                        for (int y = 0; y < height; y++, p += rowFloats, o += 3)
+                        {
+                            o[0] = (p[c0] - m0) * k;
+                            o[1] = (p[c1] - m1) * k;
+                            o[2] = (p[c2] - m2) * k;
+                        }
+                    }
+                    break;
+                case TensorLayout.Nhwc: // [y][x][c]
+                    for (int i = 0; i < width * height; i++, o += 3)
+                    {
+                        float* p = src + (i * 3);
+                        o[0] = (p[c0] - m0) * k;
+                        o[1] = (p[c1] - m1) * k;
+                        o[2] = (p[c2] - m2) * k;
+                    }
+                    break;
+                default: // [c][y][x]
+                    int plane = width * height;
+                    for (int i = 0; i < plane; i++)
+                    {
+                        float* p = src + (i * 3);
+                        o[i] = (p[c0] - m0) * k;
+                        o[plane + i] = (p[c1] - m1) * k;
+                        o[(2 * plane) + i] = (p[c2] - m2) * k;
+                    }
+                    break;
             }
         }
     }

@@ -66,6 +66,44 @@ public sealed class TensorPackerTests
         Assert.Equal(a, b);
     }
 
+    [Theory]
+    [InlineData("NWHC", "RGB")]
+    [InlineData("NWHC", "BGR")]
+    [InlineData("NHWC", "RGB")]
+    [InlineData("NCHW", "BGR")]
+    [InlineData("NCHW", "RGB")]
+    public void Pack_EveryLayout_PutsEachValueAtItsOffset_ByteRowsAndFloatsAlike(string layout, string channels)
+    {
+        // The fast paths (pointer loops walking each layout in its own order) against the one-line definition:
+        // value (x, y, c) = (pixel[x, y, source channel of c] - mean[c]) * scale at Offset(x, y, c).
+        const int W = 7, H = 5;
+        var spec = new InputSpec { Layout = layout, Channels = channels, Mean = [1.5f, 2.5f, 3.5f], Scale = 0.25f };
+        var packer = new TensorPacker(spec);
+        var px = new byte[W * H * 3];
+        new Random(3).NextBytes(px);
+        var floats = px.Select(b => (float)b).ToArray();
+        int[] source = channels == "RGB" ? [2, 1, 0] : [0, 1, 2];
+        var expected = new float[2 * W * H * 3];
+        for (int y = 0; y < H; y++)
+        {
+            for (int x = 0; x < W; x++)
+            {
+                for (int c = 0; c < 3; c++)
+                {
+                    expected[(W * H * 3) + packer.Offset(x, y, c, W, H)] = (px[(((y * W) + x) * 3) + source[c]] - spec.Mean[c]) * 0.25f;
+                }
+            }
+        }
+        var fromRows = new float[expected.Length];
+        packer.PackRows(px, W, H, fromRows, 1, 0, 2); // rows in two calls, as the pyramid reports them
+        packer.PackRows(px, W, H, fromRows, 1, 2, H);
+        var fromFloats = new float[expected.Length];
+        packer.Pack(floats, W, H, fromFloats, 1);
+
+        Assert.Equal(expected, fromRows);
+        Assert.Equal(expected, fromFloats);
+    }
+
     [Fact]
     public void ShapeFor_EachLayout_PutsWidthAndHeightWhereTheLayoutSays()
     {
