@@ -23,6 +23,9 @@ public sealed class OpenCvImageOps : IImageOps, IDisposable
     // Crop sizes OpenCV still resizes (upscales of boxes under the input size) are at most in*in distinct pairs
     // (576 for a 24 x 24 input): room for all of them, so a warm line never evicts and re-creates headers.
     private const int MaxCachedHeaders = 1024;
+    // Below these, a helper's wake-up (50-100 us on the 2-core VM) costs more than its share of the work saves.
+    private const int MinPixelsPerWorker = 40_000;
+    private const int MinCropsPerWorker = 4;
     private readonly Dictionary<byte[], PinnedImage> _images = new(ReferenceEqualityComparer.Instance);
     private readonly ParallelWorkers _workers;
     private readonly Lane[] _lanes;
@@ -85,7 +88,7 @@ public sealed class OpenCvImageOps : IImageOps, IDisposable
         if (!any) return;
         // One streaming pass over the source per band of rows (see AreaPyramid), bands spread over the workers;
         // each finished output row is packed by the worker that finished it.
-        int parts = _pyramid.Start(source, destinations, sink, _workers.Count);
+        int parts = _pyramid.Start(source, destinations, sink, source.Width * source.Height < MinPixelsPerWorker * 2 ? 1 : _workers.Count);
         try
         {
             _workers.For(parts, _pyramid);
@@ -140,7 +143,14 @@ public sealed class OpenCvImageOps : IImageOps, IDisposable
             _crops.Start(source, c, d, outWidth, outHeight, sink);
             try
             {
-                _workers.For(crops.Length, _crops);
+                if (crops.Length < MinCropsPerWorker * 2)
+                {
+                    for (int i = 0; i < crops.Length; i++) _crops.Run(i, 0);
+                }
+                else
+                {
+                    _workers.For(crops.Length, _crops);
+                }
             }
             finally
             {

@@ -51,6 +51,13 @@ public sealed record InferenceOptions
     /// <summary>Let idle intra-op workers spin between runs (lower latency on a dedicated many-core box, but it steals the core the rest of the pipeline needs on a small device).</summary>
     public bool AllowSpinning { get; init; }
 
+    /// <summary>
+    /// Copies of each cascade network run side by side, each by its own thread, the stage's work split between
+    /// them (see <see cref="Detection.CascadeDetector"/>); the intra-op threads are shared out between the copies.
+    /// 0 = automatic: one per core (at most 4) when the first provider is the CPU, else 1 (a GPU runs one copy).
+    /// </summary>
+    public int Lanes { get; init; }
+
     /// <summary>GPU ordinal for cuda / tensorrt.</summary>
     public int DeviceId { get; init; }
 
@@ -72,6 +79,23 @@ public sealed record InferenceOptions
         if (IntraOpThreads < 0) throw new ArgumentException($"Inference:IntraOpThreads must be >= 0, got {IntraOpThreads}");
         if (InterOpThreads < 0) throw new ArgumentException($"Inference:InterOpThreads must be >= 0, got {InterOpThreads}");
         if (DeviceId < 0) throw new ArgumentException($"Inference:DeviceId must be >= 0, got {DeviceId}");
+        if (Lanes is < 0 or > 16) throw new ArgumentException($"Inference:Lanes must be 0..16 (0 = automatic), got {Lanes}");
+    }
+
+    /// <summary><see cref="Lanes"/> with 0 resolved: one per core (at most 4) on the CPU provider, 1 on a GPU.</summary>
+    public int ResolvedLanes()
+    {
+        if (Lanes > 0) return Lanes;
+        bool cpu = Providers is { Count: > 0 } && string.Equals(Providers[0], "cpu", StringComparison.OrdinalIgnoreCase);
+        return cpu ? Math.Clamp(Environment.ProcessorCount, 1, 4) : 1;
+    }
+
+    /// <summary>The options each of <paramref name="lanes"/> copies opens with: the intra-op threads shared out (at least one each).</summary>
+    public InferenceOptions PerLane(int lanes)
+    {
+        if (lanes <= 1) return this;
+        int total = IntraOpThreads > 0 ? IntraOpThreads : Environment.ProcessorCount;
+        return this with { IntraOpThreads = Math.Max(1, total / lanes) };
     }
 
     public static readonly IReadOnlyList<string> KnownProviders = ["tensorrt", "cuda", "cpu"];
