@@ -33,6 +33,7 @@ public sealed class AreaPyramid
 {
     private const int Channels = AreaDownscaler.Channels;
     private static readonly int Lanes = AreaDownscaler.Lanes;
+    private const int RowsPerReport = 4;
     private readonly List<AreaPlan> _plans = [];
     private ImageBuffer[] _levels = [];
     private int[] _sinkLevel = [];
@@ -96,6 +97,7 @@ public sealed class AreaPyramid
                 // Output rows whose first source row is in [rowStart, rowEnd): a contiguous run, since first rows never decrease.
                 int dy0 = FirstRowFrom(plan, rowStart), dy1 = FirstRowFrom(plan, rowEnd);
                 cursor.Row = dy0;
+                cursor.Reported = dy0;
                 cursor.RowEnd = dy1;
                 cursor.Entry = plan.FirstEntry(dy0);
                 cursor.EntryEnd = plan.FirstEntry(dy1);
@@ -181,8 +183,15 @@ public sealed class AreaPyramid
                 var image = _levels[level];
                 int dy = cursor.Row;
                 AreaPlan.SaturateToBytes(cursor.Sum.AsSpan(0, columns), image.Pixels.Slice(dy * columns, columns));
-                _sink?.RowsReady(_sinkLevel[level], dy, dy + 1, worker);
                 cursor.Row = dy + 1;
+                // Rows go to the sink a few at a time: a channels-last tensor with width and height swapped (the
+                // canonical P-Net input) then takes each column's rows as one contiguous run, not one value per
+                // cache line.
+                if (cursor.Row - cursor.Reported >= RowsPerReport || cursor.Row == cursor.RowEnd)
+                {
+                    _sink?.RowsReady(_sinkLevel[level], cursor.Reported, cursor.Row, worker);
+                    cursor.Reported = cursor.Row;
+                }
                 if (cursor.Row == cursor.RowEnd) break;
                 rowFirst = rowNext;
                 rowNext = plan.FirstEntry(cursor.Row + 1);
@@ -245,5 +254,6 @@ public sealed class AreaPyramid
     {
         public float[] Sum = [];
         public int Row, RowEnd, Entry, EntryEnd;
+        public int Reported; // rows before this one have gone to the sink
     }
 }

@@ -18,19 +18,29 @@ namespace EdgeInspect.Inference.Tests;
 [Collection(AllocationMeasurements.Name)]
 public sealed class CascadeConformanceTests
 {
-    public static TheoryData<string> Images => new() { "ivan.jpg", "obama_family.jpg", "astronaut.png", "no-faces.jpg" };
+    /// <summary>Each photo with the automatic lanes (one network copy per core), one copy, and three copies (more than cores).</summary>
+    public static TheoryData<string, int> ImagesAndLanes()
+    {
+        var data = new TheoryData<string, int>();
+        foreach (var image in new[] { "ivan.jpg", "obama_family.jpg", "astronaut.png", "no-faces.jpg" })
+        {
+            foreach (int lanes in new[] { 0, 1, 3 }) data.Add(image, lanes);
+        }
+        return data;
+    }
 
     [SharedDataTheory(Fixtures.Mtcnn)]
-    [MemberData(nameof(Images))]
-    public void Detect_FixturePhoto_MatchesReferenceScalesCountsBoxesScoresAndLandmarks(string imageName)
+    [MemberData(nameof(ImagesAndLanes))]
+    public void Detect_FixturePhoto_MatchesReferenceScalesCountsBoxesScoresAndLandmarks(string imageName, int lanes)
     {
         using var reference = JsonDocument.Parse(File.ReadAllText(Fixtures.ReferenceJson));
         var expected = reference.RootElement.GetProperty("images").GetProperty(imageName);
         using var ops = new OpenCvImageOps();
-        using var detector = CascadeDetector.Open(ModelPackage.Open(Fixtures.OnnxDir), new OnnxNetworkFactory(), new InferenceOptions(), ops);
+        using var detector = CascadeDetector.Open(ModelPackage.Open(Fixtures.OnnxDir), new OnnxNetworkFactory(), new InferenceOptions { Lanes = lanes }, ops);
         using var image = ops.Decode(Fixtures.Image(imageName));
 
         var result = detector.Detect(image);
+        Assert.Equal(lanes == 0 ? Math.Clamp(Environment.ProcessorCount, 1, 4) : lanes, detector.Lanes);
 
         Assert.Equal(expected.GetProperty("width").GetInt32(), result.ImageWidth);
         Assert.Equal(expected.GetProperty("height").GetInt32(), result.ImageHeight);

@@ -44,7 +44,13 @@ internal static partial class InspectionCommands
 
     private static Option<int> ThreadsOption() => new("--threads")
     {
-        Description = "intra-op threads per network (0 = one per core)",
+        Description = "intra-op threads per network, shared out between its lanes (0 = one per core)",
+        DefaultValueFactory = _ => 0,
+    };
+
+    private static Option<int> LanesOption() => new("--lanes")
+    {
+        Description = "copies of each network run side by side, the stage's work split between them (0 = one per core, at most 4, on the CPU provider; 1 on a GPU)",
         DefaultValueFactory = _ => 0,
     };
 
@@ -61,16 +67,18 @@ internal static partial class InspectionCommands
         var providers = ProvidersOption();
         var threads = ThreadsOption();
         var imageWorkers = ImageWorkersOption();
+        var lanes = LanesOption();
         var command = new Command("detect", "run the detection cascade on images; one JSON object per image per line");
         command.Options.Add(model);
         command.Options.Add(providers);
         command.Options.Add(threads);
         command.Options.Add(imageWorkers);
+        command.Options.Add(lanes);
         command.Arguments.Add(images);
         command.SetAction(parse => Guarded(() =>
         {
             using var loggers = StderrLoggers();
-            using var session = DetectorSession.Open(parse.GetValue(model)!, parse.GetValue(providers)!, parse.GetValue(threads), parse.GetValue(imageWorkers), loggers);
+            using var session = DetectorSession.Open(parse.GetValue(model)!, parse.GetValue(providers)!, parse.GetValue(threads), parse.GetValue(lanes), parse.GetValue(imageWorkers), loggers);
             int failures = 0;
             var stdout = Console.OpenStandardOutput();
             foreach (var path in parse.GetValue(images)!)
@@ -100,6 +108,7 @@ internal static partial class InspectionCommands
         var providers = ProvidersOption();
         var threads = ThreadsOption();
         var imageWorkers = ImageWorkersOption();
+        var lanes = LanesOption();
         var runs = new Option<int>("--runs") { Description = "timed runs per image", DefaultValueFactory = _ => 50 };
         var warmup = new Option<int>("--warmup") { Description = "untimed runs per image first, round robin over the images, for at least 3 s (past the JIT's tier-up, so the first image is measured warm too)", DefaultValueFactory = _ => 30 };
         var cascade = new Command("cascade", "per image: median whole-cascade time, median time inside the model runs, their ratio, allocated bytes per warm call");
@@ -107,6 +116,7 @@ internal static partial class InspectionCommands
         cascade.Options.Add(providers);
         cascade.Options.Add(threads);
         cascade.Options.Add(imageWorkers);
+        cascade.Options.Add(lanes);
         cascade.Options.Add(runs);
         cascade.Options.Add(warmup);
         cascade.Arguments.Add(images);
@@ -116,7 +126,7 @@ internal static partial class InspectionCommands
             if (n < 1) throw new ArgumentException("--runs must be >= 1");
             if (w < 1) throw new ArgumentException("--warmup must be >= 1 (allocation is measured once warm)");
             using var loggers = StderrLoggers();
-            using var session = DetectorSession.Open(parse.GetValue(model)!, parse.GetValue(providers)!, parse.GetValue(threads), parse.GetValue(imageWorkers), loggers);
+            using var session = DetectorSession.Open(parse.GetValue(model)!, parse.GetValue(providers)!, parse.GetValue(threads), parse.GetValue(lanes), parse.GetValue(imageWorkers), loggers);
             var paths = parse.GetValue(images)!;
             var decoded = new List<ImageBuffer>();
             try
@@ -196,7 +206,7 @@ internal static partial class InspectionCommands
         var ci = CultureInfo.InvariantCulture;
         var names = session.Detector.Spec.Stages.Select((s, i) => string.IsNullOrEmpty(s.Name) ? $"stage{i + 1}" : s.Name).ToArray();
         var sb = new StringBuilder();
-        sb.AppendLine(ci, $"bench cascade: {runs} runs per image, provider {session.Provider}, {Environment.ProcessorCount} cores, {session.Ops.Workers} image workers");
+        sb.AppendLine(ci, $"bench cascade: {runs} runs per image, provider {session.Provider}, {Environment.ProcessorCount} cores, {session.Detector.Lanes} network lanes, {session.Ops.Workers} image workers");
         sb.Append(ci, $"{"image",-20} {"size",-10} {"boxes",5} {"cascade_ms",11} {"model_ms",9} {"ratio",6} {"alloc_B/call",12}");
         foreach (var n in names) sb.Append(ci, $" {n + "_ms(model)",16}");
         sb.AppendLine();
@@ -216,6 +226,7 @@ internal static partial class InspectionCommands
             json.WriteNumber("runs", runs);
             json.WriteString("provider", session.Provider);
             json.WriteNumber("cores", Environment.ProcessorCount);
+            json.WriteNumber("lanes", session.Detector.Lanes);
             json.WriteNumber("image_workers", session.Ops.Workers);
             json.WriteStartArray("images");
             foreach (var r in rows)
@@ -320,14 +331,16 @@ internal static partial class InspectionCommands
         public OpenCvImageOps Ops { get; }
         public string Provider { get; }
 
-        public static DetectorSession Open(string modelDir, string providers, int threads, int imageWorkers, ILoggerFactory loggers)
+        public static DetectorSession Open(string modelDir, string providers, int threads, int lanes, int imageWorkers, ILoggerFactory loggers)
         {
             var package = ModelPackage.Open(modelDir);
             var options = new InferenceOptions
             {
                 Providers = providers.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
                 IntraOpThreads = threads,
+                Lanes = lanes,
             };
+            options.Validate();
             var ops = new OpenCvImageOps(imageWorkers);
             try
             {

@@ -41,7 +41,7 @@ internal static class StationCommands
         PackageInspector.Open(
             ModelPackage.Open(ResolvePackage(profile.Model.Package)),
             new OnnxNetworkFactory(logs.CreateLogger<OnnxNetworkFactory>()),
-            new InferenceOptions { Providers = profile.Model.Providers, IntraOpThreads = profile.Model.IntraOpThreads },
+            new InferenceOptions { Providers = profile.Model.Providers, IntraOpThreads = profile.Model.IntraOpThreads, Lanes = profile.Model.Lanes },
             new OpenCvImageOps(), ownsImageOps: true);
 
     /// <summary>A relative package path resolves against the working folder, then the repository root (beside device-config/).</summary>
@@ -118,7 +118,7 @@ internal static class StationCommands
                 // Fleet control (commands, model delivery, candidate shadow, promote / rollback) when the profile has a
                 // Fleet section; registered before the stages so the agent restores its slots before frames flow.
                 builder.Services.AddEdgeInspectFleetAgent(builder.Configuration, sp => sp.GetRequiredService<IInspectionStore>(),
-                    new InferenceOptions { Providers = profile.Model.Providers, IntraOpThreads = profile.Model.IntraOpThreads });
+                    new InferenceOptions { Providers = profile.Model.Providers, IntraOpThreads = profile.Model.IntraOpThreads, Lanes = profile.Model.Lanes });
             }
             catch (InvalidOperationException e) { return Fail(e.Message); }
 

@@ -154,6 +154,24 @@ public sealed class TensorPacker
         fixed (float* lut = _lut)
         {
             float* l0 = lut, l1 = lut + 256, l2 = lut + 512;
+            if (Layout == TensorLayout.Nwhc)
+            {
+                // Column by column: the rows of one column are contiguous in the tensor, so a few rows at once are
+                // written as one run instead of one cache line per value.
+                int rowBytes = width * 3;
+                for (int x = 0; x < width; x++)
+                {
+                    byte* p = src + (y0 * rowBytes) + (x * 3);
+                    float* o = d + (x * sx) + (y0 * 3);
+                    for (int y = y0; y < y1; y++, p += rowBytes, o += 3)
+                    {
+                        o[0] = l0[p[c0]];
+                        o[1] = l1[p[c1]];
+                        o[2] = l2[p[c2]];
+                    }
+                }
+                return;
+            }
             for (int y = y0; y < y1; y++)
             {
                 byte* p = src + (y * width * 3);

@@ -59,6 +59,8 @@ public sealed class StationProfile
         public string[] Providers { get; set; } = ["cpu"];
         /// <summary>ONNX Runtime intra-op threads; 0 = one per core.</summary>
         public int IntraOpThreads { get; set; }
+        /// <summary>Copies of each cascade network run side by side (0 = one per core, at most 4, on the CPU; 1 on a GPU).</summary>
+        public int Lanes { get; set; }
     }
 
     public sealed class GpioSection
@@ -100,6 +102,7 @@ public sealed class StationProfile
         Need(!string.IsNullOrWhiteSpace(Model.Package), "Model:Package", "must name a model package folder");
         Need(Model.Providers.Length > 0 && Model.Providers.All(p => p is "tensorrt" or "cuda" or "cpu"), "Model:Providers", "must list tensorrt, cuda and/or cpu");
         Need(Model.IntraOpThreads is >= 0 and <= 64, "Model:IntraOpThreads", "must be 0..64");
+        Need(Model.Lanes is >= 0 and <= 16, "Model:Lanes", "must be 0..16 (0 = automatic)");
         Need(HumanInspector.WindowMs is >= 0 and <= 600_000, "HumanInspector:WindowMs", "must be 0..600000");
         Need(Gpio.Driver is "simulated" or "real", "Gpio:Driver", "must be simulated or real");
         var pins = new (string Key, int Pin)[]
