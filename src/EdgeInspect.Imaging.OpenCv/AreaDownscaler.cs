@@ -116,6 +116,7 @@ public sealed class AreaPlan
     private int[] _yofs = [];     // first ytab entry of each output row
     private float[] _sums = [];   // horizontal sums, row-major: [y * _rowStride + dx * 3 + c]
     private int _rowStride;
+    private (int Source, int Destination) _xSizes, _ySizes; // what the tables were computed for
 
     public int Width { get; private set; }
     public int Height { get; private set; }
@@ -139,12 +140,22 @@ public sealed class AreaPlan
         Width = dstWidth;
         Height = dstHeight;
         double scaleX = 1.0 / ((double)dstWidth / srcWidth), scaleY = 1.0 / ((double)dstHeight / srcHeight);
-        AreaDownscaler.Ensure(ref _xtab, srcWidth * 2);
-        AreaDownscaler.Ensure(ref _ytab, srcHeight * 2);
-        AreaDownscaler.Ensure(ref _xofs, dstWidth + 1);
-        AreaDownscaler.Ensure(ref _yofs, dstHeight + 1);
-        ComputeTab(srcWidth, dstWidth, scaleX, _xtab, _xofs);
-        ComputeTab(srcHeight, dstHeight, scaleY, _ytab, _yofs);
+        // A pyramid plans the same sizes every frame and crops often repeat a size: each axis' table is kept until
+        // its sizes change (a table depends on nothing else).
+        if ((srcWidth, dstWidth) != _xSizes)
+        {
+            AreaDownscaler.Ensure(ref _xtab, srcWidth * 2);
+            AreaDownscaler.Ensure(ref _xofs, dstWidth + 1);
+            ComputeTab(srcWidth, dstWidth, scaleX, _xtab, _xofs);
+            _xSizes = (srcWidth, dstWidth);
+        }
+        if ((srcHeight, dstHeight) != _ySizes)
+        {
+            AreaDownscaler.Ensure(ref _ytab, srcHeight * 2);
+            AreaDownscaler.Ensure(ref _yofs, dstHeight + 1);
+            ComputeTab(srcHeight, dstHeight, scaleY, _ytab, _yofs);
+            _ySizes = (srcHeight, dstHeight);
+        }
         // Rounded up to whole 24-value tiles (the AVX pass writes whole tiles) and padded by a vector so the last
         // column range's vector loads stay inside the buffer; a multiple of 8, so rows start on a vector.
         _rowStride = RowStrideFor(dstWidth);
@@ -172,6 +183,9 @@ public sealed class AreaPlan
     /// </summary>
     public void Reserve(int srcWidth, int srcHeight, int dstWidth, int dstHeight)
     {
+        // Growing replaces a table's arrays (contents not kept): plan that axis again next time.
+        if (_xtab.Length < srcWidth * 2 || _xofs.Length < dstWidth + 1) _xSizes = default;
+        if (_ytab.Length < srcHeight * 2 || _yofs.Length < dstHeight + 1) _ySizes = default;
         AreaDownscaler.Ensure(ref _xtab, srcWidth * 2);
         AreaDownscaler.Ensure(ref _ytab, srcHeight * 2);
         AreaDownscaler.Ensure(ref _xofs, dstWidth + 1);

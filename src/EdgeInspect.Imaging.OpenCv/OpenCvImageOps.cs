@@ -24,7 +24,7 @@ public sealed class OpenCvImageOps : IImageOps, IDisposable
     // (576 for a 24 x 24 input): room for all of them, so a warm line never evicts and re-creates headers.
     private const int MaxCachedHeaders = 1024;
     // Below these, a helper's wake-up (50-100 us on the 2-core VM) costs more than its share of the work saves.
-    private const int MinPixelsPerWorker = 40_000;
+    private const int MinPixelsPerWorker = 10_000;
     private const int MinCropsPerWorker = 4;
     private readonly Dictionary<byte[], PinnedImage> _images = new(ReferenceEqualityComparer.Instance);
     private readonly ParallelWorkers _workers;

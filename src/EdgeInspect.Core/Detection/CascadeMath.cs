@@ -79,29 +79,48 @@ public static class CascadeMath
         order.Sort(); // ScoreIndex is IComparable: no boxed comparer, no allocation
         double thr = threshold;
 
-        // order is reused: alive entries keep Index >= 0, suppressed ones are marked with -1.
+        // The boxes in pick order (descending score) as flat arrays; after each pick the boxes it does not
+        // suppress are moved up, so every later pick scans only boxes still alive (the reference's idx[where(o <=
+        // threshold)]). Same arithmetic, same picks; a cluster of overlapping boxes is scanned once, not per pick.
+        var x1 = scratch.X1.AsSpan(0, n);
+        var y1 = scratch.Y1.AsSpan(0, n);
+        var x2 = scratch.X2.AsSpan(0, n);
+        var y2 = scratch.Y2.AsSpan(0, n);
+        var area = scratch.Area.AsSpan(0, n);
+        var index = scratch.Index.AsSpan(0, n);
+        for (int k = 0; k < n; k++)
+        {
+            int i = order[n - 1 - k].Index;
+            ref readonly var c = ref items[i];
+            x1[k] = c.X1; y1[k] = c.Y1; x2[k] = c.X2; y2[k] = c.Y2;
+            area[k] = (c.X2 - c.X1 + 1) * (c.Y2 - c.Y1 + 1);
+            index[k] = i;
+        }
+
         int kept = 0;
         var picks = scratch.Picks.AsSpan(0, n);
-        for (int p = n - 1; p >= 0; p--)
+        int alive = n;
+        bool min = mode == NmsMode.Min;
+        while (alive > 0)
         {
-            int i = order[p].Index;
-            if (i < 0) continue;
-            picks[kept++] = i;
-            ref readonly var a = ref items[i];
-            double areaA = (a.X2 - a.X1 + 1) * (a.Y2 - a.Y1 + 1);
-            for (int q = p - 1; q >= 0; q--)
+            picks[kept++] = index[0];
+            double ax1 = x1[0], ay1 = y1[0], ax2 = x2[0], ay2 = y2[0], areaA = area[0];
+            int survivors = 0;
+            for (int q = 1; q < alive; q++)
             {
-                int j = order[q].Index;
-                if (j < 0) continue;
-                ref readonly var b = ref items[j];
-                double w = Math.Max(0.0, Math.Min(a.X2, b.X2) - Math.Max(a.X1, b.X1) + 1);
-                double h = Math.Max(0.0, Math.Min(a.Y2, b.Y2) - Math.Max(a.Y1, b.Y1) + 1);
+                double w = Math.Max(0.0, Math.Min(ax2, x2[q]) - Math.Max(ax1, x1[q]) + 1);
+                double h = Math.Max(0.0, Math.Min(ay2, y2[q]) - Math.Max(ay1, y1[q]) + 1);
                 double inter = w * h;
-                double areaB = (b.X2 - b.X1 + 1) * (b.Y2 - b.Y1 + 1);
-                double o = mode == NmsMode.Min ? inter / Math.Min(areaA, areaB) : inter / (areaA + areaB - inter);
+                double areaB = area[q];
+                double o = min ? inter / Math.Min(areaA, areaB) : inter / (areaA + areaB - inter);
                 // numpy keeps where(o <= threshold); a NaN overlap is dropped there too.
-                if (!(o <= thr)) order[q] = new ScoreIndex(order[q].Score, -1);
+                if (!(o <= thr)) continue;
+                x1[survivors] = x1[q]; y1[survivors] = y1[q]; x2[survivors] = x2[q]; y2[survivors] = y2[q];
+                area[survivors] = areaB;
+                index[survivors] = index[q];
+                survivors++;
             }
+            alive = survivors;
         }
 
         // Gather survivors in pick order. Picks are distinct indices; permute through a small copy.
@@ -165,6 +184,13 @@ public sealed class NmsScratch
     public ScoreIndex[] Order { get; private set; } = [];
     public int[] Picks { get; private set; } = [];
     public Candidate[] Gather { get; private set; } = [];
+    // The boxes still alive, in pick order (structure of arrays: the overlap loop reads them sequentially).
+    internal double[] X1 { get; private set; } = [];
+    internal double[] Y1 { get; private set; } = [];
+    internal double[] X2 { get; private set; } = [];
+    internal double[] Y2 { get; private set; } = [];
+    internal double[] Area { get; private set; } = [];
+    internal int[] Index { get; private set; } = [];
 
     public void Ensure(int n)
     {
@@ -173,6 +199,12 @@ public sealed class NmsScratch
         Order = new ScoreIndex[cap];
         Picks = new int[cap];
         Gather = new Candidate[cap];
+        X1 = new double[cap];
+        Y1 = new double[cap];
+        X2 = new double[cap];
+        Y2 = new double[cap];
+        Area = new double[cap];
+        Index = new int[cap];
     }
 }
 

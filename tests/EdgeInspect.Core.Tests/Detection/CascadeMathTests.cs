@@ -210,4 +210,53 @@ public sealed class CascadeMathTests
     {
         Assert.Equal(0.709, CascadeMath.AsDecimalDouble(0.709f));
     }
+    [Theory]
+    [InlineData(NmsMode.Union, 0.5f)]
+    [InlineData(NmsMode.Union, 0.7f)]
+    [InlineData(NmsMode.Min, 0.7f)]
+    [InlineData(NmsMode.Min, 0.3f)]
+    public void Nms_ManyClusteredBoxes_SamePicksAsTheReferenceLoop(NmsMode mode, float threshold)
+    {
+        // Boxes in clusters (as P-Net gives them), equal scores included; the compacting NMS must pick exactly
+        // what the reference's loop (keep the best, drop every box above the threshold, repeat) picks.
+        var rng = new Random((int)mode + (int)(threshold * 100));
+        var items = new Candidate[400];
+        for (int i = 0; i < items.Length; i++)
+        {
+            double cx = rng.Next(0, 5) * 60 + rng.NextDouble() * 20, cy = rng.Next(0, 4) * 60 + rng.NextDouble() * 20;
+            double size = 12 + rng.NextDouble() * 30;
+            double score = Math.Round(rng.NextDouble(), 2); // coarse: many ties
+            items[i] = new Candidate(Math.Truncate(cx), Math.Truncate(cy), Math.Truncate(cx + size), Math.Truncate(cy + size), score) { Tag = i };
+        }
+        var expected = ReferenceNms(items, threshold, mode);
+        var actual = items.ToArray();
+
+        int kept = CascadeMath.Nms(actual, threshold, mode);
+
+        Assert.Equal(expected, actual.Take(kept).Select(c => c.Tag).ToArray());
+    }
+
+    /// <summary>The reference's __nms: argsort ascending (stable), pick the last, keep where overlap &lt;= threshold.</summary>
+    private static int[] ReferenceNms(Candidate[] boxes, float threshold, NmsMode mode)
+    {
+        var order = Enumerable.Range(0, boxes.Length).OrderBy(i => boxes[i].Score).ToList(); // stable
+        var picks = new List<int>();
+        while (order.Count > 0)
+        {
+            int i = order[^1];
+            picks.Add(boxes[i].Tag);
+            var a = boxes[i];
+            double areaA = (a.X2 - a.X1 + 1) * (a.Y2 - a.Y1 + 1);
+            order = order.Take(order.Count - 1).Where(j =>
+            {
+                var b = boxes[j];
+                double w = Math.Max(0.0, Math.Min(a.X2, b.X2) - Math.Max(a.X1, b.X1) + 1);
+                double h = Math.Max(0.0, Math.Min(a.Y2, b.Y2) - Math.Max(a.Y1, b.Y1) + 1);
+                double inter = w * h, areaB = (b.X2 - b.X1 + 1) * (b.Y2 - b.Y1 + 1);
+                double o = mode == NmsMode.Min ? inter / Math.Min(areaA, areaB) : inter / (areaA + areaB - inter);
+                return o <= threshold;
+            }).ToList();
+        }
+        return [.. picks];
+    }
 }
