@@ -50,8 +50,8 @@ internal static partial class InspectionCommands
 
     private static Option<int> LanesOption() => new("--lanes")
     {
-        Description = "copies of each network run side by side, the stage's work split between them (0 = one per core, at most 4, on the CPU provider; 1 on a GPU)",
-        DefaultValueFactory = _ => 0,
+        Description = "copies of each network run side by side, the stage's work split between them (1 = one copy on ONNX Runtime's threads; 0 = one per core, at most 4, on the CPU provider, 1 on a GPU)",
+        DefaultValueFactory = _ => 1,
     };
 
     private static Option<int> ImageWorkersOption() => new("--image-workers")

@@ -59,8 +59,8 @@ public sealed class StationProfile
         public string[] Providers { get; set; } = ["cpu"];
         /// <summary>ONNX Runtime intra-op threads; 0 = one per core.</summary>
         public int IntraOpThreads { get; set; }
-        /// <summary>Copies of each cascade network run side by side (0 = one per core, at most 4, on the CPU; 1 on a GPU).</summary>
-        public int Lanes { get; set; }
+        /// <summary>Copies of each cascade network run side by side (1 = one copy; 0 = one per core, at most 4, on the CPU, 1 on a GPU).</summary>
+        public int Lanes { get; set; } = 1;
     }
 
     public sealed class GpioSection

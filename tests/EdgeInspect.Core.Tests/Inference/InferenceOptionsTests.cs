@@ -8,8 +8,9 @@ public sealed class InferenceOptionsTests
     [Fact]
     public void ResolvedLanes_Automatic_OnePerCoreOnCpuAndOneOnGpu()
     {
-        Assert.Equal(Math.Clamp(Environment.ProcessorCount, 1, 4), new InferenceOptions().ResolvedLanes());
-        Assert.Equal(1, new InferenceOptions { Providers = ["cuda", "cpu"] }.ResolvedLanes());
+        Assert.Equal(1, new InferenceOptions().ResolvedLanes()); // one copy unless asked
+        Assert.Equal(Math.Clamp(Environment.ProcessorCount, 1, 4), new InferenceOptions { Lanes = 0 }.ResolvedLanes());
+        Assert.Equal(1, new InferenceOptions { Providers = ["cuda", "cpu"], Lanes = 0 }.ResolvedLanes());
         Assert.Equal(3, new InferenceOptions { Providers = ["cuda", "cpu"], Lanes = 3 }.ResolvedLanes());
     }
 
