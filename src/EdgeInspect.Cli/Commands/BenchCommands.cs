@@ -46,9 +46,10 @@ internal static partial class InspectionCommands
         var frames = new Option<int>("--frames") { Description = "frames per measured pass", DefaultValueFactory = _ => 200 };
         var images = new Option<string?>("--images") { Description = "folder of images to replay (default: render virtual-line parts)" };
         var json = new Option<bool>("--json") { Description = "also print one JSON object" };
+        var lanes = new Option<int>("--lanes") { Description = "network lanes for both sides, as Model:Lanes (1 = one copy; 0 = one per core)", DefaultValueFactory = _ => 1 };
         var cmd = new Command("pipeline", "station throughput (capture replay, cascade, classifier, policy, store) against the cascade alone on the same frames; p50/p99 frame-to-verdict latency; allocated bytes per frame once warm")
         {
-            model, frames, images, json,
+            model, frames, images, json, lanes,
         };
         cmd.SetAction(async (parse, ct) =>
         {
@@ -59,12 +60,14 @@ internal static partial class InspectionCommands
             try
             {
                 string frameDir = parse.GetValue(images) ?? RenderFrames(Path.Combine(work, "frames"), Math.Min(n, 100));
-                var result = await RunPipelineBench(packageDir, frameDir, work, n, ct);
+                var options = new InferenceOptions { Lanes = parse.GetValue(lanes) };
+                options.Validate();
+                var result = await RunPipelineBench(packageDir, frameDir, work, n, options, ct);
                 Console.Write(result.Table());
                 if (parse.GetValue(json)) Console.WriteLine(JsonSerializer.Serialize(result, CamelCase));
                 return 0;
             }
-            catch (Exception e) when (e is ModelPackageException or IOException)
+            catch (Exception e) when (e is ModelPackageException or IOException or ArgumentException)
             {
                 Console.Error.WriteLine("error: " + e.Message);
                 return 2;
@@ -111,9 +114,8 @@ internal static partial class InspectionCommands
 
     private const int PipelineRounds = 3;
 
-    private static async Task<PipelineBenchResult> RunPipelineBench(string packageDir, string frameDir, string work, int n, CancellationToken ct)
+    private static async Task<PipelineBenchResult> RunPipelineBench(string packageDir, string frameDir, string work, int n, InferenceOptions options, CancellationToken ct)
     {
-        var options = new InferenceOptions();
         using var ops = new OpenCvImageOps();
         var package = ModelPackage.Open(packageDir);
 
