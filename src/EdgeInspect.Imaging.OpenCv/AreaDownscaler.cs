@@ -22,6 +22,10 @@ namespace EdgeInspect.Imaging.OpenCv;
 /// compare the two on random images of many sizes.
 /// </para>
 /// <para>
+/// This class resizes one staged rectangle (a crop: float out, as the reference crops); a pyramid of 8-bit levels
+/// goes through <see cref="AreaPyramid"/>, which uses the same tables and horizontal kernel (<see cref="AreaPlan"/>).
+/// </para>
+/// <para>
 /// Everything else (upscaling, integer ratios, which OpenCV sends to other kernels) is left to OpenCV:
 /// <see cref="Handles"/> says which sizes this covers. Three interleaved channels. Not thread-safe; buffers grow to
 /// the largest source and are reused, so a warm call allocates nothing.
@@ -60,13 +64,6 @@ public sealed class AreaDownscaler
         _scratch.Reserve(dstWidth);
     }
 
-    /// <summary>Resizes the staged source to dstWidth x dstHeight, 8-bit BGR out (HWC), as cv::resize INTER_AREA on CV_8UC3.</summary>
-    public void ResizeTo(AreaSource source, int dstWidth, int dstHeight, Span<byte> destination)
-    {
-        _plan.Plan(source, dstWidth, dstHeight);
-        _plan.Run(source, _scratch, destination);
-    }
-
     /// <summary>Resizes the staged source to dstWidth x dstHeight, float BGR out (HWC), as cv::resize INTER_AREA on CV_32FC3.</summary>
     public void ResizeTo(AreaSource source, int dstWidth, int dstHeight, Span<float> destination)
     {
@@ -102,7 +99,7 @@ public sealed class AreaScratch
 
 /// <summary>
 /// One resize (a source size to a destination size): OpenCV's tables and the horizontal sums.
-/// <see cref="Run(AreaSource, AreaScratch, Span{byte})"/> does a whole resize (a crop) from a staged
+/// <see cref="Run(AreaSource, AreaScratch, Span{float})"/> does a whole resize (a crop) from a staged
 /// <see cref="AreaSource"/>; <see cref="AreaPyramid"/> uses the tables and <see cref="HorizontalBlock"/> alone to
 /// stream many levels through one pass over the source.
 /// </summary>
@@ -131,7 +128,7 @@ public sealed class AreaPlan
 
     /// <summary>
     /// The tables alone, for a source of srcWidth x srcHeight: enough for <see cref="HorizontalBlock"/> and the
-    /// row-entry accessors a streaming pyramid (<see cref="AreaPyramid"/>) uses; <see cref="Run(AreaSource, AreaScratch, Span{byte})"/> needs the other overload.
+    /// row-entry accessors a streaming pyramid (<see cref="AreaPyramid"/>) uses; <see cref="Run(AreaSource, AreaScratch, Span{float})"/> needs the other overload.
     /// </summary>
     public void Plan(int srcWidth, int srcHeight, int dstWidth, int dstHeight)
     {
@@ -191,24 +188,6 @@ public sealed class AreaPlan
         AreaDownscaler.Ensure(ref _xofs, dstWidth + 1);
         AreaDownscaler.Ensure(ref _yofs, dstHeight + 1);
         AreaDownscaler.Ensure(ref _sums, AreaSource.StrideFor(srcHeight) * RowStrideFor(dstWidth));
-    }
-
-    /// <summary>The whole planned resize, 8-bit BGR (HWC).</summary>
-    public void Run(AreaSource source, AreaScratch scratch, Span<byte> destination)
-    {
-        Horizontal(source, 0, source.Stride / Lanes, scratch);
-        Vertical(source, scratch, destination);
-    }
-
-    /// <summary>The vertical pass for every output column, once every row's horizontal sums exist.</summary>
-    private void Vertical(AreaSource source, AreaScratch scratch, Span<byte> destination)
-    {
-        int columns = Width * Channels;
-        if (destination.Length < columns * Height) throw new ArgumentException("destination is too small");
-        for (int dy = 0; dy < Height; dy++)
-        {
-            SaturateToBytes(VerticalRow(dy, source.Height, 0, columns, scratch), destination.Slice(dy * columns, columns));
-        }
     }
 
     /// <summary>saturate_cast&lt;uchar&gt;(float) on a row: cvRound (nearest, ties to even), then clamp to 0..255.</summary>
@@ -443,9 +422,6 @@ public sealed class AreaSource
 
     internal ReadOnlySpan<float> Staged => _staged.AsSpan(0, Width * AreaDownscaler.Channels * Stride);
 
-    /// <summary>Stages a whole image: <see cref="Begin"/> and every band.</summary>
-    public void Stage(ReadOnlySpan<byte> bgr, int width, int height) => StageRegion(bgr, width, height, 0, 0, width, height);
-
     /// <summary>Stages the rectangle [x, x + width) x [y, y + height); pixels outside the image are zero (the reference's zero-padded crop).</summary>
     public void StageRegion(ReadOnlySpan<byte> bgr, int imageWidth, int imageHeight, int x, int y, int width, int height)
     {
@@ -454,7 +430,7 @@ public sealed class AreaSource
     }
 
     /// <summary>Sets the rectangle and sizes the buffer (zeroing it when the rectangle reaches outside the image); then <see cref="StageRows"/> fills it.</summary>
-    public void Begin(int imageWidth, int imageHeight, int x, int y, int width, int height)
+    private void Begin(int imageWidth, int imageHeight, int x, int y, int width, int height)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(width);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(height);
@@ -482,8 +458,8 @@ public sealed class AreaSource
     /// <summary>Sizes the buffer for rectangles up to width x height now (see <see cref="AreaPlan.Reserve"/>).</summary>
     public void Reserve(int width, int height) => AreaDownscaler.Ensure(ref _staged, width * AreaDownscaler.Channels * StrideFor(height));
 
-    /// <summary>Fills rows [rowStart, rowEnd) of the rectangle; disjoint row ranges may be filled concurrently.</summary>
-    public void StageRows(ReadOnlySpan<byte> bgr, int rowStart, int rowEnd)
+    /// <summary>Fills rows [rowStart, rowEnd) of the rectangle.</summary>
+    private void StageRows(ReadOnlySpan<byte> bgr, int rowStart, int rowEnd)
     {
         const int C = AreaDownscaler.Channels;
         int x0 = Math.Max(0, -_x), x1 = Math.Min(Width, _imageWidth - _x);   // rectangle columns inside the image

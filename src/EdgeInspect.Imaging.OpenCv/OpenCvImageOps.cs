@@ -11,9 +11,10 @@ namespace EdgeInspect.Imaging.OpenCv;
 /// pinned once and their headers cached, crop patches live in pinned scratch arrays whose headers are cached per
 /// size, so a warm cascade creates no new Mat and copies only what a crop must copy.
 /// <para>
-/// Area downscales go to <see cref="AreaDownscaler"/> (OpenCV's general INTER_AREA kernel, bit for bit, vectorised);
-/// the batch calls (<see cref="ResizeAreaEach"/>, <see cref="CropResizeAreaEach"/>) split their items over
-/// <see cref="ParallelWorkers"/>, each worker with its own scratch (a <see cref="Lane"/>). Between those calls the
+/// Area downscales go to OpenCV's general INTER_AREA kernel reproduced bit for bit and vectorised: pyramids to
+/// <see cref="AreaPyramid"/> (one streaming pass, a band of source rows per worker), crops to
+/// <see cref="AreaDownscaler"/> (one crop per item, each worker with its own scratch, a <see cref="Lane"/>); both
+/// batch calls (<see cref="ResizeAreaEach"/>, <see cref="CropResizeAreaEach"/>) run on <see cref="ParallelWorkers"/>. Between those calls the
 /// cores belong to ONNX Runtime, so the cascade's image work no longer runs on one core while the other idles.
 /// </para>
 /// One caller at a time (the detector that owns it).

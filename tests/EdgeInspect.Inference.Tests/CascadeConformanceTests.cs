@@ -86,8 +86,8 @@ public sealed class CascadeConformanceTests
         using var detector = CascadeDetector.Open(ModelPackage.Open(Fixtures.OnnxDir), new OnnxNetworkFactory(), new InferenceOptions { Lanes = lanes }, ops);
         using var image = ops.Decode(Fixtures.Image("obama_family.jpg"));
         var first = detector.Detect(image).Detections.ToArray();
-        // Warm: buffers sized, and the worker gang's synchronisation objects initialised (a first blocking wait
-        // allocates a few hundred bytes once, in whichever early call happens to block).
+        // Warm: buffers sized (the worker gangs pay for this thread's wait state in their first loop, so a later
+        // first blocking wait, which may come in any frame, allocates nothing).
         for (int i = 0; i < 10; i++) detector.Detect(image);
 
         long before = GC.GetAllocatedBytesForCurrentThread();

@@ -78,6 +78,7 @@ public sealed class ParallelWorkers : IDisposable
             for (int i = 0; i < items; i++) body.Run(i, 0);
             return;
         }
+        if (!t_waitPrimed) PrimeWait();
         _body = body;
         _items = items;
         _next = 0;
@@ -96,6 +97,21 @@ public sealed class ParallelWorkers : IDisposable
         _done.Wait();
         _body = null;
         _error?.Throw();
+    }
+
+    [ThreadStatic]
+    private static bool t_waitPrimed;
+
+    /// <summary>
+    /// The runtime allocates a thread's wait state (64 B) at its first blocking wait. Whether a caller blocks on
+    /// <c>_done</c> depends on who finishes first, so that first block could land in any frame, long after warm-up
+    /// (seen: a zero-allocation test failing about one run in six). A short timed wait on the first loop from each
+    /// thread pays it up front.
+    /// </summary>
+    private static void PrimeWait()
+    {
+        using (var primer = new SemaphoreSlim(0)) primer.Wait(1);
+        t_waitPrimed = true;
     }
 
     private void Work(int worker)
