@@ -98,7 +98,8 @@ public sealed class AreaDownscalerTests
     public void ResizeAreaEach_MtcnnPyramid_EqualsOpenCvPerLevelAndReportsEveryRowOnce(int w, int h, int workers, bool portable)
     {
         // The streaming pyramid (AreaPyramid): bands of source rows per worker, rows finished as they stream by.
-        // portable: the Vector<T> paths without AVX (what an ARM device runs), forced here.
+        // portable: the Vector<T> paths without AVX, forced here (.ci/run also runs these tests with 128-bit vectors,
+        // the 4 lanes of an ARM device).
         AreaDownscaler.PortableOnly = portable;
         try
         {
