@@ -341,7 +341,8 @@ def regolden(a):
         manifest = json.load(f)
     stages = manifest["detector"]["stages"]
     classes = manifest["classifier"]["classes"]
-    cfg = {"pyramid": {"minSize": manifest["detector"]["pyramid"]["minSize"], "scaleFactor": 0.709, "maxScales": 0},
+    pyr = manifest["detector"]["pyramid"]
+    cfg = {"pyramid": {"minSize": pyr["minSize"], "scaleFactor": 0.709, "maxScales": 0, "aspects": pyr.get("aspects", [1.0])},
            "thresholds": [st["threshold"] for st in stages], "crossNms": 0.7, "square": stages[0].get("square", False)}
     nets_ = []
     whole = bool(manifest["classifier"].get("wholeImage"))
@@ -384,6 +385,9 @@ def main():
                     metavar=("PNET", "RNET", "ONET", "CLS"))
     ap.add_argument("--min-size", type=float, default=20, help="pyramid minimum object side (pixels)")
     ap.add_argument("--square", action="store_true", help="square boxes between stages (reference MTCNN)")
+    ap.add_argument("--aspects", type=float, nargs="+", default=[1.0],
+                    help="window aspects (width / height) of the first stage's pyramid: 1 = MTCNN's square windows; "
+                         "e.g. 0.25 0.5 1 2 4 for long, thin defects")
     ap.add_argument("--thresholds", type=float, nargs=3, default=[0.6, 0.6, 0.7])
     ap.add_argument("--golden", type=int, default=2, help="golden images with a defect (plus one without)")
     ap.add_argument("--golden-from", choices=["val", "synthetic"], default="synthetic",
@@ -428,7 +432,7 @@ def main():
     val_items = data.read_voc(a.dataset, a.val_split)
     classes = sorted({c for _, _, names in train_items for c in names})
     log(f"{len(train_items)} train / {len(val_items)} val images, classes {classes}, device {device}")
-    cfg = {"pyramid": {"minSize": a.min_size, "scaleFactor": 0.709, "maxScales": 0},
+    cfg = {"pyramid": {"minSize": a.min_size, "scaleFactor": 0.709, "maxScales": 0, "aspects": list(a.aspects)},
            "thresholds": list(a.thresholds), "crossNms": 0.7, "square": a.square}
     times = {}
 
@@ -440,7 +444,7 @@ def main():
 
     ts = time.time()
     rng = stage_seed(0)
-    ptr = data.pnet_crops(train_items, rng); pva = data.pnet_crops(val_items, rng)
+    ptr = data.pnet_crops(train_items, rng, aspects=a.aspects); pva = data.pnet_crops(val_items, rng, aspects=a.aspects)
     log(f"P-Net crops: {len(ptr[0])} train ({(ptr[1] == 1).sum()} pos, {(ptr[1] == -1).sum()} part, {(ptr[1] == 0).sum()} neg)")
     pnet, _ = cached(a.cache, "pnet", nets.PNet(), lambda n: train_detector("pnet", n, ptr, pva, a.epochs[0], 3e-3, device, rng, log), log)
     times["pnet_s"] = round(time.time() - ts, 1); ts = time.time()
@@ -518,7 +522,8 @@ def main():
         "schema": 1, "name": a.name, "version": a.version, "label": a.label,
         "detector": {
             "kind": "cascade",
-            "pyramid": {"minSize": a.min_size, "scaleFactor": 0.709, "cellSize": 12, "stride": 2, "maxScales": 0},
+            "pyramid": {"minSize": a.min_size, "scaleFactor": 0.709, "cellSize": 12, "stride": 2, "maxScales": 0,
+                        **({"aspects": list(a.aspects)} if list(a.aspects) != [1.0] else {})},
             "stages": [stage("pnet", 0, cfg["thresholds"][0], {"iou": 0.5, "mode": "Union"}, "exclusive", False),
                        stage("rnet", 24, cfg["thresholds"][1], {"iou": 0.7, "mode": "Union"}, "inclusive", False),
                        stage("onet", 48, cfg["thresholds"][2], {"iou": 0.7, "mode": "Min"}, "inclusive", True)],

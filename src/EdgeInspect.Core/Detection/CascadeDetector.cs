@@ -30,6 +30,8 @@ public sealed class CascadeDetector : IDisposable
     private readonly Stage[] _stages;
     private readonly bool _ownsRunners;
     private readonly double[] _scales = new double[MaxScales];
+    private readonly double[] _levelScaleX = new double[MaxScales]; // per pyramid level (scale x aspect)
+    private readonly double[] _levelScaleY = new double[MaxScales];
     private readonly ImageBuffer[] _levels = new ImageBuffer[MaxScales];
     private readonly LevelPacker _packLevels;
     private readonly CropPacker _packCrops;
@@ -175,13 +177,13 @@ public sealed class CascadeDetector : IDisposable
     private void RunFirstStage(ImageBuffer image, Stage stage, ref long modelTicks)
     {
         var pyramid = _spec.Pyramid;
-        int n = CascadeMath.Scales(pyramid, image.Width, image.Height, _scales);
-        _result.ScaleCount = n;
+        int scales = CascadeMath.Scales(pyramid, image.Width, image.Height, _scales);
+        _result.ScaleCount = scales;
+        int n = CascadeMath.Levels(pyramid, image.Width, image.Height, _scales.AsSpan(0, scales), _levelScaleX, _levelScaleY);
         var spec = stage.Spec;
         for (int s = 0; s < n; s++)
         {
-            double scale = _scales[s];
-            var state = ScaleStateAt(s, CascadeMath.ScaledSize(image.Width, scale), CascadeMath.ScaledSize(image.Height, scale));
+            var state = ScaleStateAt(s, CascadeMath.ScaledSize(image.Width, _levelScaleX[s]), CascadeMath.ScaledSize(image.Height, _levelScaleY[s]));
             _levels[s] = state.Resized!;
             stage.Packer.ShapeFor(1, state.Resized!.Width, state.Resized.Height, _shape);
             state.Inputs[0].SetShape(_shape);
@@ -205,7 +207,7 @@ public sealed class CascadeDetector : IDisposable
 
         for (int s = 0; s < n; s++)
         {
-            double scale = _scales[s];
+            double scaleX = _levelScaleX[s], scaleY = _levelScaleY[s];
             var state = _scaleStates[s];
 
             var scores = state.Outputs[stage.ScoresIndex];
@@ -229,7 +231,7 @@ public sealed class CascadeDetector : IDisposable
                 {
                     float score = sv[o];
                     if (score < threshold) continue; // first stage keeps score >= threshold
-                    var c = CascadeMath.CellBox(x, y, scale, pyramid.Stride, pyramid.CellSize, score);
+                    var c = CascadeMath.CellBox(x, y, scaleX, scaleY, pyramid.Stride, pyramid.CellSize, score);
                     ReadRegression(ref c, bv, layout, x, y, gw, gh, bc);
                     c.Tag = (x * gh) + y; // the cell, for the single-cell quirk below
                     _scaleBoxes.Add(c);

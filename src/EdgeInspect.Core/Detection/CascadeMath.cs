@@ -35,6 +35,34 @@ public static class CascadeMath
         return count;
     }
 
+    /// <summary>
+    /// The pyramid's levels: for every scale, every aspect a of <see cref="PyramidSpec.Aspects"/> (default [1]),
+    /// scaled s / sqrt(a) across and s * sqrt(a) down; a level narrower or lower than a cell is left out. With
+    /// aspect 1 a level's scales are exactly the scale (the reference pyramid). Returns how many were written.
+    /// </summary>
+    public static int Levels(PyramidSpec pyramid, int width, int height, ReadOnlySpan<double> scales, Span<double> scaleX, Span<double> scaleY)
+    {
+        ArgumentNullException.ThrowIfNull(pyramid);
+        var aspects = pyramid.Aspects is { Length: > 0 } a ? a : One;
+        int count = 0;
+        foreach (double s in scales)
+        {
+            foreach (float aspect in aspects)
+            {
+                if (count == scaleX.Length || count == scaleY.Length) return count;
+                double r = aspect == 1f ? 1.0 : Math.Sqrt(AsDecimalDouble(aspect));
+                double sx = s / r, sy = s * r;
+                if (ScaledSize(width, sx) < pyramid.CellSize || ScaledSize(height, sy) < pyramid.CellSize) continue;
+                scaleX[count] = sx;
+                scaleY[count] = sy;
+                count++;
+            }
+        }
+        return count;
+    }
+
+    private static readonly float[] One = [1f];
+
     /// <summary>Size of the image at a pyramid scale: ceil, as __scale_image.</summary>
     public static int ScaledSize(int size, double scale) => (int)Math.Ceiling(size * scale);
 
@@ -54,11 +82,15 @@ public static class CascadeMath
     /// The box a first-stage output cell covers at <paramref name="scale"/>: x1 = fix((stride*cx + 1) / scale),
     /// x2 = fix((stride*cx + cell) / scale) (generate_bounding_box).
     /// </summary>
-    public static Candidate CellBox(int cx, int cy, double scale, int stride, int cell, double score) => new(
-        Math.Truncate(((stride * (double)cx) + 1) / scale),
-        Math.Truncate(((stride * (double)cy) + 1) / scale),
-        Math.Truncate(((stride * (double)cx) + cell) / scale),
-        Math.Truncate(((stride * (double)cy) + cell) / scale),
+    public static Candidate CellBox(int cx, int cy, double scale, int stride, int cell, double score) =>
+        CellBox(cx, cy, scale, scale, stride, cell, score);
+
+    /// <summary>The same on a level scaled differently across (<paramref name="scaleX"/>) and down (<paramref name="scaleY"/>).</summary>
+    public static Candidate CellBox(int cx, int cy, double scaleX, double scaleY, int stride, int cell, double score) => new(
+        Math.Truncate(((stride * (double)cx) + 1) / scaleX),
+        Math.Truncate(((stride * (double)cy) + 1) / scaleY),
+        Math.Truncate(((stride * (double)cx) + cell) / scaleX),
+        Math.Truncate(((stride * (double)cy) + cell) / scaleY),
         score);
 
     /// <summary>

@@ -52,6 +52,12 @@ public sealed class PyramidSpec
     public int Stride { get; set; } = 2;
     /// <summary>Cap on the number of scales (0 = no cap), to bound latency on large frames.</summary>
     public int MaxScales { get; set; }
+    /// <summary>
+    /// Window aspects (width / height) of the first stage's cells: every scale s runs once per aspect a, the level
+    /// scaled s / sqrt(a) across and s * sqrt(a) down, so a cell covers a window a times wider than high (long,
+    /// thin defects). Absent or [1]: MTCNN's square pyramid.
+    /// </summary>
+    public float[]? Aspects { get; set; }
 }
 
 public sealed class StageSpec

@@ -69,6 +69,14 @@ public static class ModelPackageValidator
             if (d.Pyramid.CellSize <= 0) Fail("detector.pyramid.cellSize", "must be > 0");
             if (d.Pyramid.Stride <= 0) Fail("detector.pyramid.stride", "must be > 0");
             if (d.Pyramid.MaxScales < 0) Fail("detector.pyramid.maxScales", "must be >= 0");
+            if (d.Pyramid.Aspects is { } aspects)
+            {
+                if (aspects.Length is 0 or > 8) Fail("detector.pyramid.aspects", $"needs 1 to 8 values, got {aspects.Length}");
+                foreach (var a in aspects)
+                {
+                    if (!float.IsFinite(a) || a < 0.0625f || a > 16) Fail("detector.pyramid.aspects", $"{a} is not a width / height ratio in [1/16, 16]");
+                }
+            }
             CheckNms(d.CrossScaleNms, "detector.crossScaleNms", Fail);
             if (d.Stages.Count == 0) Fail("detector.stages", "empty");
             for (int i = 0; i < d.Stages.Count; i++)

@@ -210,6 +210,40 @@ public sealed class CascadeMathTests
     {
         Assert.Equal(0.709, CascadeMath.AsDecimalDouble(0.709f));
     }
+    [Fact]
+    public void Levels_NoAspects_OneLevelPerScaleAtExactlyThatScale()
+    {
+        var pyramid = new PyramidSpec { MinSize = 20, ScaleFactor = 0.709f };
+        Span<double> scales = stackalloc double[32], sx = stackalloc double[32], sy = stackalloc double[32];
+        int n = CascadeMath.Scales(pyramid, 640, 427, scales);
+
+        int levels = CascadeMath.Levels(pyramid, 640, 427, scales[..n], sx, sy);
+
+        Assert.Equal(n, levels);
+        for (int i = 0; i < n; i++)
+        {
+            Assert.Equal(scales[i], sx[i]); // bit for bit: the reference pyramid is untouched
+            Assert.Equal(scales[i], sy[i]);
+        }
+    }
+
+    [Fact]
+    public void Levels_Aspects_ScaleAcrossAndDownAndDropLevelsBelowACell()
+    {
+        // Aspect 4: a cell covers a window 4x wider than high, so the level is squeezed across (s / 2) and stretched
+        // down (s * 2). On a 200 x 200 image at scale 0.1 the squeezed side is 10 px: under a 12 px cell, left out.
+        var pyramid = new PyramidSpec { MinSize = 20, ScaleFactor = 0.5f, Aspects = [0.25f, 1f, 4f] };
+        Span<double> sx = stackalloc double[8], sy = stackalloc double[8];
+
+        int levels = CascadeMath.Levels(pyramid, 200, 200, [0.6, 0.1], sx, sy);
+
+        Assert.Equal(4, levels); // 0.6 x three aspects, then 0.1 with aspect 1 only (0.05 across or down is 10 px)
+        Assert.Equal([1.2, 0.6, 0.3, 0.1], sx[..levels].ToArray());
+        Assert.Equal([0.3, 0.6, 1.2, 0.1], sy[..levels].ToArray());
+        var c = CascadeMath.CellBox(1, 1, 0.3, 1.2, 2, 12, 0.9); // aspect 4 at scale 0.6
+        Assert.Equal((10, 2, 46, 11), ((int)c.X1, (int)c.Y1, (int)c.X2, (int)c.Y2)); // fix(3 / 0.3), fix(3 / 1.2), fix(14 / 0.3), fix(14 / 1.2)
+    }
+
     [Theory]
     [InlineData(NmsMode.Union, 0.5f)]
     [InlineData(NmsMode.Union, 0.7f)]

@@ -84,6 +84,30 @@ public sealed class ModelPackageValidatorTests : IDisposable
         Assert.Contains("classifier.wholeImageWeight", e.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(0f)]
+    [InlineData(-2f)]
+    [InlineData(100f)]
+    public void ReadAndValidate_PyramidAspectOutOfRange_RefusedNamingField(float aspect)
+    {
+        Manifest["detector"]!["pyramid"]!["aspects"] = new JsonArray(1f, aspect);
+
+        var e = Refused();
+
+        Assert.Contains("detector.pyramid.aspects", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ReadAndValidate_PyramidAspects_Read()
+    {
+        Manifest["detector"]!["pyramid"]!["aspects"] = new JsonArray(0.25f, 1f, 4f);
+        File.WriteAllText(Path.Combine(_dir, "manifest.json"), Manifest.ToJsonString());
+
+        var m = ModelPackageValidator.ReadAndValidate(_dir);
+
+        Assert.Equal([0.25f, 1f, 4f], m.Detector!.Pyramid.Aspects!);
+    }
+
     [Fact]
     public void ReadAndValidate_WrongHash_RefusedNamingFieldAndFile()
     {

@@ -63,20 +63,35 @@ def scales_for(h, w, p):
     return out
 
 
+def levels_for(h, w, p):
+    """(scale, scale across, scale down) per pyramid level: every scale, then every aspect a of
+    p["aspects"] (width / height of the window a 12 x 12 cell covers; [1] = the square MTCNN pyramid):
+    across s / sqrt(a), down s * sqrt(a); levels narrower or lower than a cell are left out. The same
+    order and arithmetic as the C# CascadeDetector."""
+    out = []
+    for s in scales_for(h, w, p):
+        for a in p.get("aspects") or [1.0]:
+            r = math.sqrt(a)
+            sx, sy = s / r, s * r
+            if math.ceil(w * sx) >= 12 and math.ceil(h * sy) >= 12:
+                out.append((s, sx, sy))
+    return out
+
+
 @torch.no_grad()
 def stage1(pnet, img, cfg):
     H, W = img.shape[:2]
     all_boxes = []
-    for s in scales_for(H, W, cfg["pyramid"]):
-        hs, ws = int(math.ceil(H * s)), int(math.ceil(W * s))
+    for s, sx, sy in levels_for(H, W, cfg["pyramid"]):
+        hs, ws = int(math.ceil(H * sy)), int(math.ceil(W * sx))
         im = cv2.resize(img, (ws, hs), interpolation=cv2.INTER_AREA)
         c, r = pnet(normalise(im[None]))
         prob = F.softmax(c, 1)[0, 1].numpy(); r = r[0].numpy()
         ys, xs = np.where(prob >= cfg["thresholds"][0])
         if len(ys) == 0:
             continue
-        b = np.stack([np.fix((2 * xs + 1) / s), np.fix((2 * ys + 1) / s),
-                      np.fix((2 * xs + 12) / s), np.fix((2 * ys + 12) / s),
+        b = np.stack([np.fix((2 * xs + 1) / sx), np.fix((2 * ys + 1) / sy),
+                      np.fix((2 * xs + 12) / sx), np.fix((2 * ys + 12) / sy),
                       prob[ys, xs], r[0, ys, xs], r[1, ys, xs], r[2, ys, xs], r[3, ys, xs]], 1)
         b = b[nms(b, 0.5)]
         all_boxes.append(b)

@@ -76,6 +76,25 @@ def square(boxes):
     return b
 
 
+def reshape(boxes, aspect):
+    """Boxes of the same centre and area with width / height = aspect: the best a window of that aspect
+    can cover each box (a first-stage window of one pyramid aspect is labelled against these)."""
+    b = boxes.copy()
+    w, h = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
+    area = np.maximum(w * h, 1e-6)
+    nw = np.sqrt(area * aspect); nh = area / nw
+    cx, cy = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
+    b[:, 0], b[:, 2] = cx - nw / 2, cx + nw / 2
+    b[:, 1], b[:, 3] = cy - nh / 2, cy + nh / 2
+    return b
+
+
+def nearest_aspect(box, aspects):
+    """The pyramid aspect closest to the box's own (in log ratio)."""
+    r = max(box[2] - box[0], 1e-6) / max(box[3] - box[1], 1e-6)
+    return min(aspects, key=lambda a: abs(np.log(r / a)))
+
+
 def crop_resize(img, box, size):
     """Crops box (zero padding outside the image, as the reference MTCNN) and resizes to size x size."""
     x1, y1, x2, y2 = [int(round(v)) for v in box]
@@ -110,12 +129,12 @@ class CropSet:
                 np.array(self.y, np.int64), np.array(self.r, np.float32).reshape(-1, 4))
 
 
-def label_window(window, gts, square_gt):
+def label_window(window, gts, square_gt, aspect=1.0):
     """Label a window against the ground truth. For the first stage, IoU is taken against the
-    squared ground truth (P-Net scans square windows only, so an elongated scratch could never
-    reach IoU 0.65 with a square); the regression target is always the real box, so the
-    regression learns to stretch a square into the elongated box."""
-    ref = square(gts) if square_gt else gts
+    ground truth reshaped to the window's aspect (P-Net scans windows of the pyramid's aspects
+    only, so an elongated scratch could never reach IoU 0.65 with a square); the regression target
+    is always the real box, so the regression learns to stretch the window onto it."""
+    ref = (square(gts) if aspect == 1.0 else reshape(gts, aspect)) if square_gt else gts
     ious = iou(window, ref)
     if len(ious) == 0 or ious.max() < 0.3:
         return NEG, None
@@ -127,10 +146,13 @@ def label_window(window, gts, square_gt):
     return None, None
 
 
-def pnet_crops(items, rng, neg_per_image=40, pos_tries=30, min_size=12):
-    """Random square windows at every scale from min_size to the image side (multi-scale positives,
-    part and negative crops, MTCNN section 2.3)."""
+def pnet_crops(items, rng, neg_per_image=40, pos_tries=30, min_size=12, aspects=(1.0,)):
+    """Random windows at every scale from min_size to the image side (multi-scale positives, part and
+    negative crops, MTCNN section 2.3), of the pyramid's aspects (width / height; 1 = the square
+    windows of MTCNN): a window of aspect a is what a 12 x 12 cell covers on the level scaled by
+    s / sqrt(a) across and s * sqrt(a) down, so it is cropped and squashed to 12 x 12 the same way."""
     cs = CropSet(12)
+    aspects = [float(a) for a in aspects]
     for path, gts, _ in items:
         img = load_rgb(path)
         H, W = img.shape[:2]
@@ -138,23 +160,27 @@ def pnet_crops(items, rng, neg_per_image=40, pos_tries=30, min_size=12):
         for _ in range(neg_per_image * 4):
             if n >= neg_per_image:
                 break
+            a = aspects[rng.integers(0, len(aspects))]
             s = rng.integers(min_size, min(W, H) + 1)
-            x, y = rng.integers(0, W - s + 1), rng.integers(0, H - s + 1)
-            win = np.array([x, y, x + s, y + s], np.float32)
-            lab, _ = label_window(win, gts, True)
+            w, h = max(min_size, min(W, round(s * np.sqrt(a)))), max(min_size, min(H, round(s / np.sqrt(a))))
+            x, y = rng.integers(0, W - w + 1), rng.integers(0, H - h + 1)
+            win = np.array([x, y, x + w, y + h], np.float32)
+            lab, _ = label_window(win, gts, True, a)
             if lab == NEG:
                 cs.add(img, win, NEG); n += 1
-        for sq, gt in zip(square(gts), gts):
-            side = sq[2] - sq[0]
+        for gt in gts:
+            a = nearest_aspect(gt, aspects)
+            sq = (square(gt[None]) if a == 1.0 else reshape(gt[None], a))[0]
+            bw, bh = sq[2] - sq[0], sq[3] - sq[1]
             for _ in range(pos_tries):
-                s = side * rng.uniform(0.8, 1.25)
-                cx = (sq[0] + sq[2]) / 2 + rng.uniform(-0.2, 0.2) * side
-                cy = (sq[1] + sq[3]) / 2 + rng.uniform(-0.2, 0.2) * side
-                win = np.array([cx - s / 2, cy - s / 2, cx + s / 2, cy + s / 2], np.float32)
+                k = rng.uniform(0.8, 1.25)
+                cx = (sq[0] + sq[2]) / 2 + rng.uniform(-0.2, 0.2) * bw
+                cy = (sq[1] + sq[3]) / 2 + rng.uniform(-0.2, 0.2) * bh
+                win = np.array([cx - k * bw / 2, cy - k * bh / 2, cx + k * bw / 2, cy + k * bh / 2], np.float32)
                 win = np.round(win)
-                if win[2] - win[0] < min_size:
+                if win[2] - win[0] < min_size or win[3] - win[1] < min_size:
                     continue
-                lab, g = label_window(win, gts, True)
+                lab, g = label_window(win, gts, True, a)
                 if lab in (POS, PART):
                     cs.add(img, win, lab, g)
     return cs.arrays()
