@@ -291,6 +291,10 @@ internal static partial class InspectionCommands
             json.WriteNumber("model", Math.Round(result.ModelMs, 3));
             json.WriteNumber("total", Math.Round(result.TotalMs, 3));
             json.WriteEndObject();
+            // Boxes left after each stage: where a cascade loses (or keeps too many) candidates.
+            json.WriteStartObject("boxes_after_stage");
+            foreach (var s in result.Stages) json.WriteNumber(s.Name, s.Boxes);
+            json.WriteEndObject();
             json.WriteEndObject();
         }
         stdout.WriteByte((byte)'\n');
