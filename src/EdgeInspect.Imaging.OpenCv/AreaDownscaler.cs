@@ -215,51 +215,61 @@ public sealed class AreaPlan
     /// <summary>The whole planned resize, float BGR (HWC).</summary>
     public void Run(AreaSource source, AreaScratch scratch, Span<float> destination)
     {
-        Horizontal(source, 0, source.Stride / Lanes, scratch);
+        Horizontal(source, scratch);
         int columns = Width * Channels;
         if (destination.Length < columns * Height) throw new ArgumentException("destination is too small");
         for (int dy = 0; dy < Height; dy++)
         {
-            VerticalRow(dy, source.Height, 0, columns, scratch).CopyTo(destination.Slice(dy * columns, columns));
+            VerticalRow(dy, source.Height, scratch).CopyTo(destination.Slice(dy * columns, columns));
         }
     }
 
-    /// <summary>
-    /// Values [c0, c1) of one output row: OpenCV's <c>sum = beta * buf</c> for the row's first source row, then
-    /// <c>sum += beta * buf</c> for the others, one lane per output value. Returns the row (scratch-owned).
-    /// </summary>
-    private ReadOnlySpan<float> VerticalRow(int dy, int sourceHeight, int c0, int c1, AreaScratch scratch)
+    /// <summary>One output row from every row's horizontal sums (see <see cref="Accumulate"/>). Returns the row (scratch-owned).</summary>
+    private ReadOnlySpan<float> VerticalRow(int dy, int sourceHeight, AreaScratch scratch)
     {
-        // Vectors start at a lane boundary at or below c0; lanes outside [c0, c1) are computed and discarded.
-        int v0 = c0 / Lanes, v1 = (c1 + Lanes - 1) / Lanes, count = v1 - v0;
+        int columns = Width * Channels;
+        int count = (columns + Lanes - 1) / Lanes;
         int vectorsPerRow = _rowStride / Lanes;
         AreaDownscaler.Ensure(ref scratch.Row, _rowStride);
         var sums = MemoryMarshal.Cast<float, Vector<float>>(_sums.AsSpan(0, sourceHeight * _rowStride));
         var acc = MemoryMarshal.Cast<float, Vector<float>>(scratch.Row.AsSpan(0, count * Lanes));
-        int j0 = _yofs[dy], j1 = _yofs[dy + 1];
-        var beta = new Vector<float>(_ytab[j0].Alpha);
-        var src = sums.Slice((_ytab[j0].Source * vectorsPerRow) + v0, count);
-        for (int v = 0; v < acc.Length; v++) acc[v] = beta * src[v];
-        for (int j = j0 + 1; j < j1; j++)
+        for (int j = _yofs[dy]; j < _yofs[dy + 1]; j++)
         {
-            beta = new Vector<float>(_ytab[j].Alpha);
-            src = sums.Slice((_ytab[j].Source * vectorsPerRow) + v0, count);
-            for (int v = 0; v < acc.Length; v++) acc[v] += beta * src[v];
+            Accumulate(acc, _ytab[j].Alpha, sums.Slice(_ytab[j].Source * vectorsPerRow, count), first: j == _yofs[dy]);
         }
-        return scratch.Row.AsSpan(c0 - (v0 * Lanes), c1 - c0);
+        return scratch.Row.AsSpan(0, columns);
     }
 
     /// <summary>
-    /// The horizontal pass over staged row blocks [block0, block1), every output column, one lane per source row;
-    /// each lane's sums are then stored into its row of <see cref="_sums"/> (row-major, so the vertical pass runs one
-    /// lane per output value).
+    /// One step of the vertical pass, in OpenCV's operation order: <c>sum = beta * buf</c> for an output row's first
+    /// source row, <c>sum += beta * buf</c> for the others, one lane per output value. The crop resize and the
+    /// streaming pyramid both sum through here.
     /// </summary>
-    private void Horizontal(AreaSource source, int block0, int block1, AreaScratch scratch)
+    internal static void Accumulate(Span<Vector<float>> sum, float weight, ReadOnlySpan<Vector<float>> row, bool first)
+    {
+        var beta = new Vector<float>(weight);
+        row = row[..sum.Length];
+        if (first)
+        {
+            for (int v = 0; v < sum.Length; v++) sum[v] = beta * row[v];
+        }
+        else
+        {
+            for (int v = 0; v < sum.Length; v++) sum[v] += beta * row[v];
+        }
+    }
+
+    /// <summary>
+    /// The horizontal pass over every staged row block, every output column, one lane per source row; each lane's
+    /// sums are then stored into its row of <see cref="_sums"/> (row-major, so the vertical pass runs one lane per
+    /// output value).
+    /// </summary>
+    private void Horizontal(AreaSource source, AreaScratch scratch)
     {
         var staged = MemoryMarshal.Cast<float, Vector<float>>(source.Staged);
         int blocks = source.Stride / Lanes;
         var sums = _sums.AsSpan(0, source.Stride * _rowStride);
-        for (int b = block0; b < block1; b++)
+        for (int b = 0; b < blocks; b++)
         {
             HorizontalOneBlock(staged, blocks, b, sums.Slice(b * Lanes * _rowStride, Lanes * _rowStride), scratch);
         }

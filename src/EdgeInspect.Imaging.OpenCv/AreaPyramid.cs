@@ -167,16 +167,7 @@ public sealed class AreaPyramid
             int j = cursor.Entry;
             int src = plan.EntrySource(j);
             if (src >= r1) break;
-            var beta = new Vector<float>(plan.EntryWeight(j));
-            var row = rows.Slice((src - r0) * vectorsPerRow, vectors);
-            if (j == rowFirst)
-            {
-                for (int v = 0; v < acc.Length; v++) acc[v] = beta * row[v];
-            }
-            else
-            {
-                for (int v = 0; v < acc.Length; v++) acc[v] += beta * row[v];
-            }
+            AreaPlan.Accumulate(acc, plan.EntryWeight(j), rows.Slice((src - r0) * vectorsPerRow, vectors), first: j == rowFirst);
             cursor.Entry = j + 1;
             if (cursor.Entry == rowNext)
             {

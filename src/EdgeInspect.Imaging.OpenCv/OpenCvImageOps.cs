@@ -74,22 +74,22 @@ public sealed class OpenCvImageOps : IImageOps, IDisposable
     public void ResizeAreaEach(ImageBuffer source, ReadOnlySpan<ImageBuffer> destinations, IResizeSink? sink = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        bool any = false;
+        _pyramid.Clear(destinations.Length);
         for (int i = 0; i < destinations.Length; i++)
         {
             var d = destinations[i];
             if (UseManagedArea && AreaPyramid.Handles(source, d))
             {
-                any = true;
+                _pyramid.Add(d, i);
                 continue;
             }
             ResizeAreaOpenCv(source, d); // header caches are not thread-safe: OpenCV's share stays on this thread
             sink?.RowsReady(i, 0, d.Height, 0);
         }
-        if (!any) return;
+        if (_pyramid.Count == 0) return;
         // One streaming pass over the source per band of rows (see AreaPyramid), bands spread over the workers;
         // each finished output row is packed by the worker that finished it.
-        int parts = _pyramid.Start(source, destinations, sink, source.Width * source.Height < MinPixelsPerWorker * 2 ? 1 : _workers.Count);
+        int parts = _pyramid.Start(source, sink, source.Width * source.Height < MinPixelsPerWorker * 2 ? 1 : _workers.Count);
         try
         {
             _workers.For(parts, _pyramid);
@@ -144,14 +144,7 @@ public sealed class OpenCvImageOps : IImageOps, IDisposable
             _crops.Start(source, c, d, outWidth, outHeight, sink);
             try
             {
-                if (crops.Length < MinCropsPerWorker * 2)
-                {
-                    for (int i = 0; i < crops.Length; i++) _crops.Run(i, 0);
-                }
-                else
-                {
-                    _workers.For(crops.Length, _crops);
-                }
+                _workers.For(crops.Length, _crops, crops.Length < MinCropsPerWorker * 2 ? 1 : int.MaxValue);
             }
             finally
             {
@@ -352,24 +345,32 @@ public sealed class OpenCvImageOps : IImageOps, IDisposable
         private ImageBuffer[] _levels = new ImageBuffer[16];
         private int[] _levelIndex = new int[16];
 
-        /// <summary>Plans the levels the managed kernel takes and cuts the source into bands; returns the band count (0: none).</summary>
-        public int Start(ImageBuffer source, ReadOnlySpan<ImageBuffer> destinations, IResizeSink? sink, int workers)
+        /// <summary>Managed levels added since <see cref="Clear"/>.</summary>
+        public int Count { get; private set; }
+
+        /// <summary>Forgets the last pyramid's levels and makes room for up to <paramref name="capacity"/>.</summary>
+        public void Clear(int capacity)
         {
-            if (_levels.Length < destinations.Length)
+            if (_levels.Length < capacity)
             {
-                _levels = new ImageBuffer[destinations.Length];
-                _levelIndex = new int[destinations.Length];
+                _levels = new ImageBuffer[capacity];
+                _levelIndex = new int[capacity];
             }
-            int levels = 0;
-            for (int i = 0; i < destinations.Length; i++)
-            {
-                if (!AreaPyramid.Handles(source, destinations[i])) continue;
-                _levels[levels] = destinations[i];
-                _levelIndex[levels] = i;
-                levels++;
-            }
-            if (levels == 0) return 0;
-            _pyramid.Start(source, _levels.AsSpan(0, levels), _levelIndex.AsSpan(0, levels), sink, workers);
+            Count = 0;
+        }
+
+        /// <summary>A level the managed kernel takes; <paramref name="index"/> is its number for the sink.</summary>
+        public void Add(ImageBuffer level, int index)
+        {
+            _levels[Count] = level;
+            _levelIndex[Count] = index;
+            Count++;
+        }
+
+        /// <summary>Plans the added levels and cuts the source into bands; returns the band count.</summary>
+        public int Start(ImageBuffer source, IResizeSink? sink, int workers)
+        {
+            _pyramid.Start(source, _levels.AsSpan(0, Count), _levelIndex.AsSpan(0, Count), sink, workers);
             return _pyramid.Parts;
         }
 

@@ -50,9 +50,13 @@ public sealed class ParallelWorkers : IDisposable
     /// <summary>Workers in all, the calling thread included (the range of the worker index a body sees).</summary>
     public int Count { get; }
 
-    /// <summary>Runs <paramref name="body"/> for items 0 .. <paramref name="items"/> - 1; rethrows the first failure.</summary>
-    public void For(int items, IParallelBody body)
+    /// <summary>
+    /// Runs <paramref name="body"/> for items 0 .. <paramref name="items"/> - 1 on at most <paramref name="maxWorkers"/>
+    /// workers (1: on the caller alone, for loops too small to pay for a helper's wake-up); rethrows the first failure.
+    /// </summary>
+    public void For(int items, IParallelBody body, int maxWorkers = int.MaxValue)
     {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxWorkers);
         ArgumentNullException.ThrowIfNull(body);
         ObjectDisposedException.ThrowIf(_stopping, this);
         if (items <= 0) return;
@@ -62,7 +66,7 @@ public sealed class ParallelWorkers : IDisposable
             throw new InvalidOperationException("ParallelWorkers.For called while another loop is running: one loop at a time, from one thread");
         try
         {
-            RunLoop(items, body);
+            RunLoop(items, body, maxWorkers);
         }
         finally
         {
@@ -70,9 +74,9 @@ public sealed class ParallelWorkers : IDisposable
         }
     }
 
-    private void RunLoop(int items, IParallelBody body)
+    private void RunLoop(int items, IParallelBody body, int maxWorkers)
     {
-        int helpers = Math.Min(_helpers.Length, items - 1);
+        int helpers = Math.Min(Math.Min(_helpers.Length, items - 1), maxWorkers - 1);
         if (helpers == 0)
         {
             for (int i = 0; i < items; i++) body.Run(i, 0);

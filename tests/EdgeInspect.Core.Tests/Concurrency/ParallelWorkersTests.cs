@@ -38,6 +38,18 @@ public sealed class ParallelWorkersTests
     }
 
     [Fact]
+    public void For_OneWorkerAtMost_RunsEveryItemOnTheCaller()
+    {
+        using var gang = new ParallelWorkers(3);
+        var body = new CountingBody(40, 3);
+
+        gang.For(40, body, maxWorkers: 1);
+
+        Assert.All(body.Seen, n => Assert.Equal(1, n));
+        Assert.Equal([40, 0, 0], body.ByWorker);
+    }
+
+    [Fact]
     public void For_ItemThrows_RethrowsOnTheCallerAndStaysUsable()
     {
         using var gang = new ParallelWorkers(2);
