@@ -110,12 +110,13 @@ def train_classifier(net, train, val, epochs, lr, device, rng, log):
     return net.cpu().eval(), best
 
 
-def detections(nets_, items, cfg, upto, cap, rng):
+def detections(nets_, items, cfg, upto, cap, rng, first=None):
     """Earlier stages' detections per image, at most cap of them (a random subset, so R-Net / O-Net
-    see hard negatives from every image without the easy bulk dominating the crop set)."""
+    see hard negatives from every image without the easy bulk dominating the crop set). first: P-Net's
+    boxes per image, already computed (P-Net over the pyramid is the slow part of mining)."""
     out = []
-    for p, _, _ in items:
-        d = cascade.detect(nets_, data.load_rgb(p), cfg, upto)
+    for i, (p, _, _) in enumerate(items):
+        d = cascade.detect(nets_, data.load_rgb(p), cfg, upto, None if first is None else first[i])
         if len(d) > cap:
             d = d[np.sort(rng.choice(len(d), cap, replace=False))]
         out.append(d)
@@ -140,7 +141,7 @@ def cached(cache, name, net, train_fn, log):
 def classify(clf, img, boxes):
     if len(boxes) == 0:
         return np.zeros((0, 0), np.float32)
-    crops = np.stack([data.crop_resize(img, b[:4], 48) for b in boxes])
+    crops = np.stack([data.region_crop(img, b[:4], 48) for b in boxes])
     return F.softmax(clf(cascade.normalise(crops)), 1).numpy()
 
 
@@ -150,6 +151,8 @@ def classify_whole(clf, img):
 
 
 WHOLE_WEIGHTS = [0.5, 1.0, 2.0, 4.0, 8.0]
+# Final (O-Net) thresholds model selection tries.
+THRESHOLDS = [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95]
 
 
 def clip(b, w, h):
@@ -158,44 +161,57 @@ def clip(b, w, h):
     return b
 
 
-def evaluate(nets_, clf, items, classes, cfg, thresholds, whole=False):
+# The last stage's NMS settings model selection tries: the reference MTCNN's (0.7, "min") keeps one of two boxes only
+# when one nearly contains the other, so shifted duplicates of one defect survive; a "union" IoU keeps them apart.
+FINAL_NMS = [(0.7, "min"), (0.5, "min"), (0.7, "union"), (0.5, "union"), (0.3, "union")]
+
+
+def evaluate(nets_, clf, items, classes, cfg, thresholds, whole=False, nms_grid=None):
     """Detection precision / recall at IoU 0.5 (greedy matching by score) and image-level class accuracy
-    (class with the highest summed score x probability) for several final thresholds, in one pass. With
-    whole=True the whole frame's class probabilities join the sum, weighed by each of WHOLE_WEIGHTS; the table
-    keeps, per threshold, the weight with the best image accuracy (the device's DecisionPolicy does the same sum)."""
+    (class with the highest summed score x probability) for each final NMS setting of nms_grid (default: the
+    cfg's) and each final threshold, in one pass. With whole=True the whole frame's class probabilities join the
+    sum, weighed by each of WHOLE_WEIGHTS; the table keeps, per row, the weight with the best image accuracy (the
+    device's DecisionPolicy does the same sum). Keys are (NMS IoU, NMS mode, threshold): greedy NMS never lets a
+    box be suppressed by a lower-scored one, so one NMS over the boxes above the lowest threshold, then the
+    threshold, gives exactly what the device gives at each threshold."""
     weights = WHOLE_WEIGHTS if whole else [0.0]
-    per_thr = {t: [0, 0, 0, {w: 0 for w in weights}] for t in thresholds}  # tp, fp, gt, right class per weight
-    c2 = dict(cfg); c2["thresholds"] = cfg["thresholds"][:2] + [min(thresholds)]
+    nms_grid = nms_grid or [cascade.final_nms(cfg)]
+    rows = {(n[0], n[1], t): [0, 0, 0, {w: 0 for w in weights}] for n in nms_grid for t in thresholds}
+    tmin = min(thresholds)
     for path, gts, names in items:
         img = data.load_rgb(path)
-        b = cascade.detect(nets_, img, c2, 3)
-        b = clip(b, img.shape[1], img.shape[0]) if len(b) else b
-        probs_all = classify(clf, img, b) if len(b) else None
+        b2 = cascade.detect(nets_, img, cfg, 2)
+        prob, reg = cascade.scores(nets_[2], img, b2, 48) if len(b2) else (None, None)
         wp = classify_whole(clf, img) if whole else None
         truth = names[0] if names else "ok"
-        for t in thresholds:
-            keep = b[:, 4] > t if len(b) else np.zeros(0, bool)
-            bt = b[keep]
-            order = np.argsort(-bt[:, 4]) if len(bt) else []
-            used = np.zeros(len(gts), bool)
-            tp = 0
-            for bb in bt[order] if len(bt) else []:
-                ious = data.iou(bb[:4], gts)
-                ious[used] = 0
-                if len(ious) and ious.max() >= 0.5:
-                    used[ious.argmax()] = True; tp += 1
-            r = per_thr[t]
-            r[0] += tp; r[1] += len(bt) - tp; r[2] += len(gts)
-            regions_ev = (probs_all[keep] * bt[:, 4:5]).sum(0) if len(bt) else np.zeros(len(classes))
-            for w in weights:
-                ev = regions_ev + w * wp if whole else regions_ev
-                pred = classes[int(ev.argmax())] if (len(bt) or whole) else "ok"
-                r[3][w] += pred == truth
+        for iou_, mode in nms_grid:
+            b = cascade.finish(b2, prob, reg, tmin, iou_, mode, True, 48, cfg) if len(b2) else b2
+            b = clip(b, img.shape[1], img.shape[0]) if len(b) else b
+            probs_all = classify(clf, img, b) if len(b) else None
+            for t in thresholds:
+                keep = b[:, 4] > t if len(b) else np.zeros(0, bool)
+                bt = b[keep]
+                order = np.argsort(-bt[:, 4]) if len(bt) else []
+                used = np.zeros(len(gts), bool)
+                tp = 0
+                for bb in bt[order] if len(bt) else []:
+                    ious = data.iou(bb[:4], gts)
+                    ious[used] = 0
+                    if len(ious) and ious.max() >= 0.5:
+                        used[ious.argmax()] = True; tp += 1
+                r = rows[(iou_, mode, t)]
+                r[0] += tp; r[1] += len(bt) - tp; r[2] += len(gts)
+                regions_ev = (probs_all[keep] * bt[:, 4:5]).sum(0) if len(bt) else np.zeros(len(classes))
+                for w in weights:
+                    ev = regions_ev + w * wp if whole else regions_ev
+                    pred = classes[int(ev.argmax())] if (len(bt) or whole) else "ok"
+                    r[3][w] += pred == truth
     table = {}
-    for t, (tp, fp, g, ok) in per_thr.items():
+    for (iou_, mode, t), (tp, fp, g, ok) in rows.items():
         w = max(weights, key=lambda k: (ok[k], -k))
-        table[round(float(t), 3)] = {"precision": tp / max(tp + fp, 1), "recall": tp / max(g, 1),
-                                     "imageClassAccuracy": ok[w] / max(len(items), 1), "wholeImageWeight": w}
+        table[(iou_, mode, round(float(t), 3))] = {
+            "precision": tp / max(tp + fp, 1), "recall": tp / max(g, 1),
+            "imageClassAccuracy": ok[w] / max(len(items), 1), "wholeImageWeight": w}
     return table
 
 
@@ -326,11 +342,12 @@ def make_golden(a, dets, clf, classes, cfg, final_t, val_items, whole_w=None):
 
 
 def choose_threshold(table):
-    """The final threshold: the best box recall at precision >= 0.7 (the target operating point); when no threshold
-    reaches that precision, the best F1, since chasing precision alone then throws the recall away for nothing."""
+    """The final (NMS IoU, NMS mode, threshold): the best box recall at precision >= 0.7 (the target operating
+    point); when none reaches that precision, the best F1, since chasing precision alone then throws the recall
+    away for nothing."""
     ok = [t for t, v in table.items() if v["precision"] >= 0.7]
     if ok:
-        return max(ok, key=lambda t: (table[t]["recall"], t))
+        return max(ok, key=lambda t: (table[t]["recall"], table[t]["precision"]))
     f1 = lambda v: 2 * v["precision"] * v["recall"] / max(v["precision"] + v["recall"], 1e-9)
     return max(table, key=lambda t: (f1(table[t]), table[t]["imageClassAccuracy"]))
 
@@ -343,7 +360,8 @@ def regolden(a):
     classes = manifest["classifier"]["classes"]
     pyr = manifest["detector"]["pyramid"]
     cfg = {"pyramid": {"minSize": pyr["minSize"], "scaleFactor": 0.709, "maxScales": 0, "aspects": pyr.get("aspects", [1.0])},
-           "thresholds": [st["threshold"] for st in stages], "crossNms": 0.7, "square": stages[0].get("square", False)}
+           "thresholds": [st["threshold"] for st in stages], "crossNms": 0.7, "square": stages[0].get("square", False),
+           "onetNms": (stages[2]["nms"]["iou"], stages[2]["nms"]["mode"].lower())}
     nets_ = []
     whole = bool(manifest["classifier"].get("wholeImage"))
     clf_name = "classifier-whole" if whole else "classifier"
@@ -356,15 +374,17 @@ def regolden(a):
     val_items = data.read_voc(a.dataset, a.val_split)
     if a.reselect:
         # Re-run model selection on val with the package's networks (e.g. after a change to the selection rule).
-        table = evaluate(nets_[:3], nets_[3], val_items, classes, cfg, [0.5, 0.6, 0.7, 0.8, 0.9, 0.95], whole=whole)
-        t = choose_threshold(table)
-        print(f"reselected O-Net threshold {t}: {table[t]}")
-        cfg["thresholds"][2] = t
+        table = evaluate(nets_[:3], nets_[3], val_items, classes, cfg, THRESHOLDS, whole=whole, nms_grid=FINAL_NMS)
+        key = choose_threshold(table)
+        print(f"reselected O-Net NMS and threshold {key}: {table[key]}")
+        cfg["onetNms"] = key[:2]
+        cfg["thresholds"][2] = t = key[2]
         stages[2]["threshold"] = t
+        stages[2]["nms"] = {"iou": key[0], "mode": key[1].capitalize()}
         manifest["decision"]["minRegionScore"] = t
         m = manifest["metrics"]["python_val"]
-        m.update(boxPrecisionIoU50=round(table[t]["precision"], 4), boxRecallIoU50=round(table[t]["recall"], 4),
-                 imageClassAccuracy=round(table[t]["imageClassAccuracy"], 4))
+        m.update(boxPrecisionIoU50=round(table[key]["precision"], 4), boxRecallIoU50=round(table[key]["recall"], 4),
+                 imageClassAccuracy=round(table[key]["imageClassAccuracy"], 4))
     whole_w = manifest["classifier"].get("wholeImageWeight") if whole else None
     manifest["golden"] = make_golden(a, nets_[:3], nets_[3], classes, cfg, cfg["thresholds"][2], val_items, whole_w)
     with open(os.path.join(a.out, "manifest.json"), "w") as f:
@@ -402,6 +422,8 @@ def main():
                     "reuses the stages already trained there (resume after an interruption)")
     ap.add_argument("--max-proposals", type=int, default=24,
                     help="earlier-stage detections per training image used as R-Net / O-Net crops")
+    ap.add_argument("--onet-crops", type=int, default=6,
+                    help="random negatives per image and jittered copies per ground truth box in O-Net's crops")
     ap.add_argument("--command", default=None, help="command line recorded in provenance")
     ap.add_argument("--reselect", action="store_true", help="with --golden-only: redo the O-Net threshold selection on val")
     ap.add_argument("--golden-only", action="store_true", help="redo only the golden images of the package in --out "
@@ -455,9 +477,15 @@ def main():
 
     rng = stage_seed(1)
     rtr = rva = None
+    first = first_v = None
+    if not in_cache("rnet") or not in_cache("onet"):
+        # P-Net's boxes on every image, computed once: R-Net's crops draw from them and O-Net's mining refines them.
+        first = [cascade.stage1(pnet, data.load_rgb(p), cfg) for p, _, _ in train_items]
+        first_v = [cascade.stage1(pnet, data.load_rgb(p), cfg) for p, _, _ in val_items]
+        log(f"P-Net boxes: {np.mean([len(d) for d in first]):.1f} per train image")
     if not in_cache("rnet"):
-        det1 = detections([pnet], train_items, cfg, 1, a.max_proposals, rng)
-        det1v = detections([pnet], val_items, cfg, 1, a.max_proposals, rng)
+        det1 = detections([pnet], train_items, cfg, 1, a.max_proposals, rng, first)
+        det1v = detections([pnet], val_items, cfg, 1, a.max_proposals, rng, first_v)
         log(f"P-Net proposals: {np.mean([len(d) for d in det1]):.1f} per train image")
         rtr = data.refine_crops(train_items, 24, rng, det1); rva = data.refine_crops(val_items, 24, rng, det1v)
         log(f"R-Net crops: {len(rtr[0])} train ({(rtr[1] == 1).sum()} pos, {(rtr[1] == -1).sum()} part, {(rtr[1] == 0).sum()} neg)")
@@ -467,12 +495,12 @@ def main():
     rng = stage_seed(2)
     otr = ova = None
     if not in_cache("onet"):
-        # O-Net is the costly net to train on two cores: half the proposals and fewer random crops.
-        det2 = detections([pnet, rnet], train_items, cfg, 2, a.max_proposals // 2, rng)
-        det2v = detections([pnet, rnet], val_items, cfg, 2, a.max_proposals // 2, rng)
+        # O-Net is the costly net to train on two cores: fewer random crops than R-Net (--onet-crops).
+        det2 = detections([pnet, rnet], train_items, cfg, 2, a.max_proposals, rng, first)
+        det2v = detections([pnet, rnet], val_items, cfg, 2, a.max_proposals, rng, first_v)
         log(f"R-Net survivors: {np.mean([len(d) for d in det2]):.1f} per train image")
-        otr = data.refine_crops(train_items, 48, rng, det2, neg_per_image=4, pos_tries=4)
-        ova = data.refine_crops(val_items, 48, rng, det2v, neg_per_image=4, pos_tries=4)
+        otr = data.refine_crops(train_items, 48, rng, det2, neg_per_image=a.onet_crops, pos_tries=a.onet_crops)
+        ova = data.refine_crops(val_items, 48, rng, det2v, neg_per_image=a.onet_crops, pos_tries=a.onet_crops)
         log(f"O-Net crops: {len(otr[0])} train ({(otr[1] == 1).sum()} pos, {(otr[1] == -1).sum()} part, {(otr[1] == 0).sum()} neg)")
     onet, _ = cached(a.cache, "onet", nets.ONet(), lambda n: train_detector("onet", n, otr, ova, a.epochs[2], 2e-3, device, rng, log), log)
     times["onet_s"] = round(time.time() - ts, 1); ts = time.time()
@@ -489,16 +517,17 @@ def main():
                            lambda n: train_classifier(n, ctr, cva, a.epochs[3], 2e-3, device, rng, log), log)
     times["classifier_s"] = round(time.time() - ts, 1); ts = time.time()
 
-    # Model selection on val: the final threshold with the best recall at precision >= 0.7.
-    thr_grid = [0.5, 0.6, 0.7, 0.8, 0.9, 0.95]
-    table = evaluate([pnet, rnet, onet], clf, val_items, classes, cfg, thr_grid, whole=a.whole_image)
-    for t, v in table.items():
-        log(f"val O-Net threshold {t}: precision {v['precision']:.3f} recall {v['recall']:.3f} "
+    # Model selection on val: the final NMS and threshold with the best recall at precision >= 0.7.
+    table = evaluate([pnet, rnet, onet], clf, val_items, classes, cfg, THRESHOLDS, whole=a.whole_image, nms_grid=FINAL_NMS)
+    for (iou_, mode, t), v in table.items():
+        log(f"val O-Net NMS {mode} {iou_} threshold {t}: precision {v['precision']:.3f} recall {v['recall']:.3f} "
             f"image class accuracy {v['imageClassAccuracy']:.3f}")
-    final_t = choose_threshold(table)
+    key = choose_threshold(table)
+    final_t = key[2]
     cfg["thresholds"][2] = final_t
-    img_acc = table[final_t]["imageClassAccuracy"]
-    log(f"chosen O-Net threshold {final_t}: {table[final_t]}, image-level class accuracy {img_acc:.4f}")
+    cfg["onetNms"] = key[:2]
+    img_acc = table[key]["imageClassAccuracy"]
+    log(f"chosen O-Net NMS {key[1]} {key[0]}, threshold {final_t}: {table[key]}, image-level class accuracy {img_acc:.4f}")
     times["evaluation_s"] = round(time.time() - ts, 1)
 
     files = {}
@@ -509,7 +538,7 @@ def main():
         export(model.eval(), os.path.join(a.out, fname), size, fcn)
         files[fname] = sha256(os.path.join(a.out, fname))
 
-    whole_w = table[final_t]["wholeImageWeight"] if a.whole_image else None
+    whole_w = table[key]["wholeImageWeight"] if a.whole_image else None
     golden = make_golden(a, [pnet, rnet, onet], clf, classes, cfg, final_t, val_items, whole_w)
 
     def stage(name, size, thr, nms, regw, after):
@@ -526,7 +555,7 @@ def main():
                         **({"aspects": list(a.aspects)} if list(a.aspects) != [1.0] else {})},
             "stages": [stage("pnet", 0, cfg["thresholds"][0], {"iou": 0.5, "mode": "Union"}, "exclusive", False),
                        stage("rnet", 24, cfg["thresholds"][1], {"iou": 0.7, "mode": "Union"}, "inclusive", False),
-                       stage("onet", 48, cfg["thresholds"][2], {"iou": 0.7, "mode": "Min"}, "inclusive", True)],
+                       stage("onet", 48, cfg["thresholds"][2], {"iou": key[0], "mode": key[1].capitalize()}, "inclusive", True)],
             "crossScaleNms": {"iou": 0.7, "mode": "Union"},
         },
         "classifier": {"file": "classifier.onnx", "sha256": files["classifier.onnx"], "input": input_spec(48),
@@ -544,8 +573,8 @@ def main():
             "trainingSeconds": times, "totalSeconds": round(time.time() - t0, 1),
         },
         "metrics": {"python_val": {
-            "boxPrecisionIoU50": round(table[final_t]["precision"], 4),
-            "boxRecallIoU50": round(table[final_t]["recall"], 4),
+            "boxPrecisionIoU50": round(table[key]["precision"], 4),
+            "boxRecallIoU50": round(table[key]["recall"], 4),
             "imageClassAccuracy": round(img_acc, 4), "classifierCropAccuracy": None if crop_acc is None else round(crop_acc, 4)}},
     }
     with open(os.path.join(a.out, "manifest.json"), "w") as f:

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .data import crop_resize
+from .data import stage_crop
 
 
 def normalise(u8):
@@ -108,14 +108,18 @@ def stage1(pnet, img, cfg):
 
 
 @torch.no_grad()
-def refine(net, img, boxes, size, thr, nms_iou, nms_mode, nms_after, cfg):
-    if len(boxes) == 0:
-        return boxes
-    crops = np.stack([crop_resize(img, b[:4], size) for b in boxes])
+def scores(net, img, boxes, size):
+    """A refinement net on the device's crops of boxes: (face / defect probability, box offsets) per box."""
+    crops = np.stack([stage_crop(img, b[:4], size) for b in boxes])
     c, r = net(normalise(crops))
-    prob = F.softmax(c, 1)[:, 1].numpy(); r = r.numpy()
+    return F.softmax(c, 1)[:, 1].numpy(), r.numpy()
+
+
+def finish(boxes, prob, reg, thr, nms_iou, nms_mode, nms_after, size, cfg):
+    """A refinement stage's box arithmetic, as the C# CascadeDetector: keep prob > thr, NMS before or after the
+    regression, then, except after the last stage, square (with cfg square) and truncate the corners."""
     keep = prob > thr
-    b = boxes[keep].copy(); b[:, 4] = prob[keep]; r = r[keep]
+    b = boxes[keep].copy(); b[:, 4] = prob[keep]; r = reg[keep]
     if len(b) == 0:
         return b
     if not nms_after:
@@ -123,16 +127,32 @@ def refine(net, img, boxes, size, thr, nms_iou, nms_mode, nms_after, cfg):
     b[:, :4] = regress(b[:, :4], r, inclusive=True)
     if nms_after:
         b = b[nms(b, nms_iou, nms_mode)]
-    if cfg["square"] and size != 48:
-        b = rerec(b)
-    b[:, :4] = np.fix(b[:, :4])
+    if size != 48:  # the last stage's boxes keep their fractions, as the reference's and the device's
+        if cfg["square"]:
+            b = rerec(b)
+        b[:, :4] = np.fix(b[:, :4])
     return b
 
 
-def detect(nets, img, cfg, upto=3):
-    b = stage1(nets[0], img, cfg)
+def refine(net, img, boxes, size, thr, nms_iou, nms_mode, nms_after, cfg):
+    if len(boxes) == 0:
+        return boxes
+    prob, reg = scores(net, img, boxes, size)
+    return finish(boxes, prob, reg, thr, nms_iou, nms_mode, nms_after, size, cfg)
+
+
+def final_nms(cfg):
+    """The last stage's NMS (IoU, mode): cfg["onetNms"], else the reference MTCNN's 0.7 "min" after regression."""
+    return tuple(cfg.get("onetNms", (0.7, "min")))
+
+
+def detect(nets, img, cfg, upto=3, first=None):
+    """The cascade up to stage upto; first: P-Net's boxes for this image when already computed (training mines
+    the same P-Net boxes for R-Net and O-Net data)."""
+    b = stage1(nets[0], img, cfg) if first is None else first
     if upto >= 2 and len(nets) > 1:
         b = refine(nets[1], img, b, 24, cfg["thresholds"][1], 0.7, "union", False, cfg)
     if upto >= 3 and len(nets) > 2:
-        b = refine(nets[2], img, b, 48, cfg["thresholds"][2], 0.7, "min", True, cfg)
+        iou_, mode = final_nms(cfg)
+        b = refine(nets[2], img, b, 48, cfg["thresholds"][2], iou_, mode, True, cfg)
     return b

@@ -96,7 +96,9 @@ def nearest_aspect(box, aspects):
 
 
 def crop_resize(img, box, size):
-    """Crops box (zero padding outside the image, as the reference MTCNN) and resizes to size x size."""
+    """P-Net training crops: the box with rounded corners (zero padding outside the image), 8-bit, resized to size x
+    size. P-Net never sees crops on the device, it sees the 8-bit area-resized pyramid; this is the nearest 12 x 12
+    equivalent. R-Net, O-Net and the classifier see float crops: stage_crop and region_crop."""
     x1, y1, x2, y2 = [int(round(v)) for v in box]
     w, h = max(x2 - x1, 1), max(y2 - y1, 1)
     out = np.zeros((h, w, img.shape[2]), np.uint8)
@@ -108,24 +110,63 @@ def crop_resize(img, box, size):
     return cv2.resize(out, (size, size), interpolation=interp)
 
 
-def reg_target(window, gt):
-    """Box regression target as in MTCNN: edge offsets in units of the window's width / height."""
+def crop_area(img, x, y, w, h, size):
+    """The device's crop (OpenCvImageOps.CropResizeArea): the w x h window whose top-left pixel is (x, y), 0-based,
+    zero outside the image, widened to float32 and resized with INTER_AREA on the floats (no rounding to 8 bits in
+    between). An empty window is an all-zero patch, as on the device."""
+    if w <= 0 or h <= 0:
+        return np.zeros((size, size, img.shape[2]), np.float32)
+    out = np.zeros((h, w, img.shape[2]), np.float32)
+    sx1, sy1 = max(x, 0), max(y, 0)
+    sx2, sy2 = min(x + w, img.shape[1]), min(y + h, img.shape[0])
+    if sx2 > sx1 and sy2 > sy1:
+        out[sy1 - y:sy2 - y, sx1 - x:sx2 - x] = img[sy1:sy2, sx1:sx2]
+    if w == size and h == size:
+        return out
+    return cv2.resize(out, (size, size), interpolation=cv2.INTER_AREA)
+
+
+def stage_crop(img, box, size):
+    """How the cascade crops a candidate for R-Net and O-Net (C# CascadeMath.CropOf, the reference MTCNN's pad()):
+    corners truncated toward zero, then pixels x1..x2 inclusive counted from 1 (0-based x1 - 1 .. x2 - 1), the
+    convention of Pascal VOC boxes too. Training crops made this way are exactly what the device feeds the nets."""
+    x1, y1, x2, y2 = (int(v) for v in box[:4])  # int() truncates toward zero, as C#'s (int) cast
+    return crop_area(img, x1 - 1, y1 - 1, x2 - x1 + 1, y2 - y1 + 1, size)
+
+
+def region_crop(img, box, size):
+    """How the device crops a region for the classifier (PackageInspector.CropRect with cropMargin 0): corners
+    rounded half to even (Python's round and .NET's MathF.Round agree), width x2 - x1, at least 1."""
+    x1, y1, x2, y2 = (int(round(float(v))) for v in box[:4])
+    return crop_area(img, x1, y1, max(1, x2 - x1), max(1, y2 - y1), size)
+
+
+def reg_target(window, gt, inclusive=False):
+    """Box regression target as in MTCNN: edge offsets in units of the window's width / height. R-Net and O-Net
+    regress with inclusive widths on the device (x2 - x1 + 1, the manifest's regressionWidth), P-Net with exclusive
+    ones; the target is the inverse of what the device will apply."""
     w, h = window[2] - window[0], window[3] - window[1]
+    if inclusive:
+        w, h = w + 1, h + 1
     return np.array([(gt[0] - window[0]) / w, (gt[1] - window[1]) / h,
                      (gt[2] - window[2]) / w, (gt[3] - window[3]) / h], np.float32)
 
 
 class CropSet:
-    def __init__(self, size):
-        self.size, self.x, self.y, self.r = size, [], [], []
+    """Training crops with labels and regression targets. refine=True: R-Net / O-Net crops, cut exactly as the
+    device's cascade cuts them (stage_crop, float) with inclusive-width targets; otherwise P-Net crops."""
+
+    def __init__(self, size, refine=False):
+        self.size, self.refine, self.x, self.y, self.r = size, refine, [], [], []
 
     def add(self, img, window, label, gt=None):
-        self.x.append(crop_resize(img, window, self.size))
+        self.x.append(stage_crop(img, window, self.size) if self.refine else crop_resize(img, window, self.size))
         self.y.append(label)
-        self.r.append(reg_target(window, gt) if gt is not None else np.zeros(4, np.float32))
+        self.r.append(reg_target(window, gt, self.refine) if gt is not None else np.zeros(4, np.float32))
 
     def arrays(self):
-        return (np.stack(self.x) if self.x else np.zeros((0, self.size, self.size, 3), np.uint8),
+        dtype = np.float32 if self.refine else np.uint8
+        return (np.stack(self.x) if self.x else np.zeros((0, self.size, self.size, 3), dtype),
                 np.array(self.y, np.int64), np.array(self.r, np.float32).reshape(-1, 4))
 
 
@@ -190,7 +231,7 @@ def refine_crops(items, size, rng, detections=None, neg_per_image=12, pos_tries=
     """R-Net / O-Net crops: jittered (non-square) ground truth boxes, random negatives, and, when
     given, the previous stages' detections on the training images (the paper's bootstrapping:
     the next net learns on what the earlier nets let through)."""
-    cs = CropSet(size)
+    cs = CropSet(size, refine=True)
     for i, (path, gts, _) in enumerate(items):
         img = load_rgb(path)
         H, W = img.shape[:2]
@@ -234,7 +275,7 @@ def whole_images(items, classes, size, flips=True):
         if name not in classes:
             continue
         img = load_rgb(path)
-        c = crop_resize(img, np.array([0, 0, img.shape[1], img.shape[0]], np.float64), size)
+        c = region_crop(img, np.array([0, 0, img.shape[1], img.shape[0]], np.float64), size)
         for v in ([c, c[:, ::-1], c[::-1], c[::-1, ::-1]] if flips else [c]):
             xs.append(np.ascontiguousarray(v)); ys.append(classes.index(name))
     return np.stack(xs), np.array(ys, np.int64)
@@ -250,7 +291,7 @@ def class_crops(items, classes, size, rng, jitter=6):
             w, h = gt[2] - gt[0], gt[3] - gt[1]
             for j in range(jitter):
                 d = np.zeros(4) if j == 0 else rng.uniform(-0.15, 0.15, 4) * np.array([w, h, w, h])
-                c = crop_resize(img, gt + d, size)
+                c = region_crop(img, gt + d, size)
                 if j % 3 == 1:
                     c = c[:, ::-1]
                 elif j % 3 == 2:
