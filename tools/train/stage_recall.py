@@ -3,7 +3,7 @@ O-Net on a labelled split, using the stage weights a training run left in its --
 
     /usr/bin/python3 tools/train/stage_recall.py --dataset ../shared/datasets/neu-det \
         --split ../shared/datasets/neu-det/val.txt --cache /tmp/neu-cache --min-size 16 \
-        --thresholds 0.6 0.6 0.5
+        --thresholds 0.6 0.6 0.5 [--aspects 0.25 0.5 1 2 4] [--onet-nms 0.7 min]
 
 Recall after a stage bounds what any later stage can reach: R-Net and O-Net only keep, drop and nudge the
 boxes P-Net proposes. Same cascade arithmetic as the C# runtime (eitrain.cascade); boxes are matched one
@@ -27,20 +27,32 @@ def load(cls, path):
     return net
 
 
-def measure(stages, items, cfg, upto):
-    tp = predicted = truth = 0
+def matched(boxes, gts):
+    """True positives: boxes taken in score order, each matched to the best still-unmatched ground truth box at
+    IoU >= 0.5 (as `edgeinspect eval` does)."""
+    used = np.zeros(len(gts), bool)
+    tp = 0
+    for k in np.argsort(-boxes[:, 4]) if len(boxes) else []:
+        ious = data.iou(boxes[k, :4], gts)
+        ious[used] = 0
+        if len(ious) and ious.max() >= 0.5:
+            used[ious.argmax()] = True
+            tp += 1
+    return tp
+
+
+def measure(stages, items, cfg):
+    """(boxes per image, recall, precision) after each stage; P-Net runs once per image."""
+    tp, predicted, truth = np.zeros(3), np.zeros(3), 0
     for path, gts, _ in items:
-        boxes = cascade.detect(stages, data.load_rgb(path), cfg, upto)
+        img = data.load_rgb(path)
+        first = cascade.stage1(stages[0], img, cfg)
         truth += len(gts)
-        predicted += len(boxes)
-        used = set()
-        for k in np.argsort(-boxes[:, 4]) if len(boxes) else []:
-            ious = data.iou(boxes[k, :4], gts)
-            j = int(np.argmax(ious))
-            if ious[j] >= 0.5 and j not in used:
-                used.add(j)
-                tp += 1
-    return predicted / max(len(items), 1), tp / max(truth, 1), tp / max(predicted, 1)
+        for k in range(3):
+            boxes = first if k == 0 else cascade.detect(stages, img, cfg, k + 1, first)
+            predicted[k] += len(boxes)
+            tp[k] += matched(boxes, gts)
+    return [(predicted[k] / max(len(items), 1), tp[k] / max(truth, 1), tp[k] / max(predicted[k], 1)) for k in range(3)]
 
 
 def main():
@@ -50,17 +62,21 @@ def main():
     ap.add_argument("--cache", required=True, help="folder with pnet.pt, rnet.pt, onet.pt from train.py --cache")
     ap.add_argument("--min-size", type=float, default=16)
     ap.add_argument("--thresholds", type=float, nargs=3, default=[0.6, 0.6, 0.5])
+    ap.add_argument("--aspects", type=float, nargs="+", default=[1.0], help="the package's detector.pyramid.aspects")
+    ap.add_argument("--onet-nms", nargs=2, default=["0.7", "min"], metavar=("IOU", "MODE"),
+                    help="the last stage's NMS (the package's stages[2].nms)")
     a = ap.parse_args()
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     items = data.read_voc(a.dataset, a.split)
     stages = [load(nets.PNet, os.path.join(a.cache, "pnet.pt")),
               load(nets.RNet, os.path.join(a.cache, "rnet.pt")),
               load(nets.ONet, os.path.join(a.cache, "onet.pt"))]
-    cfg = {"pyramid": {"minSize": a.min_size, "scaleFactor": 0.709, "maxScales": 0},
-           "thresholds": list(a.thresholds), "crossNms": 0.7, "square": False}
-    print(f"{len(items)} images, thresholds {a.thresholds}, min size {a.min_size}")
-    for upto, name in [(1, "P-Net"), (2, "R-Net"), (3, "O-Net")]:
-        per_image, recall, precision = measure(stages, items, cfg, upto)
+    cfg = {"pyramid": {"minSize": a.min_size, "scaleFactor": 0.709, "maxScales": 0, "aspects": list(a.aspects)},
+           "thresholds": list(a.thresholds), "crossNms": 0.7, "square": False,
+           "onetNms": (float(a.onet_nms[0]), a.onet_nms[1].lower())}
+    print(f"{len(items)} images, thresholds {a.thresholds}, min size {a.min_size}, aspects {a.aspects}, "
+          f"O-Net NMS {a.onet_nms[1]} {a.onet_nms[0]}")
+    for name, (per_image, recall, precision) in zip(["P-Net", "R-Net", "O-Net"], measure(stages, items, cfg)):
         print(f"after {name}: {per_image:6.1f} boxes per image, recall {recall:.3f}, precision {precision:.3f}", flush=True)
 
 
