@@ -33,26 +33,44 @@ internal static class ModelCommands
         var dataset = new Option<string>("--dataset", "-d") { Description = "labelled dataset: Pascal VOC (images/, annotations/) or one folder per class", Required = true };
         var split = new Option<string?>("--split") { Description = "file listing the images to use, one name a line (e.g. val.txt)" };
         var json = new Option<bool>("--json") { Description = "print the report as JSON" };
+        var apFloor = new Option<float>("--ap-floor")
+        {
+            Description = "score the last stage keeps boxes down to for average precision (the precision / recall curve past the package's threshold); the package's threshold or above: AP of the operating point's boxes only",
+            DefaultValueFactory = _ => 0.05f,
+        };
+        apFloor.Validators.Add(r =>
+        {
+            float v = r.GetValueOrDefault<float>();
+            if (!(v is >= 0f and < 1f)) r.AddError($"--ap-floor must be in [0, 1), got {v}");
+        });
         var providers = ProvidersOption();
         var command = new Command("eval", "run the model package (cascade, classifier, decision) over a labelled dataset and print detection precision/recall at IoU 0.5, per-class precision/recall/F1, the confusion matrix and part-level OK/NG accuracy");
         command.Options.Add(model);
         command.Options.Add(dataset);
         command.Options.Add(split);
         command.Options.Add(json);
+        command.Options.Add(apFloor);
         command.Options.Add(providers);
         command.SetAction(parse => Guarded("eval", () =>
         {
             var data = LabelledDataset.Open(parse.GetValue(dataset)!, parse.GetValue(split));
             using var loggers = StderrLoggers();
-            using var session = InspectorSession.Open(parse.GetValue(model)!, parse.GetValue(providers)!, loggers);
+            using var session = InspectorSession.Open(parse.GetValue(model)!, parse.GetValue(providers)!, loggers, parse.GetValue(apFloor));
             var manifest = session.Package.Manifest;
-            var accumulator = new EvaluationAccumulator([.. manifest.Classifier?.Classes ?? [DecisionPolicy.DefectClass], LabelledImage.OkClass]);
+            var accumulator = new EvaluationAccumulator([.. manifest.Classifier?.Classes ?? [DecisionPolicy.DefectClass], LabelledImage.OkClass],
+                scoreFloor: session.OperatingThreshold is null ? null : session.LastStageThreshold);
             var watch = Stopwatch.StartNew();
             foreach (var item in data.Images)
             {
                 using var image = session.Ops.Decode(item.ImagePath);
                 var result = session.Inspector.Inspect(image);
-                accumulator.Add(item, ToPrediction(result, image.Width, image.Height));
+                var curve = ToPrediction(result, image.Width, image.Height);
+                // The operating point: the boxes above the package's own last threshold (the floor only adds boxes
+                // below it, see InspectorSession.Open).
+                var prediction = session.OperatingThreshold is { } t
+                    ? curve with { Boxes = [.. curve.Boxes.Where(b => b.Score > t)] }
+                    : curve;
+                accumulator.Add(item, prediction, curve.Boxes);
             }
             watch.Stop();
             var report = accumulator.Report();
@@ -139,20 +157,42 @@ internal static class ModelCommands
     /// <summary>A validated package, its inspector and the image ops, opened and disposed together.</summary>
     internal sealed class InspectorSession : IDisposable
     {
-        private InspectorSession(ModelPackage package, PackageInspector inspector, OpenCvImageOps ops)
+        private InspectorSession(ModelPackage package, PackageInspector inspector, OpenCvImageOps ops, float? operatingThreshold)
         {
             Package = package;
             Inspector = inspector;
             Ops = ops;
+            OperatingThreshold = operatingThreshold;
         }
 
         public ModelPackage Package { get; }
         public PackageInspector Inspector { get; }
         public OpenCvImageOps Ops { get; }
+        /// <summary>The package's own last-stage threshold when a score floor lowered it for this session; else null.</summary>
+        public float? OperatingThreshold { get; }
+        /// <summary>The last stage's threshold the inspector runs with.</summary>
+        public float LastStageThreshold => Package.Manifest.Detector?.Stages[^1].Threshold ?? 0f;
 
-        public static InspectorSession Open(string modelDir, string providers, ILoggerFactory loggers)
+        /// <param name="scoreFloor">
+        /// For evaluation only: run the last stage with its threshold lowered to this floor, so its boxes below the
+        /// package's threshold can be scored too. Exact for what the package itself gives: the last stage keeps
+        /// scores above its threshold before a greedy NMS, and a greedy NMS never lets a lower-scored box remove a
+        /// higher one, so the package's boxes are the floor run's boxes that score above the package's threshold.
+        /// (A refinement stage only: a one-stage detector keeps its boxes otherwise.) The decision's MinRegionScore is
+        /// raised just past that threshold, so the verdict and the part class count
+        /// the same regions as the package does.
+        /// </param>
+        public static InspectorSession Open(string modelDir, string providers, ILoggerFactory loggers, float? scoreFloor = null)
         {
             var package = ModelPackage.Open(modelDir);
+            float? operating = null;
+            if (scoreFloor is { } floor && package.Manifest.Detector is { Stages.Count: > 1 } detector && floor < detector.Stages[^1].Threshold)
+            {
+                var last = detector.Stages[^1];
+                operating = last.Threshold;
+                last.Threshold = floor;
+                package.Manifest.Decision.MinRegionScore = MathF.Max(package.Manifest.Decision.MinRegionScore, MathF.BitIncrement(operating.Value));
+            }
             var options = new InferenceOptions
             {
                 Providers = providers.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
@@ -162,7 +202,7 @@ internal static class ModelCommands
             try
             {
                 var inspector = PackageInspector.Open(package, new OnnxNetworkFactory(loggers.CreateLogger<OnnxNetworkFactory>()), options, ops);
-                return new InspectorSession(package, inspector, ops);
+                return new InspectorSession(package, inspector, ops, operating);
             }
             catch
             {

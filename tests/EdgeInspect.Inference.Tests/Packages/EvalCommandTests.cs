@@ -40,6 +40,49 @@ public sealed class EvalCommandTests
         }
     }
 
+    /// <summary>
+    /// The average-precision floor lowers only the last stage's threshold for extra boxes below the operating point:
+    /// the operating point's figures (boxes, precision, recall, classes, verdicts) must equal those of a run without it.
+    /// </summary>
+    [PackageFact("neu-steel", "datasets/neu-det")]
+    public void Eval_ApFloor_LeavesOperatingPointFiguresUnchanged()
+    {
+        string neu = RepoPaths.SharedPath("datasets/neu-det");
+        string split = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllLines(split, File.ReadLines(Path.Combine(neu, "val.txt"))
+                .Where(n => File.Exists(Path.Combine(neu, "images", n)))
+                .GroupBy(n => n[..n.LastIndexOf('_')])
+                .SelectMany(g => g.Take(3)));
+            string model = Path.Combine(RepoPaths.Root, "models", "neu-steel");
+            JsonElement Run(string floor)
+            {
+                var (code, stdout, stderr) = Cli.Run("eval", "--model", model, "--dataset", neu, "--split", split, "--json", "--ap-floor", floor);
+                Assert.True(code == 0, stderr);
+                return JsonDocument.Parse(stdout).RootElement.GetProperty("report");
+            }
+
+            var withFloor = Run("0.05");
+            var without = Run("0.999"); // above the package's threshold: no boxes added
+
+            foreach (string field in new[] { "predictedBoxes", "truePositiveBoxes", "groundTruthBoxes", "truePositiveNg", "trueNegativeOk" })
+            {
+                Assert.Equal(without.GetProperty(field).GetInt32(), withFloor.GetProperty(field).GetInt32());
+            }
+            Assert.Equal(without.GetProperty("classAccuracy").GetDouble(), withFloor.GetProperty("classAccuracy").GetDouble());
+            Assert.Equal(without.GetProperty("confusion").GetRawText(), withFloor.GetProperty("confusion").GetRawText());
+            Assert.Equal(JsonValueKind.Null, without.GetProperty("scoreFloor").ValueKind);
+            Assert.Equal(0.05, withFloor.GetProperty("scoreFloor").GetDouble(), 6);
+            // The longer curve can only add recall at lower precision: its AP is at least the operating point's.
+            Assert.True(withFloor.GetProperty("averagePrecision").GetDouble() >= without.GetProperty("averagePrecision").GetDouble());
+        }
+        finally
+        {
+            File.Delete(split);
+        }
+    }
+
     [PackageFact("neu-steel", "datasets/neu-det")]
     public void Eval_NeuDetSubsetText_PrintsEveryFigure()
     {
@@ -63,6 +106,8 @@ public sealed class EvalCommandTests
             Assert.Contains("confusion matrix", stdout, StringComparison.Ordinal);
             Assert.Contains("scratches", stdout, StringComparison.Ordinal);
             Assert.Contains("part OK/NG accuracy", stdout, StringComparison.Ordinal);
+            Assert.Contains("average precision @ IoU 0.5 (every box down to score 0.05)", stdout, StringComparison.Ordinal);
+            Assert.Contains("detection by image class", stdout, StringComparison.Ordinal);
         }
         finally
         {
