@@ -1,9 +1,12 @@
 """Where a detector loses the boxes: recall at IoU 0.5 and precision after P-Net, after R-Net and after
-O-Net on a labelled split, using the stage weights a training run left in its --cache folder.
+O-Net on a labelled split, using the stage weights a training run left in its --cache folder, or those of a
+package's ONNX files (--package).
 
     /usr/bin/python3 tools/train/stage_recall.py --dataset ../shared/datasets/neu-det \
         --split ../shared/datasets/neu-det/val.txt --cache /tmp/neu-cache --min-size 16 \
         --thresholds 0.6 0.6 0.5 [--aspects 0.25 0.5 1 2 4] [--onet-nms 0.7 min]
+    /usr/bin/python3 tools/train/stage_recall.py --dataset ../shared/datasets/neu-det \
+        --split ../shared/datasets/neu-det/val.txt --package models/neu-steel   (settings from its manifest)
 
 Recall after a stage bounds what any later stage can reach: R-Net and O-Net only keep, drop and nudge the
 boxes P-Net proposes. Same cascade arithmetic as the C# runtime (eitrain.cascade); boxes are matched one
@@ -17,7 +20,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from eitrain import cascade, data, nets  # noqa: E402
+from eitrain import cascade, data, nets, package_weights  # noqa: E402
 
 
 def load(cls, path):
@@ -59,7 +62,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", required=True, help="Pascal VOC folder (images/, annotations/)")
     ap.add_argument("--split", required=True)
-    ap.add_argument("--cache", required=True, help="folder with pnet.pt, rnet.pt, onet.pt from train.py --cache")
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--cache", help="folder with pnet.pt, rnet.pt, onet.pt from train.py --cache")
+    src.add_argument("--package", help="a package folder: its ONNX weights, and its manifest's pyramid, thresholds and "
+                                       "last NMS (the other options are then ignored)")
     ap.add_argument("--min-size", type=float, default=16)
     ap.add_argument("--thresholds", type=float, nargs=3, default=[0.6, 0.6, 0.5])
     ap.add_argument("--aspects", type=float, nargs="+", default=[1.0], help="the package's detector.pyramid.aspects")
@@ -68,11 +74,23 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     items = data.read_voc(a.dataset, a.split)
-    stages = [load(nets.PNet, os.path.join(a.cache, "pnet.pt")),
-              load(nets.RNet, os.path.join(a.cache, "rnet.pt")),
-              load(nets.ONet, os.path.join(a.cache, "onet.pt"))]
+    if a.package:
+        import json
+        with open(os.path.join(a.package, "manifest.json")) as f:
+            det = json.load(f)["detector"]
+        st = det["stages"]
+        a.min_size, a.aspects = det["pyramid"]["minSize"], det["pyramid"].get("aspects", [1.0])
+        a.thresholds = [s["threshold"] for s in st]
+        a.onet_nms = [str(st[2]["nms"]["iou"]), st[2]["nms"]["mode"]]
+        a.square = bool(st[0].get("square", False))
+        stages = [package_weights.load_onnx_weights(cls(), os.path.join(a.package, s["file"]))
+                  for cls, s in zip((nets.PNet, nets.RNet, nets.ONet), st)]
+    else:
+        stages = [load(nets.PNet, os.path.join(a.cache, "pnet.pt")),
+                  load(nets.RNet, os.path.join(a.cache, "rnet.pt")),
+                  load(nets.ONet, os.path.join(a.cache, "onet.pt"))]
     cfg = {"pyramid": {"minSize": a.min_size, "scaleFactor": 0.709, "maxScales": 0, "aspects": list(a.aspects)},
-           "thresholds": list(a.thresholds), "crossNms": 0.7, "square": False,
+           "thresholds": list(a.thresholds), "crossNms": 0.7, "square": bool(getattr(a, "square", False)),
            "onetNms": (float(a.onet_nms[0]), a.onet_nms[1].lower())}
     print(f"{len(items)} images, thresholds {a.thresholds}, min size {a.min_size}, aspects {a.aspects}, "
           f"O-Net NMS {a.onet_nms[1]} {a.onet_nms[0]}")

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from eitrain import cascade, data, nets  # noqa: E402
+from eitrain import cascade, data, nets, package_weights  # noqa: E402
 
 OPSET = 13  # ONNX Runtime 1.x reads it; dynamic batch axis and, for P-Net, dynamic W/H.
 
@@ -57,10 +57,13 @@ def train_detector(name, net, train, val, epochs, lr, device, rng, log):
     opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=1e-5)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(epochs, 1))
     best, best_state = float("inf"), None
+    # Channels-last convolutions: about 20 % faster on two CPU cores (measured on O-Net, batch 256), same results
+    # up to float rounding.
+    net = net.to(memory_format=torch.channels_last)
     for ep in range(epochs):
         net.train()
         for b in batches(len(X), 256, rng):
-            xb = cascade.normalise(X[b]).to(device)
+            xb = cascade.normalise(X[b]).to(device).contiguous(memory_format=torch.channels_last)
             c, o = net(xb)
             c, o = c.reshape(len(b), 2), o.reshape(len(b), 4)
             loss, _, _ = det_loss(c, o, torch.from_numpy(y[b]).to(device), torch.from_numpy(r[b]).to(device), True)
@@ -123,13 +126,21 @@ def detections(nets_, items, cfg, upto, cap, rng, first=None):
     return out
 
 
-def cached(cache, name, net, train_fn, log):
-    """Trains a stage, or loads it from the cache folder when an earlier run already trained it."""
+def cached(cache, name, net, train_fn, log, start_from=None, epochs=None):
+    """Trains a stage, or loads it from the cache folder when an earlier run already trained it. start_from: a
+    package folder whose <name>.onnx gives the starting weights: taken as they are with epochs 0, fine-tuned
+    otherwise."""
     path = os.path.join(cache, name + ".pt") if cache else None
     if path and os.path.exists(path):
         net.load_state_dict(torch.load(path))
         log(f"{name}: loaded from {path}")
         return net.eval(), None
+    if start_from:
+        package_weights.load_onnx_weights(net, os.path.join(start_from, name + ".onnx"))
+        log(f"{name}: starting weights from {os.path.join(start_from, name + '.onnx')}")
+        if epochs == 0:
+            return net.eval(), None
+        net.train()
     net, score = train_fn(net)
     if path:
         os.makedirs(cache, exist_ok=True)
@@ -240,11 +251,15 @@ def input_spec(size):
 
 
 def git_commit():
+    """(HEAD, whether tools/train differs from it), read when the run starts: the trainer code that runs is HEAD's
+    only when nothing under tools/train is modified or new."""
+    here = os.path.dirname(os.path.abspath(__file__))
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                              cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip() or None
+        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=here).stdout.strip() or None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "."], capture_output=True, text=True, cwd=here).stdout.strip()
+        return head, bool(dirty)
     except OSError:
-        return None
+        return None, None
 
 
 def make_smoke_dataset(root, rng):
@@ -424,17 +439,30 @@ def main():
                     help="earlier-stage detections per training image used as R-Net / O-Net crops")
     ap.add_argument("--onet-crops", type=int, default=6,
                     help="random negatives per image and jittered copies per ground truth box in O-Net's crops")
+    ap.add_argument("--onet-bands", type=float, nargs=3, default=list(data.MTCNN_BANDS), metavar=("POS", "PART", "NEG"),
+                    help="O-Net's IoU bands: positive from POS, part (regression only) from PART, negative below NEG; "
+                         "MTCNN's 0.65 0.4 0.3 by default. 0.5 0.4 0.4 puts O-Net's positive at the IoU the evaluation "
+                         "counts a detection at, so its score (the last threshold) separates what the metric separates")
+    ap.add_argument("--start-from", default=None, metavar="PACKAGE",
+                    help="a package folder: each detector stage starts from its ONNX weights; a stage given 0 epochs "
+                         "is taken as it is (its crops are not mined). The classifier always trains anew (its batch "
+                         "norm is folded into the exported graph)")
     ap.add_argument("--command", default=None, help="command line recorded in provenance")
     ap.add_argument("--reselect", action="store_true", help="with --golden-only: redo the O-Net threshold selection on val")
     ap.add_argument("--golden-only", action="store_true", help="redo only the golden images of the package in --out "
                     "from the four stages in --cache (e.g. after changing the golden rules), keeping everything else")
     a = ap.parse_args()
 
+    if any(e == 0 for e in a.epochs[:3]) and not a.start_from:
+        ap.error("--epochs 0 for a detector stage needs --start-from PACKAGE (the stage is taken from there)")
+    if a.epochs[3] <= 0:
+        ap.error("--epochs: the classifier needs at least one epoch")
     torch.set_num_threads(2)  # the build machine has two shared cores
     seed_all(a.seed)
     rng = np.random.default_rng(a.seed)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     t0 = time.time()
+    commit, trainer_modified = git_commit()
     os.makedirs(a.out, exist_ok=True)
     logf = open(os.path.join(a.out, "train.log"), "w")
 
@@ -447,7 +475,7 @@ def main():
         tmp = tempfile.mkdtemp(prefix="eitrain-smoke-")
         make_smoke_dataset(tmp, rng)
         a.dataset, a.train_split, a.val_split = tmp, os.path.join(tmp, "train.txt"), os.path.join(tmp, "val.txt")
-        a.epochs = [1, 1, 1, 1]; a.min_size = 12
+        a.epochs = [min(e, 1) for e in a.epochs]; a.min_size = 12  # 0 (taken from --start-from) stays 0
     if a.golden_only:
         return regolden(a)
     train_items = data.read_voc(a.dataset, a.train_split)
@@ -465,15 +493,20 @@ def main():
         return np.random.default_rng([a.seed, k])
 
     ts = time.time()
-    rng = stage_seed(0)
-    ptr = data.pnet_crops(train_items, rng, aspects=a.aspects); pva = data.pnet_crops(val_items, rng, aspects=a.aspects)
-    log(f"P-Net crops: {len(ptr[0])} train ({(ptr[1] == 1).sum()} pos, {(ptr[1] == -1).sum()} part, {(ptr[1] == 0).sum()} neg)")
-    pnet, _ = cached(a.cache, "pnet", nets.PNet(), lambda n: train_detector("pnet", n, ptr, pva, a.epochs[0], 3e-3, device, rng, log), log)
-    times["pnet_s"] = round(time.time() - ts, 1); ts = time.time()
-
     def in_cache(name):
-        # A cached stage needs no training data: skip mining its crops (minutes on two cores).
-        return a.cache and os.path.exists(os.path.join(a.cache, name + ".pt"))
+        # A cached stage, or one taken from --start-from as it is, needs no training data: skip mining its crops
+        # (minutes on two cores).
+        k = ["pnet", "rnet", "onet"].index(name)
+        return (a.cache and os.path.exists(os.path.join(a.cache, name + ".pt"))) or (a.start_from and a.epochs[k] == 0)
+
+    rng = stage_seed(0)
+    ptr = pva = None
+    if not in_cache("pnet"):
+        ptr = data.pnet_crops(train_items, rng, aspects=a.aspects); pva = data.pnet_crops(val_items, rng, aspects=a.aspects)
+        log(f"P-Net crops: {len(ptr[0])} train ({(ptr[1] == 1).sum()} pos, {(ptr[1] == -1).sum()} part, {(ptr[1] == 0).sum()} neg)")
+    pnet, _ = cached(a.cache, "pnet", nets.PNet(), lambda n: train_detector("pnet", n, ptr, pva, a.epochs[0], 3e-3, device, rng, log), log,
+                     a.start_from, a.epochs[0])
+    times["pnet_s"] = round(time.time() - ts, 1); ts = time.time()
 
     rng = stage_seed(1)
     rtr = rva = None
@@ -489,7 +522,8 @@ def main():
         log(f"P-Net proposals: {np.mean([len(d) for d in det1]):.1f} per train image")
         rtr = data.refine_crops(train_items, 24, rng, det1); rva = data.refine_crops(val_items, 24, rng, det1v)
         log(f"R-Net crops: {len(rtr[0])} train ({(rtr[1] == 1).sum()} pos, {(rtr[1] == -1).sum()} part, {(rtr[1] == 0).sum()} neg)")
-    rnet, _ = cached(a.cache, "rnet", nets.RNet(), lambda n: train_detector("rnet", n, rtr, rva, a.epochs[1], 2e-3, device, rng, log), log)
+    rnet, _ = cached(a.cache, "rnet", nets.RNet(), lambda n: train_detector("rnet", n, rtr, rva, a.epochs[1], 2e-3, device, rng, log), log,
+                     a.start_from, a.epochs[1])
     times["rnet_s"] = round(time.time() - ts, 1); ts = time.time()
 
     rng = stage_seed(2)
@@ -499,10 +533,12 @@ def main():
         det2 = detections([pnet, rnet], train_items, cfg, 2, a.max_proposals, rng, first)
         det2v = detections([pnet, rnet], val_items, cfg, 2, a.max_proposals, rng, first_v)
         log(f"R-Net survivors: {np.mean([len(d) for d in det2]):.1f} per train image")
-        otr = data.refine_crops(train_items, 48, rng, det2, neg_per_image=a.onet_crops, pos_tries=a.onet_crops)
-        ova = data.refine_crops(val_items, 48, rng, det2v, neg_per_image=a.onet_crops, pos_tries=a.onet_crops)
+        bands = tuple(a.onet_bands)
+        otr = data.refine_crops(train_items, 48, rng, det2, neg_per_image=a.onet_crops, pos_tries=a.onet_crops, bands=bands)
+        ova = data.refine_crops(val_items, 48, rng, det2v, neg_per_image=a.onet_crops, pos_tries=a.onet_crops, bands=bands)
         log(f"O-Net crops: {len(otr[0])} train ({(otr[1] == 1).sum()} pos, {(otr[1] == -1).sum()} part, {(otr[1] == 0).sum()} neg)")
-    onet, _ = cached(a.cache, "onet", nets.ONet(), lambda n: train_detector("onet", n, otr, ova, a.epochs[2], 2e-3, device, rng, log), log)
+    onet, _ = cached(a.cache, "onet", nets.ONet(), lambda n: train_detector("onet", n, otr, ova, a.epochs[2], 2e-3, device, rng, log), log,
+                     a.start_from, a.epochs[2])
     times["onet_s"] = round(time.time() - ts, 1); ts = time.time()
     del ptr, rtr, otr
 
@@ -537,6 +573,16 @@ def main():
                                     ("classifier.onnx", nets.ExportClassifier(clf), 48, False)):
         export(model.eval(), os.path.join(a.out, fname), size, fcn)
         files[fname] = sha256(os.path.join(a.out, fname))
+    if a.smoke:
+        # --start-from and stage_recall.py --package read these files back into the training networks: check here,
+        # on every smoke run, that the read gives every parameter of the network that was exported.
+        for fname, net, fresh in (("pnet.onnx", pnet, nets.PNet()), ("rnet.onnx", rnet, nets.RNet()),
+                                  ("onet.onnx", onet, nets.ONet())):
+            back = package_weights.load_onnx_weights(fresh, os.path.join(a.out, fname)).state_dict()
+            for k, v in net.state_dict().items():
+                if not torch.equal(back[k], v.contiguous()):
+                    raise SystemExit(f"{fname}: {k} read back from the ONNX file differs from the trained network")
+        log("smoke: the exported detector weights read back equal (package_weights)")
 
     whole_w = table[key]["wholeImageWeight"] if a.whole_image else None
     golden = make_golden(a, [pnet, rnet, onet], clf, classes, cfg, final_t, val_items, whole_w)
@@ -566,7 +612,7 @@ def main():
         "golden": golden,
         "provenance": {
             "trainer": "tools/train/train.py", "command": a.command or " ".join(sys.argv),
-            "gitCommit": git_commit(), "dataset": "synthetic smoke set" if a.smoke else os.path.abspath(a.dataset),
+            "gitCommit": commit, "trainerModified": trainer_modified, "dataset": "synthetic smoke set" if a.smoke else os.path.abspath(a.dataset),
             "trainSplit": None if a.smoke else a.train_split, "valSplit": None if a.smoke else a.val_split,
             "trainImages": len(train_items), "valImages": len(val_items), "seed": a.seed,
             "epochs": a.epochs, "device": device, "torch": torch.__version__, "opset": OPSET,

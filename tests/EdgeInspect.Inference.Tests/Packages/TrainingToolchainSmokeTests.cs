@@ -21,11 +21,10 @@ public sealed class TrainingToolchainSmokeTests : IDisposable
 
     public void Dispose() => Directory.Delete(_out, recursive: true);
 
-    [TrainingToolchainFact]
-    public void TrainPy_SmokeRun_WritesPackageThatPassesValidation()
+    private static (int Code, string Stdout, string Stderr) TrainPy(params string[] args)
     {
         var psi = new ProcessStartInfo(TrainingToolchainFactAttribute.Python,
-            [Path.Combine(RepoPaths.Root, "tools", "train", "train.py"), "--smoke", "--out", _out, "--name", "smoke"])
+            [Path.Combine(RepoPaths.Root, "tools", "train", "train.py"), .. args])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -33,15 +32,54 @@ public sealed class TrainingToolchainSmokeTests : IDisposable
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         string stderr = p.StandardError.ReadToEnd();
-        Assert.True(p.WaitForExit(120_000), "train.py --smoke did not finish in 120 s");
-        Assert.True(p.ExitCode == 0, $"train.py --smoke exited {p.ExitCode}: {stderr}");
+        Assert.True(p.WaitForExit(120_000), $"train.py {string.Join(' ', args)} did not finish in 120 s");
+        return (p.ExitCode, stdout.Result, stderr);
+    }
+
+    [TrainingToolchainFact]
+    public void TrainPy_SmokeRun_WritesPackageThatPassesValidation()
+    {
+        var (code, stdout, stderr) = TrainPy("--smoke", "--out", _out, "--name", "smoke");
+        Assert.True(code == 0, $"train.py --smoke exited {code}: {stderr}");
 
         var manifest = ModelPackageValidator.ReadAndValidate(_out);
 
         Assert.Equal("smoke", manifest.Name);
         Assert.Equal(["pnet", "rnet", "onet"], manifest.Detector!.Stages.Select(s => s.Name));
         Assert.Equal(["dent", "scratch"], manifest.Classifier!.Classes);
-        Assert.Contains("wrote", stdout.Result, StringComparison.Ordinal);
+        Assert.Contains("wrote", stdout, StringComparison.Ordinal);
+        // The smoke run reads its exported detector files back into the training networks (train.py --start-from
+        // and stage_recall.py --package depend on it) and fails when any parameter differs.
+        Assert.Contains("read back equal", stdout, StringComparison.Ordinal);
         Assert.True(manifest.Provenance!.ContainsKey("seed"));
+    }
+
+    /// <summary>
+    /// --start-from PACKAGE: a stage given 0 epochs is the package's network as it is, a stage with epochs starts from
+    /// the package's weights; the O-Net IoU bands are recorded in the command. A run that asks for 0 epochs without a
+    /// package is refused, naming the option.
+    /// </summary>
+    [TrainingToolchainFact]
+    public void TrainPy_StartFromPackage_KeepsZeroEpochStagesAndTrainsTheOthers()
+    {
+        string first = Path.Combine(_out, "first"), second = Path.Combine(_out, "second");
+        var (code, _, stderr) = TrainPy("--smoke", "--out", first, "--name", "smoke");
+        Assert.True(code == 0, $"first smoke run exited {code}: {stderr}");
+
+        (code, string stdout, stderr) = TrainPy("--smoke", "--out", second, "--name", "smoke", "--start-from", first,
+            "--epochs", "0", "0", "1", "1", "--onet-bands", "0.5", "0.4", "0.4");
+        Assert.True(code == 0, $"--start-from run exited {code}: {stderr}");
+
+        var before = ModelPackageValidator.ReadAndValidate(first).Detector!.Stages;
+        var after = ModelPackageValidator.ReadAndValidate(second).Detector!.Stages;
+        Assert.Equal(before[0].Sha256, after[0].Sha256); // P-Net taken as it is
+        Assert.Equal(before[1].Sha256, after[1].Sha256); // R-Net taken as it is
+        Assert.NotEqual(before[2].Sha256, after[2].Sha256); // O-Net trained on from the package's weights
+        Assert.Contains("onet: starting weights from", stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("R-Net crops", stdout, StringComparison.Ordinal); // a stage taken as it is mines no crops
+
+        (code, _, stderr) = TrainPy("--smoke", "--out", Path.Combine(_out, "refused"), "--epochs", "0", "1", "1", "1");
+        Assert.Equal(2, code);
+        Assert.Contains("--start-from", stderr, StringComparison.Ordinal);
     }
 }

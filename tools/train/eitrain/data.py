@@ -170,19 +170,26 @@ class CropSet:
                 np.array(self.y, np.int64), np.array(self.r, np.float32).reshape(-1, 4))
 
 
-def label_window(window, gts, square_gt, aspect=1.0):
+# MTCNN's IoU bands (section 2.3): (positive from, part from, negative below). Windows between "negative below"
+# and "part from" are left out.
+MTCNN_BANDS = (0.65, 0.4, 0.3)
+
+
+def label_window(window, gts, square_gt, aspect=1.0, bands=MTCNN_BANDS):
     """Label a window against the ground truth. For the first stage, IoU is taken against the
     ground truth reshaped to the window's aspect (P-Net scans windows of the pyramid's aspects
     only, so an elongated scratch could never reach IoU 0.65 with a square); the regression target
-    is always the real box, so the regression learns to stretch the window onto it."""
+    is always the real box, so the regression learns to stretch the window onto it. bands: (positive
+    from, part from, negative below) IoU; MTCNN's by default."""
+    pos, part, neg = bands
     ref = (square(gts) if aspect == 1.0 else reshape(gts, aspect)) if square_gt else gts
     ious = iou(window, ref)
-    if len(ious) == 0 or ious.max() < 0.3:
+    if len(ious) == 0 or ious.max() < neg:
         return NEG, None
     k = int(ious.argmax())
-    if ious[k] >= 0.65:
+    if ious[k] >= pos:
         return POS, gts[k]
-    if ious[k] >= 0.4:
+    if ious[k] >= part:
         return PART, gts[k]
     return None, None
 
@@ -227,10 +234,12 @@ def pnet_crops(items, rng, neg_per_image=40, pos_tries=30, min_size=12, aspects=
     return cs.arrays()
 
 
-def refine_crops(items, size, rng, detections=None, neg_per_image=12, pos_tries=12):
+def refine_crops(items, size, rng, detections=None, neg_per_image=12, pos_tries=12, bands=MTCNN_BANDS):
     """R-Net / O-Net crops: jittered (non-square) ground truth boxes, random negatives, and, when
     given, the previous stages' detections on the training images (the paper's bootstrapping:
-    the next net learns on what the earlier nets let through)."""
+    the next net learns on what the earlier nets let through). bands: the IoU bands of label_window;
+    the last stage's score is what a detection is kept by, so bands that put its "positive" at the
+    evaluation's IoU (0.5) teach it the distinction the metric draws (train.py --onet-bands)."""
     cs = CropSet(size, refine=True)
     for i, (path, gts, _) in enumerate(items):
         img = load_rgb(path)
@@ -242,7 +251,7 @@ def refine_crops(items, size, rng, detections=None, neg_per_image=12, pos_tries=
             w, h = rng.integers(12, W + 1), rng.integers(12, H + 1)
             x, y = rng.integers(0, W - w + 1), rng.integers(0, H - h + 1)
             win = np.array([x, y, x + w, y + h], np.float32)
-            lab, _ = label_window(win, gts, False)
+            lab, _ = label_window(win, gts, False, bands=bands)
             if lab == NEG:
                 cs.add(img, win, NEG); n += 1
         for gt in gts:
@@ -252,14 +261,14 @@ def refine_crops(items, size, rng, detections=None, neg_per_image=12, pos_tries=
                 win = np.round(gt + d).astype(np.float32)
                 if win[2] - win[0] < 6 or win[3] - win[1] < 6:
                     continue
-                lab, g = label_window(win, gts, False)
+                lab, g = label_window(win, gts, False, bands=bands)
                 if lab in (POS, PART):
                     cs.add(img, win, lab, g)
         if detections is not None:
             for win in detections[i][:, :4]:
                 if win[2] - win[0] < 4 or win[3] - win[1] < 4:
                     continue
-                lab, g = label_window(win, gts, False)
+                lab, g = label_window(win, gts, False, bands=bands)
                 if lab is not None:
                     cs.add(img, win, lab, g)
     return cs.arrays()
