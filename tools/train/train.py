@@ -356,18 +356,24 @@ def make_golden(a, dets, clf, classes, cfg, final_t, val_items, whole_w=None):
             for e in ng + ok]
 
 
-def choose_threshold(table):
-    """The final (NMS IoU, NMS mode, threshold): the best box recall at precision >= 0.7 (the target operating
-    point); when none reaches that precision, the best F1, since chasing precision alone then throws the recall
-    away for nothing."""
-    ok = [t for t, v in table.items() if v["precision"] >= 0.7]
+SELECT_RULES = ("precision70", "f1")
+
+
+def choose_threshold(table, rule="precision70"):
+    """The final (NMS IoU, NMS mode, threshold). "precision70": the best box recall at precision >= 0.7 (the
+    target operating point of the NEU-DET issue); when none reaches that precision, the best F1, since chasing
+    precision alone then throws the recall away for nothing. "f1": the best F1 (a station that must find defects
+    more than it must avoid a spare box: the virtual line)."""
+    f1 = lambda v: 2 * v["precision"] * v["recall"] / max(v["precision"] + v["recall"], 1e-9)
+    if rule not in SELECT_RULES:
+        raise ValueError(f"unknown selection rule {rule!r}; one of {SELECT_RULES}")
+    ok = [t for t, v in table.items() if v["precision"] >= 0.7] if rule == "precision70" else []
     if ok:
         return max(ok, key=lambda t: (table[t]["recall"], table[t]["precision"]))
-    f1 = lambda v: 2 * v["precision"] * v["recall"] / max(v["precision"] + v["recall"], 1e-9)
     return max(table, key=lambda t: (f1(table[t]), table[t]["imageClassAccuracy"]))
 
 
-def regolden(a):
+def regolden(a, log=print):
     """Rewrites golden/ and the manifest's golden list of an existing package with its cached stages."""
     with open(os.path.join(a.out, "manifest.json")) as f:
         manifest = json.load(f)
@@ -390,8 +396,8 @@ def regolden(a):
     if a.reselect:
         # Re-run model selection on val with the package's networks (e.g. after a change to the selection rule).
         table = evaluate(nets_[:3], nets_[3], val_items, classes, cfg, THRESHOLDS, whole=whole, nms_grid=FINAL_NMS)
-        key = choose_threshold(table)
-        print(f"reselected O-Net NMS and threshold {key}: {table[key]}")
+        key = choose_threshold(table, a.select)
+        log(f"--golden-only --reselect --select {a.select}: O-Net NMS and threshold {key}: {table[key]}")
         cfg["onetNms"] = key[:2]
         cfg["thresholds"][2] = t = key[2]
         stages[2]["threshold"] = t
@@ -405,7 +411,7 @@ def regolden(a):
     with open(os.path.join(a.out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=2)
         f.write("\n")
-    print(f"golden: {manifest['golden']}")
+    log(f"golden: {manifest['golden']}")
 
 
 def main():
@@ -448,6 +454,9 @@ def main():
                          "is taken as it is (its crops are not mined). The classifier always trains anew (its batch "
                          "norm is folded into the exported graph)")
     ap.add_argument("--command", default=None, help="command line recorded in provenance")
+    ap.add_argument("--select", choices=SELECT_RULES, default="precision70",
+                    help="how model selection picks the O-Net NMS and threshold on val: precision70 = the best box "
+                         "recall at precision >= 0.7, else the best F1; f1 = the best F1")
     ap.add_argument("--reselect", action="store_true", help="with --golden-only: redo the O-Net threshold selection on val")
     ap.add_argument("--golden-only", action="store_true", help="redo only the golden images of the package in --out "
                     "from the four stages in --cache (e.g. after changing the golden rules), keeping everything else")
@@ -464,7 +473,8 @@ def main():
     t0 = time.time()
     commit, trainer_modified = git_commit()
     os.makedirs(a.out, exist_ok=True)
-    logf = open(os.path.join(a.out, "train.log"), "w")
+    # --golden-only reworks an existing package: its training log is kept and the rework appended to it.
+    logf = open(os.path.join(a.out, "train.log"), "a" if a.golden_only else "w")
 
     def log(msg):
         line = f"[{time.time() - t0:7.1f}s] {msg}"
@@ -477,7 +487,7 @@ def main():
         a.dataset, a.train_split, a.val_split = tmp, os.path.join(tmp, "train.txt"), os.path.join(tmp, "val.txt")
         a.epochs = [min(e, 1) for e in a.epochs]; a.min_size = 12  # 0 (taken from --start-from) stays 0
     if a.golden_only:
-        return regolden(a)
+        return regolden(a, log)
     train_items = data.read_voc(a.dataset, a.train_split)
     val_items = data.read_voc(a.dataset, a.val_split)
     classes = sorted({c for _, _, names in train_items for c in names})
@@ -558,7 +568,7 @@ def main():
     for (iou_, mode, t), v in table.items():
         log(f"val O-Net NMS {mode} {iou_} threshold {t}: precision {v['precision']:.3f} recall {v['recall']:.3f} "
             f"image class accuracy {v['imageClassAccuracy']:.3f}")
-    key = choose_threshold(table)
+    key = choose_threshold(table, a.select)
     final_t = key[2]
     cfg["thresholds"][2] = final_t
     cfg["onetNms"] = key[:2]
