@@ -76,7 +76,7 @@ public sealed record EvaluationReport(
             sb.AppendLine(ci, $"detection by image class: {"images",6} {"boxes",6} {"found",6} {"predicted",9} {"precision",9} {"recall",7}");
             foreach (var d in DetectionPerClass)
             {
-                sb.AppendLine(ci, $"  {d.Class.PadRight(w + 22)} {d.Images,6} {d.GroundTruthBoxes,6} {d.TruePositiveBoxes,6} {d.PredictedBoxes,9} {Pct(d.Precision),9} {Pct(d.Recall),7}");
+                sb.AppendLine(ci, $"  {d.Class.PadRight(w + 22)} {d.Images,6} {d.GroundTruthBoxes,6} {d.TruePositiveBoxes,6} {d.PredictedBoxes,9} {(d.PredictedBoxes == 0 ? "-" : Pct(d.Precision)),9} {(d.GroundTruthBoxes == 0 ? "-" : Pct(d.Recall)),7}");
             }
         }
         sb.AppendLine(ci, $"image-level class accuracy: {Pct(ClassAccuracy)}");
@@ -143,10 +143,10 @@ public sealed class EvaluationAccumulator
     /// prediction's boxes); null: the prediction's own.</param>
     public void Add(LabelledImage truth, Prediction prediction, IReadOnlyList<(BoxF Box, float Score)>? curve = null)
     {
-        if (truth.HasBoxes) AddToCurves(truth, prediction.PartClass, curve ?? prediction.Boxes);
         _images++;
         if (truth.HasBoxes)
         {
+            AddToCurves(truth, prediction.PartClass, curve ?? prediction.Boxes);
             _boxImages++;
             int matched = MatchBoxes(truth.Boxes, prediction.Boxes, _iou);
             _gt += truth.Boxes.Count;
