@@ -16,18 +16,19 @@ def load_onnx_weights(net, path):
     named = {k[len("net."):]: v for k, v in inits.items() if k.startswith("net.")}
     prelu_slopes = [v for k, v in inits.items() if not k.startswith("net.")]
     state = net.state_dict()
+    if any("running_mean" in k for k in state):
+        # The exporter folds batch norm into the convolutions before it writes the graph (the classifier).
+        raise ValueError(f"{path}: {type(net).__name__} has batch norm, which the export folded away; it cannot be read back")
     out, slopes = {}, iter(prelu_slopes)
     for name, tensor in state.items():
         if name in named:
             value = named[name]
-        elif name.endswith(".weight") and tensor.dim() == 1 and name not in named:
+        elif name.endswith(".weight") and tensor.dim() == 1:
             # A PReLU slope: the next generated initializer, [C, 1, 1] -> [C]
             value = next(slopes, None)
             if value is None:
                 raise ValueError(f"{path}: no initializer for {name}")
             value = value.reshape(-1)
-        elif "running_" in name or "num_batches" in name:
-            raise ValueError(f"{path}: {name} was folded into the graph at export; start from a --cache instead")
         else:
             raise ValueError(f"{path}: no initializer for {name}")
         if tuple(value.shape) != tuple(tensor.shape):
