@@ -78,22 +78,19 @@ def main():
         import json
         with open(os.path.join(a.package, "manifest.json")) as f:
             det = json.load(f)["detector"]
-        st = det["stages"]
-        a.min_size, a.aspects = det["pyramid"]["minSize"], det["pyramid"].get("aspects", [1.0])
-        a.thresholds = [s["threshold"] for s in st]
-        a.onet_nms = [str(st[2]["nms"]["iou"]), st[2]["nms"]["mode"]]
-        a.square = bool(st[0].get("square", False))
         stages = [package_weights.load_onnx_weights(cls(), os.path.join(a.package, s["file"]))
-                  for cls, s in zip((nets.PNet, nets.RNet, nets.ONet), st)]
+                  for cls, s in zip((nets.PNet, nets.RNet, nets.ONet), det["stages"])]
+        cfg = cascade.config_from_manifest(det)
     else:
         stages = [load(nets.PNet, os.path.join(a.cache, "pnet.pt")),
                   load(nets.RNet, os.path.join(a.cache, "rnet.pt")),
                   load(nets.ONet, os.path.join(a.cache, "onet.pt"))]
-    cfg = {"pyramid": {"minSize": a.min_size, "scaleFactor": 0.709, "maxScales": 0, "aspects": list(a.aspects)},
-           "thresholds": list(a.thresholds), "crossNms": 0.7, "square": bool(getattr(a, "square", False)),
-           "onetNms": (float(a.onet_nms[0]), a.onet_nms[1].lower())}
-    print(f"{len(items)} images, thresholds {a.thresholds}, min size {a.min_size}, aspects {a.aspects}, "
-          f"O-Net NMS {a.onet_nms[1]} {a.onet_nms[0]}")
+        cfg = {"pyramid": {"minSize": a.min_size, "scaleFactor": 0.709, "maxScales": 0, "aspects": list(a.aspects)},
+               "thresholds": list(a.thresholds), "crossNms": 0.7, "square": False,
+               "onetNms": (float(a.onet_nms[0]), a.onet_nms[1].lower())}
+    pyr = cfg["pyramid"]
+    print(f"{len(items)} images, thresholds {cfg['thresholds']}, min size {pyr['minSize']}, aspects {pyr['aspects']}, "
+          f"O-Net NMS {cfg['onetNms'][1]} {cfg['onetNms'][0]}")
     for name, (per_image, recall, precision) in zip(["P-Net", "R-Net", "O-Net"], measure(stages, items, cfg)):
         print(f"after {name}: {per_image:6.1f} boxes per image, recall {recall:.3f}, precision {precision:.3f}", flush=True)
 

@@ -379,10 +379,7 @@ def regolden(a, log=print):
         manifest = json.load(f)
     stages = manifest["detector"]["stages"]
     classes = manifest["classifier"]["classes"]
-    pyr = manifest["detector"]["pyramid"]
-    cfg = {"pyramid": {"minSize": pyr["minSize"], "scaleFactor": 0.709, "maxScales": 0, "aspects": pyr.get("aspects", [1.0])},
-           "thresholds": [st["threshold"] for st in stages], "crossNms": 0.7, "square": stages[0].get("square", False),
-           "onetNms": (stages[2]["nms"]["iou"], stages[2]["nms"]["mode"].lower())}
+    cfg = cascade.config_from_manifest(manifest["detector"])
     nets_ = []
     whole = bool(manifest["classifier"].get("wholeImage"))
     clf_name = "classifier-whole" if whole else "classifier"

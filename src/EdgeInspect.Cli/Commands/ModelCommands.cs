@@ -58,7 +58,7 @@ internal static class ModelCommands
             using var session = InspectorSession.Open(parse.GetValue(model)!, parse.GetValue(providers)!, loggers, parse.GetValue(apFloor));
             var manifest = session.Package.Manifest;
             var accumulator = new EvaluationAccumulator([.. manifest.Classifier?.Classes ?? [DecisionPolicy.DefectClass], LabelledImage.OkClass],
-                scoreFloor: session.OperatingThreshold is null ? null : session.LastStageThreshold);
+                scoreFloor: session.ScoreFloor);
             var watch = Stopwatch.StartNew();
             foreach (var item in data.Images)
             {
@@ -170,8 +170,8 @@ internal static class ModelCommands
         public OpenCvImageOps Ops { get; }
         /// <summary>The package's own last-stage threshold when a score floor lowered it for this session; else null.</summary>
         public float? OperatingThreshold { get; }
-        /// <summary>The last stage's threshold the inspector runs with.</summary>
-        public float LastStageThreshold => Package.Manifest.Detector?.Stages[^1].Threshold ?? 0f;
+        /// <summary>The floor the last stage runs with when one lowered its threshold (then the AP curve's floor); else null.</summary>
+        public float? ScoreFloor => OperatingThreshold is null ? null : Package.Manifest.Detector!.Stages[^1].Threshold;
 
         /// <param name="scoreFloor">
         /// For evaluation only: run the last stage with its threshold lowered to this floor, so its boxes below the

@@ -265,7 +265,7 @@ public sealed class EvaluationAccumulator
             double f1 = precision + recall > 0 ? 2 * precision * recall / (precision + recall) : 0;
             perClass.Add(new ClassMetrics(_labels[c], support, precision, recall, f1));
         }
-        var apPerClass = _truthByClass.OrderBy(kv => LabelOrder(kv.Key)).ThenBy(kv => kv.Key, StringComparer.Ordinal)
+        var apPerClass = InLabelOrder(_truthByClass)
             .Select(kv =>
             {
                 var list = _curveByClass.GetValueOrDefault(kv.Key) ?? [];
@@ -276,16 +276,13 @@ public sealed class EvaluationAccumulator
             _images, _boxImages, _gt, _pred, _tp, Ratio(_tp, _pred), Ratio(_tp, _gt), _iou,
             Ratio(_classCorrect, _images), perClass, [.. _labels], matrix,
             Ratio(_ngCaught + _okPassed, _images), _ngCaught, _okRejected, _ngMissed, _okPassed,
-            [.. _detectionByClass.OrderBy(kv => LabelOrder(kv.Key)).ThenBy(kv => kv.Key, StringComparer.Ordinal)
-                .Select(kv => new ClassDetectionMetrics(kv.Key, kv.Value.Images, kv.Value.Truth, kv.Value.Predicted, kv.Value.Matched))],
+            [.. InLabelOrder(_detectionByClass).Select(kv => new ClassDetectionMetrics(kv.Key, kv.Value.Images, kv.Value.Truth, kv.Value.Predicted, kv.Value.Matched))],
             _scoreFloor, AveragePrecision(_curve, _gt), apPerClass.Count == 0 ? 0 : apPerClass.Average(a => a.AveragePrecision), apPerClass);
     }
 
-    private int LabelOrder(string label)
-    {
-        int i = _labels.IndexOf(label);
-        return i < 0 ? int.MaxValue : i;
-    }
+    /// <summary>Per-class entries in the report's class order (the model's classes first), then by name.</summary>
+    private IEnumerable<KeyValuePair<string, T>> InLabelOrder<T>(Dictionary<string, T> byClass) =>
+        byClass.OrderBy(kv => _labels.IndexOf(kv.Key) is int i and >= 0 ? i : int.MaxValue).ThenBy(kv => kv.Key, StringComparer.Ordinal);
 
     private int LabelIndex(string label)
     {

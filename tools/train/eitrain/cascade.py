@@ -141,6 +141,16 @@ def refine(net, img, boxes, size, thr, nms_iou, nms_mode, nms_after, cfg):
     return finish(boxes, prob, reg, thr, nms_iou, nms_mode, nms_after, size, cfg)
 
 
+def config_from_manifest(detector):
+    """The cascade settings (the cfg of stage1 / detect) of a package manifest's "detector" section."""
+    stages, pyr = detector["stages"], detector["pyramid"]
+    return {"pyramid": {"minSize": pyr["minSize"], "scaleFactor": pyr.get("scaleFactor", 0.709),
+                        "maxScales": pyr.get("maxScales", 0), "aspects": pyr.get("aspects", [1.0])},
+            "thresholds": [st["threshold"] for st in stages], "crossNms": detector["crossScaleNms"]["iou"],
+            "square": stages[0].get("square", False),
+            "onetNms": (stages[2]["nms"]["iou"], stages[2]["nms"]["mode"].lower())}
+
+
 def final_nms(cfg):
     """The last stage's NMS (IoU, mode): cfg["onetNms"], else the reference MTCNN's 0.7 "min" after regression."""
     return tuple(cfg.get("onetNms", (0.7, "min")))
