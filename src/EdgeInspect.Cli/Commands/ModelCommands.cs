@@ -44,7 +44,7 @@ internal static class ModelCommands
             if (!(v is >= 0f and < 1f)) r.AddError($"--ap-floor must be in [0, 1), got {v}");
         });
         var providers = ProvidersOption();
-        var command = new Command("eval", "run the model package (cascade, classifier, decision) over a labelled dataset and print detection precision/recall at IoU 0.5, per-class precision/recall/F1, the confusion matrix and part-level OK/NG accuracy");
+        var command = new Command("eval", "run the model package (cascade, classifier, decision) over a labelled dataset and print detection precision/recall at IoU 0.5, average precision (AP, mAP) and detection by class, per-class precision/recall/F1, the confusion matrix and part-level OK/NG accuracy");
         command.Options.Add(model);
         command.Options.Add(dataset);
         command.Options.Add(split);
