@@ -1,15 +1,18 @@
+using EdgeInspect.Core.Configuration;
 using EdgeInspect.Core.Storage;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace EdgeInspect.Sync.Mqtt;
 
+/// <summary>Registration of the MQTT uplink.</summary>
 public static class UplinkServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers the MQTT uplink from the "Uplink" section (validated now, naming the bad key). With no Uplink:Host the
+    /// Registers the MQTT uplink from the "Uplink" section (validated when the host starts, naming the bad key). With no Uplink:Host the
     /// station runs without a broker and the outbox just buffers. Needs an <see cref="IOutboxQueue"/> (AddEdgeInspectStorage).
     /// <see cref="DeviceMqttConnection"/> is a singleton other features (commands, model packages) can subscribe on;
     /// set <paramref name="status"/> to fill the birth message (mode, active model).
@@ -17,15 +20,14 @@ public static class UplinkServiceCollectionExtensions
     public static IServiceCollection AddEdgeInspectUplink(this IServiceCollection services, IConfiguration configuration,
         Func<IServiceProvider, DeviceStatusInfo>? status = null)
     {
-        var options = new MqttUplinkOptions();
-        configuration.GetSection(MqttUplinkOptions.SectionName).Bind(options);
-        options.Validate();
-        services.AddSingleton(options);
-        if (!options.Enabled) return services;
-        services.AddSingleton(sp => new DeviceMqttConnection(options, sp.GetService<TimeProvider>(), sp.GetService<ILogger<DeviceMqttConnection>>(),
-            status is null ? null : () => status(sp)));
-        services.AddSingleton(sp => new OutboxUplink(sp.GetRequiredService<IOutboxQueue>(), sp.GetRequiredService<DeviceMqttConnection>(), options,
-            sp.GetService<ILogger<OutboxUplink>>()));
+        services.AddValidatedSection<MqttUplinkOptions>(configuration, MqttUplinkOptions.SectionName, o => o.Validate());
+        services.AddSingleton(sp => sp.GetRequiredService<IOptions<MqttUplinkOptions>>().Value);
+        // Whether there is a broker at all decides what is registered, so it is read now; the rest binds at start.
+        if (string.IsNullOrWhiteSpace(configuration[$"{MqttUplinkOptions.SectionName}:{nameof(MqttUplinkOptions.Host)}"])) return services;
+        services.AddSingleton(sp => new DeviceMqttConnection(sp.GetRequiredService<MqttUplinkOptions>(), sp.GetService<TimeProvider>(),
+            sp.GetService<ILogger<DeviceMqttConnection>>(), status is null ? null : () => status(sp)));
+        services.AddSingleton(sp => new OutboxUplink(sp.GetRequiredService<IOutboxQueue>(), sp.GetRequiredService<DeviceMqttConnection>(),
+            sp.GetRequiredService<MqttUplinkOptions>(), sp.GetService<ILogger<OutboxUplink>>()));
         services.AddHostedService<UplinkHostedService>();
         return services;
     }

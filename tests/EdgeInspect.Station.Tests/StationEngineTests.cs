@@ -16,19 +16,20 @@ public class StationEngineTests
 {
     private sealed class Rig
     {
-        public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 11, 23, 8, 0, 0, TimeSpan.Zero));
+        public FakeTimeProvider Time { get; }
         public InMemoryInspectionStore Store { get; } = new();
         public SimulatedStationOutputs Outputs { get; } = new();
         public ModeController Modes { get; }
         public StationEngine Engine { get; }
         public PartRenderer Renderer { get; } = new(new PartRendererOptions { Seed = 4, DefectRate = 0.4 });
 
-        public Rig(AutomationMode mode, double modelAccuracy = 0.9, double humanAccuracy = 0.95)
+        public Rig(AutomationMode mode, double modelAccuracy = 0.9, double humanAccuracy = 0.95, ITelemetryRecorder? telemetry = null, FakeTimeProvider? time = null)
         {
+            Time = time ?? new FakeTimeProvider(new DateTimeOffset(2026, 11, 23, 8, 0, 0, TimeSpan.Zero));
             var s = Store.LoadState(); s.Mode = mode; Store.SaveState(s);
             Modes = new ModeController(Store, new AutomationGate(new GateOptions { MinPairedParts = 50, MinAgreementLowerBound = 0.8 }), Time);
             Engine = new StationEngine(new StationOptions(), new InspectorHost(new SimulatedModelInspector(modelAccuracy)), Modes, Store, Outputs,
-                new SimulatedHumanInspector(new HumanInspectorOptions { Accuracy = humanAccuracy }), Time);
+                new SimulatedHumanInspector(new HumanInspectorOptions { Accuracy = humanAccuracy }), Time, telemetry);
         }
 
         public List<(InspectionRecord Record, PartTruth Truth)> RunParts(int n)
@@ -136,9 +137,9 @@ public class StationEngineTests
     [Fact]
     public void Process_WithTelemetryRecorder_PartsLatencyClassesAndInputStatsReported()
     {
-        var rig = new Rig(AutomationMode.Full);
-        var recorder = new TelemetryRecorder("dev-001", rig.Time, baselineFrames: 10, thermalRoot: "/nonexistent");
-        rig.Engine.Telemetry = recorder;
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 23, 8, 0, 0, TimeSpan.Zero));
+        var recorder = new TelemetryRecorder("dev-001", time, baselineFrames: 10, thermalRoot: "/nonexistent");
+        var rig = new Rig(AutomationMode.Full, telemetry: recorder, time: time);
         var parts = rig.RunParts(40);
         rig.Time.Advance(TimeSpan.FromSeconds(4));
         var s = recorder.TakeSnapshot();

@@ -219,7 +219,10 @@ public sealed class TelemetryIntegrationTests : IDisposable
             ["Telemetry:Alarms:0:Raise"] = "80",
             ["Telemetry:Alarms:0:Clear"] = "90",
         }).Build();
-        var e = Assert.Throws<InvalidOperationException>(() => new ServiceCollection().AddEdgeInspectTelemetry(bad));
-        Assert.StartsWith("Telemetry:Alarms:0:Clear", e.Message);
+        // Validated when the host starts (ValidateOnStart) and on first read, naming the key.
+        using var badProvider = new ServiceCollection().AddSingleton<IInspectionStore>(new InMemoryInspectionStore())
+            .AddEdgeInspectTelemetry(bad).BuildServiceProvider();
+        var e = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() => badProvider.GetRequiredService<TelemetryOptions>());
+        Assert.StartsWith("Telemetry:Alarms:0:Clear", Assert.Single(e.Failures));
     }
 }

@@ -10,15 +10,9 @@ namespace EdgeInspect.Station.Pipeline;
 /// </summary>
 public interface IInspectorHost
 {
+    /// <summary>The inspector for the next frame; null when no model is installed.</summary>
     IInspector? Current { get; }
+
+    /// <summary>Installs <paramref name="next"/> and returns the one it replaced (the caller disposes it).</summary>
     IInspector? Swap(IInspector? next);
-}
-
-public sealed class InspectorHost(IInspector? initial = null) : IInspectorHost
-{
-    private IInspector? _current = initial;
-
-    public IInspector? Current => Volatile.Read(ref _current);
-
-    public IInspector? Swap(IInspector? next) => Interlocked.Exchange(ref _current, next);
 }

@@ -19,10 +19,10 @@ public sealed record StationOptions
     public TimeSpan HumanWindow { get; init; } = TimeSpan.FromSeconds(10);
 }
 
-/// <summary>Live counters for progress and the final summary.</summary>
 /// <summary>A part whose verdict is decided (and acted on) but whose record is not stored yet; it owns nothing (the frame stays the caller's).</summary>
 public readonly record struct DecidedPart(Frame Frame, InspectionRecord Record, Core.Inspection.InspectionResult? Result);
 
+/// <summary>Live counters for progress and the final summary.</summary>
 public sealed class StationCounters
 {
     internal long Parts, Paired, Agreements, Rejects, FailSafe, Dropped;
@@ -47,8 +47,12 @@ public sealed class StationEngine(
     IInspectionStore store,
     IStationOutputs outputs,
     IHumanVerdictSource? human,
-    TimeProvider time)
+    TimeProvider time,
+    ITelemetryRecorder? telemetry = null,
+    IEnumerable<IPartObserver>? observers = null)
 {
+    private readonly IPartObserver[] _observers = observers?.ToArray() ?? [];
+
     // The counter is saved on a clean stop; after a crash the stored records themselves carry the last number,
     // so a sequence (the cloud's dedupe key with the device id) is never handed out twice.
     private long _sequence = Math.Max(store.LoadState().LastSequence, store.Records().Select(r => r.Sequence).DefaultIfEmpty(0).Max());
@@ -58,11 +62,11 @@ public sealed class StationEngine(
     /// <summary>The host the model is read from per frame (the fleet agent swaps models through it).</summary>
     public IInspectorHost Inspectors => inspectors;
 
-    /// <summary>Optional: sees each part after its record is stored (fleet candidate shadow, promotion and rollback).</summary>
+    /// <summary>TEMPORARY until the fleet wiring takes observers by constructor.</summary>
     public IPartObserver? Observer { get; set; }
 
-    /// <summary>Telemetry (issue 5): the null recorder unless the composition root sets the registered ITelemetryRecorder.</summary>
-    public ITelemetryRecorder Telemetry { get; set; } = NullTelemetryRecorder.Instance;
+    /// <summary>Where frame, part and latency figures go (the null recorder when the station has no telemetry).</summary>
+    public ITelemetryRecorder Telemetry { get; } = telemetry ?? NullTelemetryRecorder.Instance;
 
     /// <summary>One part, start to stored record, on the calling thread: <see cref="Decide"/> then <see cref="Commit"/>.</summary>
     public InspectionRecord Process(Frame frame)
@@ -148,7 +152,8 @@ public sealed class StationEngine(
 
     /// <summary>
     /// Stores decided parts durably (one group commit for all of them), then counts them, feeds the shadow gate,
-    /// telemetry and the observer. Called by one thread at a time, in decision order (the record stage).
+    /// telemetry and the observers (on the record stage's thread, after the records are durable). Called by one
+    /// thread at a time, in decision order.
     /// </summary>
     public void Commit(IReadOnlyList<DecidedPart> parts)
     {
@@ -171,7 +176,7 @@ public sealed class StationEngine(
             Telemetry.InputFrame(part.Frame.Image);
             foreach (var (stage, ms) in record.LatencyMs) Telemetry.StageLatencyMs(stage, ms);
             Telemetry.PartInspected(part.Result?.PartClass, part.Result?.Regions.Count(r => !r.WholeFrame) ?? 0); // detections only: the no-detection fraction
-            if (Observer is { } observer)
+            foreach (var observer in Observer is null ? _observers : [.. _observers, Observer])
             {
                 try { observer.OnPart(part.Frame, record); }
                 catch (Exception e) when (e is not OutOfMemoryException) { /* the part is recorded; an observer never costs it */ }

@@ -1,15 +1,18 @@
+using EdgeInspect.Core.Configuration;
 using EdgeInspect.Core.Storage;
 using EdgeInspect.Core.Telemetry;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace EdgeInspect.Sync.Mqtt.Telemetry;
 
+/// <summary>Registration of the telemetry recorder and publisher.</summary>
 public static class TelemetryServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers telemetry from the "Telemetry" section (validated now, naming the bad key): one
+    /// Registers telemetry from the "Telemetry" section (validated when the host starts, naming the bad key): one
     /// <see cref="TelemetryRecorder"/>, also as <see cref="ITelemetryRecorder"/> for the station pipeline, and the
     /// <see cref="TelemetryPublisher"/> hosted service. Needs an <see cref="IInspectionStore"/>; snapshots are stored
     /// when the store is also an <see cref="ITelemetryStore"/> (the LiteDB one), and published when a
@@ -18,18 +21,16 @@ public static class TelemetryServiceCollectionExtensions
     /// </summary>
     public static IServiceCollection AddEdgeInspectTelemetry(this IServiceCollection services, IConfiguration configuration)
     {
-        var options = new TelemetryOptions();
-        configuration.GetSection(TelemetryOptions.SectionName).Bind(options);
-        options.Validate();
+        services.AddValidatedSection<TelemetryOptions>(configuration, TelemetryOptions.SectionName, o => o.Validate());
+        services.AddSingleton(sp => sp.GetRequiredService<IOptions<TelemetryOptions>>().Value);
         var deviceId = configuration[$"{MqttUplinkOptions.SectionName}:DeviceId"] ?? configuration["Device:Id"] ?? new MqttUplinkOptions().DeviceId;
-        services.AddSingleton(options);
-        services.AddSingleton(sp => new TelemetryRecorder(deviceId, sp.GetService<TimeProvider>(), options.BaselineFrames));
+        services.AddSingleton(sp => new TelemetryRecorder(deviceId, sp.GetService<TimeProvider>(), sp.GetRequiredService<TelemetryOptions>().BaselineFrames));
         services.AddSingleton<ITelemetryRecorder>(sp => sp.GetRequiredService<TelemetryRecorder>());
         services.AddSingleton(sp =>
         {
             var store = sp.GetRequiredService<IInspectionStore>();
             return new TelemetryPublisher(sp.GetRequiredService<TelemetryRecorder>(), store,
-                sp.GetService<ITelemetryStore>() ?? store as ITelemetryStore, sp.GetService<DeviceMqttConnection>(), options,
+                sp.GetService<ITelemetryStore>() ?? store as ITelemetryStore, sp.GetService<DeviceMqttConnection>(), sp.GetRequiredService<TelemetryOptions>(),
                 sp.GetService<TimeProvider>(), sp.GetService<ILogger<TelemetryPublisher>>());
         });
         services.AddHostedService(sp => sp.GetRequiredService<TelemetryPublisher>());

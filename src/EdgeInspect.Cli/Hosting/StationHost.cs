@@ -1,0 +1,78 @@
+using EdgeInspect.Core.Automation;
+using EdgeInspect.Cli.CommandLine;
+using EdgeInspect.Core.Configuration;
+using EdgeInspect.Core.Domain;
+using EdgeInspect.Station.Automation;
+using EdgeInspect.Station.Configuration;
+using EdgeInspect.Station.Pipeline;
+using EdgeInspect.Storage.LiteDb;
+using EdgeInspect.Sync.Mqtt;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace EdgeInspect.Cli.Hosting;
+
+/// <summary>The station as a worker service: a host built from one profile, started, run until a signal stops it.</summary>
+public static class StationHost
+{
+    /// <summary>A host builder configured by <paramref name="profile"/> (its only configuration source) with the station module added.</summary>
+    public static HostApplicationBuilder CreateBuilder(StationProfile profile, StationHostSettings settings)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+        {
+            Args = [],
+            ContentRootPath = Environment.CurrentDirectory,
+            DisableDefaults = false,
+        });
+        builder.Configuration.AddConfiguration(profile.Configuration);
+        builder.Services.AddSystemd();
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.AddEdgeInspectStation(settings);
+        return builder;
+    }
+
+    /// <summary>
+    /// Starts <paramref name="host"/>, prints the station's banner, and waits for shutdown (Ctrl-C, SIGTERM).
+    /// Returns the exit code: 0 after a clean stop, <see cref="ExitCodes.BadInput"/> when the configuration or a
+    /// part it names (model, store, source, GPIO) stops the start, with one line naming the key.
+    /// </summary>
+    public static async Task<int> RunAsync(IHost host, TextWriter output, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await host.StartAsync(cancellationToken);
+        }
+        catch (Exception e) when (StartupFailure(e) is { } message)
+        {
+            return CliErrors.Fail(message, ExitCodes.BadInput);
+        }
+        output.WriteLine(Banner(host.Services));
+        await host.WaitForShutdownAsync(cancellationToken);
+        return ExitCodes.Ok;
+    }
+
+    /// <summary>One line a technician can act on, or null for a failure that is not the configuration's.</summary>
+    internal static string? StartupFailure(Exception e) => e switch
+    {
+        AggregateException { InnerExceptions.Count: > 0 } a => StartupFailure(a.InnerExceptions[0]),
+        OptionsValidationException v => ValidatedOptions.FirstFailure(v),
+        ConfigValueException c => c.Message,
+        // The binder's "Failed to convert configuration value at 'Source:IntervalMs' ..." names the key.
+        InvalidOperationException i when i.Message.Contains("configuration value", StringComparison.Ordinal) => i.Message,
+        _ => null,
+    };
+
+    private static string Banner(IServiceProvider services)
+    {
+        var device = services.GetRequiredService<IOptions<DeviceOptions>>().Value;
+        var model = services.GetRequiredService<IInspectorHost>().Current;
+        var uplink = services.GetRequiredService<IOptions<MqttUplinkOptions>>().Value;
+        return $"station {device.Id}/{device.Station}: source {services.GetRequiredService<Core.Imaging.IFrameSource>().Name}, " +
+            $"model {model?.ModelName} {model?.ModelVersion}, mode {services.GetRequiredService<ModeController>().Current.ToWire()}, " +
+            $"store {Path.GetFullPath(services.GetRequiredService<IOptions<StoreOptions>>().Value.Path)}, " +
+            $"uplink {(uplink.Enabled ? $"{uplink.Host}:{uplink.Port}" : "off (records buffer locally)")}; Ctrl-C to stop";
+    }
+}

@@ -1,0 +1,91 @@
+using EdgeInspect.Cli.Fleet;
+using EdgeInspect.Core.Configuration;
+using EdgeInspect.Core.Telemetry;
+using EdgeInspect.Station.Automation;
+using EdgeInspect.Station.Configuration;
+using EdgeInspect.Station.Pipeline;
+using EdgeInspect.Storage.LiteDb;
+using EdgeInspect.Sync.Mqtt;
+using EdgeInspect.Sync.Mqtt.Telemetry;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace EdgeInspect.Cli.Hosting;
+
+/// <summary>The station module: every part of a station registered from the host's configuration (a profile).</summary>
+public static class StationServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers a whole station on <paramref name="builder"/>: typed options for each profile section (validated at
+    /// start, a bad value names its key), GPIO, frame source and trigger, human verdict source, outputs, key switch,
+    /// the model, mode controller and engine, the three pipeline stages, store, uplink, telemetry and fleet control.
+    /// Hardware and the model come through small seams (<see cref="System.Device.Gpio.GpioController"/>,
+    /// <see cref="Core.Imaging.IFrameSource"/>, <see cref="Station.Fleet.IInspectorLoader"/>): a registration added
+    /// after this call replaces the default, which is how tests run a station with simulated parts.
+    /// </summary>
+    public static IHostApplicationBuilder AddEdgeInspectStation(this IHostApplicationBuilder builder, StationHostSettings? settings = null)
+    {
+        settings ??= new StationHostSettings();
+        var configuration = builder.Configuration;
+        var services = builder.Services;
+        // Records, topics and telemetry carry the profile's device id unless the uplink names its own.
+        if (configuration[$"{MqttUplinkOptions.SectionName}:DeviceId"] is null && configuration["Device:Id"] is { } deviceId)
+        {
+            configuration.AddInMemoryCollection([new($"{MqttUplinkOptions.SectionName}:DeviceId", deviceId)]);
+        }
+
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton(settings);
+        services.AddValidatedSection<DeviceOptions>(configuration, DeviceOptions.SectionName, o => o.Validate());
+        services.AddValidatedSection<SourceOptions>(configuration, SourceOptions.SectionName, o => o.Validate());
+        services.AddValidatedSection<HumanVerdictOptions>(configuration, HumanVerdictOptions.SectionName, o => o.Validate());
+        services.AddValidatedSection<AutomationOptions>(configuration, AutomationOptions.SectionName, o => o.Validate());
+        services.AddValidatedSection<ModelOptions>(configuration, ModelOptions.SectionName, o => o.Validate());
+        services.AddValidatedSection<GpioOptions>(configuration, GpioOptions.SectionName, o => o.Validate());
+
+        services.AddEdgeInspectStorage(configuration);
+        services.AddEdgeInspectUplink(configuration, FleetAgentServiceCollectionExtensions.DeviceStatus);
+        services.AddEdgeInspectTelemetry(configuration);
+        services.AddStationIo();
+        services.AddStationModel();
+        services.AddSingleton(StationParts.CreateModeController);
+        services.AddSingleton(sp =>
+        {
+            var device = sp.GetRequiredService<IOptions<DeviceOptions>>().Value;
+            var human = sp.GetRequiredService<IOptions<HumanVerdictOptions>>().Value;
+            return new StationOptions
+            {
+                DeviceId = device.Id,
+                Station = device.Station,
+                PartialConfidence = sp.GetRequiredService<IOptions<AutomationOptions>>().Value.PartialConfidence,
+                HumanWindow = TimeSpan.FromMilliseconds(human.WindowMs),
+            };
+        });
+        services.AddSingleton(sp => new StationEngine(sp.GetRequiredService<StationOptions>(), sp.GetRequiredService<IInspectorHost>(),
+            sp.GetRequiredService<ModeController>(), sp.GetRequiredService<Core.Storage.IInspectionStore>(),
+            sp.GetRequiredService<IStationOutputs>(), sp.GetService<IHumanVerdictSource>(), sp.GetRequiredService<TimeProvider>(),
+            sp.GetService<ITelemetryRecorder>(), sp.GetServices<IPartObserver>()));
+
+        // Fleet control when the profile has a Fleet section; its hosted service restores the model slots, so it is
+        // registered before the stages and starts before frames flow.
+        services.AddEdgeInspectFleetAgent(configuration, inference: configuration.GetSection(ModelOptions.SectionName).Get<ModelOptions>()?.Inference);
+
+        services.AddSingleton(new FrameChannel(capacity: 4));
+        services.AddSingleton(new RecordChannel(capacity: 8));
+        // Hosted services stop in reverse order: capture first, then inspection drains its channel, then the record
+        // stage drains the decided parts; the progress reporter, registered first, stops last and counts them all.
+        services.AddHostedService(sp => new ProgressReporter(sp.GetRequiredService<StationEngine>(), sp.GetRequiredService<ModeController>(),
+            sp.GetRequiredService<TimeProvider>(), settings.Progress));
+        services.AddHostedService(sp => new ModeControlFolder(StationParts.ControlFolder(sp), sp.GetRequiredService<ModeController>(),
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ModeControlFolder>>()));
+        services.AddHostedService<ModeKeySwitchService>();
+        services.AddHostedService<RecordStage>();
+        services.AddHostedService<InspectionStage>();
+        services.AddHostedService<CaptureStage>();
+        return builder;
+    }
+}

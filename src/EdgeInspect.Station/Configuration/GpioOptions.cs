@@ -1,0 +1,60 @@
+namespace EdgeInspect.Station.Configuration;
+
+/// <summary>The "Gpio" section: the driver and the station's pins (BCM numbers on a Pi, line offsets on a Jetson).</summary>
+public sealed class GpioOptions
+{
+    /// <summary>The section name in a profile.</summary>
+    public const string SectionName = "Gpio";
+
+    /// <summary>simulated | real</summary>
+    public string Driver { get; set; } = "simulated";
+
+    /// <summary>Inspector's OK button input.</summary>
+    public int ButtonOk { get; set; } = 17;
+
+    /// <summary>Inspector's defect button input.</summary>
+    public int ButtonDefect { get; set; } = 27;
+
+    /// <summary>Part-present sensor input (triggered sources).</summary>
+    public int PartPresent { get; set; } = 22;
+
+    /// <summary>Mode key switch, bit 0.</summary>
+    public int ModeKeyA { get; set; } = 5;
+
+    /// <summary>Mode key switch, bit 1.</summary>
+    public int ModeKeyB { get; set; } = 6;
+
+    /// <summary>Mode key switch, bit 2.</summary>
+    public int ModeKeyC { get; set; } = 13;
+
+    /// <summary>Reject actuator output.</summary>
+    public int RejectOutput { get; set; } = 23;
+
+    /// <summary>Status light output.</summary>
+    public int StatusLight { get; set; } = 24;
+
+    /// <summary>How long an input must hold before a change counts.</summary>
+    public int DebounceMs { get; set; } = 30;
+
+    /// <summary><see cref="DebounceMs"/> as a span.</summary>
+    public TimeSpan Debounce => TimeSpan.FromMilliseconds(DebounceMs);
+
+    /// <summary>Throws naming the first bad key; every pin is used once.</summary>
+    public void Validate()
+    {
+        ConfigCheck.Need(Driver is "simulated" or "real", "Gpio:Driver", "must be simulated or real");
+        var pins = new (string Key, int Pin)[]
+        {
+            ("Gpio:ButtonOk", ButtonOk), ("Gpio:ButtonDefect", ButtonDefect), ("Gpio:PartPresent", PartPresent),
+            ("Gpio:ModeKeyA", ModeKeyA), ("Gpio:ModeKeyB", ModeKeyB), ("Gpio:ModeKeyC", ModeKeyC),
+            ("Gpio:RejectOutput", RejectOutput), ("Gpio:StatusLight", StatusLight),
+        };
+        var seen = new Dictionary<int, string>();
+        foreach (var (key, pin) in pins)
+        {
+            ConfigCheck.Need(pin is >= 0 and <= 511, key, "pin number must be 0..511");
+            ConfigCheck.Need(seen.TryAdd(pin, key), key, $"pin {pin} is already used by {seen.GetValueOrDefault(pin)}");
+        }
+        ConfigCheck.Need(DebounceMs is >= 0 and <= 1000, "Gpio:DebounceMs", "must be 0..1000");
+    }
+}
