@@ -61,7 +61,7 @@ public sealed class StationEngine(
     /// <summary>Optional: sees each part after its record is stored (fleet candidate shadow, promotion and rollback).</summary>
     public IPartObserver? Observer { get; set; }
 
-    /// <summary>Telemetry (issue 5): the null recorder unless the composition root sets the registered ITelemetryRecorder.</summary>
+    /// <summary>Telemetry: the null recorder unless the composition root sets the registered ITelemetryRecorder.</summary>
     public ITelemetryRecorder Telemetry { get; set; } = NullTelemetryRecorder.Instance;
 
     /// <summary>One part, start to stored record, on the calling thread: <see cref="Decide"/> then <see cref="Commit"/>.</summary>
