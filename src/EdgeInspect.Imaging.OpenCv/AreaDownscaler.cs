@@ -11,8 +11,8 @@ namespace EdgeInspect.Imaging.OpenCv;
 /// <c>ResizeArea_Invoker</c> in imgproc/src/resize.cpp) reproduced bit for bit, but vectorised across source rows.
 /// <para>
 /// Why it exists: the cascade resizes the full frame once per pyramid level (the reference does, and its results
-/// depend on it), and OpenCV runs that path as a scalar loop on one core; on the fixture photos it was 90 % of
-/// the P-Net stage's own overhead. The arithmetic here is OpenCV's, in OpenCV's order: per source row the
+/// depend on it), and OpenCV runs that path as a scalar loop on one core, which makes it most of the P-Net
+/// stage's own overhead on the fixture photos (docs/design/cascade.md). The arithmetic here is OpenCV's, in OpenCV's order: per source row the
 /// horizontal sums <c>buf = ((0 + s0 * a0) + s1 * a1) + ...</c> in float, then per output row
 /// <c>sum = (beta0 * buf0) + beta1 * buf1 + ...</c>, rounded half to even and saturated. Only the loop nest differs:
 /// the source is staged transposed (each column's rows contiguous), so one SIMD lane per source row computes the
@@ -523,7 +523,7 @@ public sealed class AreaSource
 /// <summary>
 /// 8 rows of 8-bit values turned into one float vector per value (lane = row): 8 bytes of each row widened to
 /// floats, then an 8 x 8 register transpose. Both <see cref="AreaSource"/> and <see cref="AreaPyramid"/> stage
-/// their sources this way; it was a scalar, bounds-checked loop that took a third of the pyramid's time.
+/// their sources this way, because a scalar, bounds-checked staging loop costs about a third of the pyramid's time.
 /// </summary>
 internal static class BlockTransposer
 {

@@ -10,8 +10,8 @@ namespace EdgeInspect.Imaging.OpenCv;
 /// see <see cref="AreaDownscaler"/>), in one streaming pass over the source.
 /// <para>
 /// Why streaming: resized level by level, or with every level's horizontal sums kept for a later vertical pass,
-/// a 561 x 561 photo moves about 8 MB of float sums through memory per frame, more than the caches hold; that was
-/// most of the P-Net stage's overhead. Here the source goes by in blocks of <see cref="AreaDownscaler.Lanes"/> rows
+/// a 561 x 561 photo moves about 8 MB of float sums through memory per frame, more than the caches hold, and the
+/// stage becomes memory-bound. Here the source goes by in blocks of <see cref="AreaDownscaler.Lanes"/> rows
 /// (staged once, transposed so one SIMD lane is one row); each level takes the block's horizontal sums while the
 /// block is in cache and folds them straight into the output row it is summing. An output row is finished as
 /// soon as its last source row has gone by, saturated to bytes and handed to the sink, so the caller packs it

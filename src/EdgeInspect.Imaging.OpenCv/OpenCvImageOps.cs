@@ -15,7 +15,7 @@ namespace EdgeInspect.Imaging.OpenCv;
 /// <see cref="AreaPyramid"/> (one streaming pass, a band of source rows per worker), crops to
 /// <see cref="AreaDownscaler"/> (one crop per item, each worker with its own scratch, a <see cref="Lane"/>); both
 /// batch calls (<see cref="ResizeAreaEach"/>, <see cref="CropResizeAreaEach"/>) run on <see cref="ParallelWorkers"/>. Between those calls the
-/// cores belong to ONNX Runtime, so the cascade's image work no longer runs on one core while the other idles.
+/// cores belong to ONNX Runtime; within them the image work is spread over every core.
 /// </para>
 /// One caller at a time (the detector that owns it).
 /// </summary>

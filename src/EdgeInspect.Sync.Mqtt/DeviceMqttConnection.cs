@@ -47,7 +47,7 @@ public sealed record DeviceStatusInfo(string? Mode, string? ActiveModel, string?
 /// The device's one MQTT 5 connection (MQTTnet 5). Everything that talks to the broker (record outbox, telemetry,
 /// events, and fleet's commands and model chunks) shares it.
 /// <para>
-/// Why a loop of our own: MQTTnet 5 dropped the managed client, so reconnecting is the application's job. Following
+/// Why a loop of our own: MQTTnet 5 has no managed client, so reconnecting is the application's job. Following
 /// MQTTnet's own sample, <see cref="StartAsync"/> starts a loop that, while connected, pings every
 /// <see cref="MqttUplinkOptions.PingIntervalSeconds"/> (a failed ping means the link is dead even when TCP has not
 /// noticed yet) and, while disconnected, reconnects after a delay that doubles per failure from
@@ -383,8 +383,8 @@ public sealed class DeviceMqttConnection : IAsyncDisposable
     {
         var b = new MqttClientOptionsBuilder()
             .WithTcpServer(_options.Host, _options.Port)
-            // Not WithoutPacketFragmentation(): the drain meets its target without it, and it was never verified with
-            // the outage and status tests (an early suspicion that it lost records was wrong: see OutboxUplink's replay).
+            // Not WithoutPacketFragmentation(): the drain meets its target without it, and the outage and status tests
+            // run with fragmentation on (records lost at a broker kill are OutboxUplink's replay's business, not this).
             .WithClientId(_options.EffectiveClientId)
             .WithProtocolVersion(MqttProtocolVersion.V500)
             .WithCleanStart(true)

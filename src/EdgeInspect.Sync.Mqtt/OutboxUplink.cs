@@ -18,8 +18,8 @@ namespace EdgeInspect.Sync.Mqtt;
 /// got it, and a broker that dies (no persistence, or a crash between its PUBACK and forwarding) loses what it had not
 /// yet forwarded. So the records acknowledged in the last <see cref="MqttUplinkOptions.ReplaySeconds"/> before the
 /// link dropped are sent once more after the reconnect, before the backlog; the cloud drops the duplicates by
-/// (deviceId, sequence). Observed in the 20 s broker outage test: the record in flight at the broker kill was
-/// acknowledged and never delivered, in several runs out of seven, once appends got fast.
+/// (deviceId, sequence). The 20 s broker outage test covers it: without the replay, the record in flight at the broker
+/// kill can be acknowledged and never delivered.
 /// </para>
 /// </summary>
 public sealed class OutboxUplink : IAsyncDisposable

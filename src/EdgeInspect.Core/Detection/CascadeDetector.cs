@@ -17,8 +17,8 @@ namespace EdgeInspect.Core.Detection;
 /// Network lanes: each stage may hold several copies of its network (<see cref="InferenceOptions.Lanes"/>), each
 /// run by its own thread; the first stage's pyramid levels (largest first) and each later stage's batch (cut into
 /// equal chunks) are spread over them. On a small CPU, copies with one thread each beat one copy with all cores:
-/// ONNX Runtime wakes its pool for every operator of these small graphs (measured on the 2-core VM: two
-/// single-threaded runs side by side finish 1.9x the work of one, one run on two threads 1.35x).
+/// ONNX Runtime wakes its pool for every operator of these small graphs, so two single-threaded runs side by side
+/// get more work done than one run on two threads (figures in docs/benchmarks.md).
 /// </para>
 /// Not thread-safe; reusable, and allocation-free once warm (buffers grow to the largest frame seen).
 /// </summary>

@@ -10,8 +10,8 @@ namespace EdgeInspect.Core.Imaging;
 public sealed class ImageBuffer : IDisposable
 {
     // A pool of its own, not ArrayPool.Shared: the shared pool keeps only a few arrays per size per core, and a
-    // station holds a dozen frames in flight across its stages (capture queue, inspection, record queue), so it
-    // ran dry and frames allocated their pixels anew (measured by bench pipeline). Arrays are kept only once
+    // station holds a dozen frames in flight across its stages (capture queue, inspection, record queue), so that
+    // pool runs dry and frames allocate their pixels anew (bench pipeline shows it). Arrays are kept only once
     // returned, so this holds what the pipeline's depth needs and no more.
     private static readonly ArrayPool<byte> Pool = ArrayPool<byte>.Create(maxArrayLength: 64 * 1024 * 1024, maxArraysPerBucket: 64);
 

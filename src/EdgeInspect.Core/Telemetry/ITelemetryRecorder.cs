@@ -4,7 +4,7 @@ using EdgeInspect.Core.Packages;
 namespace EdgeInspect.Core.Telemetry;
 
 /// <summary>
-/// What the station pipeline reports for telemetry (issue 5, item 3). Every call is cheap, thread-safe and allocates
+/// What the station pipeline reports for telemetry. Every call is cheap, thread-safe and allocates
 /// nothing once warm, so the capture and inspection stages can call it per frame.
 /// </summary>
 public interface ITelemetryRecorder

@@ -62,7 +62,7 @@ public sealed class RecordChannel(int capacity = 8) : StageChannel<DecidedPart>(
 
 /// <summary>
 /// Stage 2: inspection, policy and actuation, one part at a time; the decided part goes to the record stage, so
-/// the next frame is inspected while this one's record is written (its fsync no longer adds to every frame).
+/// the next frame is inspected while this one's record is written (the store's fsync stays off the frame's path).
 /// </summary>
 public sealed class InspectionStage(FrameChannel channel, RecordChannel records, StationEngine engine, ILogger<InspectionStage> log) : BackgroundService
 {
