@@ -1,4 +1,5 @@
 using EdgeInspect.Core.Automation;
+using System.Text.RegularExpressions;
 using EdgeInspect.Cli.CommandLine;
 using EdgeInspect.Core.Configuration;
 using EdgeInspect.Core.Domain;
@@ -16,7 +17,7 @@ using Microsoft.Extensions.Options;
 namespace EdgeInspect.Cli.Hosting;
 
 /// <summary>The station as a worker service: a host built from one profile, started, run until a signal stops it.</summary>
-public static class StationHost
+public static partial class StationHost
 {
     /// <summary>A host builder configured by <paramref name="profile"/> (its only configuration source) with the station module added.</summary>
     public static HostApplicationBuilder CreateBuilder(StationProfile profile, StationHostSettings settings)
@@ -43,7 +44,7 @@ public static class StationHost
     {
         try
         {
-            await host.StartAsync(cancellationToken);
+            await StartAsync(host, cancellationToken);
         }
         catch (Exception e) when (StartupFailure(e) is { } message)
         {
@@ -54,16 +55,31 @@ public static class StationHost
         return ExitCodes.Ok;
     }
 
+    /// <summary>
+    /// Validates every options section, then starts the host. The generic host resolves its hosted services (and so
+    /// opens the store, the camera and the model) before it runs the start-up validation; validating first means a
+    /// bad value is refused before anything is opened or written.
+    /// </summary>
+    public static async Task StartAsync(IHost host, CancellationToken cancellationToken = default)
+    {
+        host.Services.GetService<IStartupValidator>()?.Validate();
+        await host.StartAsync(cancellationToken);
+    }
+
     /// <summary>One line a technician can act on, or null for a failure that is not the configuration's.</summary>
-    internal static string? StartupFailure(Exception e) => e switch
+    public static string? StartupFailure(Exception e) => e switch
     {
         AggregateException { InnerExceptions.Count: > 0 } a => StartupFailure(a.InnerExceptions[0]),
         OptionsValidationException v => ValidatedOptions.FirstFailure(v),
         ConfigValueException c => c.Message,
-        // The binder's "Failed to convert configuration value at 'Source:IntervalMs' ..." names the key.
-        InvalidOperationException i when i.Message.Contains("configuration value", StringComparison.Ordinal) => i.Message,
+        InvalidOperationException i when BinderFailure().Match(i.Message) is { Success: true } m =>
+            $"{m.Groups["key"].Value}: '{m.Groups["value"].Value}' is not a valid {m.Groups["type"].Value.Replace("System.", "", StringComparison.Ordinal)}",
         _ => null,
     };
+
+    /// <summary>The configuration binder's message for a value of the wrong type.</summary>
+    [GeneratedRegex(@"Failed to convert configuration value '(?<value>[^']*)' at '(?<key>[^']+)' to type '(?<type>[^']+)'")]
+    private static partial Regex BinderFailure();
 
     private static string Banner(IServiceProvider services)
     {
