@@ -10,39 +10,6 @@ using MQTTnet.Protocol;
 
 namespace EdgeInspect.Sync.Mqtt;
 
-/// <summary>One inbound message, handed to a <see cref="DeviceMqttConnection.Subscribe"/> handler after the size check.</summary>
-/// <param name="Topic">Full topic it arrived on.</param>
-/// <param name="Payload">A copy of the payload (at most <see cref="MqttUplinkOptions.MaxPayloadBytes"/> bytes).</param>
-/// <param name="ResponseTopic">MQTT 5 response topic, where the sender wants the reply ([MQTT-3.3.2.3.5]).</param>
-/// <param name="CorrelationData">MQTT 5 correlation data, to be echoed on the reply unchanged.</param>
-public sealed record MqttInbound(
-    string Topic,
-    ReadOnlyMemory<byte> Payload,
-    string? ResponseTopic,
-    byte[]? CorrelationData,
-    string? ContentType,
-    IReadOnlyList<KeyValuePair<string, string>> UserProperties);
-
-/// <summary>Publish settings; the defaults are those of records and events (QoS 1, not retained).</summary>
-public sealed record MqttPublishSettings
-{
-    public static readonly MqttPublishSettings AtLeastOnce = new();
-    public MqttQualityOfServiceLevel Qos { get; init; } = MqttQualityOfServiceLevel.AtLeastOnce;
-    public bool Retain { get; init; }
-    public string? ResponseTopic { get; init; }
-    public byte[]? CorrelationData { get; init; }
-    public string ContentType { get; init; } = "application/json";
-    /// <summary>Seconds the broker may keep it for an offline subscriber; 0 = no expiry.</summary>
-    public uint MessageExpirySeconds { get; init; }
-}
-
-/// <summary>What the birth message says about the device (versions, mode, active model).</summary>
-public sealed record DeviceStatusInfo(string? Mode, string? ActiveModel, string? ActiveModelVersion, string? SoftwareVersion)
-{
-    /// <summary>Fleet state (slots, candidate, model state, last events) when the fleet agent runs; null otherwise.</summary>
-    public System.Text.Json.Nodes.JsonNode? Fleet { get; init; }
-}
-
 /// <summary>
 /// The device's one MQTT 5 connection (MQTTnet 5). Everything that talks to the broker (record outbox, telemetry,
 /// events, and fleet's commands and model chunks) shares it.
@@ -309,7 +276,7 @@ public sealed class DeviceMqttConnection : IAsyncDisposable
         cts.CancelAfter(TimeSpan.FromSeconds(_options.ConnectTimeoutSeconds));
         try
         {
-            var result = await _client.ConnectAsync(BuildClientOptions(), cts.Token);
+            var result = await _client.ConnectAsync(DeviceClientOptions.Build(_options, Topics.Status), cts.Token);
             if (result.ResultCode != MqttClientConnectResultCode.Success)
             {
                 Interlocked.Increment(ref _connectFailures);
@@ -373,66 +340,6 @@ public sealed class DeviceMqttConnection : IAsyncDisposable
             softwareVersion = s.SoftwareVersion,
             fleet = s.Fleet,
         }, Json);
-    }
-
-    /// <summary>The death message is built once per CONNECT; it cannot know the time of death, so it carries none.</summary>
-    private byte[] WillPayload() =>
-        JsonSerializer.SerializeToUtf8Bytes(new { state = "offline", deviceId = _options.DeviceId, reason = "connection lost" }, Json);
-
-    private MqttClientOptions BuildClientOptions()
-    {
-        var b = new MqttClientOptionsBuilder()
-            .WithTcpServer(_options.Host, _options.Port)
-            // Not WithoutPacketFragmentation(): the drain meets its target without it, and the outage and status tests
-            // run with fragmentation on (records lost at a broker kill are OutboxUplink's replay's business, not this).
-            .WithClientId(_options.EffectiveClientId)
-            .WithProtocolVersion(MqttProtocolVersion.V500)
-            .WithCleanStart(true)
-            .WithKeepAlivePeriod(TimeSpan.FromSeconds(_options.KeepAliveSeconds))
-            .WithTimeout(TimeSpan.FromSeconds(_options.ConnectTimeoutSeconds))
-            .WithMaximumPacketSize((uint)(_options.MaxPayloadBytes + 64 * 1024))
-            .WithWillTopic(Topics.Status)
-            .WithWillPayload(WillPayload())
-            .WithWillRetain(true)
-            .WithWillQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
-            .WithWillContentType("application/json");
-        if (_options.Username is not null) b.WithCredentials(_options.Username, _options.Password);
-        if (_options.UseTls) b.WithTlsOptions(ConfigureTls);
-        var built = b.Build();
-        // Small request / reply packets (commands, chunk acknowledgements) must not wait for Nagle's algorithm to
-        // coalesce them with the next write (RFC 896; with the peer's delayed ACK that is a ~40 ms stall per round trip).
-        if (built.ChannelOptions is MqttClientTcpOptions tcp) tcp.NoDelay = true;
-        return built;
-    }
-
-    private void ConfigureTls(MqttClientTlsOptionsBuilder tls)
-    {
-        tls.UseTls();
-        tls.WithTargetHost(_options.Host);
-        if (_options.ClientCertFile is not null && _options.ClientKeyFile is not null)
-        {
-            var pem = X509Certificate2.CreateFromPemFile(_options.ClientCertFile, _options.ClientKeyFile);
-            // SslStream on Linux needs a certificate whose key is not ephemeral: round-trip through PKCS#12.
-            var cert = X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
-            tls.WithClientCertificates([cert]);
-        }
-        if (_options.CaFile is not null)
-        {
-            var ca = new X509Certificate2Collection();
-            ca.ImportFromPemFile(_options.CaFile);
-            // Trust the configured CA only (not the system store): a device should talk to its own fleet broker.
-            tls.WithCertificateValidationHandler(args =>
-            {
-                if (args.Certificate is null) return false;
-                if ((args.SslPolicyErrors & ~SslPolicyErrors.RemoteCertificateChainErrors) != SslPolicyErrors.None) return false;
-                using var chain = new X509Chain();
-                chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-                chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-                chain.ChainPolicy.CustomTrustStore.AddRange(ca);
-                using var leaf = new X509Certificate2(args.Certificate);
-                return chain.Build(leaf);
-            });
-        }
     }
 
     private async Task OnMessageAsync(MqttApplicationMessageReceivedEventArgs e)
