@@ -4,9 +4,9 @@ using EdgeInspect.Core.Imaging;
 namespace EdgeInspect.Station.Pipeline;
 
 /// <summary>
-/// Sees every part right after its record is stored, on the inspection stage's thread, before the frame is released
-/// (the fleet agent runs its candidate model here, and promotes or rolls back between two frames). It never decides
-/// the part; an exception it throws is swallowed so that it cannot cost a record.
+/// Sees every part right after its record is stored, on the record stage's thread (<see cref="StationEngine.Commit"/>),
+/// before the frame is released; the inspection stage may be deciding later frames meanwhile. The fleet agent runs its
+/// candidate model here. It never decides the part; an exception it throws is swallowed so that it cannot cost a record.
 /// </summary>
 public interface IPartObserver
 {
