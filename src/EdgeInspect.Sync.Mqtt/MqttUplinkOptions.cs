@@ -1,3 +1,5 @@
+using EdgeInspect.Fleet.Protocol.Topics;
+
 namespace EdgeInspect.Sync.Mqtt;
 
 /// <summary>

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json.Nodes;
-using EdgeInspect.Core.Fleet.Commands;
+using EdgeInspect.Fleet.Protocol.Commands;
+using EdgeInspect.Station.Fleet.Commands;
 using Microsoft.Extensions.Time.Testing;
 using Xunit;
 

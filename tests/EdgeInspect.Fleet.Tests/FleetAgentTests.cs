@@ -1,13 +1,15 @@
 using System.Security.Cryptography;
 using EdgeInspect.Core.Automation;
 using EdgeInspect.Core.Domain;
-using EdgeInspect.Core.Fleet;
 using EdgeInspect.Core.Imaging;
 using EdgeInspect.Core.Inspection;
-using EdgeInspect.Core.Packages.Signing;
 using EdgeInspect.Core.Storage;
+using EdgeInspect.Fleet.Protocol.Packages;
+using EdgeInspect.Fleet.Protocol.Signing;
 using EdgeInspect.Station.Automation;
 using EdgeInspect.Station.Fleet;
+using EdgeInspect.Station.Fleet.Mqtt;
+using EdgeInspect.Station.Fleet.Slots;
 using EdgeInspect.Station.Pipeline;
 using EdgeInspect.Station.VirtualLine;
 using Xunit;

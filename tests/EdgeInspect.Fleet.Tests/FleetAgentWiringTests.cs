@@ -1,9 +1,11 @@
 using EdgeInspect.Cli.Fleet;
 using EdgeInspect.Core.Automation;
-using EdgeInspect.Core.Packages.Signing;
 using EdgeInspect.Core.Storage;
+using EdgeInspect.Fleet.Protocol.Signing;
 using EdgeInspect.Station.Automation;
 using EdgeInspect.Station.Fleet;
+using EdgeInspect.Station.Fleet.Mqtt;
+using EdgeInspect.Station.Fleet.Slots;
 using EdgeInspect.Station.Pipeline;
 using EdgeInspect.Station.VirtualLine;
 using Microsoft.Extensions.Configuration;

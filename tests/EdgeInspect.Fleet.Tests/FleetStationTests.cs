@@ -3,9 +3,12 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using EdgeInspect.Core.Fleet;
-using EdgeInspect.Core.Packages.Signing;
-using EdgeInspect.Core.Packages.Transfer;
+using EdgeInspect.Fleet.Packages;
+using EdgeInspect.Fleet.Protocol.Packages;
+using EdgeInspect.Fleet.Protocol.Signing;
+using EdgeInspect.Fleet.Protocol.Transfer;
+using EdgeInspect.Station.Fleet.Slots;
+using EdgeInspect.Station.Fleet.Transfer;
 using Xunit;
 
 namespace EdgeInspect.Fleet.Tests;

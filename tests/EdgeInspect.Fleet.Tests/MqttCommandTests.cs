@@ -1,9 +1,11 @@
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json.Nodes;
-using EdgeInspect.Core.Fleet.Commands;
+using EdgeInspect.Fleet.Commands;
+using EdgeInspect.Fleet.Protocol.Commands;
+using EdgeInspect.Station.Fleet.Commands;
+using EdgeInspect.Station.Fleet.Mqtt;
 using EdgeInspect.Sync.Mqtt;
-using EdgeInspect.Sync.Mqtt.Commands;
 using EdgeInspect.TestSupport;
 using MQTTnet;
 using MQTTnet.Formatter;

@@ -1,6 +1,7 @@
-using EdgeInspect.Core.Fleet;
-using EdgeInspect.Core.Packages.Signing;
 using EdgeInspect.Core.Storage;
+using EdgeInspect.Fleet.Protocol.Packages;
+using EdgeInspect.Fleet.Protocol.Signing;
+using EdgeInspect.Station.Fleet.Slots;
 using Xunit;
 
 namespace EdgeInspect.Fleet.Tests;

@@ -1,6 +1,7 @@
 using System.Text;
-using EdgeInspect.Core.Fleet;
-using EdgeInspect.Core.Packages.Signing;
+using EdgeInspect.Fleet.Protocol.Packages;
+using EdgeInspect.Fleet.Protocol.Signing;
+using EdgeInspect.Station.Fleet.Slots;
 using Xunit;
 
 namespace EdgeInspect.Fleet.Tests;

@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
-using EdgeInspect.Core.Packages.Signing;
+using EdgeInspect.Fleet.Protocol.Signing;
 using Xunit;
 
 namespace EdgeInspect.Fleet.Tests;

@@ -1,8 +1,10 @@
 using System.Security.Cryptography;
 using System.Text;
-using EdgeInspect.Core.Fleet;
 using EdgeInspect.Core.Packages;
-using EdgeInspect.Core.Packages.Signing;
+using EdgeInspect.Fleet.Packages;
+using EdgeInspect.Fleet.Protocol.Packages;
+using EdgeInspect.Fleet.Protocol.Signing;
+using EdgeInspect.Station.Fleet.Slots;
 
 namespace EdgeInspect.Fleet.Tests;
 

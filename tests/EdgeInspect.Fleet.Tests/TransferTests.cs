@@ -1,5 +1,7 @@
 using System.Security.Cryptography;
-using EdgeInspect.Core.Packages.Transfer;
+using EdgeInspect.Fleet.Packages;
+using EdgeInspect.Fleet.Protocol.Transfer;
+using EdgeInspect.Station.Fleet.Transfer;
 using Xunit;
 
 namespace EdgeInspect.Fleet.Tests;

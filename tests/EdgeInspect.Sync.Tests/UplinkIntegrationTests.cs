@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using EdgeInspect.Core.Domain;
+using EdgeInspect.Fleet.Protocol.Topics;
 using EdgeInspect.Storage.LiteDb;
 using EdgeInspect.Sync.Mqtt;
 using EdgeInspect.TestSupport;

@@ -1,6 +1,7 @@
 using System.CommandLine;
-using EdgeInspect.Core.Fleet;
-using EdgeInspect.Core.Packages.Signing;
+using EdgeInspect.Fleet.Packages;
+using EdgeInspect.Fleet.Protocol.Packages;
+using EdgeInspect.Fleet.Protocol.Signing;
 
 namespace EdgeInspect.Fleet;
 
@@ -102,5 +103,3 @@ public static class FleetCli
         }
     }
 }
-
-public sealed class UsageException(string message) : Exception(message);

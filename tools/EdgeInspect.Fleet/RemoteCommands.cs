@@ -1,10 +1,10 @@
 using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using EdgeInspect.Core.Fleet.Commands;
-using EdgeInspect.Core.Packages.Transfer;
-using EdgeInspect.Sync.Mqtt.Commands;
-using EdgeInspect.Sync.Mqtt.Packages;
+using EdgeInspect.Fleet.Commands;
+using EdgeInspect.Fleet.Packages;
+using EdgeInspect.Fleet.Protocol.Commands;
+using EdgeInspect.Fleet.Protocol.Transfer;
 using MQTTnet;
 using MQTTnet.Formatter;
 

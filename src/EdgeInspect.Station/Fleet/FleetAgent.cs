@@ -1,94 +1,74 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 using EdgeInspect.Core.Automation;
 using EdgeInspect.Core.Domain;
-using EdgeInspect.Core.Fleet;
-using EdgeInspect.Core.Fleet.Commands;
 using EdgeInspect.Core.Imaging;
 using EdgeInspect.Core.Inspection;
-using EdgeInspect.Core.Packages.Transfer;
-using EdgeInspect.Core.Shadow;
 using EdgeInspect.Core.Storage;
+using EdgeInspect.Fleet.Protocol.Packages;
+using EdgeInspect.Fleet.Protocol.Transfer;
 using EdgeInspect.Station.Automation;
+using EdgeInspect.Station.Fleet.Audit;
+using EdgeInspect.Station.Fleet.Commands;
+using EdgeInspect.Station.Fleet.Shadow;
+using EdgeInspect.Station.Fleet.Slots;
+using EdgeInspect.Station.Fleet.Status;
 using EdgeInspect.Station.Pipeline;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace EdgeInspect.Station.Fleet;
 
-/// <summary>Opens an installed package folder as an inspector (ONNX Runtime on a device; anything in tests).</summary>
-public interface IInspectorLoader
-{
-    IInspector Load(string packageFolder);
-}
-
-/// <summary>The outcome of promote / rollback: done, or refused with a stable code and a reason.</summary>
-public sealed record FleetActionResult(bool Done, string? Code, string Reason);
-
 /// <summary>
-/// The station's side of fleet control (issue 6). Transport-free: the MQTT glue hands it command contexts and received
-/// archives. What it owns:
-/// <list type="bullet">
-/// <item>install: a received archive is verified and validated by <see cref="PackageInstaller"/> into the spare slot,
-/// loaded, and becomes the candidate;</item>
-/// <item>three-way shadow: as an <see cref="IPartObserver"/> it runs the candidate on every live part after the
-/// active model's record is stored (human, active, candidate; <see cref="CandidateShadow"/>), on the inspection
-/// thread, so the candidate never decides a part;</item>
-/// <item>promote (gate met with <see cref="PromotionOptions.Auto"/>, or on command): the candidate goes in through
-/// <see cref="IInspectorHost.Swap"/>, which takes effect between two frames; the replaced model stays loaded as the
-/// previous one, so a rollback is the same atomic swap the other way;</item>
-/// <item>rollback (on command, or when <see cref="ModelWatch"/> sees a promoted model cross the limits);</item>
-/// <item>an <see cref="AuditEvent"/> in the store for every state change, raised on <see cref="StateChanged"/> so the
-/// transport publishes it and refreshes the status message.</item>
-/// </list>
-/// An inspector that has been in the host is disposed only from <see cref="OnPart"/> (the inspection thread, after its
-/// frame is done), never while a frame may be using it.
+/// The station's side of fleet control, transport-free: the MQTT glue hands it command contexts and received archives.
+/// It ties together the slots (<see cref="ModelSlots"/>: install into the spare slot, restore at start, promote and
+/// roll back through <see cref="IInspectorHost.Swap"/> between two frames), the candidate's trial
+/// (<see cref="CandidateTrial"/>, run on every stored part on the record stage, never deciding a part), the watch of a
+/// newly promoted model (<see cref="ModelWatch"/>), and the audit (<see cref="FleetAuditLog"/>, raised on
+/// <see cref="StateChanged"/>).
 /// </summary>
 public sealed class FleetAgent : IPartObserver, IDisposable
 {
     private readonly FleetAgentOptions _options;
-    private readonly IInspectionStore _store;
     private readonly ModeController _modes;
-    private readonly IInspectorHost _host;
-    private readonly PackageInstaller _installer;
-    private readonly IInspectorLoader _loader;
-    private readonly TimeProvider _time;
+    private readonly ModelSlots _slots;
+    private readonly FleetAuditLog _audit;
     private readonly ILogger _log;
+    // Guards the slots, the trial's statistics and the watch. Held only briefly: status and commands wait on it.
     private readonly Lock _lock = new();
+    // Held while the candidate inspects a part and by whatever promotes, replaces or disposes the candidate, so it is
+    // never used by two threads nor after disposal. Always taken before _lock.
+    private readonly Lock _candidateGate = new();
     private readonly SemaphoreSlim _installGate = new(1, 1);
-    private readonly List<IInspector> _retired = [];
-    private readonly LinkedList<AuditEvent> _recent = new();
-    private IInspector? _candidate;
-    private IInspector? _previous;
-    private CandidateShadow? _shadow;
+    private CandidateTrial? _trial;
     private JsonObject? _lastShadowReport;
-    private ModelWatch? _candidateWatch;
     private ModelWatch? _watch;
-    private long _swaps;
     private bool _disposed;
 
+    /// <summary>Validates <paramref name="options"/>; call <see cref="Start"/> before frames flow.</summary>
     public FleetAgent(FleetAgentOptions options, IInspectionStore store, ModeController modes, IInspectorHost host,
         PackageInstaller installer, IInspectorLoader loader, TimeProvider time, ILogger<FleetAgent>? log = null)
     {
         options.Validate();
         _options = options;
-        _store = store;
         _modes = modes;
-        _host = host;
-        _installer = installer;
-        _loader = loader;
-        _time = time;
         _log = (ILogger?)log ?? NullLogger.Instance;
-        _modes.Changed += r => StateChanged?.Invoke(new AuditEvent(_time.GetUtcNow(), "mode-change", "station", "mode", r.From.ToWire(), r.To.ToWire(), r.Reason));
+        _slots = new ModelSlots(store, host, installer, loader);
+        _audit = new FleetAuditLog(store, time, options.StatusEvents, _log);
+        _modes.Changed += r => _audit.Raise([new AuditEvent(time.GetUtcNow(), "mode-change", "station", "mode", r.From.ToWire(), r.To.ToWire(), r.Reason)]);
     }
 
-    /// <summary>Raised after every state change (outside the agent's lock), with the audited event.</summary>
-    public event Action<AuditEvent>? StateChanged;
+    /// <summary>Raised after every state change (outside the agent's locks), with the audited event.</summary>
+    public event Action<AuditEvent>? StateChanged
+    {
+        add => _audit.Raised += value;
+        remove => _audit.Raised -= value;
+    }
 
     /// <summary>Hot swaps done (promotions and rollbacks).</summary>
-    public long Swaps => Interlocked.Read(ref _swaps);
+    public long Swaps => _slots.Swaps;
 
-    public bool HasCandidate { get { lock (_lock) return _candidate is not null; } }
+    /// <summary>True while a candidate is shadowed.</summary>
+    public bool HasCandidate { get { lock (_lock) return _trial is not null; } }
 
     /// <summary>
     /// Restores the persisted slots at start: the active slot's model replaces whatever the host holds (the profile's
@@ -96,49 +76,41 @@ public sealed class FleetAgent : IPartObserver, IDisposable
     /// </summary>
     public void Start()
     {
-        var state = _store.LoadState();
+        var state = _slots.State();
         var events = new List<AuditEvent>();
-        if (state.ActiveSlot is { } active && _installer.VersionIn(active) is not null)
+        lock (_lock) _slots.AdoptHostModel();
+        if (state.ActiveSlot is { } active && _slots.Holds(active))
         {
             try
             {
-                var inspector = _loader.Load(_installer.SlotPath(active));
-                lock (_lock)
-                {
-                    // The model the host held (the profile's) was the previous one only if no slot is recorded as
-                    // previous; otherwise a rollback loads the previous slot.
-                    if (_host.Swap(inspector) is { } old)
-                    {
-                        if (state.PreviousSlot is null) _previous = old;
-                        else Retire(old);
-                    }
-                }
-                events.Add(Audit("model-restored", "service", "start", null, Describe(inspector, active), "active slot loaded at start"));
+                var inspector = _slots.Load(active);
+                lock (_lock) _slots.RestoreActive(inspector, previousSlotRecorded: state.PreviousSlot is not null);
+                events.Add(_audit.Append("model-restored", "service", "start", null, FleetStatusProjection.Describe(inspector, active), "active slot loaded at start"));
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
-                events.Add(Audit("model-restore-failed", "service", "start", null, active, e.Message));
+                events.Add(_audit.Append("model-restore-failed", "service", "start", null, active, e.Message));
             }
         }
         else if (state.ActiveSlot is { } missing)
         {
-            events.Add(Audit("model-restore-failed", "service", "start", null, missing, $"slot {missing} is empty or its manifest unreadable; the profile's model serves"));
+            events.Add(_audit.Append("model-restore-failed", "service", "start", null, missing, $"slot {missing} is empty or its manifest unreadable; the profile's model serves"));
         }
-        if (state.CandidateSlot is { } cand && _installer.VersionIn(cand) is not null)
+        if (state.CandidateSlot is { } cand && _slots.Holds(cand))
         {
             try
             {
-                var inspector = _loader.Load(_installer.SlotPath(cand));
-                lock (_lock) SetCandidate(inspector);
-                events.Add(Audit("candidate-restored", "service", "start", null, Describe(inspector, cand), "candidate slot loaded at start"));
+                var inspector = _slots.Load(cand);
+                lock (_candidateGate) lock (_lock) SetCandidate(inspector);
+                events.Add(_audit.Append("candidate-restored", "service", "start", null, FleetStatusProjection.Describe(inspector, cand), "candidate slot loaded at start"));
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
-                UpdateSlots(s => s.CandidateSlot = null);
-                events.Add(Audit("candidate-restore-failed", "service", "start", null, cand, e.Message));
+                _slots.Update(s => s.CandidateSlot = null);
+                events.Add(_audit.Append("candidate-restore-failed", "service", "start", null, cand, e.Message));
             }
         }
-        Raise(events);
+        _audit.Raise(events);
     }
 
     /// <summary>
@@ -155,29 +127,24 @@ public sealed class FleetAgent : IPartObserver, IDisposable
             var work = new DeviceState();
             VerifiedPackage verified;
             IInspector inspector;
-            var events = new List<AuditEvent>();
             try
             {
-                var s0 = _store.LoadState();
+                var s0 = _slots.State();
                 (work.ActiveSlot, work.CandidateSlot, work.PreviousSlot) = (s0.ActiveSlot, s0.CandidateSlot, s0.PreviousSlot);
                 // A candidate being shadowed keeps running until the new package passed every check; the slot is
-                // replaced under the agent's lock, so no promotion or rollback moves the spare slot meanwhile.
-                verified = await Task.Run(() => _installer.Install(archivePath, work, offer.Rollback, cancellationToken, step =>
+                // replaced under the agent's locks, so no promotion or rollback moves the spare slot meanwhile.
+                verified = await Task.Run(() => _slots.Installer.Install(archivePath, work, offer.Rollback, cancellationToken, step =>
                 {
-                    lock (_lock)
+                    lock (_candidateGate) lock (_lock)
                     {
-                        var now = _store.LoadState();
+                        var now = _slots.State();
                         (work.ActiveSlot, work.CandidateSlot, work.PreviousSlot) = (now.ActiveSlot, now.CandidateSlot, now.PreviousSlot);
                         var previousBefore = work.PreviousSlot;
-                        if (_candidate is not null) DropCandidate();
+                        if (_trial is not null) DropCandidate();
                         step();
-                        if (previousBefore is not null && work.PreviousSlot is null && _previous is not null)
-                        {
-                            // The spare slot was the previous model's: it is no longer installed anywhere.
-                            Retire(_previous);
-                            _previous = null;
-                        }
-                        UpdateSlots(s =>
+                        // The spare slot was the previous model's: it is no longer installed anywhere.
+                        if (previousBefore is not null && work.PreviousSlot is null) _slots.ForgetPrevious();
+                        _slots.Update(s =>
                         {
                             s.CandidateSlot = work.CandidateSlot;
                             s.PreviousSlot = work.PreviousSlot;
@@ -186,27 +153,28 @@ public sealed class FleetAgent : IPartObserver, IDisposable
                 }), cancellationToken);
                 try
                 {
-                    inspector = _loader.Load(verified.Folder);
+                    inspector = _slots.LoadFolder(verified.Folder);
                 }
                 catch (Exception e) when (e is not OutOfMemoryException and not OperationCanceledException)
                 {
-                    lock (_lock) UpdateSlots(s => s.CandidateSlot = null);
+                    lock (_lock) _slots.Update(s => s.CandidateSlot = null);
                     throw new PackageRefusedException(RefusalCode.LoadFailed, $"{verified.Folder}: validated but does not open as an inspector ({e.Message})");
                 }
             }
             catch (PackageRefusedException e)
             {
-                Raise([Audit("package-refused", "fleet", "mqtt", offer.PackageId, null, $"{e.WireCode}: {e.Message}")]);
+                _audit.Raise([_audit.Append("package-refused", "fleet", "mqtt", offer.PackageId, null, $"{e.WireCode}: {e.Message}")]);
                 throw;
             }
-            lock (_lock)
+            AuditEvent installed;
+            lock (_candidateGate) lock (_lock)
             {
-                if (_candidate is not null) DropCandidate();
+                if (_trial is not null) DropCandidate();
                 SetCandidate(inspector);
-                events.Add(Audit("package-installed", "fleet", "mqtt", offer.PackageId, Describe(inspector, work.CandidateSlot),
-                    $"signed by key {verified.KeyId[..Math.Min(12, verified.KeyId.Length)]}; candidate shadowing beside the active model"));
+                installed = _audit.Append("package-installed", "fleet", "mqtt", offer.PackageId, FleetStatusProjection.Describe(inspector, work.CandidateSlot),
+                    $"signed by key {verified.KeyId[..Math.Min(12, verified.KeyId.Length)]}; candidate shadowing beside the active model");
             }
-            Raise(events);
+            _audit.Raise([installed]);
             return new JsonObject
             {
                 ["candidate"] = work.CandidateSlot,
@@ -222,15 +190,17 @@ public sealed class FleetAgent : IPartObserver, IDisposable
 
     /// <summary>Audits a package the transport refused before it reached <see cref="InstallAsync"/> (oversize, truncated).</summary>
     public void ReportTransferRefusal(string packageId, string code, string reason) =>
-        Raise([Audit("package-refused", "fleet", "mqtt", packageId, null, $"{code}: {reason}")]);
+        _audit.Raise([_audit.Append("package-refused", "fleet", "mqtt", packageId, null, $"{code}: {reason}")]);
 
     /// <summary>Swaps the candidate in (between two frames). Without <paramref name="force"/> the gate must be met.</summary>
     public FleetActionResult Promote(string actor, string source, string? reason, bool force)
     {
         FleetActionResult result;
         var events = new List<AuditEvent>();
-        lock (_lock) result = PromoteLocked(actor, source, reason, force, events);
-        Raise(events);
+        // A shadow run in flight finishes first: the candidate must not be inspecting on the record stage while the
+        // inspection stage starts using it.
+        lock (_candidateGate) lock (_lock) result = PromoteLocked(actor, source, reason, force, events);
+        _audit.Raise(events);
         return result;
     }
 
@@ -239,16 +209,16 @@ public sealed class FleetAgent : IPartObserver, IDisposable
     {
         // A previous model that is not loaded (after a restart) is loaded here, outside the lock, so frames keep flowing.
         IInspector? loaded = null;
-        var state = _store.LoadState();
+        var state = _slots.State();
         bool needLoad;
-        lock (_lock) needLoad = _previous is null && state.PreviousSlot is not null;
+        lock (_lock) needLoad = _slots.Previous is null && state.PreviousSlot is not null;
         if (needLoad)
         {
-            try { loaded = _loader.Load(_installer.SlotPath(state.PreviousSlot!)); }
+            try { loaded = _slots.Load(state.PreviousSlot!); }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
                 var failed = new FleetActionResult(false, "load-failed", $"previous slot {state.PreviousSlot} does not load: {e.Message}");
-                Raise([Audit("rollback-refused", actor, source, null, state.PreviousSlot, failed.Reason)]);
+                _audit.Raise([_audit.Append("rollback-refused", actor, source, null, state.PreviousSlot, failed.Reason)]);
                 return failed;
             }
         }
@@ -256,92 +226,47 @@ public sealed class FleetAgent : IPartObserver, IDisposable
         var events = new List<AuditEvent>();
         lock (_lock)
         {
-            if (loaded is not null)
-            {
-                if (_previous is null) _previous = loaded;
-                else loaded.Dispose();
-            }
+            if (loaded is not null) _slots.OfferPrevious(loaded);
             result = RollbackLocked(actor, source, reason, automatic: false, events);
         }
-        Raise(events);
+        _audit.Raise(events);
         return result;
     }
 
-    /// <summary>The inspection stage calls this after each stored part: candidate shadow, watch, auto promote / rollback.</summary>
+    /// <summary>
+    /// The record stage calls this after each stored part: watch of a promoted model (auto rollback), then the
+    /// candidate's shadow run (rejection, auto promotion). The candidate inspects outside the lock that status waits on.
+    /// </summary>
     public void OnPart(Frame frame, InspectionRecord record)
     {
         var events = new List<AuditEvent>();
-        lock (_lock)
+        lock (_candidateGate)
         {
-            if (_disposed) return;
-            // Every frame that could have been using a retired inspector is done by now (this is the same thread).
-            foreach (var r in _retired) r.Dispose();
-            _retired.Clear();
-
-            if (_watch is not null && AutomationPolicy.RunsModel(record.Mode))
+            CandidateTrial? trial;
+            lock (_lock)
             {
-                bool failed = record.ModelVerdict is null;
-                _watch.Add(failed, record.Agreement, record.LatencyMs.TryGetValue("total", out var ms) ? ms : 0);
-                if (_watch.Breach() is { } breach)
-                {
-                    if (_options.Rollback.Auto) RollbackLocked("station", "auto-rollback", breach, automatic: true, events);
-                    else
-                    {
-                        events.Add(Audit("rollback-limit-crossed", "station", "watch", null, null, breach + " (Fleet:Rollback:Auto is off)"));
-                        _watch = null;
-                    }
-                }
-                else if (_watch is not null && _watch.Parts >= _options.Rollback.WatchParts)
-                {
-                    events.Add(Audit("model-settled", "station", "watch", null, Describe(_host.Current, _store.LoadState().ActiveSlot), $"watched for {_watch.Parts} parts within the limits"));
-                    _watch = null;
-                }
+                if (_disposed) return;
+                _slots.DisposeRetired();
+                WatchLocked(record, events);
+                trial = _trial;
             }
-
-            if (_candidate is not null)
+            if (trial is not null)
             {
-                Verdict? verdict = null;
-                var start = Stopwatch.GetTimestamp();
-                try { verdict = _candidate.Inspect(frame).Verdict; }
-                catch (Exception e) when (e is not OutOfMemoryException) { _log.LogDebug("candidate failed on part {Part}: {Error}", record.PartId, e.Message); }
-                var ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-                _shadow!.Add(record.HumanVerdict, record.ModelVerdict, verdict, ms);
-                _candidateWatch!.Add(verdict is null, record.HumanVerdict is { } h && verdict is { } v ? h == v : null, ms);
-                if (_candidateWatch.Breach() is { } breach)
+                var (verdict, ms) = trial.Inspect(frame, record.PartId, _log);
+                lock (_lock)
                 {
-                    events.Add(Audit("candidate-rejected", "station", "shadow", Describe(_candidate, _store.LoadState().CandidateSlot), null, breach));
-                    DropCandidate();
-                    UpdateSlots(s => s.CandidateSlot = null);
-                }
-                else if (_options.Promotion.Auto && _shadow.GateProblem(_options.Promotion) is null)
-                {
-                    PromoteLocked("station", "auto-promote", "promotion gate met", force: false, events);
+                    if (!_disposed && ReferenceEquals(trial, _trial)) ShadowLocked(trial, record, verdict, ms, events);
                 }
             }
         }
-        Raise(events);
+        _audit.Raise(events);
     }
 
     /// <summary>The status message's fleet part: mode, slots and versions, model state, candidate and watch, last events.</summary>
     public JsonObject Status()
     {
-        var state = _store.LoadState();
-        lock (_lock)
-        {
-            var current = _host.Current;
-            return new JsonObject
-            {
-                ["mode"] = _modes.Current.ToWire(),
-                ["modelState"] = current is null ? "no-model" : _candidate is not null ? "candidate-shadow" : _watch is not null ? "watching" : "serving",
-                ["active"] = Slot(state.ActiveSlot, current),
-                ["candidate"] = _candidate is null ? null : Slot(state.CandidateSlot, _candidate),
-                ["previous"] = _previous is null && state.PreviousSlot is null ? null : Slot(state.PreviousSlot, _previous),
-                ["swaps"] = Swaps,
-                ["shadow"] = _shadow?.ToJson(),
-                ["watch"] = _watch?.ToJson(),
-                ["lastEvents"] = new JsonArray([.. _recent.Select(e => (JsonNode)EventJson(e))]),
-            };
-        }
+        var state = _slots.State();
+        lock (_lock) return FleetStatusProjection.Status(_modes.Current, state, _slots, _trial, _watch, _audit.Recent());
     }
 
     /// <summary>The shadow report: the active model against the human (gate evidence) and the candidate's three-way statistics.</summary>
@@ -350,234 +275,117 @@ public sealed class FleetAgent : IPartObserver, IDisposable
         var (paired, agreed) = _modes.Evidence;
         lock (_lock)
         {
-            return new JsonObject
-            {
-                ["active"] = new JsonObject
-                {
-                    ["model"] = _host.Current?.ModelName,
-                    ["version"] = _host.Current?.ModelVersion,
-                    ["paired"] = paired,
-                    ["agreements"] = agreed,
-                    ["agreement"] = paired == 0 ? 0 : Math.Round((double)agreed / paired, 4),
-                    ["lowerBound"] = Math.Round(Wilson.LowerBound(agreed, paired), 4),
-                },
-                ["candidate"] = _shadow is null ? null : new JsonObject
-                {
-                    ["model"] = _candidate?.ModelName,
-                    ["version"] = _candidate?.ModelVersion,
-                    ["stats"] = _shadow.ToJson(),
-                    ["gate"] = _shadow.GateProblem(_options.Promotion) ?? "met",
-                },
-                ["lastCandidate"] = _lastShadowReport?.DeepClone(),
-            };
+            return FleetStatusProjection.ShadowReport(_slots.Active, paired, agreed, _trial, _trial?.Shadow.GateProblem(_options.Promotion), _lastShadowReport);
         }
     }
 
-    /// <summary>
-    /// Registers set-mode, status, shadow-report, promote, rollback and (when <paramref name="rebirth"/> is given) rebirth.
-    /// Refusals are <see cref="CommandException"/>s, answered with their code and reason.
-    /// </summary>
-    public void RegisterCommands(CommandProcessor processor, Func<CancellationToken, Task<bool>>? rebirth = null)
-    {
-        processor.Register("set-mode", (c, _) =>
-        {
-            var wanted = c.RequiredString("mode", 16);
-            if (!AutomationModes.TryParse(wanted, out var mode))
-                throw new CommandException("bad-args", $"set-mode: args.mode '{wanted}' is not a mode (human, shadow, assist, partial, full)");
-            var r = _modes.TrySetMode(mode, c.Actor, "mqtt", c.OptionalString("reason", 512), c.OptionalBool("force"));
-            if (!r.Changed) throw new CommandException("refused", r.Reason);
-            return ValueTask.FromResult<JsonNode?>(new JsonObject { ["from"] = r.From.ToWire(), ["to"] = r.To.ToWire(), ["reason"] = r.Reason });
-        });
-        processor.Register("status", (_, _) => ValueTask.FromResult<JsonNode?>(Status()));
-        processor.Register("shadow-report", (_, _) => ValueTask.FromResult<JsonNode?>(ShadowReport()));
-        processor.Register("promote", (c, _) => Answer(Promote(c.Actor, "mqtt", c.OptionalString("reason", 512) ?? "promote command", c.OptionalBool("force"))));
-        processor.Register("rollback", (c, _) => Answer(Rollback(c.Actor, "mqtt", c.OptionalString("reason", 512) ?? "rollback command")));
-        if (rebirth is not null)
-        {
-            processor.Register("rebirth", async (_, ct) =>
-            {
-                var ok = await rebirth(ct);
-                if (!ok) throw new CommandException("unavailable", "the status message could not be published");
-                return new JsonObject { ["republished"] = true };
-            });
-        }
-    }
+    /// <summary>Registers the fleet commands (<see cref="FleetCommandHandlers"/>); rebirth only when <paramref name="rebirth"/> is given.</summary>
+    public void RegisterCommands(CommandProcessor processor, Func<CancellationToken, Task<bool>>? rebirth = null) =>
+        FleetCommandHandlers.Register(processor, this, _modes, rebirth);
 
+    /// <summary>Disposes the candidate, the previous and retired models (waiting for a shadow run in flight); not the active one.</summary>
     public void Dispose()
     {
-        lock (_lock)
+        lock (_candidateGate) lock (_lock)
         {
             if (_disposed) return;
             _disposed = true;
-            foreach (var r in _retired) r.Dispose();
-            _retired.Clear();
-            _candidate?.Dispose();
-            _candidate = null;
-            _previous?.Dispose();
-            _previous = null;
+            _trial = null;
+            _slots.Dispose();
         }
         _installGate.Dispose();
     }
 
-    private ValueTask<JsonNode?> Answer(FleetActionResult r)
+    private void WatchLocked(InspectionRecord record, List<AuditEvent> events)
     {
-        if (!r.Done) throw new CommandException(r.Code ?? "refused", r.Reason);
-        return ValueTask.FromResult<JsonNode?>(new JsonObject { ["reason"] = r.Reason, ["status"] = Status() });
+        if (_watch is null || !AutomationPolicy.RunsModel(record.Mode)) return;
+        _watch.Add(record.ModelVerdict is null, record.Agreement, record.LatencyMs.TryGetValue("total", out var ms) ? ms : 0);
+        if (_watch.Breach() is { } breach)
+        {
+            if (_options.Rollback.Auto) RollbackLocked("station", "auto-rollback", breach, automatic: true, events);
+            else
+            {
+                events.Add(_audit.Append("rollback-limit-crossed", "station", "watch", null, null, breach + " (Fleet:Rollback:Auto is off)"));
+                _watch = null;
+            }
+        }
+        else if (_watch.Parts >= _options.Rollback.WatchParts)
+        {
+            events.Add(_audit.Append("model-settled", "station", "watch", null, FleetStatusProjection.Describe(_slots.Active, _slots.State().ActiveSlot),
+                $"watched for {_watch.Parts} parts within the limits"));
+            _watch = null;
+        }
+    }
+
+    private void ShadowLocked(CandidateTrial trial, InspectionRecord record, Verdict? verdict, double ms, List<AuditEvent> events)
+    {
+        if (trial.Add(record, verdict, ms) is { } breach)
+        {
+            events.Add(_audit.Append("candidate-rejected", "station", "shadow", FleetStatusProjection.Describe(trial.Inspector, _slots.State().CandidateSlot), null, breach));
+            DropCandidate();
+            _slots.Update(s => s.CandidateSlot = null);
+        }
+        else if (_options.Promotion.Auto && trial.Shadow.GateProblem(_options.Promotion) is null)
+        {
+            PromoteLocked("station", "auto-promote", "promotion gate met", force: false, events);
+        }
     }
 
     private FleetActionResult PromoteLocked(string actor, string source, string? reason, bool force, List<AuditEvent> events)
     {
-        var state = _store.LoadState();
-        if (_candidate is null)
+        var state = _slots.State();
+        if (_trial is null)
         {
             var no = new FleetActionResult(false, "no-candidate", "no candidate model is installed");
-            events.Add(Audit("promote-refused", actor, source, null, null, no.Reason));
+            events.Add(_audit.Append("promote-refused", actor, source, null, null, no.Reason));
             return no;
         }
-        var gate = _shadow!.GateProblem(_options.Promotion);
+        var gate = _trial.Shadow.GateProblem(_options.Promotion);
         if (gate is not null && !force)
         {
-            var refused = new FleetActionResult(false, "gate-not-met", gate);
-            events.Add(Audit("promote-refused", actor, source, null, Describe(_candidate, state.CandidateSlot), gate));
-            return refused;
+            events.Add(_audit.Append("promote-refused", actor, source, null, FleetStatusProjection.Describe(_trial.Inspector, state.CandidateSlot), gate));
+            return new FleetActionResult(false, "gate-not-met", gate);
         }
-        var from = Describe(_host.Current, state.ActiveSlot);
-        var to = Describe(_candidate, state.CandidateSlot);
-        // The swap: the inspection stage reads the host once per frame, so this lands between two frames.
-        var old = _host.Swap(_candidate);
-        Interlocked.Increment(ref _swaps);
-        if (_previous is not null) Retire(_previous);
-        _previous = old;
-        _candidate = null;
-        _lastShadowReport = _shadow.ToJson();
-        _shadow = null;
-        _candidateWatch = null;
+        var from = FleetStatusProjection.Describe(_slots.Active, state.ActiveSlot);
+        var to = FleetStatusProjection.Describe(_trial.Inspector, state.CandidateSlot);
+        _slots.Promote();
+        _lastShadowReport = _trial.Shadow.ToJson();
+        _trial = null;
         _watch = new ModelWatch(_options.Rollback);
-        UpdateSlots(s =>
-        {
-            s.PreviousSlot = s.ActiveSlot;
-            s.ActiveSlot = s.CandidateSlot;
-            s.CandidateSlot = null;
-        });
         var why = gate is null ? "gate met" : $"forced past the gate ({gate})";
-        events.Add(Audit("model-promoted", actor, source, from, to, $"{reason} | {why}"));
+        events.Add(_audit.Append("model-promoted", actor, source, from, to, $"{reason} | {why}"));
         return new FleetActionResult(true, null, why);
     }
 
     private FleetActionResult RollbackLocked(string actor, string source, string? reason, bool automatic, List<AuditEvent> events)
     {
-        var state = _store.LoadState();
-        if (_previous is null)
+        var state = _slots.State();
+        if (_slots.Previous is null)
         {
             var no = new FleetActionResult(false, "no-previous", "no previous model to roll back to");
-            events.Add(Audit("rollback-refused", actor, source, null, null, no.Reason));
+            events.Add(_audit.Append("rollback-refused", actor, source, null, null, no.Reason));
             _watch = null;
             return no;
         }
-        var from = Describe(_host.Current, state.ActiveSlot);
-        var to = Describe(_previous, state.PreviousSlot);
-        // The same swap as a promotion; the model rolled back from stays loaded as the previous one.
-        _previous = _host.Swap(_previous);
-        Interlocked.Increment(ref _swaps);
+        var from = FleetStatusProjection.Describe(_slots.Active, state.ActiveSlot);
+        var to = FleetStatusProjection.Describe(_slots.Previous, state.PreviousSlot);
+        _slots.Rollback();
         _watch = null;
-        UpdateSlots(s => (s.ActiveSlot, s.PreviousSlot) = (s.PreviousSlot, s.ActiveSlot));
-        events.Add(Audit(automatic ? "model-auto-rollback" : "model-rolled-back", actor, source, from, to, reason));
+        events.Add(_audit.Append(automatic ? "model-auto-rollback" : "model-rolled-back", actor, source, from, to, reason));
         return new FleetActionResult(true, null, reason ?? "rolled back");
     }
 
     private void SetCandidate(IInspector inspector)
     {
-        _candidate = inspector;
-        _shadow = new CandidateShadow();
-        _candidateWatch = new ModelWatch(_options.Rollback);
+        _slots.SetCandidate(inspector);
+        _trial = new CandidateTrial(inspector, _options.Rollback);
     }
 
-    /// <summary>The candidate is only ever used under the lock, so it can be disposed at once.</summary>
+    /// <summary>Only under both locks: no shadow run can be using the candidate, so it is disposed at once.</summary>
     private void DropCandidate()
     {
-        if (_shadow is not null) _lastShadowReport = _shadow.ToJson();
-        _candidate?.Dispose();
-        _candidate = null;
-        _shadow = null;
-        _candidateWatch = null;
-    }
-
-    private void Retire(IInspector inspector)
-    {
-        if (!_retired.Contains(inspector)) _retired.Add(inspector);
-    }
-
-    /// <summary>Re-reads the state and changes only the slot fields, so a mode or sequence saved meanwhile is kept.</summary>
-    private void UpdateSlots(Action<DeviceState> change)
-    {
-        var s = _store.LoadState();
-        change(s);
-        _store.SaveState(s);
-    }
-
-    private AuditEvent Audit(string kind, string actor, string source, string? from, string? to, string? reason)
-    {
-        var e = new AuditEvent(_time.GetUtcNow(), kind, actor, source, from, to, reason);
-        _store.AppendAudit(e);
-        lock (_recent)
-        {
-            _recent.AddFirst(e);
-            while (_recent.Count > _options.StatusEvents) _recent.RemoveLast();
-        }
-        _log.LogInformation("fleet: {Kind} {From} -> {To} by {Actor} ({Reason})", kind, from, to, actor, reason);
-        return e;
-    }
-
-    private void Raise(List<AuditEvent> events)
-    {
-        foreach (var e in events)
-        {
-            try { StateChanged?.Invoke(e); }
-            catch (Exception ex) when (ex is not OutOfMemoryException) { _log.LogWarning("fleet event handler failed: {Error}", ex.Message); }
-        }
-    }
-
-    private static string? Describe(IInspector? inspector, string? slot) =>
-        inspector is null ? slot : $"{inspector.ModelName} v{inspector.ModelVersion}" + (slot is null ? "" : $" (slot {slot})");
-
-    private static JsonObject Slot(string? slot, IInspector? inspector) => new()
-    {
-        ["slot"] = slot,
-        ["model"] = inspector?.ModelName,
-        ["version"] = inspector?.ModelVersion,
-        ["loaded"] = inspector is not null,
-    };
-
-    public static JsonObject EventJson(AuditEvent e) => new()
-    {
-        ["at"] = e.At.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
-        ["kind"] = e.Kind,
-        ["actor"] = e.Actor,
-        ["source"] = e.Source,
-        ["from"] = e.From,
-        ["to"] = e.To,
-        ["reason"] = e.Reason,
-    };
-}
-
-/// <summary>
-/// Opens an installed package with the device's inference runtime and image operations: each inspector gets image
-/// operations of its own (it owns and disposes them), because the active model and a shadowed candidate inspect on
-/// different threads (inspection and record stages) and image operations are single-caller.
-/// </summary>
-public sealed class PackageInspectorLoader(Core.Inference.INetworkFactory factory, Core.Inference.InferenceOptions options, Func<IImageOps> imageOps) : IInspectorLoader
-{
-    public IInspector Load(string packageFolder)
-    {
-        var ops = imageOps();
-        try
-        {
-            return PackageInspector.Open(Core.Packages.ModelPackage.Open(packageFolder), factory, options, ops, ownsImageOps: true);
-        }
-        catch
-        {
-            (ops as IDisposable)?.Dispose();
-            throw;
-        }
+        if (_trial is not null) _lastShadowReport = _trial.Shadow.ToJson();
+        _slots.DropCandidate();
+        _trial = null;
     }
 }

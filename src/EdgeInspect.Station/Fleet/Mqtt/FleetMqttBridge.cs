@@ -1,0 +1,71 @@
+using System.Text.Json;
+using EdgeInspect.Core.Storage;
+using EdgeInspect.Fleet.Protocol.Transfer;
+using EdgeInspect.Station.Fleet.Commands;
+using EdgeInspect.Station.Fleet.Status;
+using EdgeInspect.Station.Fleet.Transfer;
+using EdgeInspect.Sync.Mqtt;
+
+namespace EdgeInspect.Station.Fleet.Mqtt;
+
+/// <summary>
+/// The fleet agent on the device's one MQTT connection: commands on <c>cmd/+</c> (<see cref="MqttCommandResponder"/>),
+/// packages on <c>model/+</c> (<see cref="MqttPackageReceiver"/> into <see cref="FleetAgent.InstallAsync"/>), every
+/// agent state change published on <c>events</c> (QoS 1) and reflected in the retained status message.
+/// </summary>
+public sealed class FleetMqttBridge : IAsyncDisposable
+{
+    private readonly DeviceMqttConnection _connection;
+    private readonly FleetAgent _agent;
+    private readonly MqttCommandResponder _responder;
+    private readonly MqttPackageReceiver _receiver;
+
+    /// <summary>Registers the agent's commands and subscribes both subtrees on <paramref name="connection"/>.</summary>
+    public FleetMqttBridge(DeviceMqttConnection connection, FleetAgent agent, FleetAgentOptions options, CommandOptions commands, TimeProvider time)
+    {
+        _connection = connection;
+        _agent = agent;
+        Processor = new CommandProcessor(commands, time);
+        agent.RegisterCommands(Processor, connection.PublishBirthAsync);
+        _responder = new MqttCommandResponder(connection, Processor);
+        var limits = new TransferLimits { MaxPackageBytes = options.MaxPackageBytes, MaxChunkBytes = options.MaxChunkBytes };
+        _receiver = new MqttPackageReceiver(connection, new PackageReceiver(options.EffectiveSpoolFolder, limits), agent.InstallAsync,
+            agent.ReportTransferRefusal);
+        agent.StateChanged += OnStateChanged;
+    }
+
+    /// <summary>The command processor (counters, registered commands).</summary>
+    public CommandProcessor Processor { get; }
+
+    /// <summary>The command side on <c>cmd/+</c>.</summary>
+    public MqttCommandResponder Responder => _responder;
+
+    /// <summary>The package side on <c>model/+</c>.</summary>
+    public MqttPackageReceiver Receiver => _receiver;
+
+    /// <summary>The birth's status, fleet part included (pass to AddEdgeInspectUplink's status callback).</summary>
+    public static DeviceStatusInfo StatusOf(FleetAgent agent)
+    {
+        var s = agent.Status();
+        return new DeviceStatusInfo(s["mode"]?.GetValue<string>(), s["active"]?["model"]?.GetValue<string>(),
+            s["active"]?["version"]?.GetValue<string>(), typeof(FleetMqttBridge).Assembly.GetName().Version?.ToString()) { Fleet = s };
+    }
+
+    private void OnStateChanged(AuditEvent e)
+    {
+        // Fire and forget: the agent raises this on the record stage too, which must never wait for the broker.
+        _ = Task.Run(async () =>
+        {
+            await _connection.PublishAsync(_connection.Topics.Events, JsonSerializer.SerializeToUtf8Bytes(FleetStatusProjection.EventJson(e)));
+            await _connection.PublishBirthAsync();
+        });
+    }
+
+    /// <summary>Unsubscribes and stops both workers.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        _agent.StateChanged -= OnStateChanged;
+        await _responder.DisposeAsync();
+        await _receiver.DisposeAsync();
+    }
+}
