@@ -26,6 +26,7 @@ if [ "$fast" -eq 0 ] && [ -z "${EDGEINSPECT_SMOKE_PACKAGE:-}" ] && \
   smoke_root=$(mktemp -d)
   echo "== training the smoke package once for all test projects ($smoke_root/smoke)"
   if /usr/bin/python3 tools/train/train.py --smoke --out "$smoke_root/smoke" --name smoke >"$smoke_root/train.stdout" 2>&1; then
+    rm -f "$smoke_root/smoke/train.log"   # not part of a package (the stdout beside it has the same lines)
     export EDGEINSPECT_SMOKE_PACKAGE="$smoke_root/smoke"
   else
     echo "   train.py --smoke failed (the tests that need it will train and report it):"; tail -5 "$smoke_root/train.stdout"

@@ -94,11 +94,10 @@ public sealed class FleetAgentTests : IDisposable
         var time = TimeProvider.System;
         var modes = new ModeController(store, new AutomationGate(new GateOptions()), time);
         var host = new InspectorHost(active);
-        var engine = new StationEngine(new StationOptions(), host, modes, store, new SimulatedStationOutputs(),
-            new SimulatedHumanInspector(new HumanInspectorOptions { Accuracy = 1 }), time);
         var agent = new FleetAgent(options, store, modes, host, installer, new Loader(candidate), time);
+        var engine = new StationEngine(new StationOptions(), host, modes, store, new SimulatedStationOutputs(),
+            new SimulatedHumanInspector(new HumanInspectorOptions { Accuracy = 1 }), time, observers: [agent]);
         agent.Start();
-        engine.Observer = agent;
         Assert.True(agent.HasCandidate);
         var source = new VirtualLineSource(new PartRenderer(new PartRendererOptions { Seed = 5, Width = 160, Height = 120 }), TimeSpan.Zero, time);
         return new Rig { Store = store, Host = host, Engine = engine, Agent = agent, Source = source };

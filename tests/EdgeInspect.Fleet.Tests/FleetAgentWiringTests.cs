@@ -11,11 +11,12 @@ using EdgeInspect.Station.VirtualLine;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 using Xunit;
 
 namespace EdgeInspect.Fleet.Tests;
 
-/// <summary>AddEdgeInspectFleetAgent: config keys, validation at registration, the hosted service attaching the agent.</summary>
+/// <summary>AddEdgeInspectFleetAgent: config keys, validation at start naming the key, the agent as the engine's observer.</summary>
 public sealed class FleetAgentWiringTests
 {
     private static ServiceCollection Station(InMemoryInspectionStore store)
@@ -25,8 +26,9 @@ public sealed class FleetAgentWiringTests
         var modes = new ModeController(store, new AutomationGate(new GateOptions()), time);
         services.AddSingleton<IInspectionStore>(store);
         services.AddSingleton(modes);
-        services.AddSingleton(new StationEngine(new StationOptions(), new InspectorHost(new SimulatedModelInspector()), modes, store,
-            new SimulatedStationOutputs(), null, time));
+        services.AddSingleton<IInspectorHost>(new InspectorHost(new SimulatedModelInspector()));
+        services.AddSingleton(sp => new StationEngine(new StationOptions(), sp.GetRequiredService<IInspectorHost>(), modes, store,
+            new SimulatedStationOutputs(), null, time, observers: sp.GetServices<IPartObserver>()));
         return services;
     }
 
@@ -54,7 +56,7 @@ public sealed class FleetAgentWiringTests
         foreach (var h in sp.GetServices<IHostedService>()) await h.StartAsync(default);
 
         var engine = sp.GetRequiredService<StationEngine>();
-        Assert.Same(sp.GetRequiredService<FleetAgent>(), engine.Observer);
+        Assert.Same(sp.GetRequiredService<FleetAgent>(), Assert.Single(engine.Observers));
         var options = sp.GetRequiredService<FleetAgentOptions>();
         Assert.Equal(50, options.Promotion.MinParts);
         Assert.Equal(250, options.Rollback.MaxLatencyMs);
@@ -63,20 +65,20 @@ public sealed class FleetAgentWiringTests
         Assert.Equal("simulated", status.ActiveModel);
         Assert.Equal("serving", status.Fleet!["modelState"]!.GetValue<string>());
         foreach (var h in sp.GetServices<IHostedService>()) await h.StopAsync(default);
-        Assert.Null(engine.Observer);
     }
 
     [Fact]
-    public void AddEdgeInspectFleetAgent_MissingKeyFile_FailsAtRegistrationNamingTheKey()
+    public void AddEdgeInspectFleetAgent_MissingKeyFile_FailsAtStartNamingTheKey()
     {
         var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["Fleet:TrustedKeys:0"] = "/nonexistent/fleet.pub",
         }).Build();
 
-        var e = Assert.Throws<ArgumentException>(() => Station(new InMemoryInspectionStore()).AddEdgeInspectFleetAgent(config));
+        using var sp = Station(new InMemoryInspectionStore()).AddEdgeInspectFleetAgent(config).BuildServiceProvider();
+        var e = Assert.Throws<OptionsValidationException>(() => sp.GetRequiredService<IStartupValidator>().Validate());
 
-        Assert.Contains("Fleet:TrustedKeys:0", e.Message);
+        Assert.StartsWith("Fleet:TrustedKeys:0", Assert.Single(e.Failures));
     }
 
     [Fact]
@@ -88,9 +90,10 @@ public sealed class FleetAgentWiringTests
             ["Fleet:Rollback:MaxErrorRate"] = "1.5",
         }).Build();
 
-        var e = Assert.Throws<ArgumentException>(() => Station(new InMemoryInspectionStore()).AddEdgeInspectFleetAgent(config));
+        using var sp = Station(new InMemoryInspectionStore()).AddEdgeInspectFleetAgent(config).BuildServiceProvider();
+        var e = Assert.Throws<OptionsValidationException>(() => sp.GetRequiredService<IStartupValidator>().Validate());
 
-        Assert.Contains("Fleet:Rollback:MaxErrorRate", e.Message);
+        Assert.Contains("Fleet:Rollback:MaxErrorRate", Assert.Single(e.Failures));
     }
 
     [Fact]

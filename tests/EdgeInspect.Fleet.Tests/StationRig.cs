@@ -48,38 +48,6 @@ public sealed class FleetStationFactAttribute : FactAttribute
     }
 }
 
-/// <summary>The smoke package (real ONNX cascade + classifier, tiny), trained once per test run.</summary>
-internal static class SmokePackage
-{
-    private static readonly Lazy<string> Trained = new(Train, LazyThreadSafetyMode.ExecutionAndPublication);
-
-    public static string Folder => Trained.Value;
-
-    /// <summary>Set to a folder written by <c>train.py --smoke</c> to reuse it instead of training (a busy machine needs minutes).</summary>
-    public const string OverrideVariable = "EDGEINSPECT_SMOKE_PACKAGE";
-
-    private static string Train()
-    {
-        if (Environment.GetEnvironmentVariable(OverrideVariable) is { Length: > 0 } given && File.Exists(Path.Combine(given, "manifest.json")))
-            return given;
-        var outDir = Path.Combine(Directory.CreateTempSubdirectory("edgeinspect-fleet-smoke-").FullName, "smoke");
-        var psi = new ProcessStartInfo(FleetStationFactAttribute.Python,
-            [Path.Combine(RepoPaths.Root, "tools", "train", "train.py"), "--smoke", "--out", outDir, "--name", "smoke"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEnd();
-        if (!p.WaitForExit(900_000)) throw new TimeoutException("train.py --smoke did not finish in 900 s");
-        if (p.ExitCode != 0) throw new InvalidOperationException($"train.py --smoke exited {p.ExitCode}: {stderr}");
-        _ = stdout.Result;
-        File.Delete(Path.Combine(outDir, "train.log"));
-        return outDir;
-    }
-}
-
 /// <summary>
 /// One station on a real Mosquitto: in-memory store, mode controller, engine with the smoke package as the profile's
 /// model (version 1), the fleet agent on the device's one MQTT connection, and a cloud side (command client and
@@ -146,12 +114,12 @@ internal sealed class StationRig : IAsyncDisposable
         var v1 = CopyAndSign(SmokePackage.Folder, Path.Combine(tmp.Path, "profile-model"), key, 1);
         var host = new InspectorHost(loader.Load(v1));
         var human = new SimulatedHumanInspector(new HumanInspectorOptions { Accuracy = 0.97, Seed = 3 });
-        var engine = new StationEngine(new StationOptions { DeviceId = DeviceId }, host, modes, store, new SimulatedStationOutputs(), human, time);
         var installer = new PackageInstaller(options.SlotsFolder, keys, new DeviceIdentity(DeviceId, options.FleetName),
             new InferencePackageValidator(factory, inference, () => new OpenCvImageOps()), options.MaxUnpackedBytes);
         var agent = new FleetAgent(options, store, modes, host, installer, loader, time);
+        var engine = new StationEngine(new StationOptions { DeviceId = DeviceId }, host, modes, store, new SimulatedStationOutputs(), human, time,
+            observers: [agent]);
         agent.Start();
-        engine.Observer = agent;
 
         var connection = new DeviceMqttConnection(new MqttUplinkOptions
         {
@@ -285,7 +253,6 @@ internal sealed class StationRig : IAsyncDisposable
         await Commands.DisposeAsync();
         CloudClient.Dispose();
         await Connection.DisposeAsync();
-        Engine.Observer = null;
         Agent.Dispose();
         Host.Swap(null)?.Dispose();
         await Broker.DisposeAsync();

@@ -11,7 +11,7 @@ using EdgeInspect.Imaging.OpenCv.Capture;
 using EdgeInspect.Inference.Onnx;
 using EdgeInspect.Station.Automation;
 using EdgeInspect.Station.Configuration;
-using EdgeInspect.Station.Fleet;
+using EdgeInspect.Station.Fleet.Slots;
 using EdgeInspect.Station.Io;
 using EdgeInspect.Station.Pipeline;
 using EdgeInspect.Station.VirtualLine;

@@ -24,7 +24,7 @@ public static class StationServiceCollectionExtensions
     /// start, a bad value names its key), GPIO, frame source and trigger, human verdict source, outputs, key switch,
     /// the model, mode controller and engine, the three pipeline stages, store, uplink, telemetry and fleet control.
     /// Hardware and the model come through small seams (<see cref="System.Device.Gpio.GpioController"/>,
-    /// <see cref="Core.Imaging.IFrameSource"/>, <see cref="Station.Fleet.IInspectorLoader"/>): a registration added
+    /// <see cref="Core.Imaging.IFrameSource"/>, <see cref="Station.Fleet.Slots.IInspectorLoader"/>): a registration added
     /// after this call replaces the default, which is how tests run a station with simulated parts.
     /// </summary>
     public static IHostApplicationBuilder AddEdgeInspectStation(this IHostApplicationBuilder builder, StationHostSettings? settings = null)
@@ -72,7 +72,7 @@ public static class StationServiceCollectionExtensions
 
         // Fleet control when the profile has a Fleet section; its hosted service restores the model slots, so it is
         // registered before the stages and starts before frames flow.
-        services.AddEdgeInspectFleetAgent(configuration, inference: configuration.GetSection(ModelOptions.SectionName).Get<ModelOptions>()?.Inference);
+        services.AddEdgeInspectFleetAgent(configuration);
 
         services.AddSingleton(new FrameChannel(capacity: 4));
         services.AddSingleton(new RecordChannel(capacity: 8));

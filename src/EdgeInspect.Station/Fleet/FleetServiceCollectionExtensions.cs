@@ -1,4 +1,6 @@
+using EdgeInspect.Core.Configuration;
 using EdgeInspect.Core.Domain;
+using EdgeInspect.Core.Inference;
 using EdgeInspect.Core.Storage;
 using EdgeInspect.Fleet.Protocol.Packages;
 using EdgeInspect.Fleet.Protocol.Signing;
@@ -11,6 +13,7 @@ using EdgeInspect.Sync.Mqtt;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace EdgeInspect.Station.Fleet;
 
@@ -18,40 +21,43 @@ namespace EdgeInspect.Station.Fleet;
 public static class FleetServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers the fleet agent from the "Fleet" section (validated now, naming the bad key) and, when the uplink has a
-    /// broker (<see cref="DeviceMqttConnection"/> registered by AddEdgeInspectUplink), its MQTT bridge. Needs
-    /// <see cref="StationEngine"/> and <see cref="ModeController"/> registered; <paramref name="store"/> defaults to
-    /// the registered <see cref="IInspectionStore"/>. The hosted service restores the slots, attaches the agent to the
-    /// engine (<see cref="StationEngine.Observer"/>) and starts the bridge.
+    /// Registers the fleet agent from the "Fleet" section (bound once and validated when the host starts, naming the
+    /// bad key; the trusted key files are read then too) and, when the uplink has a broker
+    /// (<see cref="DeviceMqttConnection"/> registered by AddEdgeInspectUplink), its MQTT bridge. The agent swaps models
+    /// through the registered <see cref="IInspectorHost"/> and sees every stored part as an <see cref="IPartObserver"/>
+    /// of the engine; needs <see cref="ModeController"/> registered; <paramref name="store"/> defaults to the registered
+    /// <see cref="IInspectionStore"/>. Its hosted service restores the slots before frames flow and starts the bridge.
     /// </summary>
     public static IServiceCollection AddEdgeInspectFleet(this IServiceCollection services, IConfiguration configuration,
         FleetInference inference, Func<IServiceProvider, IInspectionStore>? store = null)
     {
         // No "Fleet" section: the station runs without fleet control (like the uplink without Uplink:Host).
         if (!configuration.GetSection(FleetAgentOptions.SectionName).Exists()) return services;
-        var options = new FleetAgentOptions();
-        configuration.GetSection(FleetAgentOptions.SectionName).Bind(options);
-        options.Validate();
-        // The keys are read now, so a missing or bad key file stops the service at boot, naming the key.
-        var keys = LoadKeys(options);
-        services.AddSingleton(keys);
-        var commands = new CommandOptions();
-        configuration.GetSection("Fleet:Commands").Bind(commands);
-        commands.Validate();
-        var identity = new DeviceIdentity(configuration["Uplink:DeviceId"] ?? configuration["Device:Id"] ?? "dev-0001", options.FleetName);
-        services.AddSingleton(options);
+        services.AddValidatedSection<FleetAgentOptions>(configuration, FleetAgentOptions.SectionName, o =>
+        {
+            o.Validate();
+            LoadKeys(o).Dispose();
+        });
+        services.AddValidatedSection<CommandOptions>(configuration, $"{FleetAgentOptions.SectionName}:Commands", o => o.Validate());
+        services.AddSingleton(sp => sp.GetRequiredService<IOptions<FleetAgentOptions>>().Value);
+        services.AddSingleton(sp => sp.GetRequiredService<IOptions<CommandOptions>>().Value);
+        services.AddSingleton(sp => LoadKeys(sp.GetRequiredService<FleetAgentOptions>()));
+        var identityId = configuration["Uplink:DeviceId"] ?? configuration["Device:Id"] ?? "dev-0001";
         services.AddSingleton(sp =>
         {
+            var options = sp.GetRequiredService<FleetAgentOptions>();
             var factory = inference.Networks(sp);
-            var installer = new PackageInstaller(options.SlotsFolder, keys, identity,
-                new InferencePackageValidator(factory, inference.Options, inference.ImageOps), options.MaxUnpackedBytes);
-            var engine = sp.GetRequiredService<StationEngine>();
+            // The station's own inference settings when it registered them (the profile's providers), else the given ones.
+            var runtime = sp.GetService<InferenceOptions>() ?? inference.Options;
+            var installer = new PackageInstaller(options.SlotsFolder, sp.GetRequiredService<TrustedKeys>(), new DeviceIdentity(identityId, options.FleetName),
+                new InferencePackageValidator(factory, runtime, inference.ImageOps), options.MaxUnpackedBytes);
             return new FleetAgent(options, store?.Invoke(sp) ?? sp.GetRequiredService<IInspectionStore>(), sp.GetRequiredService<ModeController>(),
-                engine.Inspectors, installer, new PackageInspectorLoader(factory, inference.Options, inference.ImageOps),
+                sp.GetRequiredService<IInspectorHost>(), installer, new PackageInspectorLoader(factory, runtime, inference.ImageOps),
                 sp.GetService<TimeProvider>() ?? TimeProvider.System, sp.GetService<ILogger<FleetAgent>>());
         });
-        services.AddHostedService(sp => new FleetAgentHostedService(sp.GetRequiredService<FleetAgent>(), sp.GetRequiredService<StationEngine>(),
-            sp.GetService<DeviceMqttConnection>(), options, commands, sp.GetService<TimeProvider>() ?? TimeProvider.System));
+        services.AddSingleton<IPartObserver>(sp => sp.GetRequiredService<FleetAgent>());
+        services.AddHostedService(sp => new FleetAgentHostedService(sp.GetRequiredService<FleetAgent>(), sp.GetService<DeviceMqttConnection>(),
+            sp.GetRequiredService<FleetAgentOptions>(), sp.GetRequiredService<CommandOptions>(), sp.GetService<TimeProvider>() ?? TimeProvider.System));
         return services;
     }
 
@@ -63,7 +69,7 @@ public static class FleetServiceCollectionExtensions
     {
         if (sp.GetService<FleetAgent>() is { } agent) return FleetMqttBridge.StatusOf(agent);
         var modes = sp.GetService<ModeController>();
-        var current = sp.GetService<StationEngine>()?.Inspectors.Current;
+        var current = sp.GetService<IInspectorHost>()?.Current;
         return new DeviceStatusInfo(modes?.Current.ToWire(), current?.ModelName, current?.ModelVersion,
             typeof(FleetMqttBridge).Assembly.GetName().Version?.ToString());
     }

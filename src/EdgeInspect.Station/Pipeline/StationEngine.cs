@@ -62,8 +62,8 @@ public sealed class StationEngine(
     /// <summary>The host the model is read from per frame (the fleet agent swaps models through it).</summary>
     public IInspectorHost Inspectors => inspectors;
 
-    /// <summary>TEMPORARY until the fleet wiring takes observers by constructor.</summary>
-    public IPartObserver? Observer { get; set; }
+    /// <summary>What sees each part after its record is stored (the fleet agent's candidate shadow and model watch).</summary>
+    public IReadOnlyList<IPartObserver> Observers => _observers;
 
     /// <summary>Where frame, part and latency figures go (the null recorder when the station has no telemetry).</summary>
     public ITelemetryRecorder Telemetry { get; } = telemetry ?? NullTelemetryRecorder.Instance;
@@ -176,7 +176,7 @@ public sealed class StationEngine(
             Telemetry.InputFrame(part.Frame.Image);
             foreach (var (stage, ms) in record.LatencyMs) Telemetry.StageLatencyMs(stage, ms);
             Telemetry.PartInspected(part.Result?.PartClass, part.Result?.Regions.Count(r => !r.WholeFrame) ?? 0); // detections only: the no-detection fraction
-            foreach (var observer in Observer is null ? _observers : [.. _observers, Observer])
+            foreach (var observer in _observers)
             {
                 try { observer.OnPart(part.Frame, record); }
                 catch (Exception e) when (e is not OutOfMemoryException) { /* the part is recorded; an observer never costs it */ }

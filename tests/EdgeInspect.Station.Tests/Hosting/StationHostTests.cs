@@ -2,7 +2,7 @@ using EdgeInspect.Cli.Hosting;
 using EdgeInspect.Core.Domain;
 using EdgeInspect.Core.Inspection;
 using EdgeInspect.Core.Storage;
-using EdgeInspect.Station.Fleet;
+using EdgeInspect.Station.Fleet.Slots;
 using EdgeInspect.Station.Pipeline;
 using EdgeInspect.Station.VirtualLine;
 using Microsoft.Extensions.Configuration;
