@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 
 namespace EdgeInspect.Storage.LiteDb;
 
+/// <summary>Registers the LiteDB store with dependency injection.</summary>
 public static class StorageServiceCollectionExtensions
 {
     /// <summary>
