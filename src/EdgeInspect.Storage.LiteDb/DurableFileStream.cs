@@ -16,6 +16,10 @@ public sealed class DurableFileStream : FileStream
     private readonly bool _syncOnFlush;
     private long _diskFlushes;
 
+    /// <summary>Opens <paramref name="path"/> read/write, shared for read/write with other processes.</summary>
+    /// <param name="path">The file.</param>
+    /// <param name="mode">How to open it.</param>
+    /// <param name="syncOnFlush">True: every <see cref="Flush()"/> is an fsync; false: only <see cref="Sync"/> is.</param>
     public DurableFileStream(string path, FileMode mode, bool syncOnFlush = true)
         // FileShare.ReadWrite: "edgeinspect store stats" in another process may copy the files while the service runs.
         : base(path, mode, FileAccess.ReadWrite, FileShare.ReadWrite, bufferSize: 8192, FileOptions.RandomAccess)
@@ -28,6 +32,7 @@ public sealed class DurableFileStream : FileStream
 
     private bool _dirty;
 
+    /// <summary>Same as <see cref="Flush(bool)"/> with <c>flushToDisk: true</c>.</summary>
     public override void Flush() => Flush(flushToDisk: true);
 
     /// <summary>Forces everything written so far to the disk (fsync), whatever the flush mode; no-op when nothing was written.</summary>
@@ -66,6 +71,7 @@ public sealed class DurableFileStream : FileStream
         lock (this) base.Flush(flushToDisk: false);
     }
 
+    /// <inheritdoc/>
     public override void Write(byte[] buffer, int offset, int count)
     {
         lock (this)
@@ -75,6 +81,7 @@ public sealed class DurableFileStream : FileStream
         }
     }
 
+    /// <inheritdoc/>
     public override void Write(ReadOnlySpan<byte> buffer)
     {
         lock (this)
@@ -84,6 +91,7 @@ public sealed class DurableFileStream : FileStream
         }
     }
 
+    /// <inheritdoc/>
     public override void WriteByte(byte value)
     {
         lock (this)
@@ -93,6 +101,7 @@ public sealed class DurableFileStream : FileStream
         }
     }
 
+    /// <inheritdoc/>
     public override void SetLength(long value)
     {
         lock (this)
@@ -102,6 +111,7 @@ public sealed class DurableFileStream : FileStream
         }
     }
 
+    /// <summary>Flushes synchronously, as <see cref="Flush()"/> does.</summary>
     public override Task FlushAsync(CancellationToken cancellationToken)
     {
         Flush(flushToDisk: true);

@@ -9,8 +9,11 @@ namespace EdgeInspect.Storage.LiteDb;
 /// </summary>
 public static class EvictionPolicy
 {
+    /// <summary>Agreed OK parts: evicted first.</summary>
     public const int AgreedOk = 0;
+    /// <summary>NG parts: evicted once no agreed OK part is left.</summary>
     public const int Ng = 1;
+    /// <summary>Disagreements, low-confidence and fail-safe parts: evicted last.</summary>
     public const int KeepLongest = 2;
 
     /// <summary>Reason names as counted and reported in telemetry and <c>store stats</c>.</summary>

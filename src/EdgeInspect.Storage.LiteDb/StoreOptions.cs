@@ -3,6 +3,7 @@ namespace EdgeInspect.Storage.LiteDb;
 /// <summary>The "Store" section of the device config; validated at start (<see cref="Validate"/> names the key).</summary>
 public sealed class StoreOptions
 {
+    /// <summary>The configuration section bound to these options.</summary>
     public const string SectionName = "Store";
 
     /// <summary>LiteDB data file; the write-ahead log sits beside it as "&lt;name&gt;-log.db".</summary>
@@ -23,6 +24,7 @@ public sealed class StoreOptions
     /// </summary>
     public long CheckpointLogBytes { get; set; } = 8 * 1024 * 1024;
 
+    /// <summary>Throws <see cref="InvalidOperationException"/> naming the first invalid key ("Store:&lt;Key&gt;").</summary>
     public void Validate()
     {
         static void Fail(string key, string problem) => throw new InvalidOperationException($"{SectionName}:{key}: {problem}");

@@ -1,0 +1,7 @@
+namespace EdgeInspect.Storage.LiteDb.Collections;
+
+/// <summary>A record the disk budget may evict: its sequence number, <see cref="EvictionPolicy"/> class and counted size.</summary>
+/// <param name="Sequence">The record's sequence number.</param>
+/// <param name="EvictionClass">Its <see cref="EvictionPolicy"/> class.</param>
+/// <param name="Size">The bytes it counts against the budget.</param>
+internal readonly record struct EvictionCandidate(long Sequence, int EvictionClass, long Size);

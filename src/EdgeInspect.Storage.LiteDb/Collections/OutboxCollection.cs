@@ -1,0 +1,73 @@
+using EdgeInspect.Core.Storage;
+using LiteDB;
+
+namespace EdgeInspect.Storage.LiteDb.Collections;
+
+/// <summary>
+/// The uplink's queue: the sequence numbers of records not yet delivered; an item's payload is its record's JSON.
+/// Removals are not made durable: a removal lost in a crash only re-sends a record the cloud deduplicates. The
+/// log they grow is checkpointed by size.
+/// <para>Not thread-safe: the store calls it under its one lock.</para>
+/// </summary>
+internal sealed class OutboxCollection
+{
+    private readonly ILiteCollection<BsonDocument> _outbox;
+    private readonly StoreFile _file;
+    private readonly RecordCollection _records;
+
+    /// <summary>Opens the queue; payloads are read from <paramref name="records"/>.</summary>
+    public OutboxCollection(StoreFile file, RecordCollection records)
+    {
+        _file = file;
+        _records = records;
+        _outbox = file.Database.GetCollection(StoreSchema.Outbox);
+    }
+
+    /// <summary>Items queued.</summary>
+    public long Count => _outbox.LongCount();
+
+    /// <summary>Queues record <paramref name="sequence"/> (in the caller's transaction).</summary>
+    public void Enqueue(long sequence) => _outbox.Insert(new BsonDocument { ["_id"] = sequence });
+
+    /// <summary>Up to <paramref name="max"/> items with offset above <paramref name="afterOffset"/>, oldest first.</summary>
+    public IReadOnlyList<OutboxItem> ReadBatch(long afterOffset, int max) =>
+        [.. _outbox.Find(Query.GT("_id", afterOffset), 0, max).Select(d => ToItem(d["_id"].AsInt64)).OfType<OutboxItem>()];
+
+    /// <summary>Up to <paramref name="max"/> of the newest items, oldest of them first.</summary>
+    public IReadOnlyList<OutboxItem> ReadNewest(int max)
+    {
+        var ids = _outbox.Find(Query.All("_id", Query.Descending), 0, max).Select(d => d["_id"].AsInt64).ToList();
+        ids.Reverse();
+        return [.. ids.Select(ToItem).OfType<OutboxItem>()];
+    }
+
+    /// <summary>Removes one item; true when it was queued.</summary>
+    public bool Remove(long offset) => _outbox.Delete(offset);
+
+    /// <summary>Removes several items in one transaction.</summary>
+    public void RemoveMany(IReadOnlyCollection<long> offsets)
+    {
+        if (offsets.Count == 0) return;
+        _file.BeginTrans();
+        foreach (var o in offsets) _outbox.Delete(o);
+        _file.Commit();
+        _file.CheckpointIfLogLarge();
+    }
+
+    /// <summary>Removes every item with offset up to <paramref name="offset"/>.</summary>
+    public void RemoveUpTo(long offset)
+    {
+        _outbox.DeleteMany(Query.LTE("_id", offset));
+        _file.CheckpointIfLogLarge();
+    }
+
+    private OutboxItem? ToItem(long sequence)
+    {
+        if (_records.FindJson(sequence) is not { } json)
+        {
+            _outbox.Delete(sequence); // evicted meanwhile
+            return null;
+        }
+        return new OutboxItem(sequence, json);
+    }
+}

@@ -1,0 +1,173 @@
+using System.Text.Json;
+using EdgeInspect.Storage.LiteDb.Collections;
+using LiteDB;
+using Microsoft.Extensions.Logging;
+
+namespace EdgeInspect.Storage.LiteDb;
+
+/// <summary>
+/// The LiteDB database file and its write-ahead log: opening them over <see cref="DurableFileStream"/>s, making commits
+/// durable, checkpointing by size, moving a file that will not open aside, and closing.
+/// <para>
+/// Durability: LiteDB 5 writes a commit's pages to its log through a background writer thread, so <c>Commit()</c>
+/// returns before the pages are even in the OS. <see cref="Durable"/> therefore waits for that writer
+/// (<see cref="LogWriterWait"/>) and fsyncs the log once. On open LiteDB replays the confirmed transactions of the log,
+/// so a commit followed by <see cref="Durable"/> survives a power cut. The log is copied into the data file (a
+/// checkpoint, several fsyncs) only once it exceeds <see cref="StoreOptions.CheckpointLogBytes"/>, at open and at close.
+/// </para>
+/// <para>Not thread-safe: the store calls it under its one lock.</para>
+/// </summary>
+internal sealed class StoreFile : IDisposable
+{
+    private readonly StoreOptions _options;
+    private readonly Stream _dataStream;
+    private readonly Stream _logStream;
+    private readonly Action? _waitLogWriter;
+    private long _checkpoints;
+
+    /// <summary>Opens (or creates) the database at <see cref="StoreOptions.Path"/>; a file that will not open is moved aside and replaced by a fresh one.</summary>
+    /// <param name="openStream">Opens one file of the database for read/write; null: a <see cref="DurableFileStream"/>.</param>
+    public StoreFile(StoreOptions options, TimeProvider time, ILogger log, Func<string, Stream>? openStream)
+    {
+        _options = options;
+        // The log fsyncs only when the store asks (Durable); the data file on every flush LiteDB's checkpoint makes.
+        var open = openStream ?? (p => new DurableFileStream(p, FileMode.OpenOrCreate, syncOnFlush: p != LogPath(options.Path)));
+        var dir = Path.GetDirectoryName(Path.GetFullPath(options.Path));
+        if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
+
+        RecoveredCorruptFiles = CountCorrupt(options.Path);
+        try
+        {
+            (_dataStream, _logStream, Database) = OpenAndVerify(open);
+        }
+        catch (Exception e) when (e is LiteException or InvalidCastException or IOException or InvalidOperationException or ArgumentException
+                                    or IndexOutOfRangeException or JsonException or NullReferenceException or OverflowException)
+        {
+            MovedAsideTo = MoveAside(e, time, log);
+            RecoveredCorruptFiles++;
+            (_dataStream, _logStream, Database) = OpenAndVerify(open);
+        }
+        _waitLogWriter = LogWriterWait.TryCreate(Database);
+        if (_waitLogWriter is null)
+        {
+            log.LogWarning("LiteDB internals differ from 5.0.20: every commit checkpoints (slower, still durable)");
+        }
+    }
+
+    /// <summary>The open database.</summary>
+    public LiteDatabase Database { get; }
+
+    /// <summary>Database files found corrupt and moved aside, ever, beside this path (this open included).</summary>
+    public int RecoveredCorruptFiles { get; }
+
+    /// <summary>Where this open moved a corrupt file ("&lt;name&gt;.corrupt-&lt;UTC time&gt;"); null when the file opened.</summary>
+    public string? MovedAsideTo { get; }
+
+    /// <summary>True once <see cref="Dispose"/> ran.</summary>
+    public bool IsDisposed { get; private set; }
+
+    /// <summary>Fsync calls made by the data and log files so far (when they are <see cref="DurableFileStream"/>s).</summary>
+    public long DiskFlushes => (_dataStream as DurableFileStream)?.DiskFlushes + (_logStream as DurableFileStream)?.DiskFlushes ?? 0;
+
+    /// <summary>Checkpoints (log copied into the data file) run since open, the one at open included.</summary>
+    public long Checkpoints => Interlocked.Read(ref _checkpoints);
+
+    /// <summary>True when commits are made durable by waiting for LiteDB's log writer (one fsync) rather than a checkpoint.</summary>
+    public bool FastDurableCommit => _waitLogWriter is not null;
+
+    /// <summary>The write-ahead log beside a data file: "&lt;name&gt;-log&lt;ext&gt;".</summary>
+    public static string LogPath(string dataPath) =>
+        Path.Combine(Path.GetDirectoryName(dataPath) ?? "",
+            Path.GetFileNameWithoutExtension(dataPath) + "-log" + Path.GetExtension(dataPath));
+
+    /// <summary>Starts an explicit transaction.</summary>
+    public void BeginTrans() => Database.BeginTrans();
+
+    /// <summary>Commits the explicit transaction (not yet durable: see <see cref="Durable"/>).</summary>
+    public void Commit() => Database.Commit();
+
+    /// <summary>Rolls the explicit transaction back.</summary>
+    public void Rollback() => Database.Rollback();
+
+    /// <summary>Makes everything committed so far durable: about one fsync of the log. No transaction may be open.</summary>
+    public void Durable()
+    {
+        if (_waitLogWriter is null)
+        {
+            Checkpoint();
+            return;
+        }
+        // 1. every page of the commit is written to the log stream (LiteDB's writer flushes when its queue runs dry,
+        //    but it signals "empty" before that flush, and its flushes reach only the OS: DurableFileStream, syncOnFlush false);
+        // 2. fsync the log ourselves, once for the whole commit.
+        _waitLogWriter();
+        if (_logStream is DurableFileStream durable) durable.Sync();
+        else _logStream.Flush(); // an injected stream (tests): its Flush is its sync
+        CheckpointIfLogLarge();
+    }
+
+    /// <summary>Checkpoints once the log has reached <see cref="StoreOptions.CheckpointLogBytes"/>.</summary>
+    public void CheckpointIfLogLarge()
+    {
+        long length;
+        lock (_logStream) length = _logStream.Length;
+        if (length >= _options.CheckpointLogBytes) Checkpoint();
+    }
+
+    /// <summary>Copies the log into the data file and truncates the log.</summary>
+    public void Checkpoint()
+    {
+        Database.Checkpoint();
+        Interlocked.Increment(ref _checkpoints);
+    }
+
+    /// <summary>Closes the database (LiteDB checkpoints the log on a clean close) and its files; a second call does nothing.</summary>
+    public void Dispose()
+    {
+        if (IsDisposed) return;
+        IsDisposed = true;
+        Database.Dispose();
+        _dataStream.Dispose();
+        _logStream.Dispose();
+    }
+
+    private (Stream Data, Stream Log, LiteDatabase Db) OpenAndVerify(Func<string, Stream> open)
+    {
+        var data = open(_options.Path);
+        Stream? log = null;
+        LiteDatabase? db = null;
+        try
+        {
+            log = open(LogPath(_options.Path));
+            db = new LiteDatabase(data, null, log) { CheckpointSize = 0 };
+            StoreSchema.Verify(db);
+            return (data, log, db);
+        }
+        catch
+        {
+            try { db?.Dispose(); } catch (Exception e) when (e is LiteException or IOException or InvalidOperationException) { }
+            data.Dispose();
+            log?.Dispose();
+            throw;
+        }
+    }
+
+    private string MoveAside(Exception cause, TimeProvider time, ILogger log)
+    {
+        var stamp = time.GetUtcNow().ToString("yyyyMMdd'T'HHmmssfff'Z'");
+        var target = $"{_options.Path}.corrupt-{stamp}";
+        File.Move(_options.Path, target);
+        var logFile = LogPath(_options.Path);
+        if (File.Exists(logFile)) File.Move(logFile, target + "-log");
+        log.LogError("Store {Path} would not open ({Error}); moved aside to {Target}, starting with a fresh database",
+            _options.Path, cause.Message, target);
+        return target;
+    }
+
+    private static int CountCorrupt(string path)
+    {
+        var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        if (!Directory.Exists(dir)) return 0;
+        return Directory.GetFiles(dir, Path.GetFileName(path) + ".corrupt-*").Count(f => !f.EndsWith("-log", StringComparison.Ordinal));
+    }
+}

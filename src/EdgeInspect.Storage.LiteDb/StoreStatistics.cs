@@ -1,0 +1,30 @@
+namespace EdgeInspect.Storage.LiteDb;
+
+/// <summary>Counters and facts for <c>edgeinspect store stats</c> and the telemetry message.</summary>
+/// <param name="Path">The data file.</param>
+/// <param name="Records">Records stored.</param>
+/// <param name="PendingUplink">Records not yet delivered by the uplink.</param>
+/// <param name="StoredBytes">Bytes the records count against the budget.</param>
+/// <param name="BudgetBytes">The budget (0 = none).</param>
+/// <param name="LastSequence">The sequence high-water mark.</param>
+/// <param name="Oldest">Capture time of the lowest sequence stored.</param>
+/// <param name="Newest">Capture time of the highest sequence stored.</param>
+/// <param name="Evictions">Evictions by reason since the database was created.</param>
+/// <param name="EvictedUnsent">Evicted records that had not reached the uplink.</param>
+/// <param name="AuditEvents">Audit events stored.</param>
+/// <param name="TelemetrySnapshots">Telemetry snapshots stored.</param>
+/// <param name="RecoveredCorruptFiles">Database files found corrupt and moved aside, ever.</param>
+public sealed record StoreStatistics(
+    string Path,
+    long Records,
+    long PendingUplink,
+    long StoredBytes,
+    long BudgetBytes,
+    long LastSequence,
+    DateTimeOffset? Oldest,
+    DateTimeOffset? Newest,
+    IReadOnlyDictionary<string, long> Evictions,
+    long EvictedUnsent,
+    long AuditEvents,
+    long TelemetrySnapshots,
+    int RecoveredCorruptFiles);
