@@ -21,6 +21,8 @@ namespace EdgeInspect.Imaging.OpenCv;
 /// sequence (no fused multiply-add: .NET never contracts a * b + c), so the result equals OpenCV's; the tests
 /// compare the two on random images of many sizes.
 /// </para>
+/// <para>One file on purpose: the table building, staging and both passes must keep OpenCV's exact operation order
+/// together to stay bit-exact; <see cref="AreaPyramid"/> shares the tables and the horizontal kernel.</para>
 /// <para>
 /// This class resizes one staged rectangle (a crop: float out, as the reference crops); a pyramid of 8-bit levels
 /// goes through <see cref="AreaPyramid"/>, which uses the same tables and horizontal kernel (<see cref="AreaPlan"/>).

@@ -17,6 +17,8 @@ namespace EdgeInspect.Imaging.OpenCv;
 /// batch calls (<see cref="ResizeAreaEach"/>, <see cref="CropResizeAreaEach"/>) run on <see cref="ParallelWorkers"/>. Between those calls the
 /// cores belong to ONNX Runtime; within them the image work is spread over every core.
 /// </para>
+/// <para>One file on purpose: every operation shares the cached Mat headers and pinned scratch, whose lifetime
+/// rules (pinned once, released on dispose) are easiest to check in one place.</para>
 /// One caller at a time (the detector that owns it).
 /// </summary>
 public sealed class OpenCvImageOps : IImageOps, IDisposable

@@ -20,6 +20,8 @@ namespace EdgeInspect.Core.Detection;
 /// ONNX Runtime wakes its pool for every operator of these small graphs, so two single-threaded runs side by side
 /// get more work done than one run on two threads (figures in docs/benchmarks.md).
 /// </para>
+/// <para>One file on purpose: the stages share the pyramid, candidate and batch buffers and their reuse rules
+/// (which buffer a stage may overwrite while the next reads it); split apart, those rules would span files.</para>
 /// Not thread-safe; reusable, and allocation-free once warm (buffers grow to the largest frame seen).
 /// </summary>
 public sealed class CascadeDetector : IDisposable

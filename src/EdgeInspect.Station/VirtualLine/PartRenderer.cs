@@ -3,24 +3,6 @@ using EdgeInspect.Core.Imaging;
 
 namespace EdgeInspect.Station.VirtualLine;
 
-/// <summary>Options of the rendered scene.</summary>
-public sealed record PartRendererOptions
-{
-    public int Width { get; init; } = 320;
-    public int Height { get; init; } = 240;
-    /// <summary>Fraction of parts that carry at least one defect.</summary>
-    public double DefectRate { get; init; } = 0.5;
-    public int Seed { get; init; } = 1;
-
-    public void Validate()
-    {
-        if (Width is < 160 or > 4096) throw new ArgumentOutOfRangeException(nameof(Width), Width, "width must be 160..4096");
-        if (Height is < 120 or > 4096) throw new ArgumentOutOfRangeException(nameof(Height), Height, "height must be 120..4096");
-        if (DefectRate is < 0 or > 1 || double.IsNaN(DefectRate))
-            throw new ArgumentOutOfRangeException(nameof(DefectRate), DefectRate, "defect rate must be 0..1");
-    }
-}
-
 /// <summary>
 /// Renders machined metal plates on a conveyor belt, some with defects (scratch, dent, pit,
 /// discoloration), with exact ground-truth boxes. Pure managed code, deterministic from
@@ -31,6 +13,8 @@ public sealed record PartRendererOptions
 /// distractors that are not defects (bore holes at the corners, a stamped serial mark, dust specks
 /// smaller than any defect). Defect boxes are at least <see cref="MinDefectSize"/> px per side (the
 /// box is padded around thin scratches), at most about 100 px.
+/// <para>One file on purpose: the scene is one deterministic sequence of random draws per part; moving a
+/// drawing step elsewhere would hide the order that keeps part 17 of seed 3 the same image everywhere.</para>
 /// </summary>
 public sealed class PartRenderer
 {
