@@ -100,7 +100,7 @@ public sealed class StationProfile
         Gate.Validate("Automation");
         Need(!string.IsNullOrWhiteSpace(Store.Path), "Store:Path", "must be non-empty");
         Need(!string.IsNullOrWhiteSpace(Model.Package), "Model:Package", "must name a model package folder");
-        Need(Model.Providers.Length > 0 && Model.Providers.All(p => p is "tensorrt" or "cuda" or "cpu"), "Model:Providers", "must list tensorrt, cuda and/or cpu");
+        if (EdgeInspect.Core.Inference.ExecutionProviders.Problem(Model.Providers) is { } providers) throw new ConfigValueException("Model:Providers", providers);
         Need(Model.IntraOpThreads is >= 0 and <= 64, "Model:IntraOpThreads", "must be 0..64");
         Need(Model.Lanes is >= 0 and <= 16, "Model:Lanes", "must be 0..16 (0 = automatic)");
         Need(HumanInspector.WindowMs is >= 0 and <= 600_000, "HumanInspector:WindowMs", "must be 0..600000");
