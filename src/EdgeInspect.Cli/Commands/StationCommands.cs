@@ -69,16 +69,7 @@ internal static class StationCommands
 
     private static readonly Option<string> ProfileOption = new("--profile") { Description = "device-config profile name (device-config/NAME.json) or path", DefaultValueFactory = _ => "dev" };
 
-    private static string ConfigRoot()
-    {
-        // From a clone: walk up from the working folder to the repository's device-config/; installed: beside the binary.
-        for (var dir = new DirectoryInfo(Environment.CurrentDirectory); dir is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, "device-config");
-            if (Directory.Exists(candidate)) return candidate;
-        }
-        return Path.Combine(AppContext.BaseDirectory, "device-config");
-    }
+    private static string ConfigRoot() => EdgeInspect.Cli.CommandLine.ProfileOption.ConfigRoot();
 
     private static StationProfile? LoadProfile(ParseResult parse, out int rc) => LoadProfile(parse, out rc, out _);
 
