@@ -128,9 +128,9 @@ public static class ModelPackageValidator
         if (Path.IsPathRooted(file) || !full.StartsWith(root, StringComparison.Ordinal))
             throw new ModelPackageException(PackageProblem.UnsafePath, at, $"{field}: '{file}' is outside the package");
         string shaField = field.EndsWith(".file", StringComparison.Ordinal) ? field[..^5] + ".sha256" : field + ".sha256";
-        if (sha.Length != 64 || !sha.All(Uri.IsHexDigit)) fail(shaField, "must be 64 hex digits (SHA-256)");
         if (!File.Exists(full))
             throw new ModelPackageException(PackageProblem.MissingFile, full, $"not found in the package ({field} of {ManifestFileName} names '{file}')");
+        if (sha.Length != 64 || !sha.All(Uri.IsHexDigit)) fail(shaField, "must be 64 hex digits (SHA-256)");
         if (verify)
         {
             string actual = Sha256Of(full);
