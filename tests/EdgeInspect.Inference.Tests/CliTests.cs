@@ -46,9 +46,11 @@ public sealed class CliTests
         var missing = Path.Combine(Path.GetTempPath(), "no-such-image.jpg");
         var (code, _, stderr) = Run("detect", "--model", Fixtures.OnnxDir, missing);
 
-        Assert.NotEqual(0, code);
+        // An image that fails is a run that found problems (1), not bad input (2): the other images still run.
+        Assert.Equal(1, code);
         var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Single(lines);
+        Assert.StartsWith("error: ", lines[0], StringComparison.Ordinal);
         Assert.Contains(missing, lines[0], StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", stderr, StringComparison.Ordinal);
     }
