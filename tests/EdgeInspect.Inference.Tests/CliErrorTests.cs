@@ -1,4 +1,4 @@
-using EdgeInspect.Inference.Tests.Packages;
+using Edgeinspect = EdgeInspect.Inference.Tests.Packages.Cli;
 using EdgeInspect.TestSupport;
 using Xunit;
 
@@ -45,50 +45,54 @@ public sealed class CliErrorTests : IDisposable
     [Fact]
     public void Detect_UnknownProvider_Exit2NamingOption()
     {
-        var line = OneErrorLine(2, Cli.Run("detect", "--model", _dir, "--providers", "tensorrt,gpu", "x.png"), "--providers");
+        var line = OneErrorLine(2, Edgeinspect.Run("detect", "--model", _dir, "--providers", "tensorrt,gpu", "x.png"), "--providers");
         Assert.Contains("'gpu'", line, StringComparison.Ordinal);
     }
 
     [Fact]
     public void Detect_LanesOutOfRange_Exit2NamingOption() =>
-        OneErrorLine(2, Cli.Run("detect", "--model", _dir, "--lanes", "99", "x.png"), "--lanes");
+        OneErrorLine(2, Edgeinspect.Run("detect", "--model", _dir, "--lanes", "99", "x.png"), "--lanes");
 
     [Fact]
     public void Detect_ManifestNotJson_Exit2NamingManifest() =>
-        OneErrorLine(2, Cli.Run("detect", "--model", BadPackage(), "x.png"), "manifest.json: not JSON");
+        OneErrorLine(2, Edgeinspect.Run("detect", "--model", BadPackage(), "x.png"), "manifest.json: not JSON");
 
     [Fact]
-    public void Detect_UnknownOption_ParseErrorExit2() =>
-        OneErrorLine(2, Cli.Run("detect", "--model", _dir, "--no-such-option", "x.png"), "--no-such-option");
+    public void Detect_ThreadsNotANumber_ParseErrorExit2() =>
+        OneErrorLine(2, Edgeinspect.Run("detect", "--model", _dir, "--threads", "many", "x.png"), "--threads");
+
+    [Fact]
+    public void ModelCheck_UnknownOption_ParseErrorExit2() =>
+        OneErrorLine(2, Edgeinspect.Run("model", "check", "--model", _dir, "--no-such-option"), "--no-such-option");
 
     [Fact]
     public void Eval_ApFloorOutOfRange_Exit2NamingOption() =>
-        OneErrorLine(2, Cli.Run("eval", "--model", _dir, "--dataset", _dir, "--ap-floor", "2"), "--ap-floor");
+        OneErrorLine(2, Edgeinspect.Run("eval", "--model", _dir, "--dataset", _dir, "--ap-floor", "2"), "--ap-floor");
 
     [Fact]
     public void Eval_ManifestNotJson_Exit2NamingManifest() =>
-        OneErrorLine(2, Cli.Run("eval", "--model", BadPackage(), "--dataset", Dataset()), "manifest.json: not JSON");
+        OneErrorLine(2, Edgeinspect.Run("eval", "--model", BadPackage(), "--dataset", Dataset()), "manifest.json: not JSON");
 
     [Fact]
     public void Eval_MissingDataset_Exit2NamingFolder()
     {
         var missing = Path.Combine(_dir, "no-such-dataset");
-        OneErrorLine(2, Cli.Run("eval", "--model", _dir, "--dataset", missing), missing);
+        OneErrorLine(2, Edgeinspect.Run("eval", "--model", _dir, "--dataset", missing), missing);
     }
 
     [Fact]
     public void ModelCheck_UnknownProvider_Exit2NamingOption() =>
-        OneErrorLine(2, Cli.Run("model", "check", "--model", _dir, "--providers", "npu"), "--providers");
+        OneErrorLine(2, Edgeinspect.Run("model", "check", "--model", _dir, "--providers", "npu"), "--providers");
 
     [Fact]
     public void ModelCheck_ManifestNotJson_Exit2NamingManifest() =>
-        OneErrorLine(2, Cli.Run("model", "check", "--model", BadPackage()), "manifest.json: not JSON");
+        OneErrorLine(2, Edgeinspect.Run("model", "check", "--model", BadPackage()), "manifest.json: not JSON");
 
     [Fact]
     public void ModelCheck_MissingPackageFolder_Exit2NamingIt()
     {
         var missing = Path.Combine(_dir, "no-such-package");
-        OneErrorLine(2, Cli.Run("model", "check", "--model", missing), missing);
+        OneErrorLine(2, Edgeinspect.Run("model", "check", "--model", missing), missing);
     }
 
     [Fact]
@@ -104,7 +108,7 @@ public sealed class CliErrorTests : IDisposable
         }
         File.Delete(Path.Combine(dir, "classifier.onnx"));
 
-        var line = OneErrorLine(2, Cli.Run("model", "check", "--model", dir), "classifier.onnx");
+        var line = OneErrorLine(2, Edgeinspect.Run("model", "check", "--model", dir), "classifier.onnx");
         Assert.Contains("classifier.file", line, StringComparison.Ordinal);
     }
 }

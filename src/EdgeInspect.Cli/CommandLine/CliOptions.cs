@@ -35,19 +35,33 @@ internal static class CliOptions
         return option;
     }
 
-    /// <summary>Adds a parse-time check that <paramref name="option"/>'s value is in [<paramref name="min"/>, <paramref name="max"/>].</summary>
-    public static Option<int> InRange(this Option<int> option, int min, int max = int.MaxValue, string? why = null)
+    /// <summary>
+    /// Adds a parse-time check: <paramref name="problem"/> returns null for a good value, else why not; the error
+    /// reads "--option: why". A value that did not convert is already a parse error and is not checked again.
+    /// </summary>
+    public static Option<T> Check<T>(this Option<T> option, Func<T, string?> problem)
     {
         ArgumentNullException.ThrowIfNull(option);
+        ArgumentNullException.ThrowIfNull(problem);
         option.Validators.Add(result =>
         {
-            int value = result.GetValueOrDefault<int>();
-            if (value < min || value > max)
+            T value;
+            try
             {
-                string range = max == int.MaxValue ? $">= {min}" : $"{min}..{max}";
-                result.AddError($"{option.Name}: must be {range}{(why is null ? "" : $" ({why})")}, got {value}");
+                value = result.GetValueOrDefault<T>()!;
             }
+            catch (InvalidOperationException)
+            {
+                return;
+            }
+            if (problem(value) is { } why) result.AddError($"{option.Name}: {why}");
         });
         return option;
     }
+
+    /// <summary>Adds a parse-time check that <paramref name="option"/>'s value is in [<paramref name="min"/>, <paramref name="max"/>].</summary>
+    public static Option<int> InRange(this Option<int> option, int min, int max = int.MaxValue, string? why = null) =>
+        option.Check(value => value >= min && value <= max
+            ? null
+            : $"must be {(max == int.MaxValue ? $">= {min}" : $"{min}..{max}")}{(why is null ? "" : $" ({why})")}, got {value}");
 }

@@ -31,11 +31,7 @@ internal static class ModelCommands
             Description = "score the last stage keeps boxes down to for average precision (the precision / recall curve past the package's threshold); the package's threshold or above: AP of the operating point's boxes only",
             DefaultValueFactory = _ => 0.05f,
         };
-        apFloor.Validators.Add(r =>
-        {
-            float v = r.GetValueOrDefault<float>();
-            if (!(v is >= 0f and < 1f)) r.AddError($"--ap-floor: must be in [0, 1), got {v}");
-        });
+        apFloor.Check(v => v is >= 0f and < 1f ? null : $"must be in [0, 1), got {v}");
         var providers = CliOptions.Providers();
         var command = new Command("eval", "run the model package (cascade, classifier, decision) over a labelled dataset and print detection precision/recall at IoU 0.5, average precision (AP, mAP) and detection by class, per-class precision/recall/F1, the confusion matrix and part-level OK/NG accuracy");
         command.Options.Add(model);

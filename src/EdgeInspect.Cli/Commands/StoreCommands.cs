@@ -138,11 +138,7 @@ internal static class StoreCommands
         var partRate = new Option<double>("--part-rate") { Description = "the station's part rate, parts/s", DefaultValueFactory = _ => 10 };
         var group = new Option<int>("--group") { Description = "also measure group commit: records per AppendMany (0 = skip)", DefaultValueFactory = _ => 0 }.InRange(0);
         var inFlight = new Option<int>("--max-inflight") { Description = "Uplink:MaxInFlight for the drain", DefaultValueFactory = _ => new MqttUplinkOptions().MaxInFlight }.InRange(1);
-        partRate.Validators.Add(r =>
-        {
-            double v = r.GetValueOrDefault<double>();
-            if (!(v > 0)) r.AddError($"--part-rate: must be > 0, got {v}");
-        });
+        partRate.Check(v => v > 0 ? null : $"must be > 0, got {v}");
         var cmd = new Command("store", "Durable insert rate of the local store and outbox drain rate to a broker") { count, host, port, partRate, group, inFlight };
         cmd.SetAction(async (p, ct) =>
         {
