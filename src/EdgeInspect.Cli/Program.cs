@@ -1,4 +1,5 @@
 using System.CommandLine;
+using EdgeInspect.Cli.CommandLine;
 using EdgeInspect.Cli.Commands;
 
 // edgeinspect: one executable with verbs. With no verb it runs the station ("run").
@@ -13,8 +14,11 @@ if (args.Length == 0 || (args[0].StartsWith('-') && args[0] is not ("-h" or "--h
     args = ["run", .. args];
 }
 
+var parse = root.Parse(args);
+// Parse errors (validators' too) exit 2 like any other bad input, one "error:" line each (ExitCodes).
+if (CliErrors.ParseErrors(parse) is { } parseFailed) return parseFailed;
 // Signals are the host's business: System.CommandLine would otherwise force the process down 2 s after Ctrl-C or
 // SIGTERM, killing the station mid-drain (a frame still inside ONNX Runtime) instead of letting every captured
 // part be recorded. The host's console / systemd lifetime stops the services in order; verbs without a host end
 // on the default signal behaviour.
-return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
+return await parse.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });

@@ -2,6 +2,7 @@ using System.Text;
 using EdgeInspect.Fleet.Protocol.Packages;
 using EdgeInspect.Fleet.Protocol.Signing;
 using EdgeInspect.Station.Fleet.Slots;
+using EdgeInspect.Core.Packages;
 using Xunit;
 
 namespace EdgeInspect.Fleet.Tests;
@@ -241,4 +242,119 @@ public sealed class PackageVerifierTests
     [Fact]
     public void WireCode_HashMismatch_IsKebabCase() =>
         Assert.Equal("hash-mismatch", PackageRefusedException.ToWire(RefusalCode.HashMismatch));
+
+    /// <summary>Writes <paramref name="bytes"/> as the manifest and signs them, as the fleet tool does.</summary>
+    private static void SignManifest(string folder, byte[] bytes, System.Security.Cryptography.ECDsa key)
+    {
+        File.WriteAllBytes(Path.Combine(folder, "manifest.json"), bytes);
+        File.WriteAllBytes(Path.Combine(folder, PackageSignature.FileName), PackageSignature.Sign(bytes, key).ToBytes());
+    }
+
+    /// <summary>The loader (model check, detect, the station) and the fleet verifier refuse with the same kind and message.</summary>
+    private static RefusalCode SameRefusal(string folder, TrustedKeys keys)
+    {
+        var loader = Assert.Throws<ModelPackageException>(() => ModelPackage.Open(folder));
+        var fleet = Refused(folder, keys);
+        Assert.Equal(PackageProblemRefusal.Code(loader.Kind), fleet.Code);
+        Assert.Equal(loader.MessageRelativeTo(folder), fleet.Message);
+        return fleet.Code;
+    }
+
+    [Fact]
+    public void Verify_SignedManifestWithCommentsAndTrailingCommas_AcceptedLikeTheLoader()
+    {
+        using var tmp = new TempDir();
+        using var key = PackageKeys.Create();
+        using var keys = TestPackages.Trust(key);
+        var folder = TestPackages.Build(tmp.Sub("p"), key, TestPackages.Manifest(5));
+        var text = File.ReadAllText(Path.Combine(folder, "manifest.json"));
+        var commented = "// hand-edited package\n" + text.Replace("\"version\": 5,", "\"version\": 5, /* bumped */", StringComparison.Ordinal)
+            .Replace("\"classes\": [", "\"classes\": [ // output order\n", StringComparison.Ordinal).TrimEnd()[..^1] + ",\n}";
+        SignManifest(folder, Encoding.UTF8.GetBytes(commented), key);
+
+        var verified = PackageVerifier.Verify(folder, keys, Device, installedVersion: 4, rollback: false);
+        var loaded = ModelPackage.Open(folder);
+
+        Assert.Equal(5, verified.Manifest.Version);
+        Assert.Equal(5, loaded.Manifest.Version);
+        Assert.Equal(loaded.Manifest.Classifier!.Classes, verified.Manifest.Classifier!.Classes);
+    }
+
+    [Fact]
+    public void SameRefusal_NotJson_ManifestNotJson()
+    {
+        using var tmp = new TempDir();
+        using var key = PackageKeys.Create();
+        using var keys = TestPackages.Trust(key);
+        var folder = TestPackages.Build(tmp.Sub("p"), key, TestPackages.Manifest(5));
+        SignManifest(folder, Encoding.UTF8.GetBytes("name: yaml-not-json\n"), key);
+
+        Assert.Equal(RefusalCode.ManifestNotJson, SameRefusal(folder, keys));
+    }
+
+    [Fact]
+    public void SameRefusal_FieldOfWrongType_ManifestSchemaNamingField()
+    {
+        using var tmp = new TempDir();
+        using var key = PackageKeys.Create();
+        using var keys = TestPackages.Trust(key);
+        var folder = TestPackages.Build(tmp.Sub("p"), key, TestPackages.Manifest(5));
+        SignManifest(folder, Encoding.UTF8.GetBytes("{\"name\":\"m\",\"version\":\"five\"}"), key);
+
+        Assert.Equal(RefusalCode.ManifestSchema, SameRefusal(folder, keys));
+        Assert.Contains("$.version", Refused(folder, keys).Message);
+    }
+
+    [Fact]
+    public void SameRefusal_FieldOutOfRange_ManifestSchemaNamingField()
+    {
+        using var tmp = new TempDir();
+        using var key = PackageKeys.Create();
+        using var keys = TestPackages.Trust(key);
+        var m = TestPackages.Manifest(5);
+        m.Classifier!.Input.Layout = "HWC";
+        var folder = TestPackages.Build(tmp.Sub("p"), key, m);
+
+        Assert.Equal(RefusalCode.ManifestSchema, SameRefusal(folder, keys));
+        Assert.Contains("classifier.input.layout", Refused(folder, keys).Message);
+    }
+
+    [Fact]
+    public void SameRefusal_NamedFileAbsent_MissingFile()
+    {
+        using var tmp = new TempDir();
+        using var key = PackageKeys.Create();
+        using var keys = TestPackages.Trust(key);
+        var folder = TestPackages.Build(tmp.Sub("p"), key, TestPackages.Manifest(5));
+        File.Delete(Path.Combine(folder, "golden", "ok.png"));
+
+        Assert.Equal(RefusalCode.MissingFile, SameRefusal(folder, keys));
+    }
+
+    [Fact]
+    public void SameRefusal_FileChanged_HashMismatch()
+    {
+        using var tmp = new TempDir();
+        using var key = PackageKeys.Create();
+        using var keys = TestPackages.Trust(key);
+        var folder = TestPackages.Build(tmp.Sub("p"), key, TestPackages.Manifest(5));
+        File.AppendAllText(Path.Combine(folder, "classifier.onnx"), "x");
+
+        Assert.Equal(RefusalCode.HashMismatch, SameRefusal(folder, keys));
+    }
+
+    [Fact]
+    public void SameRefusal_FileLeavingFolder_UnsafePath()
+    {
+        using var tmp = new TempDir();
+        using var key = PackageKeys.Create();
+        using var keys = TestPackages.Trust(key);
+        var folder = TestPackages.Build(tmp.Sub("p"), key, TestPackages.Manifest(5));
+        var m = TestPackages.Manifest(5);
+        m.Classifier!.File = "../outside.onnx";
+        m.Classifier.Sha256 = new string('a', 64);
+        SignManifest(folder, System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(m, PackageVerifier.ManifestJson), key);
+
+        Assert.Equal(RefusalCode.UnsafePath, SameRefusal(folder, keys));
+    }
 }

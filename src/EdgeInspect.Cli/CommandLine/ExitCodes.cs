@@ -1,19 +1,25 @@
 namespace EdgeInspect.Cli.CommandLine;
 
 /// <summary>
-/// Exit codes of every verb: 0 ok; 1 the run finished but found problems (failed images, a failed golden check, a
-/// refused mode change); 2 bad input or configuration (unknown option, bad value, missing file, bad package or
-/// profile); 3 could not reach the service or the broker.
+/// The exit codes of every edgeinspect verb.
+/// <list type="table">
+/// <listheader><term>code</term><description>meaning</description></listheader>
+/// <item><term>0</term><description>ok.</description></item>
+/// <item><term>1</term><description>the run worked and found problems: images that failed, a golden check that failed, a mode change refused.</description></item>
+/// <item><term>2</term><description>bad input or configuration: a command-line parse error or bad option value, a missing or refused file, package, data set, profile or store.</description></item>
+/// <item><term>3</term><description>could not reach the service or the broker.</description></item>
+/// </list>
+/// Errors are one line on stderr, "error: " then the message naming the option, key or file (<see cref="CliErrors"/>).
 /// </summary>
-public static class ExitCodes
+internal static class ExitCodes
 {
-    /// <summary>Done, nothing wrong.</summary>
+    /// <summary>Everything worked.</summary>
     public const int Ok = 0;
 
-    /// <summary>The run finished and found problems.</summary>
+    /// <summary>The run completed and found problems (failed images, golden check failed, refused mode change).</summary>
     public const int Problems = 1;
 
-    /// <summary>Bad input or configuration.</summary>
+    /// <summary>Bad input or configuration, parse errors included.</summary>
     public const int BadInput = 2;
 
     /// <summary>The service or the broker could not be reached.</summary>

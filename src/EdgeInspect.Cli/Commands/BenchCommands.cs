@@ -1,4 +1,5 @@
 using System.CommandLine;
+using EdgeInspect.Cli.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -22,7 +23,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace EdgeInspect.Cli.Commands;
 
-/// <summary>The `bench` subcommands that live beside other verbs: bench store (issue 5), bench pipeline (issue 4).</summary>
+/// <summary>The `bench` subcommands that live beside other verbs: bench store, bench pipeline.</summary>
 internal static partial class InspectionCommands
 {
     private static readonly JsonSerializerOptions CamelCase = new() { PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
@@ -43,18 +44,17 @@ internal static partial class InspectionCommands
         var model = ModelOption();
         model.Required = false;
         model.DefaultValueFactory = _ => "models/virtual-line";
-        var frames = new Option<int>("--frames") { Description = "frames per measured pass", DefaultValueFactory = _ => 200 };
+        var frames = new Option<int>("--frames") { Description = "frames per measured pass", DefaultValueFactory = _ => 200 }.InRange(20);
         var images = new Option<string?>("--images") { Description = "folder of images to replay (default: render virtual-line parts)" };
-        var json = new Option<bool>("--json") { Description = "also print one JSON object" };
-        var lanes = new Option<int>("--lanes") { Description = "network lanes for both sides, as Model:Lanes (1 = one copy; 0 = one per core)", DefaultValueFactory = _ => 1 };
+        var json = CliOptions.Json();
+        var lanes = new Option<int>("--lanes") { Description = "network lanes for both sides, as Model:Lanes (1 = one copy; 0 = one per core)", DefaultValueFactory = _ => 1 }.InRange(0, 16);
         var cmd = new Command("pipeline", "station throughput (capture replay, cascade, classifier, policy, store) against the cascade alone on the same frames; p50/p99 frame-to-verdict latency; allocated bytes per frame once warm")
         {
             model, frames, images, json, lanes,
         };
-        cmd.SetAction(async (parse, ct) =>
+        cmd.SetAction((parse, ct) => CliErrors.GuardAsync(async () =>
         {
             int n = parse.GetValue(frames);
-            if (n < 20) { Console.Error.WriteLine("error: --frames: at least 20"); return 2; }
             string packageDir = StationCommands.ResolvePackage(parse.GetValue(model)!);
             string work = Directory.CreateTempSubdirectory("edgeinspect-bench-pipeline-").FullName;
             try
@@ -63,17 +63,12 @@ internal static partial class InspectionCommands
                 var options = new InferenceOptions { Lanes = parse.GetValue(lanes) };
                 options.Validate();
                 var result = await RunPipelineBench(packageDir, frameDir, work, n, options, ct);
-                Console.Write(result.Table());
                 if (parse.GetValue(json)) Console.WriteLine(JsonSerializer.Serialize(result, CamelCase));
-                return 0;
-            }
-            catch (Exception e) when (e is ModelPackageException or IOException or ArgumentException)
-            {
-                Console.Error.WriteLine("error: " + e.Message);
-                return 2;
+                else Console.Write(result.Table());
+                return ExitCodes.Ok;
             }
             finally { Directory.Delete(work, true); }
-        });
+        }));
         return cmd;
     }
 

@@ -3,6 +3,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using EdgeInspect.Cli.CommandLine;
 using EdgeInspect.Core.Detection;
 using EdgeInspect.Core.Imaging;
 using EdgeInspect.Core.Inference;
@@ -14,7 +15,7 @@ using Microsoft.Extensions.Logging;
 namespace EdgeInspect.Cli.Commands;
 
 /// <summary>
-/// Verbs: detect, bench cascade (issue 2). Other bench subcommands plug in through the partial method
+/// Verbs: detect, bench cascade. Other bench subcommands plug in through the partial method
 /// <see cref="AddBenchSubcommands"/>, implemented in their own file, so this file needs no edit.
 /// </summary>
 internal static partial class InspectionCommands
@@ -24,11 +25,8 @@ internal static partial class InspectionCommands
     /// <summary>Implement in another file of this partial class to add subcommands to `bench` (e.g. `bench pipeline`).</summary>
     static partial void AddBenchSubcommands(Command bench);
 
-    private static Option<string> ModelOption() => new("--model", "-m")
-    {
-        Description = "model package folder (manifest.json, or only pnet.onnx/rnet.onnx/onet.onnx for canonical MTCNN)",
-        Required = true,
-    };
+    private static Option<string> ModelOption() =>
+        CliOptions.Model("model package folder (manifest.json, or only pnet.onnx/rnet.onnx/onet.onnx for canonical MTCNN)");
 
     private static Argument<string[]> ImagesArgument() => new("images")
     {
@@ -36,35 +34,29 @@ internal static partial class InspectionCommands
         Arity = ArgumentArity.OneOrMore,
     };
 
-    private static Option<string> ProvidersOption() => new("--providers")
-    {
-        Description = "execution providers in preference order, comma separated (tensorrt,cuda,cpu)",
-        DefaultValueFactory = _ => "cpu",
-    };
-
-    private static Option<int> ThreadsOption() => new("--threads")
+    private static Option<int> ThreadsOption() => new Option<int>("--threads")
     {
         Description = "intra-op threads per network, shared out between its lanes (0 = one per core)",
         DefaultValueFactory = _ => 0,
-    };
+    }.InRange(0, 64);
 
-    private static Option<int> LanesOption() => new("--lanes")
+    private static Option<int> LanesOption() => new Option<int>("--lanes")
     {
         Description = "copies of each network run side by side, the stage's work split between them (1 = one copy on ONNX Runtime's threads; 0 = one per core, at most 4, on the CPU provider, 1 on a GPU)",
         DefaultValueFactory = _ => 1,
-    };
+    }.InRange(0, 16);
 
-    private static Option<int> ImageWorkersOption() => new("--image-workers")
+    private static Option<int> ImageWorkersOption() => new Option<int>("--image-workers")
     {
         Description = "threads for the cascade's image work between network runs: pyramid levels, crops (0 = one per core, at most 4)",
         DefaultValueFactory = _ => 0,
-    };
+    }.InRange(0, 64);
 
     private static Command CreateDetect()
     {
         var model = ModelOption();
         var images = ImagesArgument();
-        var providers = ProvidersOption();
+        var providers = CliOptions.Providers();
         var threads = ThreadsOption();
         var imageWorkers = ImageWorkersOption();
         var lanes = LanesOption();
@@ -75,10 +67,11 @@ internal static partial class InspectionCommands
         command.Options.Add(imageWorkers);
         command.Options.Add(lanes);
         command.Arguments.Add(images);
-        command.SetAction(parse => Guarded(() =>
+        command.SetAction(parse => CliErrors.Guard(() =>
         {
             using var loggers = StderrLoggers();
-            using var session = DetectorSession.Open(parse.GetValue(model)!, parse.GetValue(providers)!, parse.GetValue(threads), parse.GetValue(lanes), parse.GetValue(imageWorkers), loggers);
+            var options = new InferenceOptions { Providers = parse.GetValue(providers)!, IntraOpThreads = parse.GetValue(threads), Lanes = parse.GetValue(lanes) };
+            using var session = DetectorSession.Open(parse.GetValue(model)!, options, parse.GetValue(imageWorkers), loggers);
             int failures = 0;
             var stdout = Console.OpenStandardOutput();
             foreach (var path in parse.GetValue(images)!)
@@ -91,11 +84,12 @@ internal static partial class InspectionCommands
                 }
                 catch (ImageDecodeException ex)
                 {
-                    Console.Error.WriteLine($"edgeinspect detect: {ex.Message}");
+                    // One unreadable image fails that image, not the run: the others are still detected.
+                    CliErrors.Fail(ex.Message);
                     failures++;
                 }
             }
-            return failures == 0 ? 0 : 1;
+            return failures == 0 ? ExitCodes.Ok : ExitCodes.Problems;
         }));
         return command;
     }
@@ -105,12 +99,14 @@ internal static partial class InspectionCommands
         var bench = new Command("bench", "benchmarks (medians over repeated runs, measured on this machine)");
         var model = ModelOption();
         var images = ImagesArgument();
-        var providers = ProvidersOption();
+        var providers = CliOptions.Providers();
         var threads = ThreadsOption();
         var imageWorkers = ImageWorkersOption();
         var lanes = LanesOption();
-        var runs = new Option<int>("--runs") { Description = "timed runs per image", DefaultValueFactory = _ => 50 };
-        var warmup = new Option<int>("--warmup") { Description = "untimed runs per image first, round robin over the images, for at least 3 s (past the JIT's tier-up, so the first image is measured warm too)", DefaultValueFactory = _ => 30 };
+        var json = CliOptions.Json();
+        var runs = new Option<int>("--runs") { Description = "timed runs per image", DefaultValueFactory = _ => 50 }.InRange(1);
+        var warmup = new Option<int>("--warmup") { Description = "untimed runs per image first, round robin over the images, for at least 3 s (past the JIT's tier-up, so the first image is measured warm too)", DefaultValueFactory = _ => 30 }
+            .InRange(1, why: "allocation is measured once warm");
         var cascade = new Command("cascade", "per image: median whole-cascade time, median time inside the model runs, their ratio, allocated bytes per warm call");
         cascade.Options.Add(model);
         cascade.Options.Add(providers);
@@ -119,14 +115,14 @@ internal static partial class InspectionCommands
         cascade.Options.Add(lanes);
         cascade.Options.Add(runs);
         cascade.Options.Add(warmup);
+        cascade.Options.Add(json);
         cascade.Arguments.Add(images);
-        cascade.SetAction(parse => Guarded(() =>
+        cascade.SetAction(parse => CliErrors.Guard(() =>
         {
             int n = parse.GetValue(runs), w = parse.GetValue(warmup);
-            if (n < 1) throw new ArgumentException("--runs must be >= 1");
-            if (w < 1) throw new ArgumentException("--warmup must be >= 1 (allocation is measured once warm)");
             using var loggers = StderrLoggers();
-            using var session = DetectorSession.Open(parse.GetValue(model)!, parse.GetValue(providers)!, parse.GetValue(threads), parse.GetValue(lanes), parse.GetValue(imageWorkers), loggers);
+            var options = new InferenceOptions { Providers = parse.GetValue(providers)!, IntraOpThreads = parse.GetValue(threads), Lanes = parse.GetValue(lanes) };
+            using var session = DetectorSession.Open(parse.GetValue(model)!, options, parse.GetValue(imageWorkers), loggers);
             var paths = parse.GetValue(images)!;
             var decoded = new List<ImageBuffer>();
             try
@@ -135,7 +131,8 @@ internal static partial class InspectionCommands
                 WarmUp(session.Detector, decoded, w);
                 var rows = new List<BenchRow>();
                 for (int i = 0; i < decoded.Count; i++) rows.Add(BenchOne(session.Detector, decoded[i], paths[i], n));
-                WriteBench(rows, session, n);
+                if (parse.GetValue(json)) WriteBenchJson(rows, session, n);
+                else WriteBenchTable(rows, session, n);
             }
             finally
             {
@@ -201,10 +198,13 @@ internal static partial class InspectionCommands
         return sorted.Length % 2 == 1 ? sorted[m] : (sorted[m - 1] + sorted[m]) / 2;
     }
 
-    private static void WriteBench(List<BenchRow> rows, DetectorSession session, int runs)
+    private static string[] StageNames(DetectorSession session) =>
+        [.. session.Detector.Spec.Stages.Select((s, i) => string.IsNullOrEmpty(s.Name) ? $"stage{i + 1}" : s.Name)];
+
+    private static void WriteBenchTable(List<BenchRow> rows, DetectorSession session, int runs)
     {
         var ci = CultureInfo.InvariantCulture;
-        var names = session.Detector.Spec.Stages.Select((s, i) => string.IsNullOrEmpty(s.Name) ? $"stage{i + 1}" : s.Name).ToArray();
+        var names = StageNames(session);
         var sb = new StringBuilder();
         sb.AppendLine(ci, $"bench cascade: {runs} runs per image, provider {session.Provider}, {Environment.ProcessorCount} cores, {session.Detector.Lanes} network lanes, {session.Ops.Workers} image workers");
         sb.Append(ci, $"{"image",-20} {"size",-10} {"boxes",5} {"cascade_ms",11} {"model_ms",9} {"ratio",6} {"alloc_B/call",12}");
@@ -217,7 +217,11 @@ internal static partial class InspectionCommands
             sb.AppendLine();
         }
         Console.Out.Write(sb.ToString());
+    }
 
+    private static void WriteBenchJson(List<BenchRow> rows, DetectorSession session, int runs)
+    {
+        var names = StageNames(session);
         using var stdout = Console.OpenStandardOutput();
         using (var json = new Utf8JsonWriter(stdout))
         {
@@ -301,67 +305,9 @@ internal static partial class InspectionCommands
         stdout.Flush();
     }
 
-    /// <summary>Known failures become one line on stderr and exit code 2; no stack trace.</summary>
-    private static int Guarded(Func<int> body)
-    {
-        try
-        {
-            return body();
-        }
-        catch (Exception ex) when (ex is ModelPackageException or NetworkLoadException or ImageDecodeException or ArgumentException or InvalidOperationException or IOException or UnauthorizedAccessException)
-        {
-            Console.Error.WriteLine($"edgeinspect: {ex.Message}");
-            return 2;
-        }
-    }
-
     /// <summary>Warnings (e.g. a missing execution provider) go to stderr so stdout stays pure JSON.</summary>
     internal static ILoggerFactory StderrLoggers() => LoggerFactory.Create(b => b
         .SetMinimumLevel(LogLevel.Warning)
         .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace)
         .AddSimpleConsole(o => o.SingleLine = true));
-
-    /// <summary>A package, its detector and the image ops, opened together and disposed together.</summary>
-    private sealed class DetectorSession : IDisposable
-    {
-        private DetectorSession(CascadeDetector detector, OpenCvImageOps ops, string provider)
-        {
-            Detector = detector;
-            Ops = ops;
-            Provider = provider;
-        }
-
-        public CascadeDetector Detector { get; }
-        public OpenCvImageOps Ops { get; }
-        public string Provider { get; }
-
-        public static DetectorSession Open(string modelDir, string providers, int threads, int lanes, int imageWorkers, ILoggerFactory loggers)
-        {
-            var package = ModelPackage.Open(modelDir);
-            var options = new InferenceOptions
-            {
-                Providers = providers.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
-                IntraOpThreads = threads,
-                Lanes = lanes,
-            };
-            options.Validate();
-            var ops = new OpenCvImageOps(imageWorkers);
-            try
-            {
-                var detector = CascadeDetector.Open(package, new OnnxNetworkFactory(loggers.CreateLogger<OnnxNetworkFactory>()), options, ops);
-                return new DetectorSession(detector, ops, detector.Runners.First().ExecutionProvider);
-            }
-            catch
-            {
-                ops.Dispose();
-                throw;
-            }
-        }
-
-        public void Dispose()
-        {
-            Detector.Dispose();
-            Ops.Dispose();
-        }
-    }
 }

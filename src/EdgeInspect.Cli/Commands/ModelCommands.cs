@@ -1,4 +1,5 @@
 using System.CommandLine;
+using EdgeInspect.Cli.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
 using EdgeInspect.Core.Domain;
@@ -14,36 +15,24 @@ using Microsoft.Extensions.Logging;
 
 namespace EdgeInspect.Cli.Commands;
 
-/// <summary>Verbs: eval (a package over a labelled dataset), model check (validate a package and run its golden images). Issue 3.</summary>
+/// <summary>Verbs: eval (a package over a labelled dataset), model check (validate a package and run its golden images).</summary>
 internal static class ModelCommands
 {
     public static IEnumerable<Command> Create() => [CreateEval(), CreateModel()];
 
-    private static Option<string> ModelOption() => new("--model", "-m") { Description = "model package folder (manifest.json and the files it names)", Required = true };
-
-    private static Option<string> ProvidersOption() => new("--providers")
-    {
-        Description = "execution providers in preference order, comma separated (tensorrt,cuda,cpu)",
-        DefaultValueFactory = _ => "cpu",
-    };
-
     private static Command CreateEval()
     {
-        var model = ModelOption();
+        var model = CliOptions.Model();
         var dataset = new Option<string>("--dataset", "-d") { Description = "labelled dataset: Pascal VOC (images/, annotations/) or one folder per class", Required = true };
         var split = new Option<string?>("--split") { Description = "file listing the images to use, one name a line (e.g. val.txt)" };
-        var json = new Option<bool>("--json") { Description = "print the report as JSON" };
+        var json = CliOptions.Json();
         var apFloor = new Option<float>("--ap-floor")
         {
             Description = "score the last stage keeps boxes down to for average precision (the precision / recall curve past the package's threshold); the package's threshold or above: AP of the operating point's boxes only",
             DefaultValueFactory = _ => 0.05f,
         };
-        apFloor.Validators.Add(r =>
-        {
-            float v = r.GetValueOrDefault<float>();
-            if (!(v is >= 0f and < 1f)) r.AddError($"--ap-floor must be in [0, 1), got {v}");
-        });
-        var providers = ProvidersOption();
+        apFloor.Check(v => v is >= 0f and < 1f ? null : $"must be in [0, 1), got {v}");
+        var providers = CliOptions.Providers();
         var command = new Command("eval", "run the model package (cascade, classifier, decision) over a labelled dataset and print detection precision/recall at IoU 0.5, average precision (AP, mAP) and detection by class, per-class precision/recall/F1, the confusion matrix and part-level OK/NG accuracy");
         command.Options.Add(model);
         command.Options.Add(dataset);
@@ -51,7 +40,7 @@ internal static class ModelCommands
         command.Options.Add(json);
         command.Options.Add(apFloor);
         command.Options.Add(providers);
-        command.SetAction(parse => Guarded("eval", () =>
+        command.SetAction(parse => CliErrors.Guard(() =>
         {
             var data = LabelledDataset.Open(parse.GetValue(dataset)!, parse.GetValue(split));
             using var loggers = StderrLoggers();
@@ -102,21 +91,32 @@ internal static class ModelCommands
     private static Command CreateModel()
     {
         var modelCommand = new Command("model", "model packages");
-        var model = ModelOption();
-        var providers = ProvidersOption();
-        var check = new Command("check", "validate a package (hashes, files, fields, network input shapes) and run its golden images; exit 0 only when all pass");
+        var model = CliOptions.Model();
+        var providers = CliOptions.Providers();
+        var json = CliOptions.Json();
+        var check = new Command("check", "validate a package (hashes, files, fields, network input shapes) and run its golden images; exit 0 only when all pass, 1 when a golden image fails, 2 when the package is refused");
         check.Options.Add(model);
         check.Options.Add(providers);
-        check.SetAction(parse => Guarded("model check", () =>
+        check.Options.Add(json);
+        check.SetAction(parse => CliErrors.Guard(() =>
         {
             using var loggers = StderrLoggers();
             using var session = InspectorSession.Open(parse.GetValue(model)!, parse.GetValue(providers)!, loggers);
+            var manifest = session.Package.Manifest;
             var failures = GoldenCheck.Run(session.Package, session.Inspector, session.Ops);
-            foreach (var line in failures) Console.Error.WriteLine($"edgeinspect model check: {line}");
-            Console.WriteLine(failures.Count == 0
-                ? $"{session.Package.Manifest.Name} v{session.Package.Manifest.Version}: valid, {session.Package.Manifest.Golden.Count} golden image(s) pass"
-                : $"{session.Package.Manifest.Name} v{session.Package.Manifest.Version}: {failures.Count} golden image(s) fail");
-            return failures.Count == 0 ? 0 : 1;
+            foreach (var line in failures) CliErrors.Fail($"golden: {line}", ExitCodes.Problems);
+            if (parse.GetValue(json))
+            {
+                var doc = new { model = manifest.Name, version = manifest.Version, valid = true, golden = manifest.Golden.Count, failures };
+                Console.WriteLine(JsonSerializer.Serialize(doc, ReportJson));
+            }
+            else
+            {
+                Console.WriteLine(failures.Count == 0
+                    ? $"{manifest.Name} v{manifest.Version}: valid, {manifest.Golden.Count} golden image(s) pass"
+                    : $"{manifest.Name} v{manifest.Version}: {failures.Count} golden image(s) fail");
+            }
+            return failures.Count == 0 ? ExitCodes.Ok : ExitCodes.Problems;
         }));
         modelCommand.Subcommands.Add(check);
         return modelCommand;
@@ -137,84 +137,5 @@ internal static class ModelCommands
 
     private static readonly JsonSerializerOptions ReportJson = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 
-    /// <summary>Known failures become one line on stderr naming the file or field, and exit code 2; no stack trace.</summary>
-    private static int Guarded(string verb, Func<int> body)
-    {
-        try
-        {
-            return body();
-        }
-        catch (Exception ex) when (ex is ModelPackageException or NetworkLoadException or ImageDecodeException or DatasetException
-                                       or ArgumentException or InvalidOperationException or IOException or UnauthorizedAccessException)
-        {
-            Console.Error.WriteLine($"edgeinspect {verb}: {ex.Message}");
-            return 2;
-        }
-    }
-
     private static ILoggerFactory StderrLoggers() => InspectionCommands.StderrLoggers();
-
-    /// <summary>A validated package, its inspector and the image ops, opened and disposed together.</summary>
-    internal sealed class InspectorSession : IDisposable
-    {
-        private InspectorSession(ModelPackage package, PackageInspector inspector, OpenCvImageOps ops, float? operatingThreshold)
-        {
-            Package = package;
-            Inspector = inspector;
-            Ops = ops;
-            OperatingThreshold = operatingThreshold;
-        }
-
-        public ModelPackage Package { get; }
-        public PackageInspector Inspector { get; }
-        public OpenCvImageOps Ops { get; }
-        /// <summary>The package's own last-stage threshold when a score floor lowered it for this session; else null.</summary>
-        public float? OperatingThreshold { get; }
-        /// <summary>The floor the last stage runs with when one lowered its threshold (then the AP curve's floor); else null.</summary>
-        public float? ScoreFloor => OperatingThreshold is null ? null : Package.Manifest.Detector!.Stages[^1].Threshold;
-
-        /// <param name="scoreFloor">
-        /// For evaluation only: run the last stage with its threshold lowered to this floor, so its boxes below the
-        /// package's threshold can be scored too. Exact for what the package itself gives: the last stage keeps
-        /// scores above its threshold before a greedy NMS, and a greedy NMS never lets a lower-scored box remove a
-        /// higher one, so the package's boxes are the floor run's boxes that score above the package's threshold.
-        /// (A refinement stage only: a one-stage detector keeps its boxes otherwise.) The decision's MinRegionScore is
-        /// raised just past that threshold, so the verdict and the part class count
-        /// the same regions as the package does.
-        /// </param>
-        public static InspectorSession Open(string modelDir, string providers, ILoggerFactory loggers, float? scoreFloor = null)
-        {
-            var package = ModelPackage.Open(modelDir);
-            float? operating = null;
-            if (scoreFloor is { } floor && package.Manifest.Detector is { Stages.Count: > 1 } detector && floor < detector.Stages[^1].Threshold)
-            {
-                var last = detector.Stages[^1];
-                operating = last.Threshold;
-                last.Threshold = floor;
-                package.Manifest.Decision.MinRegionScore = MathF.Max(package.Manifest.Decision.MinRegionScore, MathF.BitIncrement(operating.Value));
-            }
-            var options = new InferenceOptions
-            {
-                Providers = providers.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
-            };
-            options.Validate();
-            var ops = new OpenCvImageOps();
-            try
-            {
-                var inspector = PackageInspector.Open(package, new OnnxNetworkFactory(loggers.CreateLogger<OnnxNetworkFactory>()), options, ops);
-                return new InspectorSession(package, inspector, ops, operating);
-            }
-            catch
-            {
-                ops.Dispose();
-                throw;
-            }
-        }
-
-        public void Dispose()
-        {
-            Inspector.Dispose();
-            Ops.Dispose();
-        }
-    }
 }

@@ -7,10 +7,8 @@ using EdgeInspect.Core.Domain;
 using EdgeInspect.Core.Shadow;
 using EdgeInspect.Imaging.OpenCv.Capture;
 using EdgeInspect.Station.Automation;
-using EdgeInspect.Station.Configuration;
 using EdgeInspect.Station.VirtualLine;
 using EdgeInspect.Storage.LiteDb;
-using Microsoft.Extensions.Hosting;
 
 namespace EdgeInspect.Cli.Commands;
 
@@ -20,87 +18,50 @@ internal static class StationCommands
     public static IEnumerable<Command> Create() => [Run(), Mode(), ShadowReport(), Simulate()];
 
     /// <summary>A relative package path resolves against the working folder, then the repository root (beside device-config/).</summary>
-    internal static string ResolvePackage(string package) => StationParts.ResolvePackage(package, Path.GetDirectoryName(ConfigRoot()));
+    internal static string ResolvePackage(string package) => StationParts.ResolvePackage(package, RepositoryRoot);
 
-    /// <summary>
-    /// The store for verbs that only read (mode show, shadow-report): a snapshot copy, so they work while the
-    /// service holds the live file.
-    /// </summary>
-    private static SnapshotStore? OpenReadOnlyStore(StationProfile profile, out int rc)
-    {
-        rc = 0;
-        string path = StorePath(profile);
-        if (!File.Exists(path))
-        {
-            rc = Fail($"Store:Path: no store at {Path.GetFullPath(path)} yet (run `edgeinspect run` first)");
-            return null;
-        }
-        return LiteDbInspectionStore.OpenSnapshot(path);
-    }
-
-    private static string StorePath(StationProfile profile) => profile.Section<StoreOptions>(StoreOptions.SectionName).Path;
-
-    private static readonly Option<string> ProfileOption = new("--profile") { Description = "device-config profile name (device-config/NAME.json) or path", DefaultValueFactory = _ => "dev" };
-
-    private static string ConfigRoot()
-    {
-        // From a clone: walk up from the working folder to the repository's device-config/; installed: beside the binary.
-        for (var dir = new DirectoryInfo(Environment.CurrentDirectory); dir is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, "device-config");
-            if (Directory.Exists(candidate)) return candidate;
-        }
-        return Path.Combine(AppContext.BaseDirectory, "device-config");
-    }
-
-    private static StationProfile? LoadProfile(ParseResult parse, out int rc)
-    {
-        rc = 0;
-        try { return StationProfile.Load(parse.GetValue(ProfileOption)!, ConfigRoot()); }
-        catch (ConfigValueException e) { rc = Fail(e.Message); return null; }
-    }
+    private static string? RepositoryRoot => Path.GetDirectoryName(ProfileOption.ConfigRoot());
 
     private static Command Run()
     {
-        var cmd = new Command("run", "Run the station worker service (the default verb)") { ProfileOption };
-        cmd.SetAction(async (parse, ct) =>
+        var profileOption = ProfileOption.Create();
+        var cmd = new Command("run", "Run the station worker service (the default verb)") { profileOption };
+        cmd.SetAction((parse, ct) => CliErrors.GuardAsync(async () =>
         {
-            var profile = LoadProfile(parse, out int rc);
-            if (profile is null) return rc;
-            HostApplicationBuilder builder;
-            try { builder = StationHost.CreateBuilder(profile, new StationHostSettings { PackageSearchRoot = Path.GetDirectoryName(ConfigRoot()) }); }
-            catch (Exception e) when (StationHost.StartupFailure(e) is { } message) { return Fail(message); }
+            var builder = StationHost.CreateBuilder(ProfileOption.Load(parse), new StationHostSettings { PackageSearchRoot = RepositoryRoot });
             using var host = builder.Build();
             return await StationHost.RunAsync(host, Console.Out, ct);
-        });
+        }));
         return cmd;
     }
 
     private static Command Mode()
     {
         var mode = new Command("mode", "Show or set the station's degree of automation");
-        var show = new Command("show", "Print the persisted mode") { ProfileOption };
-        show.SetAction(parse =>
+        var show = new Command("show", "Print the persisted mode") { ProfileOption.Create(), StoreLocation.DbOption() };
+        show.SetAction(parse => CliErrors.Guard(() =>
         {
-            var profile = LoadProfile(parse, out int rc);
-            if (profile is null) return rc;
-            using var snapshot = OpenReadOnlyStore(profile, out rc);
-            if (snapshot is null) return rc;
+            // A snapshot copy: it works while the service holds the live file.
+            using var snapshot = LiteDbInspectionStore.OpenSnapshot(StoreLocation.Resolve(parse));
             Console.WriteLine(snapshot.Store.LoadState().Mode.ToWire());
-            return 0;
-        });
+            return ExitCodes.Ok;
+        }));
         var target = new Argument<string>("MODE") { Description = "human | shadow | assist | partial | full" };
+        target.Validators.Add(r =>
+        {
+            if (r.Tokens.Count == 1 && !AutomationModes.TryParse(r.Tokens[0].Value, out _))
+                r.AddError($"MODE: unknown mode '{r.Tokens[0].Value}' (human, shadow, assist, partial, full)");
+        });
         var reason = new Option<string>("--reason") { Description = "why (audited)", Required = true };
         var force = new Option<bool>("--force") { Description = "move past the shadow-evidence gate (the reason is audited)" };
-        var set = new Command("set", "Change the mode (through the running service when there is one)") { target, reason, force, ProfileOption };
-        set.SetAction(async (parse, ct) =>
+        var set = new Command("set", "Change the mode through the running service (exit 1 when it refuses, 3 when no service answers)")
         {
-            var profile = LoadProfile(parse, out int rc);
-            if (profile is null) return rc;
-            string wanted = parse.GetValue(target)!;
-            if (!AutomationModes.TryParse(wanted, out _)) return Fail($"MODE: unknown mode '{wanted}' (human, shadow, assist, partial, full)");
-            string folder = StationParts.ControlFolder(StorePath(profile));
-            var request = new ModeRequest(Guid.NewGuid().ToString("N"), wanted, parse.GetValue(reason)!, parse.GetValue(force), Environment.UserName);
+            target, reason, force, ProfileOption.Create(), StoreLocation.DbOption(),
+        };
+        set.SetAction((parse, ct) => CliErrors.GuardAsync(async () =>
+        {
+            string folder = StationParts.ControlFolder(StoreLocation.Resolve(parse, mustExist: false));
+            var request = new ModeRequest(Guid.NewGuid().ToString("N"), parse.GetValue(target)!, parse.GetValue(reason)!, parse.GetValue(force), Environment.UserName);
             ModeControlFolder.WriteRequest(folder, request);
             string reply = ModeControlFolder.ReplyPath(folder, request.Id);
             for (int i = 0; i < 20 && !File.Exists(reply); i++) await Task.Delay(250, ct);
@@ -113,7 +74,7 @@ internal static class StationCommands
             File.Delete(reply);
             Console.WriteLine(r.Changed ? $"mode {r.From} -> {r.To}: {r.Reason}" : $"refused ({r.From} -> {r.To}): {r.Reason}");
             return r.Changed ? ExitCodes.Ok : ExitCodes.Problems;
-        });
+        }));
         mode.Subcommands.Add(show);
         mode.Subcommands.Add(set);
         return mode;
@@ -121,78 +82,51 @@ internal static class StationCommands
 
     private static Command ShadowReport()
     {
-        var json = new Option<bool>("--json") { Description = "print JSON instead of a table" };
-        var cmd = new Command("shadow-report", "Model-versus-human statistics from the local store") { json, ProfileOption };
-        cmd.SetAction(parse =>
+        var json = CliOptions.Json();
+        var cmd = new Command("shadow-report", "Model-versus-human statistics from the local store") { json, ProfileOption.Create(), StoreLocation.DbOption() };
+        cmd.SetAction(parse => CliErrors.Guard(() =>
         {
-            var profile = LoadProfile(parse, out int rc);
-            if (profile is null) return rc;
-            using var snapshot = OpenReadOnlyStore(profile, out rc);
-            if (snapshot is null) return rc;
+            using var snapshot = LiteDbInspectionStore.OpenSnapshot(StoreLocation.Resolve(parse));
             var stats = new ShadowStatistics();
             stats.AddRange(snapshot.Store.Records());
             var report = stats.Report();
             Console.WriteLine(parse.GetValue(json) ? ShadowReportFormat.Json(report) : ShadowReportFormat.Table(report));
-            return 0;
-        });
+            return ExitCodes.Ok;
+        }));
         return cmd;
     }
 
     private static Command Simulate()
     {
         var outDir = new Option<string>("--out") { Description = "output folder (images/, annotations/, train.txt, val.txt)", Required = true };
-        var count = new Option<int>("--count") { Description = "number of parts to render", DefaultValueFactory = _ => 1000 };
+        var count = new Option<int>("--count") { Description = "number of parts to render", DefaultValueFactory = _ => 1000 }.InRange(1);
         var seed = new Option<int>("--seed") { Description = "line seed: the same seed renders the same parts", DefaultValueFactory = _ => 1 };
-        var defectRate = new Option<double>("--defect-rate") { Description = "fraction of parts with at least one defect (0..1)", DefaultValueFactory = _ => 0.5 };
-        var width = new Option<int>("--width") { Description = "frame width in pixels", DefaultValueFactory = _ => 320 };
-        var height = new Option<int>("--height") { Description = "frame height in pixels", DefaultValueFactory = _ => 240 };
+        var defectRate = new Option<double>("--defect-rate") { Description = "fraction of parts with at least one defect (0..1)", DefaultValueFactory = _ => 0.5 }
+            .Check(v => v is >= 0 and <= 1 ? null : "must be 0..1");
+        var width = new Option<int>("--width") { Description = "frame width in pixels", DefaultValueFactory = _ => 320 }.InRange(160, 4096);
+        var height = new Option<int>("--height") { Description = "frame height in pixels", DefaultValueFactory = _ => 240 }.InRange(120, 4096);
         var cmd = new Command("simulate", "Render virtual-line parts with ground truth as a Pascal VOC data set (for training and tests)")
         {
             outDir, count, seed, defectRate, width, height,
         };
-        cmd.SetAction(parse =>
+        cmd.SetAction(parse => CliErrors.Guard(() =>
         {
-            int n = parse.GetValue(count);
-            if (n <= 0) return Fail("--count: must be positive");
-            PartRenderer renderer;
-            try
+            var renderer = new PartRenderer(new PartRendererOptions
             {
-                renderer = new PartRenderer(new PartRendererOptions
-                {
-                    Seed = parse.GetValue(seed),
-                    DefectRate = parse.GetValue(defectRate),
-                    Width = parse.GetValue(width),
-                    Height = parse.GetValue(height),
-                });
-            }
-            catch (ArgumentOutOfRangeException e)
-            {
-                return Fail($"--{ToOptionName(e.ParamName)}: {e.Message.Split(" (Parameter")[0].Split(Environment.NewLine)[0]}");
-            }
-
+                Seed = parse.GetValue(seed),
+                DefectRate = parse.GetValue(defectRate),
+                Width = parse.GetValue(width),
+                Height = parse.GetValue(height),
+            });
             string dir = parse.GetValue(outDir)!;
-            try
-            {
-                var summary = VirtualLineDataset.Write(renderer, dir, n, ImageFiles.Write);
-                Console.WriteLine($"wrote {summary.Count} parts to {dir} (train {summary.Train}, val {summary.Val})");
-                Console.WriteLine("parts:   " + string.Join(", ", summary.PartsPerClass.Select(kv => $"{kv.Key} {kv.Value}")));
-                Console.WriteLine("objects: " + string.Join(", ", summary.ObjectsPerClass.Select(kv => $"{kv.Key} {kv.Value}")));
-                return 0;
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                return Fail($"{dir}: {e.Message}");
-            }
-        });
+            DatasetSummary summary;
+            try { summary = VirtualLineDataset.Write(renderer, dir, parse.GetValue(count), ImageFiles.Write); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new CliException($"{dir}: {e.Message}"); }
+            Console.WriteLine($"wrote {summary.Count} parts to {dir} (train {summary.Train}, val {summary.Val})");
+            Console.WriteLine("parts:   " + string.Join(", ", summary.PartsPerClass.Select(kv => $"{kv.Key} {kv.Value}")));
+            Console.WriteLine("objects: " + string.Join(", ", summary.ObjectsPerClass.Select(kv => $"{kv.Key} {kv.Value}")));
+            return ExitCodes.Ok;
+        }));
         return cmd;
     }
-
-    private static string ToOptionName(string? param) => param switch
-    {
-        "DefectRate" => "defect-rate",
-        null => "option",
-        _ => param.ToLowerInvariant(),
-    };
-
-    private static int Fail(string message) => CliErrors.Fail(message);
 }

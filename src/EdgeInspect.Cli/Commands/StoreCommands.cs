@@ -1,4 +1,5 @@
 using System.CommandLine;
+using EdgeInspect.Cli.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -9,11 +10,9 @@ using EdgeInspect.Sync.Mqtt;
 
 namespace EdgeInspect.Cli.Commands;
 
-/// <summary>Verbs: store stats / export (issue 5), the hidden store soak (crash tests) and bench store.</summary>
+/// <summary>Verbs: store stats / export, the hidden store soak (crash tests) and bench store. The store is found by <see cref="StoreLocation"/>.</summary>
 internal static class StoreCommands
 {
-    private const string DefaultDb = "data/edgeinspect.db";
-
     public static IEnumerable<Command> Create()
     {
         var store = new Command("store", "Local store: statistics and export for technicians");
@@ -23,16 +22,21 @@ internal static class StoreCommands
         return [store];
     }
 
-    private static Option<string> DbOption() => new("--db") { Description = "LiteDB store file", DefaultValueFactory = _ => DefaultDb };
+    /// <summary>Adds --profile and --db to a store verb (resolved by <see cref="StoreLocation.Resolve"/>).</summary>
+    private static Command WithStore(Command command)
+    {
+        command.Options.Add(ProfileOption.Create());
+        command.Options.Add(StoreLocation.DbOption());
+        return command;
+    }
 
     private static Command Stats()
     {
-        var db = DbOption();
-        var json = new Option<bool>("--json") { Description = "print JSON instead of text" };
-        var cmd = new Command("stats", "Counts, pending uplink, disk budget, evictions, alarms (reads a copy; works while the service runs)") { db, json };
-        cmd.SetAction(p => Guard(() =>
+        var json = CliOptions.Json();
+        var cmd = WithStore(new Command("stats", "Counts, pending uplink, disk budget, evictions, alarms (reads a copy; works while the service runs)") { json });
+        cmd.SetAction(p => CliErrors.Guard(() =>
         {
-            using var snap = LiteDbInspectionStore.OpenSnapshot(p.GetValue(db)!);
+            using var snap = LiteDbInspectionStore.OpenSnapshot(StoreLocation.Resolve(p));
             var s = snap.Store.Statistics();
             var alarms = snap.Store.AuditEvents().Where(a => a.Kind.StartsWith("alarm.", StringComparison.Ordinal)).ToList();
             var active = alarms.GroupBy(a => a.To ?? a.Kind).Select(g => g.Last()).Where(a => a.Kind == "alarm.raised").ToList();
@@ -57,22 +61,20 @@ internal static class StoreCommands
 
     private static Command Export()
     {
-        var db = DbOption();
-        var since = new Option<string?>("--since") { Description = "only records captured at or after this time (ISO 8601, e.g. 2026-11-23T08:00:00Z)" };
-        var output = new Option<string?>("--out") { Description = "write to this file instead of stdout" };
-        var cmd = new Command("export", "Records as JSON lines (one camelCase record per line), in sequence order") { db, since, output };
-        cmd.SetAction(p => Guard(() =>
+        var since = new Option<DateTimeOffset?>("--since") { Description = "only records captured at or after this time (ISO 8601, e.g. 2026-11-23T08:00:00Z)" };
+        since.CustomParser = r =>
         {
-            DateTimeOffset? from = null;
-            if (p.GetValue(since) is { } text)
-            {
-                if (!DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t))
-                {
-                    throw new FormatException($"--since: '{text}' is not a date/time (use ISO 8601, e.g. 2026-11-23T08:00:00Z)");
-                }
-                from = t;
-            }
-            using var snap = LiteDbInspectionStore.OpenSnapshot(p.GetValue(db)!);
+            string text = r.Tokens.Count > 0 ? r.Tokens[0].Value : "";
+            if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t)) return t;
+            r.AddError($"--since: '{text}' is not a date/time (use ISO 8601, e.g. 2026-11-23T08:00:00Z)");
+            return null;
+        };
+        var output = new Option<string?>("--out") { Description = "write to this file instead of stdout" };
+        var cmd = WithStore(new Command("export", "Records as JSON lines (one camelCase record per line), in sequence order") { since, output });
+        cmd.SetAction(p => CliErrors.Guard(() =>
+        {
+            DateTimeOffset? from = p.GetValue(since);
+            using var snap = LiteDbInspectionStore.OpenSnapshot(StoreLocation.Resolve(p));
             using var stream = p.GetValue(output) is { } path ? File.Create(path) : Console.OpenStandardOutput();
             var n = 0;
             foreach (var json in snap.Store.RecordJsons(from))
@@ -90,17 +92,16 @@ internal static class StoreCommands
     /// <summary>Hidden: appends records forever and prints each sequence after Append returned (the crash test's child).</summary>
     private static Command Soak()
     {
-        var db = DbOption();
         var count = new Option<long>("--count") { Description = "stop after this many (0 = until killed)" };
         var host = new Option<string?>("--mqtt-host") { Description = "also run the uplink to this broker (status tests)" };
         var port = new Option<int>("--mqtt-port") { DefaultValueFactory = _ => 1883 };
         var device = new Option<string>("--device") { DefaultValueFactory = _ => "soak" };
         var interval = new Option<int>("--interval-ms") { Description = "pause between records" };
-        var cmd = new Command("soak", "append records and print each stored sequence (crash tests)") { db, count, host, port, device, interval };
+        var cmd = WithStore(new Command("soak", "append records and print each stored sequence (crash tests)") { count, host, port, device, interval });
         cmd.Hidden = true;
-        cmd.SetAction(p => Guard(() =>
+        cmd.SetAction(p => CliErrors.Guard(() =>
         {
-            using var store = new LiteDbInspectionStore(new StoreOptions { Path = p.GetValue(db)! });
+            using var store = new LiteDbInspectionStore(new StoreOptions { Path = StoreLocation.Resolve(p, mustExist: false) });
             DeviceMqttConnection? conn = null;
             OutboxUplink? uplink = null;
             if (p.GetValue(host) is { } h)
@@ -131,12 +132,13 @@ internal static class StoreCommands
 
     internal static Command BenchStore()
     {
-        var count = new Option<int>("--count") { Description = "records to insert", DefaultValueFactory = _ => 1000 };
+        var count = new Option<int>("--count") { Description = "records to insert", DefaultValueFactory = _ => 1000 }.InRange(1);
         var host = new Option<string?>("--mqtt-host") { Description = "also measure the outbox drain to this broker" };
         var port = new Option<int>("--mqtt-port") { DefaultValueFactory = _ => 1883 };
         var partRate = new Option<double>("--part-rate") { Description = "the station's part rate, parts/s", DefaultValueFactory = _ => 10 };
-        var group = new Option<int>("--group") { Description = "also measure group commit: records per AppendMany (0 = skip)", DefaultValueFactory = _ => 0 };
-        var inFlight = new Option<int>("--max-inflight") { Description = "Uplink:MaxInFlight for the drain", DefaultValueFactory = _ => new MqttUplinkOptions().MaxInFlight };
+        var group = new Option<int>("--group") { Description = "also measure group commit: records per AppendMany (0 = skip)", DefaultValueFactory = _ => 0 }.InRange(0);
+        var inFlight = new Option<int>("--max-inflight") { Description = "Uplink:MaxInFlight for the drain", DefaultValueFactory = _ => new MqttUplinkOptions().MaxInFlight }.InRange(1);
+        partRate.Check(v => v > 0 ? null : $"must be > 0, got {v}");
         var cmd = new Command("store", "Durable insert rate of the local store and outbox drain rate to a broker") { count, host, port, partRate, group, inFlight };
         cmd.SetAction(async (p, ct) =>
         {
@@ -170,7 +172,8 @@ internal static class StoreCommands
                     var opts = new MqttUplinkOptions { Host = h, Port = p.GetValue(port), DeviceId = "bench", MaxInFlight = p.GetValue(inFlight) };
                     await using var conn = new DeviceMqttConnection(opts);
                     await conn.StartAsync(ct);
-                    if (!await conn.WaitConnectedAsync(TimeSpan.FromSeconds(10), ct)) throw new IOException($"--mqtt-host: no broker at {h}:{opts.Port}");
+                    if (!await conn.WaitConnectedAsync(TimeSpan.FromSeconds(10), ct))
+                        return CliErrors.Fail($"--mqtt-host: no broker at {h}:{opts.Port}", ExitCodes.Unreachable);
                     await using var uplink = new OutboxUplink(store, conn, opts);
                     sw.Restart();
                     var sent = await uplink.DrainOnceAsync(ct);
@@ -182,8 +185,7 @@ internal static class StoreCommands
             }
             catch (IOException e)
             {
-                Console.Error.WriteLine($"edgeinspect: {e.Message}");
-                return 2;
+                return CliErrors.Fail(e.Message);
             }
             finally
             {
@@ -213,15 +215,4 @@ internal static class StoreCommands
         HumanVerdict = seq % 5 == 0 ? Verdict.Ng : Verdict.Ok,
         LatencyMs = new Dictionary<string, double> { ["pnet"] = 8.1, ["rnet"] = 3.2, ["onet"] = 2.9, ["classifier"] = 4.4, ["total"] = 19.0 },
     };
-
-    /// <summary>Bad input: one line naming the problem, exit 2, no stack trace.</summary>
-    private static int Guard(Func<int> body)
-    {
-        try { return body(); }
-        catch (Exception e) when (e is IOException or InvalidDataException or FormatException or InvalidOperationException or UnauthorizedAccessException)
-        {
-            Console.Error.WriteLine($"edgeinspect: {e.Message}");
-            return 2;
-        }
-    }
 }

@@ -72,12 +72,8 @@ public sealed record InferenceOptions
     /// <summary>Throws naming the offending key when the options are unusable.</summary>
     public void Validate()
     {
-        if (Providers is null || Providers.Count == 0) throw new ArgumentException("Inference:Providers must list at least one execution provider (e.g. cpu)");
-        foreach (var p in Providers)
-        {
-            if (!KnownProviders.Contains(p))
-                throw new ArgumentException($"Inference:Providers: unknown execution provider '{p}' (known: {string.Join(", ", KnownProviders)})");
-        }
+        if (Providers is null) throw new ArgumentException("Inference:Providers must list at least one execution provider (e.g. cpu)");
+        if (ExecutionProviders.Problem(Providers) is { } problem) throw new ArgumentException($"Inference:Providers: {problem}");
         if (IntraOpThreads < 0) throw new ArgumentException($"Inference:IntraOpThreads must be >= 0, got {IntraOpThreads}");
         if (InterOpThreads < 0) throw new ArgumentException($"Inference:InterOpThreads must be >= 0, got {InterOpThreads}");
         if (DeviceId < 0) throw new ArgumentException($"Inference:DeviceId must be >= 0, got {DeviceId}");
@@ -100,7 +96,8 @@ public sealed record InferenceOptions
         return this with { IntraOpThreads = Math.Max(1, total / lanes) };
     }
 
-    public static readonly IReadOnlyList<string> KnownProviders = ["tensorrt", "cuda", "cpu"];
+    /// <summary>The providers this runtime knows (<see cref="ExecutionProviders.Known"/>).</summary>
+    public static IReadOnlyList<string> KnownProviders => ExecutionProviders.Known;
 }
 
 /// <summary>Opens networks from files (one backend per accelerator stack, chosen by configuration).</summary>

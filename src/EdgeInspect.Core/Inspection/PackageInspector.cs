@@ -95,9 +95,11 @@ public sealed class PackageInspector : IInspector
         foreach (var (spec, runner, field) in checks)
         {
             var inputs = runner.Inputs.ToDictionary(t => t.Name, t => t.Shape.Select(d => (int)d).ToArray(), StringComparer.Ordinal);
-            if (InputShapeCheck.Check(spec, inputs, runner.ModelPath, field) is { } problem)
+            var file = Path.GetFileName(runner.ModelPath);
+            if (InputShapeCheck.Check(spec, inputs, file, field) is { } problem)
             {
-                throw new ModelPackageException(problem);
+                // The check's text starts with the file name; the exception carries the full path instead.
+                throw new ModelPackageException(PackageProblem.ShapeMismatch, runner.ModelPath, problem[(file.Length + 2)..]);
             }
         }
     }

@@ -1,14 +1,18 @@
 namespace EdgeInspect.Core.Packages;
 
 /// <summary>
-/// A model package folder opened for use: its manifest and where its files are. Minimal loader: reads
-/// manifest.json, or, for a folder holding only pnet.onnx / rnet.onnx / onet.onnx, the canonical MTCNN
-/// settings (ipazc/mtcnn 0.1.x defaults). Validation of the manifest, files and hashes: ModelPackageValidator; network input shapes:
-/// PackageInspector.VerifyNetworkInputs; the signature: the fleet package verifier.
+/// A model package folder opened for use: its manifest and where its files are. The one entry every user of a
+/// package goes through (the CLI verbs, the station, the fleet verifier): <see cref="Open(string)"/> reads
+/// manifest.json with <see cref="ManifestReader"/> and checks every field, file and hash with
+/// <see cref="ModelPackageValidator"/>, so the same folder gets the same answer everywhere. A folder holding only
+/// pnet.onnx / rnet.onnx / onet.onnx gets the canonical MTCNN settings (ipazc/mtcnn 0.1.x defaults). Network input
+/// shapes are checked when the networks load (PackageInspector.VerifyNetworkInputs); the signature by the fleet
+/// package verifier.
 /// </summary>
 public sealed class ModelPackage
 {
-    public const string ManifestFileName = "manifest.json";
+    /// <summary>The manifest file's name inside a package folder.</summary>
+    public const string ManifestFileName = ManifestReader.FileName;
 
     private ModelPackage(string directory, ModelManifest manifest, bool isCanonicalFallback)
     {
@@ -17,8 +21,10 @@ public sealed class ModelPackage
         IsCanonicalFallback = isCanonicalFallback;
     }
 
+    /// <summary>Full path of the package folder.</summary>
     public string Directory { get; }
 
+    /// <summary>The validated manifest (or the canonical MTCNN settings).</summary>
     public ModelManifest Manifest { get; }
 
     /// <summary>True when the folder had no manifest and the canonical MTCNN settings were used.</summary>
@@ -28,49 +34,41 @@ public sealed class ModelPackage
     public string PathOf(string file) => Path.GetFullPath(Path.Combine(Directory, file));
 
     /// <summary>
-    /// Opens a package folder. Throws <see cref="ModelPackageException"/> naming the file and the problem
-    /// (folder missing, manifest unreadable, a network file it names missing).
+    /// Opens a package folder. Throws <see cref="ModelPackageException"/> naming the file and the problem, its
+    /// <see cref="ModelPackageException.Kind"/> saying which check failed.
     /// </summary>
     public static ModelPackage Open(string directory)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
         var dir = Path.GetFullPath(directory);
-        if (!System.IO.Directory.Exists(dir)) throw new ModelPackageException(dir, "model package folder not found");
+        if (!System.IO.Directory.Exists(dir)) throw new ModelPackageException(PackageProblem.FolderNotFound, dir, "model package folder not found");
+        if (File.Exists(Path.Combine(dir, ManifestFileName))) return Validated(dir, ManifestReader.Read(dir));
 
-        var manifestPath = Path.Combine(dir, ManifestFileName);
-        ModelPackage package;
-        if (File.Exists(manifestPath))
-        {
-            // Every field, file and hash is checked before anything is loaded (ModelPackageValidator):
-            // a bad package is refused with a message naming the field or file.
-            ModelManifest manifest;
-            try
-            {
-                manifest = ModelPackageValidator.ReadAndValidate(dir);
-            }
-            catch (IOException ex)
-            {
-                throw new ModelPackageException(manifestPath, ex.Message);
-            }
-            package = new ModelPackage(dir, manifest, false);
-        }
-        else
-        {
-            string[] canonical = ["pnet.onnx", "rnet.onnx", "onet.onnx"];
-            var missing = canonical.Where(f => !File.Exists(Path.Combine(dir, f))).ToList();
-            if (missing.Count == canonical.Length)
-                throw new ModelPackageException(dir, $"neither {ManifestFileName} nor pnet.onnx/rnet.onnx/onet.onnx found");
-            if (missing.Count > 0)
-                throw new ModelPackageException(Path.Combine(dir, missing[0]), "network file missing (a folder without manifest.json needs pnet.onnx, rnet.onnx and onet.onnx)");
-            package = new ModelPackage(dir, CanonicalMtcnn(), true);
-        }
+        string[] canonical = ["pnet.onnx", "rnet.onnx", "onet.onnx"];
+        var missing = canonical.Where(f => !File.Exists(Path.Combine(dir, f))).ToList();
+        if (missing.Count == canonical.Length)
+            throw new ModelPackageException(PackageProblem.MissingManifest, dir, $"neither {ManifestFileName} nor pnet.onnx/rnet.onnx/onet.onnx found");
+        if (missing.Count > 0)
+            throw new ModelPackageException(PackageProblem.MissingFile, Path.Combine(dir, missing[0]), "network file missing (a folder without manifest.json needs pnet.onnx, rnet.onnx and onet.onnx)");
+        return new ModelPackage(dir, CanonicalMtcnn(), true);
+    }
 
-        foreach (var file in package.NetworkFiles())
-        {
-            var path = package.PathOf(file);
-            if (!File.Exists(path)) throw new ModelPackageException(path, "network file named in the manifest is missing");
-        }
-        return package;
+    /// <summary>
+    /// Opens a package folder from manifest bytes already read (the fleet verifier's, whose signature it has
+    /// checked), so the manifest checked is the manifest signed. Same checks and errors as <see cref="Open(string)"/>.
+    /// </summary>
+    public static ModelPackage Open(string directory, ReadOnlyMemory<byte> manifestBytes)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        var dir = Path.GetFullPath(directory);
+        return Validated(dir, ManifestReader.Parse(manifestBytes, Path.Combine(dir, ManifestFileName)));
+    }
+
+    private static ModelPackage Validated(string dir, ModelManifest manifest)
+    {
+        // Every field, file and hash is checked before anything is loaded.
+        ModelPackageValidator.Validate(manifest, dir);
+        return new ModelPackage(dir, manifest, false);
     }
 
     /// <summary>The ONNX files the manifest names (detector stages, then the classifier).</summary>
@@ -134,18 +132,4 @@ public sealed class ModelPackage
             },
         };
     }
-}
-
-/// <summary>A model package that cannot be used; the message names the file and the problem.</summary>
-public sealed class ModelPackageException : Exception
-{
-    public ModelPackageException(string path, string problem) : base($"{path}: {problem}") { FilePath = path; }
-
-    public ModelPackageException() { FilePath = ""; }
-
-    public ModelPackageException(string message) : base(message) { FilePath = ""; }
-
-    public ModelPackageException(string message, Exception inner) : base(message, inner) { FilePath = ""; }
-
-    public string FilePath { get; }
 }

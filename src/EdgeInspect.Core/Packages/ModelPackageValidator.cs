@@ -12,36 +12,15 @@ public static class ModelPackageValidator
 {
     public const string ManifestFileName = ModelPackage.ManifestFileName;
 
-    public static readonly JsonSerializerOptions JsonOptions = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        PropertyNameCaseInsensitive = true,
-        ReadCommentHandling = JsonCommentHandling.Skip,
-        AllowTrailingCommas = true,
-    };
+    /// <summary>The manifest serializer options (<see cref="ManifestReader.JsonOptions"/>).</summary>
+    public static JsonSerializerOptions JsonOptions => ManifestReader.JsonOptions;
 
     private static readonly string[] Layouts = ["NHWC", "NWHC", "NCHW"];
     private static readonly string[] ChannelOrders = ["RGB", "BGR", "GRAY"];
     private static readonly string[] RegressionWidths = ["exclusive", "inclusive"];
 
-    /// <summary>Parses manifest.json; a field of the wrong type is reported with its JSON path.</summary>
-    public static ModelManifest ReadManifest(string packageDir)
-    {
-        string path = Path.Combine(packageDir, ManifestFileName);
-        if (!File.Exists(path)) throw new ModelPackageException(path, "manifest not found");
-        ModelManifest? manifest;
-        try
-        {
-            manifest = JsonSerializer.Deserialize<ModelManifest>(File.ReadAllBytes(path), JsonOptions);
-        }
-        catch (JsonException e)
-        {
-            // System.Text.Json's Path is "$.detector.stages[0].threshold": the field a person has to fix.
-            string where = string.IsNullOrEmpty(e.Path) ? $"line {e.LineNumber + 1}" : $"field {e.Path}";
-            throw new ModelPackageException(path, $"malformed JSON: {where} is not valid: {FirstSentence(e.Message)}");
-        }
-        return manifest ?? throw new ModelPackageException(path, "manifest is null");
-    }
+    /// <summary>Parses manifest.json through <see cref="ManifestReader"/>; a field of the wrong type is reported with its JSON path.</summary>
+    public static ModelManifest ReadManifest(string packageDir) => ManifestReader.Read(packageDir);
 
     /// <summary>Reads, then validates; returns the manifest of a package that may be loaded.</summary>
     public static ModelManifest ReadAndValidate(string packageDir, bool verifyHashes = true)
@@ -51,15 +30,17 @@ public static class ModelPackageValidator
         return manifest;
     }
 
+    /// <summary>
+    /// Checks every field, and every named file's presence and SHA-256, against <paramref name="packageDir"/>.
+    /// Throws <see cref="ModelPackageException"/> whose <see cref="ModelPackageException.Kind"/> says which check failed.
+    /// </summary>
     public static void Validate(ModelManifest m, string packageDir, bool verifyHashes = true)
     {
+        ArgumentNullException.ThrowIfNull(m);
         string at = Path.Combine(packageDir, ManifestFileName);
-        void Fail(string field, string problem) => throw new ModelPackageException(at, $"{field}: {problem}");
+        void Fail(string field, string problem) => throw new ModelPackageException(PackageProblem.Schema, at, $"{field}: {problem}");
 
-        if (m.Schema != 1) Fail("schema", $"version {m.Schema} is not supported (this runtime reads 1)");
-        if (string.IsNullOrWhiteSpace(m.Name)) Fail("name", "missing");
-        if (m.Version <= 0) Fail("version", $"must be a positive integer, got {m.Version}");
-        if (m.Detector is null && m.Classifier is null) Fail("detector", "a package needs a detector, a classifier or both");
+        ManifestReader.CheckHeader(m, at);
 
         if (m.Detector is { } d)
         {
@@ -139,18 +120,22 @@ public static class ModelPackageValidator
 
     private static void CheckFile(string dir, string file, string sha, string field, bool verify, Action<string, string> fail)
     {
+        string at = Path.Combine(dir, ManifestFileName);
         if (string.IsNullOrWhiteSpace(file)) fail(field, "missing");
         // A package names files inside itself only: no absolute paths, no way out with "..".
         string full = Path.GetFullPath(Path.Combine(dir, file));
         string root = Path.GetFullPath(dir).TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar;
-        if (Path.IsPathRooted(file) || !full.StartsWith(root, StringComparison.Ordinal)) fail(field, $"'{file}' is outside the package");
-        if (!File.Exists(full)) throw new ModelPackageException(full, $"not found in the package ({field} of {ManifestFileName} names '{file}')");
+        if (Path.IsPathRooted(file) || !full.StartsWith(root, StringComparison.Ordinal))
+            throw new ModelPackageException(PackageProblem.UnsafePath, at, $"{field}: '{file}' is outside the package");
         string shaField = field.EndsWith(".file", StringComparison.Ordinal) ? field[..^5] + ".sha256" : field + ".sha256";
+        if (!File.Exists(full))
+            throw new ModelPackageException(PackageProblem.MissingFile, full, $"not found in the package ({field} of {ManifestFileName} names '{file}')");
         if (sha.Length != 64 || !sha.All(Uri.IsHexDigit)) fail(shaField, "must be 64 hex digits (SHA-256)");
         if (verify)
         {
             string actual = Sha256Of(full);
-            if (!actual.Equals(sha, StringComparison.OrdinalIgnoreCase)) fail(shaField, $"'{file}' has SHA-256 {actual}, the manifest says {sha.ToLowerInvariant()}");
+            if (!actual.Equals(sha, StringComparison.OrdinalIgnoreCase))
+                throw new ModelPackageException(PackageProblem.HashMismatch, full, $"has SHA-256 {actual}, but {shaField} in {ManifestFileName} says {sha.ToLowerInvariant()}");
         }
     }
 
@@ -170,11 +155,5 @@ public static class ModelPackageValidator
     {
         if (nms.Iou is <= 0 or > 1) fail($"{field}.iou", $"must be in (0, 1], got {nms.Iou}");
         if (!Enum.IsDefined(nms.Mode)) fail($"{field}.mode", "unknown NMS mode");
-    }
-
-    private static string FirstSentence(string message)
-    {
-        int i = message.IndexOf(". ", StringComparison.Ordinal);
-        return i > 0 ? message[..i] : message.TrimEnd('.');
     }
 }

@@ -14,18 +14,22 @@ namespace EdgeInspect.Fleet.Protocol.Packages;
 /// </summary>
 public static class PackageVerifier
 {
-    public const string ManifestFileName = "manifest.json";
+    /// <summary>The manifest file's name inside a package folder.</summary>
+    public const string ManifestFileName = ManifestReader.FileName;
 
-    public static readonly JsonSerializerOptions ManifestJson = new(JsonSerializerDefaults.Web)
-    {
-        WriteIndented = true,
-    };
+    /// <summary>The manifest serializer options, shared with every reader of packages (<see cref="ManifestReader.JsonOptions"/>).</summary>
+    public static JsonSerializerOptions ManifestJson => ManifestReader.JsonOptions;
 
+    /// <summary>
+    /// Checks <paramref name="folder"/> for this device; throws <see cref="PackageRefusedException"/>. The manifest
+    /// is read and its fields, files and hashes checked by the same loader as every other entry
+    /// (<see cref="ModelPackage.Open(string, ReadOnlyMemory{byte})"/>), on the exact bytes the signature covers.
+    /// </summary>
     public static VerifiedPackage Verify(string folder, TrustedKeys keys, DeviceIdentity device, long? installedVersion, bool rollback)
     {
         var manifestPath = Path.Combine(folder, ManifestFileName);
         if (!File.Exists(manifestPath))
-            throw new PackageRefusedException(RefusalCode.MissingManifest, $"{ManifestFileName}: missing from the package");
+            throw new PackageRefusedException(RefusalCode.MissingManifest, $"{ManifestFileName}: manifest not found");
         var sigPath = Path.Combine(folder, PackageSignature.FileName);
         if (!File.Exists(sigPath))
             throw new PackageRefusedException(RefusalCode.MalformedSignature, $"{PackageSignature.FileName}: missing, the package is unsigned");
@@ -49,43 +53,33 @@ public static class PackageVerifier
             throw new PackageRefusedException(RefusalCode.LowerVersion,
                 $"{ManifestFileName}: version {manifest.Version} is lower than the installed {installed} (only an explicit rollback may go back)");
 
-        foreach (var (field, file, sha) in NamedFiles(manifest))
-            CheckFile(folder, field, file, sha);
+        ModelPackage package;
+        try
+        {
+            package = ModelPackage.Open(folder, manifestBytes);
+        }
+        catch (ModelPackageException ex)
+        {
+            throw PackageProblemRefusal.From(ex, folder);
+        }
 
-        return new VerifiedPackage(folder, manifest, sig.KeyId!, Convert.ToHexStringLower(SHA256.HashData(manifestBytes)));
+        return new VerifiedPackage(folder, package.Manifest, sig.KeyId!, Convert.ToHexStringLower(SHA256.HashData(manifestBytes)));
     }
 
-    /// <summary>Parses manifest bytes; syntax errors and type errors get different codes so the sender knows which.</summary>
+    /// <summary>
+    /// Parses manifest bytes with the shared <see cref="ManifestReader"/>; syntax errors are ManifestNotJson, a
+    /// field of the wrong type or a bad header ManifestSchema, naming the field.
+    /// </summary>
     public static ModelManifest ParseManifest(byte[] manifestBytes)
     {
         try
         {
-            using var _ = JsonDocument.Parse(manifestBytes);
+            return ManifestReader.Parse(manifestBytes, ManifestFileName);
         }
-        catch (JsonException ex)
+        catch (ModelPackageException ex)
         {
-            throw new PackageRefusedException(RefusalCode.ManifestNotJson, $"{ManifestFileName}: not JSON ({ex.Message})");
+            throw new PackageRefusedException(PackageProblemRefusal.Code(ex.Kind), ex.Message);
         }
-        ModelManifest? manifest;
-        try
-        {
-            manifest = JsonSerializer.Deserialize<ModelManifest>(manifestBytes, ManifestJson);
-        }
-        catch (JsonException ex)
-        {
-            throw new PackageRefusedException(RefusalCode.ManifestSchema, $"{ManifestFileName}: field {ex.Path ?? "?"} has the wrong type ({FirstLine(ex.Message)})");
-        }
-        if (manifest is null)
-            throw new PackageRefusedException(RefusalCode.ManifestSchema, $"{ManifestFileName}: is null");
-        if (manifest.Schema != 1)
-            throw new PackageRefusedException(RefusalCode.ManifestSchema, $"{ManifestFileName}: schema {manifest.Schema} is not supported (this device reads 1)");
-        if (string.IsNullOrWhiteSpace(manifest.Name))
-            throw new PackageRefusedException(RefusalCode.ManifestSchema, $"{ManifestFileName}: name is required");
-        if (manifest.Version <= 0)
-            throw new PackageRefusedException(RefusalCode.ManifestSchema, $"{ManifestFileName}: version must be a positive integer");
-        if (manifest.Detector is null && manifest.Classifier is null)
-            throw new PackageRefusedException(RefusalCode.ManifestSchema, $"{ManifestFileName}: needs a detector or a classifier");
-        return manifest;
     }
 
     /// <summary>Every file the manifest names, with the field that names it (for the refusal message).</summary>
@@ -110,22 +104,6 @@ public static class PackageVerifier
             throw new PackageRefusedException(RefusalCode.WrongDevice, $"{ManifestFileName}: package is for device(s) {string.Join(", ", devices)}, not '{device.DeviceId}'");
     }
 
-    private static void CheckFile(string folder, string field, string file, string expectedSha)
-    {
-        if (string.IsNullOrWhiteSpace(file))
-            throw new PackageRefusedException(RefusalCode.ManifestSchema, $"{ManifestFileName}: {field}.file is empty");
-        if (expectedSha.Length != 64 || !expectedSha.All(Uri.IsHexDigit))
-            throw new PackageRefusedException(RefusalCode.ManifestSchema, $"{ManifestFileName}: {field}.sha256 is not 64 hex digits");
-        var path = ResolveInside(folder, file)
-            ?? throw new PackageRefusedException(RefusalCode.UnsafePath, $"{ManifestFileName}: {field}.file '{file}' leaves the package folder");
-        if (!File.Exists(path))
-            throw new PackageRefusedException(RefusalCode.MissingFile, $"{file}: named by {field} but missing from the package");
-        using var stream = File.OpenRead(path);
-        var actual = Convert.ToHexStringLower(SHA256.HashData(stream));
-        if (!string.Equals(actual, expectedSha, StringComparison.OrdinalIgnoreCase))
-            throw new PackageRefusedException(RefusalCode.HashMismatch, $"{file}: SHA-256 {actual[..12]}... differs from the manifest's {expectedSha[..Math.Min(12, expectedSha.Length)]}...");
-    }
-
     /// <summary>The full path of a relative file name when it stays inside <paramref name="folder"/>, else null.</summary>
     public static string? ResolveInside(string folder, string relative)
     {
@@ -134,11 +112,5 @@ public static class PackageVerifier
         var full = Path.GetFullPath(Path.Combine(root, relative));
         var prefix = root.EndsWith(Path.DirectorySeparatorChar) ? root : root + Path.DirectorySeparatorChar;
         return full.StartsWith(prefix, StringComparison.Ordinal) ? full : null;
-    }
-
-    private static string FirstLine(string s)
-    {
-        var i = s.IndexOf('\n');
-        return i < 0 ? s : s[..i].TrimEnd();
     }
 }

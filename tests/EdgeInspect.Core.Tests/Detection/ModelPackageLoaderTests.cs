@@ -67,7 +67,8 @@ public sealed class ModelPackageLoaderTests : IDisposable
         var ex = Assert.Throws<ModelPackageException>(() => ModelPackage.Open(_dir));
 
         Assert.EndsWith("manifest.json", ex.FilePath, StringComparison.Ordinal);
-        Assert.Contains("malformed JSON", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("not JSON", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(PackageProblem.NotJson, ex.Kind);
     }
 
     [Fact]

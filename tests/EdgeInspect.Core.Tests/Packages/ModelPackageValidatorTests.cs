@@ -116,7 +116,9 @@ public sealed class ModelPackageValidatorTests : IDisposable
         var e = Refused();
 
         Assert.Contains("detector.stages[1].sha256", e.Message, StringComparison.Ordinal);
-        Assert.Contains("'rnet.onnx' has SHA-256", e.Message, StringComparison.Ordinal);
+        Assert.EndsWith("rnet.onnx", e.FilePath, StringComparison.Ordinal);
+        Assert.Contains("has SHA-256", e.Message, StringComparison.Ordinal);
+        Assert.Equal(PackageProblem.HashMismatch, e.Kind);
     }
 
     [Fact]

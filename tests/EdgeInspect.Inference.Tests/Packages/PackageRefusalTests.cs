@@ -61,7 +61,8 @@ public sealed class PackageRefusalTests : IDisposable
         var e = Assert.Throws<ModelPackageException>(() => ModelPackage.Open(_pkg.Dir));
 
         Assert.Contains("detector.stages[2].sha256", e.Message, StringComparison.Ordinal);
-        Assert.Contains("'onet.onnx' has SHA-256", e.Message, StringComparison.Ordinal);
+        Assert.EndsWith("onet.onnx", e.FilePath, StringComparison.Ordinal);
+        Assert.Contains("has SHA-256", e.Message, StringComparison.Ordinal);
     }
 
     [PackageFact("neu-steel")]

@@ -28,7 +28,7 @@ public sealed class InferencePackageValidator(INetworkFactory factory, Inference
         }
         catch (ModelPackageException ex)
         {
-            throw new PackageRefusedException(RefusalCode.ManifestSchema, ex.Message);
+            throw PackageProblemRefusal.From(ex, package.Folder);
         }
         cancellationToken.ThrowIfCancellationRequested();
         var ops = imageOps();
