@@ -89,4 +89,44 @@ public partial class RunVerbTests : IDisposable
         Assert.Equal(2, code);
         Assert.Contains("Uplink:Port", stderr);
     }
+
+    private static string[] ErrorLines(string stderr) => stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    [Theory]
+    [InlineData("\"IntervalMs\": 50", "\"IntervalMs\": -5", "error: profile.json: Source:IntervalMs: must be 0..60000")]
+    [InlineData("\"InitialMode\": \"shadow\"", "\"InitialMode\": \"shadow\" }, \"Gpio\": { \"ButtonOk\": 5", "error: profile.json: Gpio:ModeKeyA: pin 5 is already used by Gpio:ButtonOk")]
+    [InlineData("\"Store\": {", "\"Store\": { \"BudgetBytes\": 10,", "error: Store:BudgetBytes: 10 is below the 64 KiB minimum")]
+    [InlineData("\"InitialMode\": \"shadow\"", "\"InitialMode\": \"shadow\" }, \"Telemetry\": { \"IntervalSeconds\": \"often\"", "error: Telemetry:IntervalSeconds: 'often' is not a valid Double")]
+    public async Task Run_BadProfileValue_OneErrorLineNamingTheKeyExitsTwo(string find, string replace, string expected)
+    {
+        string package = Path.Combine(RepoPaths.Root, "models", "virtual-line");
+        string path = Profile(package);
+        File.WriteAllText(path, File.ReadAllText(path).Replace(find, replace, StringComparison.Ordinal));
+        var (code, stdout, stderr) = await RunFor(TimeSpan.Zero, "run", "--profile", path);
+        Assert.True(code == 2, $"exit {code}\n{stdout}\n{stderr}");
+        Assert.Equal([expected], ErrorLines(stderr));
+        Assert.False(File.Exists(Path.Combine(_dir, "ei.db")), "a refused start writes no store");
+    }
+
+    [Fact]
+    public async Task Run_MissingProfile_OneErrorLineExitsTwo()
+    {
+        var (code, _, stderr) = await RunFor(TimeSpan.Zero, "run", "--profile", Path.Combine(_dir, "nowhere"));
+        Assert.Equal(2, code);
+        Assert.StartsWith("error: --profile: no profile", Assert.Single(ErrorLines(stderr)));
+    }
+
+    [Fact]
+    public async Task ModeSet_NoRunningStation_ExitsThree_UnknownModeExitsTwo()
+    {
+        string package = Path.Combine(RepoPaths.Root, "models", "virtual-line");
+        string profile = Profile(package);
+        var (code, _, stderr) = await RunFor(TimeSpan.Zero, "mode", "set", "assist", "--reason", "test", "--profile", profile);
+        Assert.Equal(3, code);
+        Assert.StartsWith("error: no running station picked up the request", Assert.Single(ErrorLines(stderr)));
+
+        (code, _, stderr) = await RunFor(TimeSpan.Zero, "mode", "set", "autopilot", "--reason", "test", "--profile", profile);
+        Assert.Equal(2, code);
+        Assert.Contains("MODE: unknown mode 'autopilot'", Assert.Single(ErrorLines(stderr)));
+    }
 }

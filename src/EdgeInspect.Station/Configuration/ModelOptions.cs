@@ -36,7 +36,7 @@ public sealed class ModelOptions
     public void Validate()
     {
         ConfigCheck.Need(!string.IsNullOrWhiteSpace(Package), "Model:Package", "must name a model package folder");
-        if (ExecutionProviders.Problem(Providers) is { } providers) throw new Core.Automation.ConfigValueException("Model:Providers", providers);
+        if (Providers.Length > 0 && ExecutionProviders.Problem(Providers) is { } providers) throw new Core.Automation.ConfigValueException("Model:Providers", providers);
         ConfigCheck.Need(IntraOpThreads is >= 0 and <= 64, "Model:IntraOpThreads", "must be 0..64");
         ConfigCheck.Need(Lanes is >= 0 and <= 16, "Model:Lanes", "must be 0..16 (0 = automatic)");
     }
