@@ -8,7 +8,7 @@ using EdgeInspect.Inference.Onnx;
 using EdgeInspect.TestSupport;
 using Xunit;
 
-namespace EdgeInspect.Inference.Tests;
+namespace EdgeInspect.Inference.Tests.Detection;
 
 /// <summary>
 /// The cascade against the reference implementation's output on the shared fixture photos

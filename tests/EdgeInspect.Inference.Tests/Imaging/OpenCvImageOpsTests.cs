@@ -2,7 +2,7 @@ using EdgeInspect.Core.Imaging;
 using EdgeInspect.Imaging.OpenCv;
 using Xunit;
 
-namespace EdgeInspect.Inference.Tests;
+namespace EdgeInspect.Inference.Tests.Imaging;
 
 public sealed class OpenCvImageOpsTests
 {

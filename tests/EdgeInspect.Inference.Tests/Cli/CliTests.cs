@@ -3,7 +3,7 @@ using System.Text.Json;
 using EdgeInspect.TestSupport;
 using Xunit;
 
-namespace EdgeInspect.Inference.Tests;
+namespace EdgeInspect.Inference.Tests.Cli;
 
 /// <summary>The `edgeinspect detect` / `bench cascade` verbs, run as the real executable.</summary>
 public sealed class CliTests

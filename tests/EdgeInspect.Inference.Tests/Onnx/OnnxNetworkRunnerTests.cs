@@ -4,7 +4,7 @@ using EdgeInspect.TestSupport;
 using Microsoft.Extensions.Logging;
 using Xunit;
 
-namespace EdgeInspect.Inference.Tests;
+namespace EdgeInspect.Inference.Tests.Onnx;
 
 [Collection(AllocationMeasurements.Name)]
 public sealed class OnnxNetworkRunnerTests

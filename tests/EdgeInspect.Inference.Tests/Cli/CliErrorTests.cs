@@ -2,7 +2,7 @@ using Edgeinspect = EdgeInspect.Inference.Tests.Packages.Cli;
 using EdgeInspect.TestSupport;
 using Xunit;
 
-namespace EdgeInspect.Inference.Tests;
+namespace EdgeInspect.Inference.Tests.Cli;
 
 /// <summary>
 /// The CLI's one error path: a bad option value, a bad package and a missing file each give exactly one
