@@ -41,7 +41,7 @@ internal static partial class InspectionCommands
     /// </summary>
     private static Command BenchPipeline()
     {
-        var model = ModelOption();
+        var model = CliOptions.Model("model package folder");
         model.Required = false;
         model.DefaultValueFactory = _ => "models/virtual-line";
         var frames = new Option<int>("--frames") { Description = "frames per measured pass", DefaultValueFactory = _ => 200 }.InRange(20);

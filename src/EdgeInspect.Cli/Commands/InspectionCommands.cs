@@ -25,53 +25,23 @@ internal static partial class InspectionCommands
     /// <summary>Implement in another file of this partial class to add subcommands to `bench` (e.g. `bench pipeline`).</summary>
     static partial void AddBenchSubcommands(Command bench);
 
-    private static Option<string> ModelOption() =>
-        CliOptions.Model("model package folder (manifest.json, or only pnet.onnx/rnet.onnx/onet.onnx for canonical MTCNN)");
-
     private static Argument<string[]> ImagesArgument() => new("images")
     {
         Description = "image files",
         Arity = ArgumentArity.OneOrMore,
     };
 
-    private static Option<int> ThreadsOption() => new Option<int>("--threads")
-    {
-        Description = "intra-op threads per network, shared out between its lanes (0 = one per core)",
-        DefaultValueFactory = _ => 0,
-    }.InRange(0, 64);
-
-    private static Option<int> LanesOption() => new Option<int>("--lanes")
-    {
-        Description = "copies of each network run side by side, the stage's work split between them (1 = one copy on ONNX Runtime's threads; 0 = one per core, at most 4, on the CPU provider, 1 on a GPU)",
-        DefaultValueFactory = _ => 1,
-    }.InRange(0, 16);
-
-    private static Option<int> ImageWorkersOption() => new Option<int>("--image-workers")
-    {
-        Description = "threads for the cascade's image work between network runs: pyramid levels, crops (0 = one per core, at most 4)",
-        DefaultValueFactory = _ => 0,
-    }.InRange(0, 64);
-
     private static Command CreateDetect()
     {
-        var model = ModelOption();
+        var cascade = new CascadeRunOptions();
         var images = ImagesArgument();
-        var providers = CliOptions.Providers();
-        var threads = ThreadsOption();
-        var imageWorkers = ImageWorkersOption();
-        var lanes = LanesOption();
         var command = new Command("detect", "run the detection cascade on images; one JSON object per image per line");
-        command.Options.Add(model);
-        command.Options.Add(providers);
-        command.Options.Add(threads);
-        command.Options.Add(imageWorkers);
-        command.Options.Add(lanes);
+        cascade.AddTo(command);
         command.Arguments.Add(images);
         command.SetAction(parse => CliErrors.Guard(() =>
         {
             using var loggers = StderrLoggers();
-            var options = new InferenceOptions { Providers = parse.GetValue(providers)!, IntraOpThreads = parse.GetValue(threads), Lanes = parse.GetValue(lanes) };
-            using var session = DetectorSession.Open(parse.GetValue(model)!, options, parse.GetValue(imageWorkers), loggers);
+            using var session = DetectorSession.Open(parse.GetValue(cascade.Model)!, cascade.Inference(parse), parse.GetValue(cascade.ImageWorkers), loggers);
             int failures = 0;
             var stdout = Console.OpenStandardOutput();
             foreach (var path in parse.GetValue(images)!)
@@ -97,22 +67,14 @@ internal static partial class InspectionCommands
     private static Command CreateBench()
     {
         var bench = new Command("bench", "benchmarks (medians over repeated runs, measured on this machine)");
-        var model = ModelOption();
+        var run = new CascadeRunOptions();
         var images = ImagesArgument();
-        var providers = CliOptions.Providers();
-        var threads = ThreadsOption();
-        var imageWorkers = ImageWorkersOption();
-        var lanes = LanesOption();
         var json = CliOptions.Json();
         var runs = new Option<int>("--runs") { Description = "timed runs per image", DefaultValueFactory = _ => 50 }.InRange(1);
         var warmup = new Option<int>("--warmup") { Description = "untimed runs per image first, round robin over the images, for at least 3 s (past the JIT's tier-up, so the first image is measured warm too)", DefaultValueFactory = _ => 30 }
             .InRange(1, why: "allocation is measured once warm");
         var cascade = new Command("cascade", "per image: median whole-cascade time, median time inside the model runs, their ratio, allocated bytes per warm call");
-        cascade.Options.Add(model);
-        cascade.Options.Add(providers);
-        cascade.Options.Add(threads);
-        cascade.Options.Add(imageWorkers);
-        cascade.Options.Add(lanes);
+        run.AddTo(cascade);
         cascade.Options.Add(runs);
         cascade.Options.Add(warmup);
         cascade.Options.Add(json);
@@ -121,8 +83,7 @@ internal static partial class InspectionCommands
         {
             int n = parse.GetValue(runs), w = parse.GetValue(warmup);
             using var loggers = StderrLoggers();
-            var options = new InferenceOptions { Providers = parse.GetValue(providers)!, IntraOpThreads = parse.GetValue(threads), Lanes = parse.GetValue(lanes) };
-            using var session = DetectorSession.Open(parse.GetValue(model)!, options, parse.GetValue(imageWorkers), loggers);
+            using var session = DetectorSession.Open(parse.GetValue(run.Model)!, run.Inference(parse), parse.GetValue(run.ImageWorkers), loggers);
             var paths = parse.GetValue(images)!;
             var decoded = new List<ImageBuffer>();
             try
