@@ -27,7 +27,9 @@ public class StationStagesTests
             int commit = Interlocked.Increment(ref Commits);
             if (commit == RefuseCommit) throw new IOException("No space left on device");
             foreach (var r in records) _inner.Append(r);
-            Thread.Sleep(5); // an fsync: parts queue up behind it and are committed together
+            // An fsync: parts queue up behind it and are committed together. The first is slow (a checkpoint) so
+            // the record channel fills however slowly a loaded machine renders parts.
+            Thread.Sleep(commit == 1 ? 500 : 5);
         }
 
         public void AppendAudit(AuditEvent auditEvent) => _inner.AppendAudit(auditEvent);
