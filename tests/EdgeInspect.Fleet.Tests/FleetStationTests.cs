@@ -19,6 +19,7 @@ namespace EdgeInspect.Fleet.Tests;
 /// MQTT connection, a real Mosquitto, frames flowing from the virtual line throughout.
 /// </summary>
 [Collection("station")] // one station at a time: they share two CPU cores with everything else on the machine
+[Trait(TestCategories.Name, TestCategories.Slow)]
 public sealed class FleetStationTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     /// <summary>Runs edgeinspect-fleet in process against the rig's broker; (exit code, stdout, stderr).</summary>

@@ -50,6 +50,7 @@ public partial class RunVerbTests : IDisposable
     [GeneratedRegex(@"summary: \[shadow\] parts (\d+)")]
     private static partial Regex SummaryParts();
 
+    [Trait(TestCategories.Name, TestCategories.Slow)]
     [Fact]
     public async Task Run_DevProfileWithShippedModel_ShowsProgressStopsCleanlyOnSigtermAndStoresEveryPart()
     {

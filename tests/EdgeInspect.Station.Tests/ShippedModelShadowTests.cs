@@ -20,6 +20,7 @@ namespace EdgeInspect.Station.Tests;
 /// The shipped virtual-line package (real ONNX networks) in shadow mode beside the simulated inspector: ground
 /// truth scores both on the same parts, and the shadow report, built only from the store, agrees with it.
 /// </summary>
+[Trait(TestCategories.Name, TestCategories.Slow)]
 public class ShippedModelShadowTests
 {
     [Fact]

@@ -8,6 +8,7 @@ using EdgeInspect.Station.Pipeline;
 using EdgeInspect.Station.VirtualLine;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
+using EdgeInspect.TestSupport;
 using Xunit;
 
 namespace EdgeInspect.Station.Tests;
@@ -66,6 +67,7 @@ public class StationEngineTests
         Assert.All(parts, p => Assert.NotNull(p.Record.ModelVerdict));
     }
 
+    [Trait(TestCategories.Name, TestCategories.Slow)]
     [Fact]
     public void ShadowReport_FromStore_AgreesWithGroundTruthScoring()
     {

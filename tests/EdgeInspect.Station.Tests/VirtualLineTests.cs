@@ -1,6 +1,7 @@
 using EdgeInspect.Core.Domain;
 using EdgeInspect.Core.Imaging;
 using EdgeInspect.Station.VirtualLine;
+using EdgeInspect.TestSupport;
 using Xunit;
 
 namespace EdgeInspect.Station.Tests;
@@ -33,6 +34,7 @@ public class VirtualLineTests
         Assert.False(ia.Pixels.SequenceEqual(ib.Pixels));
     }
 
+    [Trait(TestCategories.Name, TestCategories.Slow)]
     [Fact]
     public void Render_ManyParts_BoxesOnPlateSizedAndDefectRateHeld()
     {

@@ -6,6 +6,7 @@ using Xunit;
 namespace EdgeInspect.Storage.Tests;
 
 /// <summary>SIGKILL a real writer process at random moments; whatever it reported stored must be there after a restart.</summary>
+[Trait(TestCategories.Name, TestCategories.Slow)]
 public sealed class CrashTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("edgeinspect-crash-").FullName;

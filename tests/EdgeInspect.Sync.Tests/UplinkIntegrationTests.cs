@@ -49,6 +49,7 @@ public sealed class UplinkIntegrationTests : IDisposable
         }
     }
 
+    [Trait(TestCategories.Name, TestCategories.Slow)]
     [MosquittoFact]
     public async Task Drain_BrokerDownTwentySecondsWhilePartsFlow_EveryRecordArrivesOnceAfterDedupeAndLiveNotStarved()
     {

@@ -71,6 +71,7 @@ public sealed class OnnxNetworkRunnerTests
         }
     }
 
+    [Trait(TestCategories.Name, TestCategories.Slow)]
     [SharedDataFact(Fixtures.Mtcnn)]
     public void Run_MoreDistinctShapesThanTheViewCache_EvictsBetweenCallsAndStaysCorrect()
     {

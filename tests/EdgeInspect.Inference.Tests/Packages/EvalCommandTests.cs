@@ -6,6 +6,7 @@ namespace EdgeInspect.Inference.Tests.Packages;
 
 public sealed class EvalCommandTests
 {
+    [Trait(TestCategories.Name, TestCategories.Slow)]
     [PackageFact("neu-steel")]
     public void Eval_FolderPerClassOfGoldenImages_ReportsTheirClassesAndNgVerdicts()
     {
@@ -44,6 +45,7 @@ public sealed class EvalCommandTests
     /// The average-precision floor lowers only the last stage's threshold for extra boxes below the operating point:
     /// the operating point's figures (boxes, precision, recall, classes, verdicts) must equal those of a run without it.
     /// </summary>
+    [Trait(TestCategories.Name, TestCategories.Slow)]
     [PackageFact("neu-steel", "datasets/neu-det")]
     public void Eval_ApFloor_LeavesOperatingPointFiguresUnchanged()
     {
@@ -83,6 +85,7 @@ public sealed class EvalCommandTests
         }
     }
 
+    [Trait(TestCategories.Name, TestCategories.Slow)]
     [PackageFact("neu-steel", "datasets/neu-det")]
     public void Eval_NeuDetSubsetText_PrintsEveryFigure()
     {

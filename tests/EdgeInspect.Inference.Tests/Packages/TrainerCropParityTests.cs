@@ -18,6 +18,7 @@ namespace EdgeInspect.Inference.Tests.Packages;
 /// same PNG, for boxes that cross the borders, have fractional corners, halves that round to even, and both
 /// downscale and upscale.
 /// </summary>
+[Trait(TestCategories.Name, TestCategories.Slow)]
 public sealed class TrainerCropParityTests : IDisposable
 {
     // Both sides resize with OpenCV's float INTER_AREA (Debian's python3-opencv, OpenCvSharp's bundled OpenCV; the

@@ -15,6 +15,7 @@ public sealed class TrainingToolchainFactAttribute : FactAttribute
     }
 }
 
+[Trait(TestCategories.Name, TestCategories.Slow)]
 public sealed class TrainingToolchainSmokeTests : IDisposable
 {
     private readonly string _out = Directory.CreateTempSubdirectory("edgeinspect-train-smoke-").FullName;
