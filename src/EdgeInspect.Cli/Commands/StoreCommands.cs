@@ -33,7 +33,8 @@ internal static class StoreCommands
         cmd.SetAction(p => Guard(() =>
         {
             using var snap = LiteDbInspectionStore.OpenSnapshot(p.GetValue(db)!);
-            var s = snap.Store.Statistics();
+            // The snapshot is a copy in a temp folder: the corrupt files moved aside lie beside the live file.
+            var s = snap.Store.Statistics() with { Path = p.GetValue(db)!, RecoveredCorruptFiles = LiteDbInspectionStore.CountCorruptFiles(p.GetValue(db)!) };
             var alarms = snap.Store.AuditEvents().Where(a => a.Kind.StartsWith("alarm.", StringComparison.Ordinal)).ToList();
             var active = alarms.GroupBy(a => a.To ?? a.Kind).Select(g => g.Last()).Where(a => a.Kind == "alarm.raised").ToList();
             if (p.GetValue(json))
@@ -42,7 +43,7 @@ internal static class StoreCommands
                 return 0;
             }
             Console.WriteLine($"store            {s.Path}");
-            Console.WriteLine($"records          {s.Records} (sequence high-water {s.LastSequence})");
+            Console.WriteLine($"records          {s.Records} (sequence high-water {s.LastSequence}, store epoch {s.Epoch})");
             Console.WriteLine($"pending uplink   {s.PendingUplink}");
             Console.WriteLine($"stored bytes     {s.StoredBytes}" + (s.BudgetBytes > 0 ? $" of budget {s.BudgetBytes}" : ""));
             Console.WriteLine($"oldest / newest  {s.Oldest:O} / {s.Newest:O}");
