@@ -58,13 +58,13 @@ public static partial class StationHost
         {
             return CliErrors.Fail(message, ExitCodes.BadInput);
         }
+        catch (Exception e) when (FailedServices(host) is { Count: > 0 } failedAtStart && e is not OperationCanceledException)
+        {
+            return CliErrors.Fail($"station could not start: {failedAtStart[0].GetType().Name} failed: {e.Message}", ExitCodes.Software);
+        }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException || e.InnerException is IOException)
         {
             return CliErrors.Fail($"station could not start: {e.Message}", ExitCodes.TempFail);
-        }
-        catch (Exception e) when (FailedServices(host).Count > 0 && e is not OperationCanceledException)
-        {
-            return CliErrors.Fail($"station could not start: {e.Message}", ExitCodes.Software);
         }
         output.WriteLine(Banner(host.Services));
         await host.WaitForShutdownAsync(cancellationToken);

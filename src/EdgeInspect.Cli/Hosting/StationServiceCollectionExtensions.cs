@@ -83,7 +83,10 @@ public static class StationServiceCollectionExtensions
         services.AddHostedService(sp => new ModeControlFolder(StationParts.ControlFolder(sp), sp.GetRequiredService<ModeController>(),
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ModeControlFolder>>()));
         services.AddHostedService<ModeKeySwitchService>();
-        services.AddHostedService<SystemdWatchdog>();
+        // AddSystemd registers the notifier only under systemd; elsewhere a notifier with no socket is disabled.
+        services.AddHostedService(sp => new SystemdWatchdog(
+            sp.GetService<Microsoft.Extensions.Hosting.Systemd.ISystemdNotifier>() ?? new Microsoft.Extensions.Hosting.Systemd.SystemdNotifier(),
+            sp.GetRequiredService<StationEngine>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<SystemdWatchdog>>()));
         services.AddHostedService<RecordStage>();
         services.AddHostedService<InspectionStage>();
         services.AddHostedService<CaptureStage>();
