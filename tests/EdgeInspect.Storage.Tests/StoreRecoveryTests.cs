@@ -121,6 +121,34 @@ public sealed class StoreRecoveryTests : IDisposable
         Assert.Equal(3, state.LastSequence);
     }
 
+    [Fact]
+    public void Open_StateWrittenBeforeEvidenceCounters_CountsThemOnceFromTheRecords()
+    {
+        using (var store = new LiteDbInspectionStore(new StoreOptions { Path = DbPath }))
+        {
+            store.Append(LiteDbInspectionStoreTests.Record(1, _t0, Verdict.Ok, human: Verdict.Ok));
+            store.Append(LiteDbInspectionStoreTests.Record(2, _t0, Verdict.Ng, human: Verdict.Ok));
+            store.Append(LiteDbInspectionStoreTests.Record(3, _t0, Verdict.Ng, human: Verdict.Ng));
+        }
+        // Rewrite the state as an older build stored it: no counters, no marker.
+        using (var db = new LiteDB.LiteDatabase(new LiteDB.ConnectionString { Filename = DbPath }))
+        {
+            var state = db.GetCollection("state");
+            var doc = state.FindById("device");
+            var json = System.Text.Json.Nodes.JsonNode.Parse(doc["json"].AsBinary)!.AsObject();
+            json.Remove("pairedParts");
+            json.Remove("agreedParts");
+            state.Upsert(new LiteDB.BsonDocument { ["_id"] = "device", ["json"] = System.Text.Encoding.UTF8.GetBytes(json.ToJsonString()) });
+        }
+
+        using var reopened = new LiteDbInspectionStore(new StoreOptions { Path = DbPath });
+        var counted = reopened.LoadState();
+
+        Assert.Equal(3, counted.PairedParts);
+        Assert.Equal(2, counted.AgreedParts);
+        Assert.Equal(3, counted.LastSequence);
+    }
+
     private static bool HeaderDamaged(int seed) => seed % 3 == 0;
 
     /// <summary>Stores <see cref="Stored"/> records (a mix of verdicts), marks the first <see cref="Sent"/> sent, closes; returns the epoch.</summary>
