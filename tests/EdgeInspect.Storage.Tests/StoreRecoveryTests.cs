@@ -101,6 +101,18 @@ public sealed class StoreRecoveryTests : IDisposable
     }
 
     [Fact]
+    public void ReadBatch_StoredRecord_WireJsonCarriesTheFileEpoch()
+    {
+        using var store = new LiteDbInspectionStore(new StoreOptions { Path = DbPath });
+        store.Append(LiteDbInspectionStoreTests.Record(1, _t0));
+
+        var payload = System.Text.Encoding.UTF8.GetString(Assert.Single(store.ReadBatch(0, 10)).Payload);
+
+        Assert.Matches("^[0-9a-f]{32}$", store.Epoch);
+        Assert.Contains($"\"storeEpoch\":\"{store.Epoch}\"", payload);
+    }
+
+    [Fact]
     public void Append_PairedParts_EvidenceCountersKeptInStateAcrossReopen()
     {
         using (var store = new LiteDbInspectionStore(new StoreOptions { Path = DbPath }))
