@@ -18,8 +18,12 @@ namespace EdgeInspect.Storage.LiteDb;
 /// number is never handed out twice across a crash.
 /// </para>
 /// <para>
-/// A file that will not open (torn, not a LiteDB file) is renamed to "&lt;name&gt;.corrupt-&lt;UTC time&gt;", counted, logged,
-/// audited in the fresh database, and the service goes on with that fresh one instead of crash-looping.
+/// A file that will not open (torn, not a LiteDB file), or that fails a read later (a damaged page), is renamed to
+/// "&lt;name&gt;.corrupt-&lt;UTC time&gt;", counted, logged, and what LiteDB's rebuild can still read of it (<see cref="StoreSalvage"/>)
+/// is taken into a fresh file: records (unsent ones stay in the outbox), audit trail, device state, with the sequence
+/// high-water mark above the highest number still visible. The fresh file has a new store epoch, so (device, epoch,
+/// sequence) is never reused even when nothing could be read. The recovery is audited ("store.recovered") and the
+/// service goes on instead of crash-looping.
 /// </para>
 /// <para>Thread-safe: one lock serializes all access (a station writes a few parts per second).</para>
 /// </summary>
@@ -28,14 +32,11 @@ public sealed class LiteDbInspectionStore : IInspectionStore, IOutboxQueue, ITel
     private const int ExportPage = 500;
 
     private readonly StoreOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _log;
+    private readonly Func<string, Stream>? _openStream;
     private readonly Lock _gate = new();
-    private readonly StoreFile _file;
-    private readonly RecordCollection _records;
-    private readonly OutboxCollection _outbox;
-    private readonly AuditCollection _audit;
-    private readonly TelemetryCollection _telemetry;
-    private readonly DeviceStateDocument _state;
-    private readonly DiskBudget _budget;
+    private StoreParts _p;
 
     /// <summary>Opens (or creates) the store at <see cref="StoreOptions.Path"/>, recovering from a corrupt file.</summary>
     /// <param name="options">The "Store" section; validated here.</param>
@@ -47,61 +48,85 @@ public sealed class LiteDbInspectionStore : IInspectionStore, IOutboxQueue, ITel
     {
         options.Validate();
         _options = options;
-        time ??= TimeProvider.System;
-        _file = new StoreFile(options, time, (ILogger?)log ?? NullLogger.Instance, openStream);
-        // Indexes are created in this order (records, audit, telemetry): on a new file it decides the page layout.
-        _records = new RecordCollection(_file.Database);
-        _outbox = new OutboxCollection(_file, _records);
-        _audit = new AuditCollection(_file);
-        _telemetry = new TelemetryCollection(_file);
-        _state = new DeviceStateDocument(_file.Database);
-        _budget = new DiskBudget(_file.Database, options, _records, _outbox);
-        if (_file.MovedAsideTo is { } movedAside)
+        _time = time ?? TimeProvider.System;
+        _log = (ILogger?)log ?? NullLogger.Instance;
+        _openStream = openStream;
+        var file = new StoreFile(options, _time, _log, openStream);
+        try
         {
-            AppendAudit(new AuditEvent(time.GetUtcNow(), "store.recovered", "store", "store", movedAside, options.Path,
-                "database would not open; moved aside, started fresh"));
+            _p = new StoreParts(file, options);
+            if (file.MovedAsideTo is { } movedAside)
+            {
+                Salvage(movedAside, "database would not open");
+                return;
+            }
+            _p.CountEvidenceIfMissing();
+            _p.File.Checkpoint();
         }
-        else
+        catch (Exception e) when (StoreFile.IsCorruption(e) && e is not ObjectDisposedException && file.MovedAsideTo is null)
         {
-            _file.Checkpoint();
+            // The file opened but its state or indexes do not read: the same recovery as a file that would not open.
+            _p = null!;
+            try { file.Dispose(); } catch (Exception d) when (StoreFile.IsCorruption(d)) { }
+            var aside = StoreFile.MoveAside(options.Path, e, _time, _log);
+            _p = new StoreParts(new StoreFile(options, _time, _log, openStream), options);
+            Salvage(aside, "database state would not read");
         }
     }
 
     /// <summary>The data file.</summary>
     public string Path => _options.Path;
 
+    /// <summary>The current file's store epoch: carried by every record stored in it (with the device and the sequence, the cloud's dedupe key).</summary>
+    public string Epoch
+    {
+        get { lock (_gate) return _p.State.Epoch; }
+    }
+
     /// <summary>Database files found corrupt and moved aside, ever, beside this path.</summary>
-    public int RecoveredCorruptFiles => _file.RecoveredCorruptFiles;
+    public int RecoveredCorruptFiles
+    {
+        get { lock (_gate) return _p.File.RecoveredCorruptFiles; }
+    }
+
+    /// <summary>Recoveries from a corrupt file made by this instance (at open or after a failed read).</summary>
+    public int Recoveries { get; private set; }
 
     /// <inheritdoc/>
     public event Action? Appended;
 
     /// <inheritdoc/>
-    public long PendingCount
-    {
-        get { lock (_gate) return _outbox.Count; }
-    }
+    public long PendingCount => Read(p => p.Outbox.Count);
 
     /// <summary>Evicted records that were still waiting for the uplink, since the database was created.</summary>
     public long EvictedUnsent
     {
-        get { lock (_gate) return _budget.EvictedUnsent; }
+        get { lock (_gate) return _p.Budget.EvictedUnsent; }
     }
 
     /// <summary>Evictions by reason (<see cref="EvictionPolicy.ReasonNames"/>) since the database was created.</summary>
     public IReadOnlyDictionary<string, long> Evictions
     {
-        get { lock (_gate) return _budget.Evictions(); }
+        get { lock (_gate) return _p.Budget.Evictions(); }
     }
 
     /// <summary>Fsync calls made by the data and log files so far (when they are <see cref="DurableFileStream"/>s).</summary>
-    public long DiskFlushes => _file.DiskFlushes;
+    public long DiskFlushes
+    {
+        get { lock (_gate) return _p.File.DiskFlushes; }
+    }
 
-    /// <summary>Checkpoints (log copied into the data file) run by this instance, at open included.</summary>
-    public long Checkpoints => _file.Checkpoints;
+    /// <summary>Checkpoints (log copied into the data file) run by this instance's current file, at open included.</summary>
+    public long Checkpoints
+    {
+        get { lock (_gate) return _p.File.Checkpoints; }
+    }
 
     /// <summary>True when commits are made durable by waiting for LiteDB's log writer (one fsync) rather than a checkpoint.</summary>
-    public bool FastDurableCommit => _file.FastDurableCommit;
+    public bool FastDurableCommit
+    {
+        get { lock (_gate) return _p.File.FastDurableCommit; }
+    }
 
     /// <inheritdoc/>
     public void Append(InspectionRecord record)
@@ -112,44 +137,56 @@ public sealed class LiteDbInspectionStore : IInspectionStore, IOutboxQueue, ITel
 
     /// <summary>
     /// Durably stores several records (ascending sequence numbers) in one transaction with one log fsync (group
-    /// commit): all of them are on the disk when this returns, or, if it throws, none of them.
+    /// commit): all of them are on the disk when this returns, or, if it throws, none of them. Each record is stamped
+    /// with the file's <see cref="Epoch"/>; the high-water mark and the gate's evidence counters move in the same transaction.
     /// </summary>
     public void AppendMany(IReadOnlyList<InspectionRecord> records)
     {
         ArgumentNullException.ThrowIfNull(records);
         if (records.Count == 0) return;
-        var prepared = new PreparedRecord[records.Count];
         for (var i = 0; i < records.Count; i++)
         {
-            var r = records[i] ?? throw new ArgumentException($"records[{i}] is null", nameof(records));
-            prepared[i] = PreparedRecord.Create(r, _options.LowConfidence);
+            if (records[i] is null) throw new ArgumentException($"records[{i}] is null", nameof(records));
         }
+        long paired = 0, agreed = 0;
+        foreach (var r in records)
+        {
+            if (r.Agreement is not { } agree) continue;
+            paired++;
+            if (agree) agreed++;
+        }
+        string? epoch;
+        lock (_gate) epoch = _p.File.IsDisposed ? null : _p.State.Epoch;
+        var prepared = Prepare(records, epoch);
         lock (_gate)
         {
-            ObjectDisposedException.ThrowIf(_file.IsDisposed, this);
-            _state.ThrowIfNotAscending(prepared.Select(p => p.Record.Sequence));
-            var mark = _budget.Mark();
-            _file.BeginTrans();
+            var p = _p;
+            ObjectDisposedException.ThrowIf(p.File.IsDisposed, this);
+            // A recovery between the two locks gave the file a new epoch: the records carry the one they are stored in.
+            if (p.State.Epoch != epoch) prepared = Prepare(records, p.State.Epoch);
+            p.State.ThrowIfNotAscending(prepared.Select(x => x.Record.Sequence));
+            var mark = p.Budget.Mark();
+            p.File.BeginTrans();
             try
             {
-                foreach (var p in prepared)
+                foreach (var x in prepared)
                 {
-                    _budget.Add(_records.Insert(p));
-                    _outbox.Enqueue(p.Record.Sequence);
+                    p.Budget.Add(p.Records.Insert(x));
+                    p.Outbox.Enqueue(x.Record.Sequence);
                 }
-                _state.Advance(prepared[^1].Record.Sequence);
-                _budget.EvictIfOverBudget(keepSequence: _state.LastSequence);
-                _budget.Write();
-                _file.Commit();
+                p.State.Advance(prepared[^1].Record.Sequence, paired, agreed);
+                p.Budget.EvictIfOverBudget(keepSequence: p.State.LastSequence);
+                p.Budget.Write();
+                p.File.Commit();
             }
             catch
             {
-                _file.Rollback();
-                _state.Reload();
-                _budget.Restore(mark);
+                p.File.Rollback();
+                p.State.Reload();
+                p.Budget.Restore(mark);
                 throw;
             }
-            _file.Durable();
+            p.File.Durable();
         }
         Appended?.Invoke();
     }
@@ -158,25 +195,22 @@ public sealed class LiteDbInspectionStore : IInspectionStore, IOutboxQueue, ITel
     public void AppendAudit(AuditEvent auditEvent)
     {
         ArgumentNullException.ThrowIfNull(auditEvent);
-        lock (_gate) _audit.Append(auditEvent);
+        lock (_gate) _p.Audit.Append(auditEvent);
     }
 
     /// <summary>Stores one telemetry snapshot (already serialized, camelCase JSON).</summary>
     public void AppendTelemetry(DateTimeOffset at, byte[] json)
     {
-        lock (_gate) _telemetry.Append(at, json);
+        lock (_gate) _p.Telemetry.Append(at, json);
     }
 
     /// <summary>Telemetry snapshots as stored JSON, optionally only those taken at or after <paramref name="since"/>.</summary>
-    public IEnumerable<byte[]> TelemetrySnapshots(DateTimeOffset? since = null)
-    {
-        lock (_gate) return _telemetry.Find(since);
-    }
+    public IEnumerable<byte[]> TelemetrySnapshots(DateTimeOffset? since = null) => Read(p => p.Telemetry.Find(since).ToList());
 
     /// <inheritdoc/>
     public DeviceState LoadState()
     {
-        lock (_gate) return _state.Load();
+        lock (_gate) return _p.State.Load();
     }
 
     /// <inheritdoc/>
@@ -185,8 +219,8 @@ public sealed class LiteDbInspectionStore : IInspectionStore, IOutboxQueue, ITel
         ArgumentNullException.ThrowIfNull(state);
         lock (_gate)
         {
-            _state.Save(state);
-            _file.Durable();
+            _p.State.Save(state);
+            _p.File.Durable();
         }
     }
 
@@ -205,8 +239,8 @@ public sealed class LiteDbInspectionStore : IInspectionStore, IOutboxQueue, ITel
         long after = long.MinValue;
         while (true)
         {
-            List<StoredRecord> page;
-            lock (_gate) page = _records.Page(after, ExportPage);
+            var from = after;
+            var page = Read(p => p.Records.Page(from, ExportPage));
             if (page.Count == 0) yield break;
             foreach (var r in page)
             {
@@ -218,67 +252,53 @@ public sealed class LiteDbInspectionStore : IInspectionStore, IOutboxQueue, ITel
     }
 
     /// <inheritdoc/>
-    public IEnumerable<AuditEvent> AuditEvents(DateTimeOffset? since = null)
-    {
-        lock (_gate) return _audit.Find(since);
-    }
+    public IEnumerable<AuditEvent> AuditEvents(DateTimeOffset? since = null) => Read(p => p.Audit.Find(since).ToList());
 
     /// <inheritdoc/>
-    public IReadOnlyList<OutboxItem> ReadBatch(long afterOffset, int max)
-    {
-        lock (_gate) return _outbox.ReadBatch(afterOffset, max);
-    }
+    public IReadOnlyList<OutboxItem> ReadBatch(long afterOffset, int max) => Read(p => p.Outbox.ReadBatch(afterOffset, max));
 
     /// <inheritdoc/>
-    public IReadOnlyList<OutboxItem> ReadNewest(int max)
-    {
-        lock (_gate) return _outbox.ReadNewest(max);
-    }
+    public IReadOnlyList<OutboxItem> ReadNewest(int max) => Read(p => p.Outbox.ReadNewest(max));
 
     /// <inheritdoc/>
     public void Remove(long offset)
     {
-        lock (_gate) _outbox.Remove(offset);
+        lock (_gate) _p.Outbox.Remove(offset);
     }
 
     /// <inheritdoc/>
     public void RemoveMany(IReadOnlyCollection<long> offsets)
     {
-        lock (_gate) _outbox.RemoveMany(offsets);
+        lock (_gate) _p.Outbox.RemoveMany(offsets);
     }
 
     /// <inheritdoc/>
     public void RemoveUpTo(long offset)
     {
-        lock (_gate) _outbox.RemoveUpTo(offset);
+        lock (_gate) _p.Outbox.RemoveUpTo(offset);
     }
 
     /// <summary>Counts and facts for <c>store stats</c> and telemetry, read under one lock.</summary>
-    public StoreStatistics Statistics()
-    {
-        lock (_gate)
-        {
-            return new StoreStatistics(
-                _options.Path,
-                _records.Count,
-                _outbox.Count,
-                _budget.StoredBytes,
-                _options.BudgetBytes,
-                _state.LastSequence,
-                _records.OldestCapturedAt(),
-                _records.NewestCapturedAt(),
-                _budget.Evictions(),
-                _budget.EvictedUnsent,
-                _audit.Count,
-                _telemetry.Count,
-                RecoveredCorruptFiles);
-        }
-    }
+    public StoreStatistics Statistics() => Read(p => new StoreStatistics(
+        _options.Path,
+        p.Records.Count,
+        p.Outbox.Count,
+        p.Budget.StoredBytes,
+        _options.BudgetBytes,
+        p.State.LastSequence,
+        p.Records.OldestCapturedAt(),
+        p.Records.NewestCapturedAt(),
+        p.Budget.Evictions(),
+        p.Budget.EvictedUnsent,
+        p.Audit.Count,
+        p.Telemetry.Count,
+        p.File.RecoveredCorruptFiles,
+        p.State.Epoch));
 
     /// <summary>Closes the database (checkpointing its log) and its files; a second call does nothing.</summary>
     public void Dispose()
     {
-        lock (_gate) _file.Dispose();
+        lock (_gate) _p.Dispose();
     }
 
     /// <summary>
@@ -290,4 +310,58 @@ public sealed class LiteDbInspectionStore : IInspectionStore, IOutboxQueue, ITel
 
     /// <summary>The write-ahead log beside a data file: "&lt;name&gt;-log&lt;ext&gt;".</summary>
     public static string LogPath(string dataPath) => StoreFile.LogPath(dataPath);
+
+    /// <summary>Corrupt database files moved aside beside the store at <paramref name="path"/> ("&lt;name&gt;.corrupt-*").</summary>
+    public static int CountCorruptFiles(string path) => StoreFile.CountCorrupt(path);
+
+    private PreparedRecord[] Prepare(IReadOnlyList<InspectionRecord> records, string? epoch)
+    {
+        var prepared = new PreparedRecord[records.Count];
+        for (var i = 0; i < records.Count; i++)
+        {
+            records[i].StoreEpoch = epoch;
+            prepared[i] = PreparedRecord.Create(records[i], _options.LowConfidence);
+        }
+        return prepared;
+    }
+
+    /// <summary>
+    /// Runs a read under the lock; a read that finds the file corrupt recovers (move aside, salvage, fresh file) and
+    /// is answered from the recovered file, so a damaged page never turns into a crash loop.
+    /// </summary>
+    private T Read<T>(Func<StoreParts, T> read)
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_p.File.IsDisposed, this);
+            try
+            {
+                return read(_p);
+            }
+            catch (Exception e) when (StoreFile.IsCorruption(e) && e is not ObjectDisposedException)
+            {
+                Recover(e);
+                return read(_p);
+            }
+        }
+    }
+
+    private void Recover(Exception cause)
+    {
+        try { _p.Dispose(); } catch (Exception e) when (StoreFile.IsCorruption(e)) { /* the file is being moved aside */ }
+        var aside = StoreFile.MoveAside(_options.Path, cause, _time, _log);
+        _p = new StoreParts(new StoreFile(_options, _time, _log, _openStream), _options);
+        Salvage(aside, "read failed: " + cause.Message);
+    }
+
+    private void Salvage(string movedAside, string why)
+    {
+        var salvaged = StoreSalvage.Read(movedAside);
+        var unsent = _p.Import(salvaged);
+        Recoveries++;
+        var summary = salvaged.Summary(unsent);
+        _log.LogError("Store {Path} recovered from {Aside}: {Summary}", _options.Path, movedAside, summary);
+        _p.Audit.Append(new AuditEvent(_time.GetUtcNow(), "store.recovered", "store", "store", movedAside, _options.Path,
+            $"{why}; moved aside; {summary}; new epoch {_p.State.Epoch}"));
+    }
 }

@@ -40,10 +40,9 @@ internal sealed class StoreFile : IDisposable
         {
             (_dataStream, _logStream, Database) = OpenAndVerify(open);
         }
-        catch (Exception e) when (e is LiteException or InvalidCastException or IOException or InvalidOperationException or ArgumentException
-                                    or IndexOutOfRangeException or JsonException or NullReferenceException or OverflowException)
+        catch (Exception e) when (IsCorruption(e))
         {
-            MovedAsideTo = MoveAside(e, time, log);
+            MovedAsideTo = MoveAside(options.Path, e, time, log);
             RecoveredCorruptFiles++;
             (_dataStream, _logStream, Database) = OpenAndVerify(open);
         }
@@ -126,9 +125,15 @@ internal sealed class StoreFile : IDisposable
     {
         if (IsDisposed) return;
         IsDisposed = true;
-        Database.Dispose();
-        _dataStream.Dispose();
-        _logStream.Dispose();
+        try
+        {
+            Database.Dispose();
+        }
+        finally
+        {
+            _dataStream.Dispose();
+            _logStream.Dispose();
+        }
     }
 
     private (Stream Data, Stream Log, LiteDatabase Db) OpenAndVerify(Func<string, Stream> open)
@@ -152,19 +157,35 @@ internal sealed class StoreFile : IDisposable
         }
     }
 
-    private string MoveAside(Exception cause, TimeProvider time, ILogger log)
+    /// <summary>
+    /// True for what LiteDB throws on a torn or overwritten file: its own errors and the runtime errors its page and
+    /// BSON readers raise on garbage (bad casts, out-of-range lengths and dates, undecodable strings).
+    /// </summary>
+    public static bool IsCorruption(Exception e) =>
+        e is LiteException or InvalidCastException or IOException or InvalidOperationException or ArgumentException
+            or IndexOutOfRangeException or JsonException or NullReferenceException or OverflowException or InvalidDataException
+            or NotImplementedException or NotSupportedException or KeyNotFoundException or FormatException;
+
+    /// <summary>
+    /// Renames the data file (and its log) to "&lt;name&gt;.corrupt-&lt;UTC time&gt;" (and "...-log"); returns the new name.
+    /// The database must be closed.
+    /// </summary>
+    public static string MoveAside(string path, Exception cause, TimeProvider time, ILogger log)
     {
-        var stamp = time.GetUtcNow().ToString("yyyyMMdd'T'HHmmssfff'Z'");
-        var target = $"{_options.Path}.corrupt-{stamp}";
-        File.Move(_options.Path, target);
-        var logFile = LogPath(_options.Path);
+        var stamp = time.GetUtcNow().ToString("yyyyMMdd'T'HHmmssfff'Z'", System.Globalization.CultureInfo.InvariantCulture);
+        var target = $"{path}.corrupt-{stamp}";
+        // Two recoveries within one millisecond (or under a fake clock) must not collide.
+        for (var n = 1; File.Exists(target); n++) target = $"{path}.corrupt-{stamp}-{n}";
+        File.Move(path, target);
+        var logFile = LogPath(path);
         if (File.Exists(logFile)) File.Move(logFile, target + "-log");
-        log.LogError("Store {Path} would not open ({Error}); moved aside to {Target}, starting with a fresh database",
-            _options.Path, cause.Message, target);
+        log.LogError("Store {Path} is corrupt ({Error}); moved aside to {Target}, salvaging what it still holds into a fresh database",
+            path, cause.Message, target);
         return target;
     }
 
-    private static int CountCorrupt(string path)
+    /// <summary>Corrupt database files moved aside beside <paramref name="path"/> ("&lt;name&gt;.corrupt-*", logs not counted).</summary>
+    public static int CountCorrupt(string path)
     {
         var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
         if (!Directory.Exists(dir)) return 0;

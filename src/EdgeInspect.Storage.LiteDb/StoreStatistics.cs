@@ -13,7 +13,8 @@ namespace EdgeInspect.Storage.LiteDb;
 /// <param name="EvictedUnsent">Evicted records that had not reached the uplink.</param>
 /// <param name="AuditEvents">Audit events stored.</param>
 /// <param name="TelemetrySnapshots">Telemetry snapshots stored.</param>
-/// <param name="RecoveredCorruptFiles">Database files found corrupt and moved aside, ever.</param>
+/// <param name="RecoveredCorruptFiles">Database files found corrupt and moved aside, ever (the "&lt;name&gt;.corrupt-*" files beside it).</param>
+/// <param name="Epoch">The file's store epoch, carried by the records stored in it.</param>
 public sealed record StoreStatistics(
     string Path,
     long Records,
@@ -27,4 +28,5 @@ public sealed record StoreStatistics(
     long EvictedUnsent,
     long AuditEvents,
     long TelemetrySnapshots,
-    int RecoveredCorruptFiles);
+    int RecoveredCorruptFiles,
+    string Epoch);

@@ -24,4 +24,16 @@ internal static class ExitCodes
 
     /// <summary>The service or the broker could not be reached.</summary>
     public const int Unreachable = 3;
+
+    /// <summary>
+    /// The station stopped because a part of it failed (a hosted service threw, an unrecoverable fault): sysexits'
+    /// EX_SOFTWARE, so systemd's <c>Restart=on-failure</c> restarts it.
+    /// </summary>
+    public const int Software = 70;
+
+    /// <summary>
+    /// The station could not start for a reason that may heal (disk full, a device not there yet): sysexits' EX_TEMPFAIL,
+    /// restarted by systemd with its backoff.
+    /// </summary>
+    public const int TempFail = 75;
 }

@@ -32,6 +32,7 @@ internal static partial class InspectionCommands
     {
         bench.Subcommands.Add(StoreCommands.BenchStore());
         bench.Subcommands.Add(BenchPipeline());
+        bench.Subcommands.Add(FootprintBench.Create());
     }
 
     /// <summary>

@@ -36,8 +36,10 @@ internal static class StoreCommands
         var cmd = WithStore(new Command("stats", "Counts, pending uplink, disk budget, evictions, alarms (reads a copy; works while the service runs)") { json });
         cmd.SetAction(p => CliErrors.Guard(() =>
         {
-            using var snap = LiteDbInspectionStore.OpenSnapshot(StoreLocation.Resolve(p));
-            var s = snap.Store.Statistics();
+            string path = StoreLocation.Resolve(p);
+            using var snap = LiteDbInspectionStore.OpenSnapshot(path);
+            // The snapshot is a copy in a temp folder: the corrupt files moved aside lie beside the live file.
+            var s = snap.Store.Statistics() with { Path = path, RecoveredCorruptFiles = LiteDbInspectionStore.CountCorruptFiles(path) };
             var alarms = snap.Store.AuditEvents().Where(a => a.Kind.StartsWith("alarm.", StringComparison.Ordinal)).ToList();
             var active = alarms.GroupBy(a => a.To ?? a.Kind).Select(g => g.Last()).Where(a => a.Kind == "alarm.raised").ToList();
             if (p.GetValue(json))
@@ -46,7 +48,7 @@ internal static class StoreCommands
                 return 0;
             }
             Console.WriteLine($"store            {s.Path}");
-            Console.WriteLine($"records          {s.Records} (sequence high-water {s.LastSequence})");
+            Console.WriteLine($"records          {s.Records} (sequence high-water {s.LastSequence}, store epoch {s.Epoch})");
             Console.WriteLine($"pending uplink   {s.PendingUplink}");
             Console.WriteLine($"stored bytes     {s.StoredBytes}" + (s.BudgetBytes > 0 ? $" of budget {s.BudgetBytes}" : ""));
             Console.WriteLine($"oldest / newest  {s.Oldest:O} / {s.Newest:O}");

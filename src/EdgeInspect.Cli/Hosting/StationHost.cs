@@ -37,8 +37,16 @@ public static partial class StationHost
 
     /// <summary>
     /// Starts <paramref name="host"/>, prints the station's banner, and waits for shutdown (Ctrl-C, SIGTERM).
-    /// Returns the exit code: 0 after a clean stop, <see cref="ExitCodes.BadInput"/> when the configuration or a
-    /// part it names (model, store, source, GPIO) stops the start, with one line naming the key.
+    /// Returns the exit code, which systemd's <c>Restart=on-failure</c> acts on:
+    /// <list type="bullet">
+    /// <item>0 (<see cref="ExitCodes.Ok"/>): a clean stop (a signal, or a replayed source that ended).</item>
+    /// <item>2 (<see cref="ExitCodes.BadInput"/>): the configuration, or a part it names (model, source, GPIO), stopped
+    /// the start; one line names the key.</item>
+    /// <item>70 (<see cref="ExitCodes.Software"/>): a hosted service failed (its task faulted, which stops the host), so
+    /// the station was not doing its job; never reported as a clean stop.</item>
+    /// <item>75 (<see cref="ExitCodes.TempFail"/>): the start failed for a reason that may heal (an I/O error such as a
+    /// full disk), so systemd keeps retrying with its backoff.</item>
+    /// </list>
     /// </summary>
     public static async Task<int> RunAsync(IHost host, TextWriter output, CancellationToken cancellationToken)
     {
@@ -50,10 +58,25 @@ public static partial class StationHost
         {
             return CliErrors.Fail(message, ExitCodes.BadInput);
         }
+        catch (Exception e) when (FailedServices(host) is { Count: > 0 } failedAtStart && e is not OperationCanceledException)
+        {
+            return CliErrors.Fail($"station could not start: {failedAtStart[0].GetType().Name} failed: {e.Message}", ExitCodes.Software);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException || e.InnerException is IOException)
+        {
+            return CliErrors.Fail($"station could not start: {e.Message}", ExitCodes.TempFail);
+        }
         output.WriteLine(Banner(host.Services));
         await host.WaitForShutdownAsync(cancellationToken);
-        return ExitCodes.Ok;
+        var failed = FailedServices(host);
+        if (failed.Count == 0) return ExitCodes.Ok;
+        var first = failed[0].ExecuteTask!.Exception?.GetBaseException();
+        return CliErrors.Fail($"station stopped: {failed[0].GetType().Name} failed: {first?.Message}", ExitCodes.Software);
     }
+
+    /// <summary>The hosted background services whose task faulted (the host stops when one does).</summary>
+    public static IReadOnlyList<BackgroundService> FailedServices(IHost host) =>
+        [.. host.Services.GetServices<IHostedService>().OfType<BackgroundService>().Where(s => s.ExecuteTask is { IsFaulted: true })];
 
     /// <summary>
     /// Validates every options section, then starts the host. The generic host resolves its hosted services (and so

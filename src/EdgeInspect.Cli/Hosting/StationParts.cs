@@ -109,7 +109,8 @@ internal static class StationParts
         var automation = sp.GetRequiredService<IOptions<AutomationOptions>>().Value;
         IInspectionStore store;
         try { store = sp.GetRequiredService<IInspectionStore>(); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new ConfigValueException("Store:Path", e.Message); }
+        // An unwritable path is the configuration's to fix; an I/O error (a full disk) may heal and goes up as it is.
+        catch (UnauthorizedAccessException e) { throw new ConfigValueException("Store:Path", e.Message); }
         var state = store.LoadState();
         if (state.LastSequence == 0 && !store.AuditEvents().Any())
         {
@@ -154,6 +155,7 @@ internal static class StationParts
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new ConfigValueException("Source:Uri", e.Message); }
         if (!src.Triggered) return source;
         var gpio = sp.GetRequiredService<IOptions<GpioOptions>>().Value;
-        return new PartPresentTrigger(source, sp.GetRequiredService<GpioController>(), gpio.PartPresent, gpio.Debounce, time);
+        return new PartPresentTrigger(source, sp.GetRequiredService<GpioController>(), gpio.PartPresent, gpio.Debounce, time,
+            TimeSpan.FromMilliseconds(src.MaxTriggerAgeMs));
     }
 }

@@ -68,7 +68,7 @@ public static class StationServiceCollectionExtensions
         services.AddSingleton(sp => new StationEngine(sp.GetRequiredService<StationOptions>(), sp.GetRequiredService<IInspectorHost>(),
             sp.GetRequiredService<ModeController>(), sp.GetRequiredService<Core.Storage.IInspectionStore>(),
             sp.GetRequiredService<IStationOutputs>(), sp.GetService<IHumanVerdictSource>(), sp.GetRequiredService<TimeProvider>(),
-            sp.GetService<ITelemetryRecorder>(), sp.GetServices<IPartObserver>()));
+            sp.GetService<ITelemetryRecorder>(), sp.GetServices<IPartObserver>(), sp.GetRequiredService<ILogger<StationEngine>>()));
 
         // Fleet control when the profile has a Fleet section; its hosted service restores the model slots, so it is
         // registered before the stages and starts before frames flow.
@@ -83,6 +83,10 @@ public static class StationServiceCollectionExtensions
         services.AddHostedService(sp => new ModeControlFolder(StationParts.ControlFolder(sp), sp.GetRequiredService<ModeController>(),
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ModeControlFolder>>()));
         services.AddHostedService<ModeKeySwitchService>();
+        // AddSystemd registers the notifier only under systemd; elsewhere a notifier with no socket is disabled.
+        services.AddHostedService(sp => new SystemdWatchdog(
+            sp.GetService<Microsoft.Extensions.Hosting.Systemd.ISystemdNotifier>() ?? new Microsoft.Extensions.Hosting.Systemd.SystemdNotifier(),
+            sp.GetRequiredService<StationEngine>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<SystemdWatchdog>>()));
         services.AddHostedService<RecordStage>();
         services.AddHostedService<InspectionStage>();
         services.AddHostedService<CaptureStage>();

@@ -2,13 +2,19 @@ namespace EdgeInspect.Core.Domain;
 
 /// <summary>
 /// One inspected (or failed-safe) part, as stored locally and synced (ARCHITECTURE.md, "Inspection record").
-/// (DeviceId, Sequence) is the dedupe key in the cloud.
+/// (DeviceId, StoreEpoch, Sequence) is the dedupe key in the cloud.
 /// </summary>
 public sealed class InspectionRecord
 {
     public required string DeviceId { get; init; }
     public required string Station { get; init; }
-    /// <summary>Monotonic per device, never reused, survives restarts.</summary>
+    /// <summary>
+    /// The id of the store file the record went into (given to each file at creation). Set by the store when the record
+    /// is stored: a file recovered from corruption starts a new epoch, so (device, epoch, sequence) stays unique even
+    /// when the old file's high-water mark could not be read. Null on records stored before epochs existed.
+    /// </summary>
+    public string? StoreEpoch { get; set; }
+    /// <summary>Monotonic per device and store file, never reused, survives restarts.</summary>
     public required long Sequence { get; init; }
     public string? PartId { get; init; }
     public required DateTimeOffset CapturedAt { get; init; }

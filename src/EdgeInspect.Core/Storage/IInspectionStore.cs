@@ -26,7 +26,10 @@ public interface IInspectionStore : IDisposable
     /// <summary>Reads the persisted device state (mode, model slots, sequence counter); a fresh state when none.</summary>
     DeviceState LoadState();
 
-    /// <summary>Durably replaces the device state.</summary>
+    /// <summary>
+    /// Durably replaces the device state. The sequence high-water mark and the evidence counters are the store's: a copy
+    /// never moves them back.
+    /// </summary>
     void SaveState(DeviceState state);
 
     /// <summary>Records in sequence order, optionally only those captured at or after <paramref name="since"/>.</summary>
@@ -49,8 +52,12 @@ public sealed record AuditEvent(
 public sealed class DeviceState
 {
     public AutomationMode Mode { get; set; } = AutomationMode.Shadow;
-    /// <summary>Last sequence number handed out; the next record gets LastSequence + 1.</summary>
+    /// <summary>Last sequence number stored; the next record gets LastSequence + 1. The store advances it in the same write as the records.</summary>
     public long LastSequence { get; set; }
+    /// <summary>Stored parts with both a human and a model verdict (the gate's evidence), kept by the store with the records so start-up reads no records.</summary>
+    public long PairedParts { get; set; }
+    /// <summary>Of <see cref="PairedParts"/>, those where the human and the model agreed.</summary>
+    public long AgreedParts { get; set; }
     /// <summary>Model slot folders ("a" / "b") and which is active.</summary>
     public string? ActiveSlot { get; set; }
     public string? CandidateSlot { get; set; }

@@ -13,10 +13,25 @@ public sealed class InMemoryInspectionStore : IInspectionStore
     private readonly List<AuditEvent> _audit = [];
     private DeviceState _state = new();
 
+    /// <summary>Stores the record in memory and advances the high-water mark and the evidence counters, like the durable store.</summary>
     public void Append(InspectionRecord record)
     {
-        lock (_gate) _records.Add(record);
+        ArgumentNullException.ThrowIfNull(record);
+        lock (_gate)
+        {
+            record.StoreEpoch = Epoch;
+            _records.Add(record);
+            _state.LastSequence = Math.Max(_state.LastSequence, record.Sequence);
+            if (record.Agreement is { } agreed)
+            {
+                _state.PairedParts++;
+                if (agreed) _state.AgreedParts++;
+            }
+        }
     }
+
+    /// <summary>This instance's store epoch (a fresh id per instance).</summary>
+    public string Epoch { get; } = Guid.NewGuid().ToString("N");
 
     public void AppendAudit(AuditEvent auditEvent)
     {
@@ -30,7 +45,15 @@ public sealed class InMemoryInspectionStore : IInspectionStore
 
     public void SaveState(DeviceState state)
     {
-        lock (_gate) _state = Copy(state);
+        ArgumentNullException.ThrowIfNull(state);
+        lock (_gate)
+        {
+            var copy = Copy(state);
+            copy.LastSequence = Math.Max(copy.LastSequence, _state.LastSequence);
+            copy.PairedParts = _state.PairedParts;
+            copy.AgreedParts = _state.AgreedParts;
+            _state = copy;
+        }
     }
 
     public IEnumerable<InspectionRecord> Records(DateTimeOffset? since = null)
@@ -49,6 +72,8 @@ public sealed class InMemoryInspectionStore : IInspectionStore
     {
         Mode = s.Mode,
         LastSequence = s.LastSequence,
+        PairedParts = s.PairedParts,
+        AgreedParts = s.AgreedParts,
         ActiveSlot = s.ActiveSlot,
         CandidateSlot = s.CandidateSlot,
         PreviousSlot = s.PreviousSlot,

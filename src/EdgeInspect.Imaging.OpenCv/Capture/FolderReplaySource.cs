@@ -5,6 +5,8 @@ namespace EdgeInspect.Imaging.OpenCv.Capture;
 /// <summary>
 /// Replays the images of a folder (sorted by name) as parts, one trigger per image: a recorded shift run again
 /// through the station, or the fixed frame set of `bench pipeline`. Each frame carries the file name as part id.
+/// A file that does not decode is still a part: its frame carries <see cref="Frame.Fault"/> and the station records it
+/// fail-safe, then goes on with the next file.
 /// </summary>
 public sealed class FolderReplaySource : IFrameSource
 {
@@ -13,7 +15,8 @@ public sealed class FolderReplaySource : IFrameSource
     private readonly TimeSpan _interval;
     private readonly TimeProvider _time;
     private readonly long _limit;
-    private readonly ImageBuffer[]? _decoded;
+    private readonly ImageBuffer?[]? _decoded;
+    private readonly string?[]? _decodeFaults;
     private long _next;
 
     /// <param name="count">Frames to deliver; past the number of files it loops; null = each file once.</param>
@@ -34,11 +37,17 @@ public sealed class FolderReplaySource : IFrameSource
         Name = $"folder:{folder}";
         if (preload)
         {
-            _decoded = new ImageBuffer[_files.Length];
+            _decoded = new ImageBuffer?[_files.Length];
+            _decodeFaults = new string?[_files.Length];
             for (int i = 0; i < _files.Length; i++)
             {
-                _decoded[i] = new ImageBuffer(1, 1);
-                ImageFiles.Read(_files[i], _decoded[i]);
+                var image = new ImageBuffer(1, 1);
+                if (TryRead(_files[i], image) is { } fault)
+                {
+                    image.Dispose();
+                    _decodeFaults[i] = fault;
+                }
+                else _decoded[i] = image;
             }
         }
     }
@@ -53,25 +62,41 @@ public sealed class FolderReplaySource : IFrameSource
         if (_interval > TimeSpan.Zero) await Task.Delay(_interval, _time, cancellationToken);
         long index = _next++;
         string file = _files[index % _files.Length];
-        ImageBuffer image;
+        var now = _time.GetUtcNow();
         if (_decoded is not null)
         {
             var cached = _decoded[index % _files.Length];
-            image = new ImageBuffer(cached.Width, cached.Height);
-            cached.Pixels.CopyTo(image.Pixels);
+            if (cached is null) return Frame.Faulted(index, now, Path.GetFileName(file), _decodeFaults![index % _files.Length]!);
+            var copy = new ImageBuffer(cached.Width, cached.Height);
+            cached.Pixels.CopyTo(copy.Pixels);
+            return new Frame(copy, index, now, Path.GetFileName(file));
         }
-        else
+        var image = new ImageBuffer(1, 1);
+        if (TryRead(file, image) is { } reason)
         {
-            image = new ImageBuffer(1, 1);
-            try { ImageFiles.Read(file, image); }
-            catch { image.Dispose(); throw; }
+            image.Dispose();
+            return Frame.Faulted(index, now, Path.GetFileName(file), reason);
         }
-        return new Frame(image, index, _time.GetUtcNow(), Path.GetFileName(file));
+        return new Frame(image, index, now, Path.GetFileName(file));
+    }
+
+    /// <summary>Decodes <paramref name="file"/> into <paramref name="image"/>; the reason when it cannot (unreadable, vanished, not an image).</summary>
+    private static string? TryRead(string file, ImageBuffer image)
+    {
+        try
+        {
+            ImageFiles.Read(file, image);
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or OpenCvSharp.OpenCVException)
+        {
+            return "not a readable image: " + e.Message;
+        }
     }
 
     public void Dispose()
     {
         if (_decoded is null) return;
-        foreach (var d in _decoded) d.Dispose();
+        foreach (var d in _decoded) d?.Dispose();
     }
 }

@@ -1,6 +1,5 @@
 using EdgeInspect.Core.Automation;
 using EdgeInspect.Core.Domain;
-using EdgeInspect.Core.Shadow;
 using EdgeInspect.Core.Storage;
 
 namespace EdgeInspect.Station.Automation;
@@ -11,7 +10,8 @@ public sealed record ModeChangeResult(bool Changed, AutomationMode From, Automat
 /// The one place the station's mode changes: key switch, `edgeinspect mode set`, and the fleet's MQTT
 /// set-mode command all call <see cref="TrySetMode"/>. Every accepted change is persisted in the store's
 /// <see cref="DeviceState"/> and audited (who, when, from, to, why); refusals are audited too.
-/// Shadow evidence for the gate is every stored record with both a human and a model verdict.
+/// Shadow evidence for the gate is every stored record with both a human and a model verdict, counted by the store
+/// with the records (<see cref="DeviceState.PairedParts"/>), so start-up reads no records.
 /// </summary>
 public sealed class ModeController
 {
@@ -27,11 +27,10 @@ public sealed class ModeController
         _store = store;
         _gate = gate;
         _time = time;
-        _mode = (int)store.LoadState().Mode;
-        var stats = new ShadowStatistics();
-        stats.AddRange(store.Records());
-        _paired = stats.Paired;
-        _agree = stats.Agreements;
+        var state = store.LoadState();
+        _mode = (int)state.Mode;
+        _paired = state.PairedParts;
+        _agree = state.AgreedParts;
     }
 
     public AutomationMode Current => (AutomationMode)_mode;

@@ -33,6 +33,12 @@ public sealed class SourceOptions
     /// <summary>Camera sources: one frame per part on the Gpio:PartPresent sensor's edge instead of free-running.</summary>
     public bool Triggered { get; set; }
 
+    /// <summary>
+    /// Triggered sources: the longest time from a part-present edge to its frame. A trigger older than this is recorded
+    /// fail-safe with no frame instead of taking a later part's frame.
+    /// </summary>
+    public int MaxTriggerAgeMs { get; set; } = 2000;
+
     /// <summary>Throws naming the first bad key.</summary>
     public void Validate()
     {
@@ -41,6 +47,7 @@ public sealed class SourceOptions
         ConfigCheck.Need(!Triggered || Kind is "v4l2" or "gstreamer" or "rtsp" or "file", "Source:Triggered",
             "only camera sources (v4l2, gstreamer, rtsp, file) take a part-present trigger");
         ConfigCheck.Need(IntervalMs is >= 0 and <= 60_000, "Source:IntervalMs", "must be 0..60000");
+        ConfigCheck.Need(MaxTriggerAgeMs is >= 10 and <= 60_000, "Source:MaxTriggerAgeMs", "must be 10..60000");
         ConfigCheck.Need(DefectRate is >= 0 and <= 1, "Source:DefectRate", "must be 0..1");
         ConfigCheck.Need(Width is >= 160 and <= 4096, "Source:Width", "must be 160..4096");
         ConfigCheck.Need(Height is >= 120 and <= 4096, "Source:Height", "must be 120..4096");

@@ -6,39 +6,20 @@ using EdgeInspect.Core.Storage;
 using EdgeInspect.Core.Telemetry;
 using EdgeInspect.Station.Automation;
 using EdgeInspect.Station.VirtualLine;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace EdgeInspect.Station.Pipeline;
-
-public sealed record StationOptions
-{
-    public string DeviceId { get; init; } = "dev-001";
-    public string Station { get; init; } = "station-1";
-    /// <summary>In partial mode the model actuates only at or above this confidence.</summary>
-    public float PartialConfidence { get; init; } = 0.9f;
-    /// <summary>How long a part waits for the inspector's button when the human decides.</summary>
-    public TimeSpan HumanWindow { get; init; } = TimeSpan.FromSeconds(10);
-}
-
-/// <summary>A part whose verdict is decided (and acted on) but whose record is not stored yet; it owns nothing (the frame stays the caller's).</summary>
-public readonly record struct DecidedPart(Frame Frame, InspectionRecord Record, Core.Inspection.InspectionResult? Result);
-
-/// <summary>Live counters for progress and the final summary.</summary>
-public sealed class StationCounters
-{
-    internal long Parts, Paired, Agreements, Rejects, FailSafe, Dropped;
-    public long PartsInspected => Interlocked.Read(ref Parts);
-    public long PairedParts => Interlocked.Read(ref Paired);
-    public long AgreedParts => Interlocked.Read(ref Agreements);
-    public long RejectsFired => Interlocked.Read(ref Rejects);
-    public long FailedSafe => Interlocked.Read(ref FailSafe);
-    public long FramesDropped => Interlocked.Read(ref Dropped);
-    public void CountDrop() => Interlocked.Increment(ref Dropped);
-}
 
 /// <summary>
 /// One part through the station: model (per mode), human pairing, automation policy, actuation, record.
 /// Two steps: <see cref="Decide"/> on the inspection stage's thread, <see cref="Commit"/> on the record stage's
 /// (group commit off the inspection path); <see cref="Process"/> does both, synchronously, for tests and tools.
+/// <para>
+/// Every part gets a record: a part with no usable image, a model that throws, or a reject output that fails is
+/// recorded as fail-safe NG with the reason, counted, and logged (at most once per kind per 10 s); the station goes
+/// on with the next part.
+/// </para>
 /// </summary>
 public sealed class StationEngine(
     StationOptions options,
@@ -49,13 +30,20 @@ public sealed class StationEngine(
     IHumanVerdictSource? human,
     TimeProvider time,
     ITelemetryRecorder? telemetry = null,
-    IEnumerable<IPartObserver>? observers = null)
+    IEnumerable<IPartObserver>? observers = null,
+    ILogger? log = null)
 {
     private readonly IPartObserver[] _observers = observers?.ToArray() ?? [];
 
-    // The counter is saved on a clean stop; after a crash the stored records themselves carry the last number,
-    // so a sequence (the cloud's dedupe key with the device id) is never handed out twice.
-    private long _sequence = Math.Max(store.LoadState().LastSequence, store.Records().Select(r => r.Sequence).DefaultIfEmpty(0).Max());
+    // The store moves its high-water mark in the same transaction as the records, so the persisted state alone says
+    // where to go on (start-up reads no records, whatever the store's size) and a number is never handed out twice.
+    private long _sequence = store.LoadState().LastSequence;
+
+    /// <summary>Which stage is working and since when (the systemd watchdog's health signal).</summary>
+    public PipelineHeartbeat Heartbeat { get; } = new(time);
+
+    /// <summary>Fault lines, rate-limited per kind.</summary>
+    public FaultLog Faults { get; } = new(log ?? NullLogger.Instance, time);
 
     public StationCounters Counters { get; } = new();
 
@@ -83,18 +71,30 @@ public sealed class StationEngine(
     /// </summary>
     public DecidedPart Decide(Frame frame)
     {
+        ArgumentNullException.ThrowIfNull(frame);
         var mode = modes.Current;
         var start = Stopwatch.GetTimestamp();
         Core.Inspection.InspectionResult? result = null;
         string? failReason = null;
         var inspector = inspectors.Current;
-        if (AutomationPolicy.RunsModel(mode))
+        if (frame.Fault is { } fault)
+        {
+            failReason = fault;
+            Interlocked.Increment(ref Counters.ImageFaults);
+            Faults.Fault("image", $"part {frame.PartId}: {fault}");
+        }
+        else if (AutomationPolicy.RunsModel(mode))
         {
             if (inspector is null) failReason = "no model installed";
             else
             {
                 try { result = inspector.Inspect(frame); }
-                catch (Exception e) when (e is not OutOfMemoryException) { failReason = "model failed: " + e.Message; }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    failReason = "model failed: " + e.Message;
+                    Interlocked.Increment(ref Counters.ModelFaults);
+                    Faults.Fault("model", $"part {frame.PartId}: {failReason}", e);
+                }
             }
         }
 
@@ -102,7 +102,8 @@ public sealed class StationEngine(
 
         // Human pairing: the inspector's button press for this part (GPIO at a station, simulated on the virtual
         // line). Only a mode where the human decides waits for it; otherwise a press already made is still paired.
-        HumanPress? press = human?.Judge(frame, decision.WaitForHuman ? options.HumanWindow : TimeSpan.Zero);
+        // A part with no image is not shown to anyone: it fails safe without waiting.
+        HumanPress? press = frame.Fault is null ? human?.Judge(frame, decision.WaitForHuman ? options.HumanWindow : TimeSpan.Zero) : null;
         Verdict verdict;
         VerdictSource source;
         if (decision.ModelActuates && result is not null) { verdict = result.Verdict; source = VerdictSource.Model; }
@@ -119,8 +120,19 @@ public sealed class StationEngine(
         bool modelDriven = mode is AutomationMode.Partial or AutomationMode.Full;
         if (verdict == Verdict.Ng && (source == VerdictSource.Model || (source == VerdictSource.FailSafe && modelDriven)))
         {
-            outputs.Reject(frame.PartId);
-            Interlocked.Increment(ref Counters.Rejects);
+            try
+            {
+                outputs.Reject(frame.PartId);
+                Interlocked.Increment(ref Counters.Rejects);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // An NG part that was not pushed off went on down the line: its record must say so.
+                source = VerdictSource.FailSafe;
+                failReason = "reject output failed: " + e.Message + (failReason is null ? "" : "; " + failReason);
+                Interlocked.Increment(ref Counters.RejectFaults);
+                Faults.Fault("reject", $"part {frame.PartId}: {failReason}", e);
+            }
         }
 
         double totalMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
@@ -151,6 +163,44 @@ public sealed class StationEngine(
     }
 
     /// <summary>
+    /// A fail-safe NG record for a part <see cref="Decide"/> could not handle (it threw): numbered like any other part,
+    /// the reject fired in a model-driven mode (when the output works), counted and logged.
+    /// </summary>
+    public DecidedPart FailSafe(Frame frame, string reason)
+    {
+        ArgumentNullException.ThrowIfNull(frame);
+        var mode = modes.Current;
+        if (mode is AutomationMode.Partial or AutomationMode.Full)
+        {
+            try
+            {
+                outputs.Reject(frame.PartId);
+                Interlocked.Increment(ref Counters.Rejects);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                reason = "reject output failed: " + e.Message + "; " + reason;
+                Interlocked.Increment(ref Counters.RejectFaults);
+            }
+        }
+        Faults.Fault("part", $"part {frame.PartId}: {reason}");
+        var record = new InspectionRecord
+        {
+            DeviceId = options.DeviceId,
+            Station = options.Station,
+            Sequence = ++_sequence,
+            PartId = frame.PartId,
+            CapturedAt = frame.CapturedAt,
+            DecidedAt = time.GetUtcNow(),
+            Mode = mode,
+            Verdict = Verdict.Ng,
+            VerdictSource = VerdictSource.FailSafe,
+            FailReason = reason,
+        };
+        return new DecidedPart(frame, record, null);
+    }
+
+    /// <summary>
     /// Stores decided parts durably (one group commit for all of them), then counts them, feeds the shadow gate,
     /// telemetry and the observers (on the record stage's thread, after the records are durable). Called by one
     /// thread at a time, in decision order.
@@ -173,7 +223,7 @@ public sealed class StationEngine(
                 modes.RecordPair(agreed);
             }
             // Telemetry, after the part is decided and stored so it adds nothing to the actuation path.
-            Telemetry.InputFrame(part.Frame.Image);
+            if (part.Frame.Fault is null) Telemetry.InputFrame(part.Frame.Image);
             foreach (var (stage, ms) in record.LatencyMs) Telemetry.StageLatencyMs(stage, ms);
             Telemetry.PartInspected(part.Result?.PartClass, part.Result?.Regions.Count(r => !r.WholeFrame) ?? 0); // detections only: the no-detection fraction
             foreach (var observer in _observers)
@@ -182,6 +232,25 @@ public sealed class StationEngine(
                 catch (Exception e) when (e is not OutOfMemoryException) { /* the part is recorded; an observer never costs it */ }
             }
         }
+    }
+
+    /// <summary>
+    /// Counts, logs and audits parts the store refused (a failed group commit): their numbers are not reused, and the
+    /// audit trail names them when the store can still write its audit.
+    /// </summary>
+    public void CommitFailed(IReadOnlyList<DecidedPart> parts, Exception error)
+    {
+        ArgumentNullException.ThrowIfNull(parts);
+        ArgumentNullException.ThrowIfNull(error);
+        if (parts.Count == 0) return;
+        Interlocked.Add(ref Counters.StoreFaults, parts.Count);
+        var what = $"parts {parts[0].Frame.PartId}..{parts[^1].Frame.PartId} (sequence {parts[0].Record.Sequence}..{parts[^1].Record.Sequence})";
+        Faults.Fault("store", $"{what} could not be recorded: {error.Message}", error);
+        try
+        {
+            store.AppendAudit(new AuditEvent(time.GetUtcNow(), "store.write-failed", "station", "pipeline", null, null, $"{what}: {error.Message}"));
+        }
+        catch (Exception e) when (e is not OutOfMemoryException) { /* the store cannot write at all: the log line is what is left */ }
     }
 
     /// <summary>Persists the sequence counter (called on stop; records carry it too).</summary>

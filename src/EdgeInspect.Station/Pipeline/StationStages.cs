@@ -34,22 +34,45 @@ public sealed class FrameChannel(int capacity = 4) : StageChannel<Frame>(capacit
 /// </summary>
 public sealed class CaptureStage(IFrameSource source, FrameChannel channel, StationEngine engine, ILogger<CaptureStage> log) : BackgroundService
 {
+    /// <summary>Reads in a row that may fail before the source counts as broken and the stage fails (the host then exits non-zero).</summary>
+    public const int MaxConsecutiveFailures = 50;
+
+    /// <inheritdoc/>
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var writer = channel.Channel.Writer;
+        var heartbeat = engine.Heartbeat;
+        var failures = 0;
         try
         {
             while (!stoppingToken.IsCancellationRequested)
             {
-                var frame = await source.ReadAsync(stoppingToken);
+                // A free-running camera owes the next frame; a triggered source may rightly wait for the next part.
+                if (!source.Triggered) heartbeat.Busy(PipelineStage.Capture);
+                Frame? frame;
+                try { frame = await source.ReadAsync(stoppingToken); }
+                catch (Exception e) when (e is not OperationCanceledException and not OutOfMemoryException)
+                {
+                    Interlocked.Increment(ref engine.Counters.CaptureFaults);
+                    if (++failures >= MaxConsecutiveFailures) throw;
+                    engine.Faults.Fault("capture", $"{source.Name}: read failed ({failures} in a row): {e.Message}", e);
+                    continue;
+                }
+                failures = 0;
                 if (frame is null) { log.LogInformation("source {Source} ended", source.Name); break; }
+                heartbeat.Busy(PipelineStage.Capture);
                 engine.Telemetry.FrameCaptured();
                 if (source.Triggered) await writer.WriteAsync(frame, stoppingToken);
                 else if (!writer.TryWrite(frame)) { engine.Counters.CountDrop(); engine.Telemetry.FrameDropped(); frame.Dispose(); }
+                heartbeat.Idle(PipelineStage.Capture);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { }
-        finally { writer.TryComplete(); }
+        finally
+        {
+            heartbeat.Idle(PipelineStage.Capture);
+            writer.TryComplete();
+        }
     }
 }
 
@@ -77,15 +100,17 @@ public sealed class InspectionStage(FrameChannel channel, RecordChannel records,
             {
                 while (reader.TryRead(out var frame))
                 {
+                    engine.Heartbeat.Busy(PipelineStage.Inspection);
                     DecidedPart part;
                     try { part = engine.Decide(frame); }
                     catch (Exception e) when (e is not OutOfMemoryException)
                     {
-                        log.LogError(e, "part {Part} could not be decided", frame.PartId);
-                        frame.Dispose();
-                        continue;
+                        // Every part gets a record: one that could not be decided fails safe with the reason.
+                        log.LogDebug(e, "part {Part} could not be decided", frame.PartId);
+                        part = engine.FailSafe(frame, "could not be decided: " + e.Message);
                     }
                     await writer.WriteAsync(part, CancellationToken.None); // the record stage disposes the frame
+                    engine.Heartbeat.Idle(PipelineStage.Inspection);
                 }
             }
         }
@@ -109,16 +134,19 @@ public sealed class RecordStage(RecordChannel records, StationEngine engine, ILo
         while (await reader.WaitToReadAsync(CancellationToken.None))
         {
             while (group.Count < MaxGroup && reader.TryRead(out var part)) group.Add(part);
+            engine.Heartbeat.Busy(PipelineStage.Record);
             try { engine.Commit(group); }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
-                // The store refused the group (disk full, I/O error): say which parts, keep the station running.
-                log.LogError(e, "parts {First}..{Last} could not be recorded", group[0].Frame.PartId, group[^1].Frame.PartId);
+                // The store refused the group (disk full, I/O error): counted, logged, audited; the station keeps running.
+                log.LogDebug(e, "group commit failed");
+                engine.CommitFailed(group, e);
             }
             finally
             {
                 foreach (var p in group) p.Frame.Dispose();
                 group.Clear();
+                engine.Heartbeat.Idle(PipelineStage.Record);
             }
         }
         engine.SaveSequence();

@@ -36,6 +36,10 @@ internal sealed class AuditCollection
         _file.Durable();
     }
 
+    /// <summary>Inserts an event document as read from another file of this store (salvage), in the caller's transaction.</summary>
+    public void Import(BsonDocument document) =>
+        _audit.Insert(new BsonDocument { ["at"] = document["at"], ["kind"] = document["kind"], ["json"] = document["json"] });
+
     /// <summary>
     /// Events at or after <paramref name="since"/> (all when null), oldest first. The documents are read now; they are
     /// deserialized as the result is enumerated, so the caller may release its lock in between.

@@ -6,7 +6,9 @@ namespace EdgeInspect.Storage.LiteDb.Collections;
 
 /// <summary>
 /// The persisted <see cref="DeviceState"/> (the "device" document of the state collection), cached in memory. It holds
-/// the sequence high-water mark, which only moves forward so that a sequence number is never handed out twice.
+/// the sequence high-water mark, which only moves forward so that a sequence number is never handed out twice, and the
+/// gate's evidence counters (paired and agreed parts), advanced in the same transaction as the records so that start-up
+/// reads no records. The "epoch" document beside it holds the file's store epoch, written once when the file is created.
 /// <para>Not thread-safe: the store calls it under its one lock.</para>
 /// </summary>
 internal sealed class DeviceStateDocument
@@ -14,15 +16,40 @@ internal sealed class DeviceStateDocument
     /// <summary>The document's id in <see cref="StoreSchema.State"/>.</summary>
     public const string Id = "device";
 
+    /// <summary>The id of the document holding the store epoch.</summary>
+    public const string EpochId = "epoch";
+
+    // Marks a state whose evidence counters cover every stored record; a file written before they existed lacks it.
+    private const string EvidenceKey = "evidence";
+
     private readonly ILiteCollection<BsonDocument> _state;
     private DeviceState _current;
 
     /// <summary>Reads the state; a fresh one when none is stored.</summary>
+    /// <summary>Reads the state and the store epoch, giving the file an epoch when it has none (a new file).</summary>
     public DeviceStateDocument(LiteDatabase db)
     {
         _state = db.GetCollection(StoreSchema.State);
         _current = Read();
+        var epoch = _state.FindById(EpochId);
+        if (epoch is null)
+        {
+            Epoch = Guid.NewGuid().ToString("N");
+            _state.Upsert(new BsonDocument { ["_id"] = EpochId, ["epoch"] = Epoch });
+        }
+        else
+        {
+            Epoch = epoch["epoch"].AsString;
+        }
+        var doc = _state.FindById(Id);
+        NeedsEvidenceCount = doc is not null && !doc.ContainsKey(EvidenceKey);
     }
+
+    /// <summary>This file's store epoch (32 hex digits).</summary>
+    public string Epoch { get; }
+
+    /// <summary>True when the stored state predates the evidence counters: the store counts them once over its records.</summary>
+    public bool NeedsEvidenceCount { get; private set; }
 
     /// <summary>The sequence high-water mark: the last sequence number stored.</summary>
     public long LastSequence => _current.LastSequence;
@@ -34,8 +61,10 @@ internal sealed class DeviceStateDocument
     public void Save(DeviceState state)
     {
         var copy = Clone(state);
-        // A stale copy of the state must not let a sequence be reused.
+        // A stale copy of the state must not let a sequence be reused, nor move the evidence (the store's own count).
         copy.LastSequence = Math.Max(copy.LastSequence, _current.LastSequence);
+        copy.PairedParts = _current.PairedParts;
+        copy.AgreedParts = _current.AgreedParts;
         Write(copy);
         _current = copy;
     }
@@ -55,18 +84,41 @@ internal sealed class DeviceStateDocument
         }
     }
 
-    /// <summary>Moves the high-water mark to <paramref name="sequence"/> and writes the state, in the caller's transaction.</summary>
-    public void Advance(long sequence)
+    /// <summary>
+    /// Moves the high-water mark to <paramref name="sequence"/>, adds the evidence of the records stored with it, and
+    /// writes the state, in the caller's transaction.
+    /// </summary>
+    public void Advance(long sequence, long paired = 0, long agreed = 0)
     {
-        _current.LastSequence = sequence;
+        _current.LastSequence = Math.Max(_current.LastSequence, sequence);
+        _current.PairedParts += paired;
+        _current.AgreedParts += agreed;
         Write(_current);
+    }
+
+    /// <summary>Replaces the evidence counters (a count over the stored records) and writes the state.</summary>
+    public void SetEvidence(long paired, long agreed)
+    {
+        _current.PairedParts = paired;
+        _current.AgreedParts = agreed;
+        Write(_current);
+        NeedsEvidenceCount = false;
+    }
+
+    /// <summary>Takes a salvaged state (mode, model slots, counters) into this file, keeping the higher high-water mark.</summary>
+    public void Restore(DeviceState salvaged, long highestSequence)
+    {
+        var copy = Clone(salvaged);
+        copy.LastSequence = Math.Max(Math.Max(copy.LastSequence, highestSequence), _current.LastSequence);
+        Write(copy);
+        _current = copy;
     }
 
     /// <summary>Re-reads the stored state (after a rollback).</summary>
     public void Reload() => _current = Read();
 
     private void Write(DeviceState s) =>
-        _state.Upsert(new BsonDocument { ["_id"] = Id, ["json"] = JsonSerializer.SerializeToUtf8Bytes(s, RecordJson.Options) });
+        _state.Upsert(new BsonDocument { ["_id"] = Id, ["json"] = JsonSerializer.SerializeToUtf8Bytes(s, RecordJson.Options), [EvidenceKey] = 1 });
 
     private DeviceState Read()
     {

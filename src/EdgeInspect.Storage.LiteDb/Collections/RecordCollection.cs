@@ -43,6 +43,13 @@ internal sealed class RecordCollection
         return size;
     }
 
+    /// <summary>Inserts a record document as read from another file of this store (salvage); returns its budget bytes.</summary>
+    public long InsertDocument(BsonDocument document)
+    {
+        _records.Insert(document);
+        return document["size"].AsInt64;
+    }
+
     /// <summary>The stored JSON of record <paramref name="sequence"/>; null when it is not stored (evicted).</summary>
     public byte[]? FindJson(long sequence) => _records.FindById(sequence)?["json"].AsBinary;
 

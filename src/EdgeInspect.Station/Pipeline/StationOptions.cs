@@ -1,0 +1,12 @@
+namespace EdgeInspect.Station.Pipeline;
+
+/// <summary>The station's identity and the engine's decision settings.</summary>
+public sealed record StationOptions
+{
+    public string DeviceId { get; init; } = "dev-001";
+    public string Station { get; init; } = "station-1";
+    /// <summary>In partial mode the model actuates only at or above this confidence.</summary>
+    public float PartialConfidence { get; init; } = 0.9f;
+    /// <summary>How long a part waits for the inspector's button when the human decides.</summary>
+    public TimeSpan HumanWindow { get; init; } = TimeSpan.FromSeconds(10);
+}

@@ -1,0 +1,103 @@
+using EdgeInspect.Core.Domain;
+using EdgeInspect.Core.Storage;
+using EdgeInspect.Storage.LiteDb.Collections;
+using LiteDB;
+using LiteDB.Engine;
+using JsonSerializer = System.Text.Json.JsonSerializer;
+
+namespace EdgeInspect.Storage.LiteDb;
+
+/// <summary>
+/// Reads what is still readable in a database file that was moved aside as corrupt, through LiteDB's own rebuild:
+/// LiteDB 5.0.20 rebuilds a file whose header carries its "invalid datafile state" flag when it is opened with
+/// <see cref="EngineSettings.AutoRebuild"/>, reading page by page and skipping (and listing in "_rebuild_errors") the
+/// pages it cannot read. The flag is set on a temporary copy, so the file moved aside stays as it was for inspection.
+/// </summary>
+internal static class StoreSalvage
+{
+    // HeaderPage.P_INVALID_DATAFILE_STATE in LiteDB 5.0.x: a non-zero byte here makes the next AutoRebuild open rebuild.
+    private const int InvalidStateFlagOffset = 191;
+    private const int PageSize = 8192;
+
+    /// <summary>What could be read from <paramref name="corruptPath"/> (and its "-log"); empty when nothing could.</summary>
+    public static SalvagedStore Read(string corruptPath)
+    {
+        var dir = Directory.CreateTempSubdirectory("edgeinspect-salvage-").FullName;
+        try
+        {
+            var copy = Path.Combine(dir, "salvage.db");
+            File.Copy(corruptPath, copy);
+            if (File.Exists(corruptPath + "-log")) File.Copy(corruptPath + "-log", StoreFile.LogPath(copy));
+            if (new FileInfo(copy).Length >= PageSize)
+            {
+                using var f = new FileStream(copy, FileMode.Open, FileAccess.Write);
+                f.Position = InvalidStateFlagOffset;
+                f.WriteByte(1);
+            }
+            using var db = new LiteDatabase(new LiteEngine(new EngineSettings { Filename = copy, AutoRebuild = true }));
+            return ReadAll(db);
+        }
+        catch (Exception e) when (StoreFile.IsCorruption(e) || e is UnauthorizedAccessException)
+        {
+            return SalvagedStore.Nothing(e.Message);
+        }
+        finally
+        {
+            try { Directory.Delete(dir, true); } catch (IOException) { }
+        }
+    }
+
+    private static SalvagedStore ReadAll(LiteDatabase db)
+    {
+        var records = new List<BsonDocument>();
+        long unreadable = 0;
+        foreach (var d in Tolerant(db, StoreSchema.Records))
+        {
+            if (IsReadableRecord(d)) records.Add(d);
+            else unreadable++;
+        }
+        HashSet<long>? unsent = null;
+        if (db.CollectionExists(StoreSchema.Outbox))
+        {
+            unsent = [.. Tolerant(db, StoreSchema.Outbox).Where(d => d["_id"].IsInt64).Select(d => d["_id"].AsInt64)];
+        }
+        var audit = Tolerant(db, StoreSchema.Audit).Where(d => d["json"].IsBinary && d["at"].IsDateTime).ToList();
+        DeviceState? state = null;
+        string? epoch = null;
+        foreach (var d in Tolerant(db, StoreSchema.State))
+        {
+            try
+            {
+                if (d["_id"] == DeviceStateDocument.Id) state = JsonSerializer.Deserialize<DeviceState>(d["json"].AsBinary, RecordJson.Options);
+                else if (d["_id"] == DeviceStateDocument.EpochId) epoch = d["epoch"].AsString;
+            }
+            catch (Exception e) when (StoreFile.IsCorruption(e)) { /* that document is lost; the rest still counts */ }
+        }
+        long rebuildErrors = db.CollectionExists("_rebuild_errors") ? Tolerant(db, "_rebuild_errors").Count : 0;
+        return new SalvagedStore(records, unsent, audit, state, epoch, unreadable, rebuildErrors, null);
+    }
+
+    /// <summary>The documents of a collection up to the first one LiteDB cannot read.</summary>
+    private static List<BsonDocument> Tolerant(LiteDatabase db, string collection)
+    {
+        var docs = new List<BsonDocument>();
+        try
+        {
+            foreach (var d in db.GetCollection(collection).FindAll()) docs.Add(d);
+        }
+        catch (Exception e) when (StoreFile.IsCorruption(e)) { /* keep what was read before the damage */ }
+        return docs;
+    }
+
+    /// <summary>A record document whose JSON is an <see cref="InspectionRecord"/> with the document's own sequence.</summary>
+    private static bool IsReadableRecord(BsonDocument d)
+    {
+        try
+        {
+            if (!d["_id"].IsInt64 || !d["json"].IsBinary || !d["at"].IsDateTime || !d["ek"].IsInt64 || !d["size"].IsInt64) return false;
+            var r = JsonSerializer.Deserialize<InspectionRecord>(d["json"].AsBinary, RecordJson.Options);
+            return r is not null && r.Sequence == d["_id"].AsInt64;
+        }
+        catch (Exception e) when (StoreFile.IsCorruption(e)) { return false; }
+    }
+}
