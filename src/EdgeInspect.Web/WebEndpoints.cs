@@ -93,8 +93,12 @@ public static class WebEndpoints
         string name = form["name"].ToString().Trim();
         string returnUrl = LocalOnly(form["returnUrl"]);
         var account = s.Options.Technicians.FirstOrDefault(t => string.Equals(t.Name, name, StringComparison.OrdinalIgnoreCase));
-        // An unknown name costs the same PBKDF2 work as a wrong password, so timing does not tell names apart.
-        bool ok = PasswordHasher.Verify(form["password"], account?.PasswordHash ?? DummyHash.Value) && account is not null;
+        // An unknown name costs the same PBKDF2 work as a wrong password, so timing does not tell names apart. One
+        // check at a time: a flood of logins then takes one core at most, never the inspection's.
+        bool ok;
+        await Logins.WaitAsync(c.RequestAborted);
+        try { ok = PasswordHasher.Verify(form["password"], account?.PasswordHash ?? DummyHash.Value) && account is not null; }
+        finally { Logins.Release(); }
         if (!ok) return Page(LoginPage.Render(Token(c, af), returnUrl, "Wrong name or password."), StatusCodes.Status401Unauthorized);
         var identity = new ClaimsIdentity([new Claim(ClaimTypes.Name, account!.Name)], CookieAuthenticationDefaults.AuthenticationScheme);
         await c.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, new ClaimsPrincipal(identity));
@@ -107,6 +111,8 @@ public static class WebEndpoints
         await c.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);
         return Results.Redirect("/");
     }
+
+    private static readonly SemaphoreSlim Logins = new(1, 1);
 
     private static readonly Lazy<string> DummyHash = new(() => PasswordHasher.Hash(Guid.NewGuid().ToString("N")));
 }

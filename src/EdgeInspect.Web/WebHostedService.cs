@@ -1,3 +1,4 @@
+using EdgeInspect.Core.Automation;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.DataProtection;
@@ -58,7 +59,13 @@ public sealed class WebHostedService(StationContext station, ILoggerFactory logs
         var app = builder.Build();
         app.UseAuthentication();
         app.MapEdgeInspectWeb();
-        await app.StartAsync(cancellationToken);
+        try { await app.StartAsync(cancellationToken); }
+        catch (IOException e)
+        {
+            // Kestrel's "address already in use" and friends: a setting to fix, named like every other bad value.
+            await app.DisposeAsync();
+            throw new ConfigValueException("Web:Urls", $"{options.Urls}: {e.Message}");
+        }
         _app = app;
         Addresses = [.. app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? []];
     }

@@ -26,7 +26,12 @@ public sealed class Browser : IAsyncLifetime
                 Args = Args,
             });
         }
-        return await _browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = baseUrl, ViewportSize = new ViewportSize { Width = 412, Height = 860 } });
+        var context = await _browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = baseUrl, ViewportSize = new ViewportSize { Width = 412, Height = 860 } });
+        // CI machines are shared: generous waits, so a slow moment is not a failure (a real failure still fails).
+        context.SetDefaultTimeout(60_000);
+        context.SetDefaultNavigationTimeout(60_000);
+        Assertions.SetDefaultExpectTimeout(20_000);
+        return context;
     }
 
     /// <summary>Saves a full-page screenshot of <paramref name="page"/> as <c>name.png</c> in <see cref="WebStation.Artifacts"/>.</summary>

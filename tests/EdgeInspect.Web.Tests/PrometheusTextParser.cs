@@ -4,12 +4,6 @@ using System.Text.RegularExpressions;
 
 namespace EdgeInspect.Web.Tests;
 
-/// <summary>One sample: metric name, labels, value.</summary>
-public sealed record PromSample(string Name, IReadOnlyDictionary<string, string> Labels, double Value);
-
-/// <summary>One family: name, type, help and its samples.</summary>
-public sealed record PromFamily(string Name, string Type, string Help, List<PromSample> Samples);
-
 /// <summary>
 /// A strict parser of the Prometheus text exposition format 0.0.4: HELP and TYPE before a family's samples and once
 /// only, samples of a family together, valid names, only the three label escapes, values in Go float syntax, no

@@ -48,10 +48,13 @@ public sealed class WebStation : IAsyncLifetime
         public IInspector Load(string packageFolder) => new SimulatedModelInspector(0.9);
     }
 
-    /// <inheritdoc/>
-    public async Task InitializeAsync()
+    /// <summary>
+    /// A station builder over a store in <paramref name="dir"/> with the page on a free loopback port, one technician,
+    /// the simulated model and <paramref name="overrides"/> applied last.
+    /// </summary>
+    public static HostApplicationBuilder CreateBuilder(string dir, IReadOnlyDictionary<string, string?>? overrides = null)
     {
-        Directory.CreateDirectory(Path.Combine(_dir, "models", "virtual-line"));
+        Directory.CreateDirectory(Path.Combine(dir, "models", "virtual-line"));
         var settings = new Dictionary<string, string?>
         {
             ["Device:Id"] = "web-001",
@@ -62,7 +65,7 @@ public sealed class WebStation : IAsyncLifetime
             ["HumanInspector:MeanDelayMs"] = "1",
             ["Automation:InitialMode"] = "shadow",
             ["Automation:GateMinPairedParts"] = GateMinPaired.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["Store:Path"] = Path.Combine(_dir, "ei.db"),
+            ["Store:Path"] = Path.Combine(dir, "ei.db"),
             ["Model:Package"] = "models/virtual-line",
             ["Telemetry:IntervalSeconds"] = "1",
             ["Web:Enabled"] = "true",
@@ -71,12 +74,19 @@ public sealed class WebStation : IAsyncLifetime
             ["Web:Technicians:0:Name"] = Technician,
             ["Web:Technicians:0:PasswordHash"] = PasswordHasher.Hash(Password, 1000),
         };
+        foreach (var (k, v) in overrides ?? new Dictionary<string, string?>()) settings[k] = v;
         var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], DisableDefaults = true });
         builder.Configuration.AddInMemoryCollection(settings);
         builder.Logging.ClearProviders();
-        builder.AddEdgeInspectStation(new StationHostSettings { Progress = TextWriter.Null, PackageSearchRoot = _dir });
+        builder.AddEdgeInspectStation(new StationHostSettings { Progress = TextWriter.Null, PackageSearchRoot = dir });
         builder.Services.AddSingleton<IInspectorLoader>(new SimulatedLoader());
-        Host = builder.Build();
+        return builder;
+    }
+
+    /// <inheritdoc/>
+    public async Task InitializeAsync()
+    {
+        Host = CreateBuilder(_dir).Build();
         await StationHost.StartAsync(Host);
         BaseUrl = Host.Services.GetRequiredService<WebHostedService>().Addresses.Single().TrimEnd('/');
     }

@@ -13,6 +13,8 @@ public static class HealthPage
         var to = station.Time.GetUtcNow();
         var from = to.AddHours(-station.Options.HealthHours);
         var snaps = station.Snapshots(from);
+        // A station up for less than the window is charted from its first snapshot, so a fresh start is readable.
+        if (snaps.Count > 1 && snaps[0].At > from) from = snaps[0].At;
         var sb = new StringBuilder("<section><h3>Last ").Append(Html.N(station.Options.HealthHours)).Append(" hours</h3>");
         sb.Append(SvgChart.Render("chart-latency", "latency of a part (ms)", from, to,
             [("p50", "#1565c0", Series(snaps, "latency.total.p50")), ("p95", "#c62828", Series(snaps, "latency.total.p95"))]));

@@ -23,7 +23,7 @@ public static class Html
         .ok{color:#1b7a2b}.ng{color:#b00020}.refused{background:#fde7ea;border-left:4px solid #b00020}.done{background:#e6f4ea;border-left:4px solid #1b7a2b}
         .big{font-size:1.6rem;font-weight:600}
         input,select,button{font-size:1rem;padding:.45rem;margin:.2rem 0;max-width:100%}button{background:#1b1f24;color:#fff;border:0;border-radius:4px;padding:.5rem 1rem}
-        svg{width:100%;height:auto;background:#fafbfc}.muted{color:#666;font-size:.85rem}
+        svg{width:100%;height:auto;background:#fafbfc}figure{margin:.4rem 0}.muted{color:#666;font-size:.85rem}
         """;
 
     /// <summary>HTML-escapes any text (names, reasons, class names: all may carry markup).</summary>

@@ -66,7 +66,9 @@ public static class ModePage
 
     private static string Missing(long paired, double lower, int minPaired, double minLower)
     {
-        if (paired < minPaired) return $"{minPaired - paired} more paired parts";
-        return $"agreement lower bound {lower:P2} must rise above {minLower:P2}";
+        var missing = new List<string>(2);
+        if (paired < minPaired) missing.Add($"{minPaired - paired} more paired parts");
+        if (lower <= minLower) missing.Add($"agreement lower bound {lower:P2} must rise above {minLower:P2}");
+        return string.Join("; ", missing);
     }
 }

@@ -5,7 +5,7 @@ namespace EdgeInspect.Web.Pages;
 /// <summary>A line chart as inline SVG: no script, no library, readable on a phone.</summary>
 public static class SvgChart
 {
-    private const int W = 600, H = 160, Left = 44, Bottom = 20, Top = 8;
+    private const int W = 400, H = 150, Left = 48, Bottom = 22, Top = 10, Font = 14;
 
     /// <summary>
     /// One chart of one or more series over the same time axis, <paramref name="series"/> as (label, colour, points);
@@ -31,9 +31,9 @@ public static class SvgChart
         double Y(double v) => Top + (H - Top - Bottom) * (1 - (v - min) / (max - min));
         sb.Append("<line x1=\"").Append(Left).Append("\" y1=\"").Append(H - Bottom).Append("\" x2=\"").Append(W).Append("\" y2=\"").Append(H - Bottom).Append("\" stroke=\"#bbb\"/>");
         foreach (var v in new[] { min, max })
-            sb.Append("<text x=\"").Append(Left - 4).Append("\" y=\"").Append(Html.N(Y(v) + 4, "0.0")).Append("\" text-anchor=\"end\" font-size=\"11\" fill=\"#555\">").Append(Html.N(v, "0.##")).Append("</text>");
-        sb.Append("<text x=\"").Append(Left).Append("\" y=\"").Append(H - 4).Append("\" font-size=\"11\" fill=\"#555\">").Append(from.UtcDateTime.ToString("HH:mm", System.Globalization.CultureInfo.InvariantCulture))
-            .Append("</text><text x=\"").Append(W - 4).Append("\" y=\"").Append(H - 4).Append("\" text-anchor=\"end\" font-size=\"11\" fill=\"#555\">")
+            sb.Append("<text x=\"").Append(Left - 4).Append("\" y=\"").Append(Html.N(Y(v) + 4, "0.0")).Append("\" text-anchor=\"end\" font-size=\"").Append(Font).Append("\" fill=\"#555\">").Append(Html.N(v, "0.##")).Append("</text>");
+        sb.Append("<text x=\"").Append(Left).Append("\" y=\"").Append(H - 4).Append("\" font-size=\"").Append(Font).Append("\" fill=\"#555\">").Append(from.UtcDateTime.ToString("HH:mm", System.Globalization.CultureInfo.InvariantCulture))
+            .Append("</text><text x=\"").Append(W - 4).Append("\" y=\"").Append(H - 4).Append("\" text-anchor=\"end\" font-size=\"").Append(Font).Append("\" fill=\"#555\">")
             .Append(to.UtcDateTime.ToString("HH:mm", System.Globalization.CultureInfo.InvariantCulture)).Append(" UTC</text>");
         foreach (var s in series)
         {
