@@ -34,11 +34,11 @@ public sealed class ModePageTests(WebStation station, Browser browser)
         await Browser.ScreenshotAsync(page, "mode-changed");
 
         await page.GotoAsync("/audit");
-        var newest = page.Locator("#audit tbody tr").First;
-        await Assertions.Expect(newest.Locator("td").Nth(1)).ToHaveTextAsync("mode-change");
+        var newest = page.Locator("#audit tbody.event").First;
+        await Assertions.Expect(newest.Locator("td.kind")).ToHaveTextAsync("mode-change");
         await Assertions.Expect(newest.Locator("td.actor")).ToHaveTextAsync(WebStation.Technician);
         // The reason is shown as text, never as markup.
-        await Assertions.Expect(newest.Locator("td").Nth(5)).ToContainTextAsync("line 2 <b>retrofit</b>");
+        await Assertions.Expect(newest.Locator("td.why")).ToContainTextAsync("line 2 <b>retrofit</b>");
         await Browser.ScreenshotAsync(page, "audit");
     }
 

@@ -28,7 +28,7 @@ public static class ShadowPage
                 sb.Append("<td class=\"n\"").Append(i == j ? " style=\"font-weight:600\"" : "").Append('>').Append(r.Confusion[i, j]).Append("</td>");
             sb.Append("</tr>");
         }
-        sb.Append("</tbody></table></div></section><section><h3>Per class</h3><table id=\"per-class\"><thead><tr><th>class</th><th class=\"n\">support</th>")
+        sb.Append("</tbody></table></div></section><section><h3>Per class</h3><div style=\"overflow-x:auto\"><table id=\"per-class\"><thead><tr><th>class</th><th class=\"n\">support</th>")
             .Append("<th class=\"n\">precision</th><th class=\"n\">recall</th><th class=\"n\">F1</th></tr></thead><tbody>");
         foreach (var c in r.PerClass)
         {
@@ -36,7 +36,7 @@ public static class ShadowPage
                 .Append(Html.N(c.Precision, "0.000")).Append("</td><td class=\"n\">").Append(Html.N(c.Recall, "0.000")).Append("</td><td class=\"n\">")
                 .Append(Html.N(c.F1, "0.000")).Append("</td></tr>");
         }
-        sb.Append("</tbody></table></section>");
+        sb.Append("</tbody></table></div></section>");
         return Html.Page("Shadow report", "/shadow", sb.ToString(), user);
     }
 }

@@ -5,7 +5,7 @@ namespace EdgeInspect.Web.Pages;
 /// <summary>A line chart as inline SVG: no script, no library, readable on a phone.</summary>
 public static class SvgChart
 {
-    private const int W = 400, H = 150, Left = 48, Bottom = 22, Top = 10, Font = 14;
+    private const int W = 400, H = 150, Left = 58, Bottom = 22, Top = 10, Font = 14;
 
     /// <summary>
     /// One chart of one or more series over the same time axis, <paramref name="series"/> as (label, colour, points);
