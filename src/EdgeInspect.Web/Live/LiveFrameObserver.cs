@@ -16,18 +16,27 @@ public sealed class LiveFrameObserver : IPartObserver
     private int _width, _height;
     private InspectionRecord? _pending;
     private long _parts;
+    private long _lastPartTicks = long.MinValue;
 
     /// <summary>Parts seen since start (the record stage's count; /readyz reads it with <see cref="LastPartAt"/>).</summary>
     public long Parts => Interlocked.Read(ref _parts);
 
     /// <summary>When the newest part was stored (its decision time), or null before the first part.</summary>
-    public DateTimeOffset? LastPartAt { get; private set; }
+    public DateTimeOffset? LastPartAt
+    {
+        get
+        {
+            // Ticks in a long, read and written atomically: a DateTimeOffset? could tear between two threads.
+            long ticks = Interlocked.Read(ref _lastPartTicks);
+            return ticks == long.MinValue ? null : new DateTimeOffset(ticks, TimeSpan.Zero);
+        }
+    }
 
     /// <inheritdoc/>
     public void OnPart(Frame frame, InspectionRecord record)
     {
         Interlocked.Increment(ref _parts);
-        LastPartAt = record.DecidedAt;
+        Interlocked.Exchange(ref _lastPartTicks, record.DecidedAt.UtcTicks);
         // The encoder draws from the buffer under the lock; a part that arrives meanwhile is skipped, never waited for.
         if (!_lock.TryEnter()) return;
         try

@@ -39,7 +39,8 @@ public static class MetricsExporter
             .Sample("edgeinspect_shadow_agreement_wilson_upper_ratio", upper);
 
         var now = station.Time.GetUtcNow();
-        var recent = station.Snapshots(now.AddHours(-1));
+        // The newest snapshot of the last quarter hour: enough for any usual interval, little to read per scrape.
+        var recent = station.Snapshots(now.AddMinutes(-15));
         var latest = recent.Count == 0 ? null : recent[^1];
         if (latest?.Input.DriftScore is { } drift)
             p.Family("edgeinspect_input_drift_score", "gauge", "Input drift score of the newest telemetry snapshot.").Sample("edgeinspect_input_drift_score", drift);
