@@ -73,6 +73,7 @@ public static class StationServiceCollectionExtensions
         // Fleet control when the profile has a Fleet section; its hosted service restores the model slots, so it is
         // registered before the stages and starts before frames flow.
         services.AddEdgeInspectFleetAgent(configuration);
+        Web.WebServiceCollectionExtensions.AddEdgeInspectWeb(services, configuration); // the technician's page and /metrics when Web:Enabled
 
         services.AddSingleton(new FrameChannel(capacity: 4));
         services.AddSingleton(new RecordChannel(capacity: 8));
