@@ -9,6 +9,7 @@ using EdgeInspect.Fleet.Protocol.Signing;
 using EdgeInspect.Fleet.Protocol.Transfer;
 using EdgeInspect.Station.Fleet.Slots;
 using EdgeInspect.Station.Fleet.Transfer;
+using EdgeInspect.TestSupport;
 using Xunit;
 
 namespace EdgeInspect.Fleet.Tests;
