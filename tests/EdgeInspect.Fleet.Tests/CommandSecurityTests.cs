@@ -231,6 +231,9 @@ public sealed class CommandSecurityTests
 
         Assert.True(status.Ok, status.Reason);
         Assert.True(sw.Elapsed < TimeSpan.FromSeconds(2), $"second key's status took {sw.Elapsed}");
+        // The flood overflowed its own key's queue (answered busy) instead of the second key's.
+        Assert.True(rig.Responder.Busy > 0, "the burst never filled its key's queue");
+        Assert.Equal(0, rig.Responder.CallbackErrors);
         flooder.Dispose();
         await rig.AssertStillServesAsync();
     }

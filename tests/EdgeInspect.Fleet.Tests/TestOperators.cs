@@ -35,9 +35,13 @@ internal sealed class TestOperators : IDisposable
 
     public static string KeyId(ECDsa key) => PackageKeys.KeyId(key);
 
-    /// <summary>A signed command issued now-ish (a minute before <paramref name="expires"/> unless given).</summary>
-    public static byte[] Sign(ECDsa key, string deviceId, string command, string id, DateTimeOffset expires, JsonObject? args = null, DateTimeOffset? issued = null) =>
-        CommandEnvelope.Sign(key, deviceId, command, id, issued ?? expires.AddMinutes(-1), expires, args);
+    /// <summary>A signed command issued a minute before <paramref name="expires"/>, or now if that is earlier, unless given.</summary>
+    public static byte[] Sign(ECDsa key, string deviceId, string command, string id, DateTimeOffset expires, JsonObject? args = null, DateTimeOffset? issued = null)
+    {
+        var minuteBefore = expires.AddMinutes(-1);
+        var now = DateTimeOffset.UtcNow;
+        return CommandEnvelope.Sign(key, deviceId, command, id, issued ?? (minuteBefore < now ? minuteBefore : now), expires, args);
+    }
 
     public void Dispose()
     {

@@ -104,6 +104,9 @@ public sealed class CommandProcessor
         }
     }
 
+    /// <summary>The listed key a payload claims, unverified, to choose its queue (<see cref="CommandVerifier.ClaimedKey"/>).</summary>
+    public string? ClaimedKey(ReadOnlySpan<byte> payload) => _verifier.ClaimedKey(payload);
+
     /// <summary>Verifies and executes one command; never throws except for <paramref name="cancellationToken"/>.</summary>
     public ValueTask<CommandReply> ProcessAsync(string name, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken) =>
         ExecuteAsync(Verify(name, payload), cancellationToken);

@@ -70,6 +70,37 @@ public sealed class CommandVerifier(CommandSecurity security, int maxPayloadByte
         return ReadStatement(name, statement, op);
     }
 
+    /// <summary>
+    /// The listed operator key an envelope claims to be signed by, or null, found by a forward-only scan of the top
+    /// level with nothing verified: cheap enough for the MQTT receive path, where it only chooses the queue. A forged
+    /// claim is refused in that queue at verification, as <c>bad-signature</c>.
+    /// </summary>
+    public string? ClaimedKey(ReadOnlySpan<byte> payload)
+    {
+        if (payload.Length > maxPayloadBytes) return null;
+        try
+        {
+            var reader = new Utf8JsonReader(payload, new JsonReaderOptions { MaxDepth = DocOptions.MaxDepth });
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return null;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var isKey = reader.ValueTextEquals(CommandEnvelope.KeyId);
+                if (!reader.Read()) return null;
+                if (isKey)
+                {
+                    return reader.TokenType == JsonTokenType.String && reader.GetString() is { } k && IsKeyId(k) && security.Operators.TryGet(k, out _)
+                        ? k
+                        : null;
+                }
+                reader.Skip();
+            }
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
+        {
+        }
+        return null;
+    }
+
     private VerifiedCommand ReadStatement(string name, byte[] statement, OperatorKey op)
     {
         string? device = null, command = null, id = null;

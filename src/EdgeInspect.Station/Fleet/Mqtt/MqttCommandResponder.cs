@@ -12,11 +12,13 @@ namespace EdgeInspect.Station.Fleet.Mqtt;
 /// <summary>
 /// Device side of <c>&lt;prefix&gt;/&lt;device&gt;/cmd/&lt;name&gt;</c> on the device's one
 /// <see cref="DeviceMqttConnection"/>, answered on the MQTT 5 response topic with the request's correlation data
-/// (MQTT 5.0 section 4.10, request / response). The receive callback does only work without IO: it checks the response
-/// topic, verifies the signature (<see cref="CommandProcessor.Verify"/>) and hands the command to its key's bounded
-/// queue, one worker per key (unauthenticated commands share one more), so a flood signed by one key, or sent by
-/// anyone, neither blocks MQTTnet's receive loop nor delays another key's commands. A full queue is answered "busy"
-/// (counted) through a bounded reply queue of its own; when that is full too the command is dropped and counted.
+/// (MQTT 5.0 section 4.10, request / response). The receive callback only checks the response topic, reads which listed
+/// key the envelope claims (a forward-only scan, <see cref="CommandProcessor.ClaimedKey"/>) and hands the payload to that
+/// key's bounded queue, one worker per key (everything else shares one more), where it is verified and run. So a flood
+/// signed by one key, or sent by anyone, neither blocks MQTTnet's receive loop (whose messages all arrive in order on
+/// the one session, so its per-message cost is what a second key's command waits behind) nor delays another key's
+/// commands. A full queue is answered "busy" (counted) through a bounded reply queue of its own; when that is full too
+/// the command is dropped and counted.
 /// Replies go only to response topics matching the reply filter (<see cref="CommandOptions.ReplyTopicFilter"/>).
 /// </summary>
 public sealed class MqttCommandResponder : IAsyncDisposable
@@ -34,7 +36,7 @@ public sealed class MqttCommandResponder : IAsyncDisposable
     private readonly Task _busyWorker;
     private long _unanswerable, _busy, _dropped, _foreignReplies, _callbackErrors;
 
-    private readonly record struct Request(VerifiedCommand Command, string ResponseTopic, byte[]? Correlation);
+    private readonly record struct Request(string Name, ReadOnlyMemory<byte> Payload, string ResponseTopic, byte[]? Correlation);
 
     private sealed record Lane(Channel<Request> Queue, Task Worker);
 
@@ -92,11 +94,10 @@ public sealed class MqttCommandResponder : IAsyncDisposable
                     _log.LogWarning("command on {Topic} asked for a reply outside {Filter}; dropped ({Count} so far)", msg.Topic, ReplyFilter, n);
                 return Task.CompletedTask;
             }
-            var command = _processor.Verify(msg.Topic[_prefix.Length..], msg.Payload);
-            var request = new Request(command, msg.ResponseTopic, msg.CorrelationData);
-            if (LaneFor(command.Operator?.KeyId ?? Anonymous).Queue.Writer.TryWrite(request)) return Task.CompletedTask;
+            var request = new Request(msg.Topic[_prefix.Length..], msg.Payload, msg.ResponseTopic, msg.CorrelationData);
+            if (LaneFor(_processor.ClaimedKey(msg.Payload.Span) ?? Anonymous).Queue.Writer.TryWrite(request)) return Task.CompletedTask;
             Interlocked.Increment(ref _busy);
-            if (!_busyReplies.Writer.TryWrite((request, CommandReply.Fail(command.Id, CommandErrors.Busy, "command queue of this key is full; retry later"))))
+            if (!_busyReplies.Writer.TryWrite((request, CommandReply.Fail(null, CommandErrors.Busy, "command queue of this key is full; retry later"))))
                 Interlocked.Increment(ref _dropped);
         }
         catch (Exception ex)
@@ -123,12 +124,12 @@ public sealed class MqttCommandResponder : IAsyncDisposable
                 CommandReply reply;
                 try
                 {
-                    reply = await _processor.ExecuteAsync(r.Command, _stop.Token);
+                    reply = await _processor.ProcessAsync(r.Name, r.Payload, _stop.Token);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException || !_stop.IsCancellationRequested)
                 {
-                    _log.LogError(ex, "command {Name} failed outside its handler", r.Command.Name);
-                    reply = CommandReply.Fail(r.Command.Id, CommandErrors.Internal, $"{ex.GetType().Name}: {ex.Message}");
+                    _log.LogError(ex, "command {Name} failed outside its handler", r.Name);
+                    reply = CommandReply.Fail(null, CommandErrors.Internal, $"{ex.GetType().Name}: {ex.Message}");
                 }
                 await ReplyAsync(r, reply);
             }
@@ -165,7 +166,7 @@ public sealed class MqttCommandResponder : IAsyncDisposable
         }
         catch (Exception ex)
         {
-            _log.LogError(ex, "reply to command {Name} could not be published", r.Command.Name);
+            _log.LogError(ex, "reply to command {Name} could not be published", r.Name);
         }
     }
 
