@@ -13,9 +13,13 @@ namespace EdgeInspect.Fleet.Tests;
 /// (ok or a named error), the processor keeps serving valid commands, its replay cache stays bounded, and memory
 /// does not grow with the count. Seeded, bounded in count and time.
 /// </summary>
-public sealed class CommandFuzzTests
+public sealed class CommandFuzzTests : IDisposable
 {
     private const int Count = 6000;
+    private const string Device = "dev-01";
+    private readonly TestOperators _ops = new();
+
+    public void Dispose() => _ops.Dispose();
 
     private static readonly string[] Names = ["set-mode", "status", "shadow-report", "promote", "rollback", "rebirth", "nope", "", "status/x"];
 
@@ -24,11 +28,11 @@ public sealed class CommandFuzzTests
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 23, 10, 0, 0, TimeSpan.Zero));
         var options = new CommandOptions { MaxPayloadBytes = 2048, MaxReplayEntries = 500, MaxLifetime = TimeSpan.FromSeconds(60) };
-        var p = new CommandProcessor(options, time);
+        var p = new CommandProcessor(options, _ops.Security(Device), time);
         var handled = 0;
         foreach (var n in Names.Take(6))
         {
-            p.Register(n, (c, _) =>
+            p.Register(n, OperatorRole.Observe, (c, _) =>
             {
                 Interlocked.Increment(ref handled);
                 if (c.Name == "set-mode") c.RequiredString("mode");
@@ -50,7 +54,7 @@ public sealed class CommandFuzzTests
             }
             time.Advance(TimeSpan.FromMilliseconds(50));
             var name = Names[rng.Next(Names.Length)];
-            var reply = await p.ProcessAsync(name, Payload(rng, time.GetUtcNow(), i), default);
+            var reply = await p.ProcessAsync(name, Payload(rng, time.GetUtcNow(), i, name), default);
             Assert.NotNull(reply);
             Assert.True(reply.Ok || (reply.Error is not null && !string.IsNullOrWhiteSpace(reply.Reason)), $"payload {i}: error without a reason");
             var key = reply.Ok ? "ok" : reply.Error!;
@@ -61,17 +65,20 @@ public sealed class CommandFuzzTests
         GC.WaitForPendingFinalizers();
         var memoryAtEnd = GC.GetTotalMemory(true);
 
-        var after = await p.ProcessAsync("status", Encoding.UTF8.GetBytes($"{{\"id\":\"final\",\"expiresAt\":\"{time.GetUtcNow().AddSeconds(30):O}\"}}"), default);
+        var after = await p.ProcessAsync("status", Signed("status", "final", time.GetUtcNow().AddSeconds(30), null), default);
         Assert.True(after.Ok);
         Assert.Equal(Count + 1, p.Accepted + p.Refused);
         Assert.Equal(p.Accepted, handled - errors.GetValueOrDefault("bad-args"));
-        foreach (var kind in new[] { "ok", "malformed", "schema", "unknown-command", "expired", "replayed", "too-large" })
+        foreach (var kind in new[] { "ok", "malformed", "schema", "unknown-command", "expired", "replayed", "too-large", "unsigned", "bad-signature" })
             Assert.True(errors.GetValueOrDefault(kind) > 0, $"the generator never produced '{kind}': {string.Join(", ", errors)}");
         Assert.True(memoryAtEnd - memoryAtHalf < 4 * 1024 * 1024, $"memory grew by {memoryAtEnd - memoryAtHalf} bytes over {Count / 2} commands");
         Assert.True(sw.Elapsed < TimeSpan.FromSeconds(30), $"took {sw.Elapsed}");
     }
 
-    private static byte[] Payload(Random rng, DateTimeOffset now, int i)
+    private byte[] Signed(string command, string id, DateTimeOffset expires, JsonObject? args) =>
+        TestOperators.Sign(_ops.Operator, Device, command, id, expires, args);
+
+    private byte[] Payload(Random rng, DateTimeOffset now, int i, string command)
     {
         switch (rng.Next(10))
         {
@@ -82,34 +89,41 @@ public sealed class CommandFuzzTests
                 return b;
             }
             case 1: // oversize
-                return Encoding.UTF8.GetBytes($"{{\"id\":\"big{i}\",\"expiresAt\":\"{now.AddSeconds(10):O}\",\"args\":{{\"x\":\"{new string('a', 3000)}\"}}}}");
+                return Signed(command, $"big{i}", now.AddSeconds(10), new JsonObject { ["x"] = new string('a', 3000) });
             case 2: // a valid envelope cut at a random point or with a byte flipped
             {
-                var b = Valid(now, $"m{i}", rng);
+                var b = Valid(now, $"m{i}", rng, command);
                 if (rng.Next(2) == 0) return b[..rng.Next(b.Length)];
                 b[rng.Next(b.Length)] = (byte)rng.Next(256);
                 return b;
             }
-            case 3: // wrong shapes
+            case 3: // wrong shapes, unsigned or signed
             {
                 string[] shapes =
                 [
                     "null", "42", "\"str\"", "[]", "{}", "{\"id\":7}", "{\"id\":null,\"expiresAt\":null}",
-                    $"{{\"id\":\"x{i}\",\"expiresAt\":12}}", $"{{\"id\":\"x{i}\",\"expiresAt\":\"{now:O}\",\"args\":\"s\"}}",
-                    $"{{\"id\":\"{new string('i', 100)}\",\"expiresAt\":\"{now:O}\"}}", $"{{\"id\":\"a#b\",\"expiresAt\":\"{now:O}\"}}",
-                    new string('[', 5000), $"{{\"id\":\"d{i}\",\"expiresAt\":\"{now.AddSeconds(5):O}\",\"args\":{{\"a\":{{\"b\":{{\"c\":{{\"d\":{{\"e\":{{\"f\":{{\"g\":{{\"h\":{{\"i\":{{\"j\":{{\"k\":{{\"l\":{{\"m\":{{\"n\":{{\"o\":{{\"p\":{{\"q\":1}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}",
+                    $"{{\"id\":\"x{i}\",\"expiresAt\":\"{now.AddSeconds(5):O}\",\"actor\":\"root\"}}", new string('[', 5000),
+                    $"{{\"keyId\":\"{TestOperators.KeyId(_ops.Operator)}\",\"signature\":\"{new string('A', 86)}==\",\"signed\":\"{{}}\"}}",
                 ];
-                return Encoding.UTF8.GetBytes(shapes[rng.Next(shapes.Length)]);
+                if (rng.Next(2) == 0) return Encoding.UTF8.GetBytes(shapes[rng.Next(shapes.Length)]);
+                string[] statements =
+                [
+                    "null", "{}", $"{{\"device\":\"{Device}\",\"command\":\"{command}\",\"id\":7}}",
+                    $"{{\"device\":\"{Device}\",\"command\":\"{command}\",\"id\":\"a#b\",\"issuedAt\":\"{now:O}\",\"expiresAt\":\"{now:O}\"}}",
+                    $"{{\"device\":\"{Device}\",\"command\":\"{command}\",\"id\":\"s{i}\",\"issuedAt\":\"{now:O}\",\"expiresAt\":\"{now.AddSeconds(5):O}\",\"args\":\"s\"}}",
+                    $"{{\"device\":\"{Device}\",\"command\":\"{command}\",\"id\":\"{new string('i', 100)}\",\"issuedAt\":\"{now:O}\",\"expiresAt\":\"{now:O}\"}}",
+                ];
+                return CommandEnvelope.Wrap(statements[rng.Next(statements.Length)], _ops.Operator);
             }
             case 4: // expired
-                return Encoding.UTF8.GetBytes($"{{\"id\":\"e{i}\",\"expiresAt\":\"{now.AddMinutes(-5):O}\"}}");
+                return Signed(command, $"e{i}", now.AddMinutes(-5), null);
             case 5: // replay of a recent id
-                return Encoding.UTF8.GetBytes($"{{\"id\":\"r{rng.Next(5)}\",\"expiresAt\":\"{now.AddSeconds(20):O}\"}}");
+                return Signed(command, $"r{rng.Next(5)}", now.AddSeconds(20), null);
             default:
-                return Valid(now, $"v{i}", rng);
+                return Valid(now, $"v{i}", rng, command);
         }
     }
 
-    private static byte[] Valid(DateTimeOffset now, string id, Random rng) =>
-        Encoding.UTF8.GetBytes($"{{\"id\":\"{id}\",\"expiresAt\":\"{now.AddSeconds(rng.Next(1, 50)):O}\",\"actor\":\"fuzz\",\"args\":{{\"mode\":\"shadow\"}}}}");
+    private byte[] Valid(DateTimeOffset now, string id, Random rng, string command) =>
+        Signed(command, id, now.AddSeconds(rng.Next(1, 50)), new JsonObject { ["mode"] = "shadow" });
 }

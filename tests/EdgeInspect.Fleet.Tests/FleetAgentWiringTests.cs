@@ -1,9 +1,11 @@
 using EdgeInspect.Cli.Fleet;
 using EdgeInspect.Core.Automation;
 using EdgeInspect.Core.Storage;
+using EdgeInspect.Fleet.Protocol.Commands;
 using EdgeInspect.Fleet.Protocol.Signing;
 using EdgeInspect.Station.Automation;
 using EdgeInspect.Station.Fleet;
+using EdgeInspect.Station.Fleet.Commands;
 using EdgeInspect.Station.Fleet.Mqtt;
 using EdgeInspect.Station.Fleet.Slots;
 using EdgeInspect.Station.Pipeline;
@@ -47,6 +49,10 @@ public sealed class FleetAgentWiringTests
             ["Fleet:Promotion:MinParts"] = "50",
             ["Fleet:Rollback:MaxErrorRate"] = "0.1",
             ["Fleet:Rollback:MaxLatencyMs"] = "250",
+            ["Fleet:Operators:0:Key"] = pub,
+            ["Fleet:Operators:0:Role"] = "operate",
+            ["Fleet:Operators:0:Name"] = "line-lead",
+            ["Fleet:AllowRemoteOverride"] = "true",
         }).Build();
         using var store = new InMemoryInspectionStore();
         var services = Station(store);
@@ -60,6 +66,9 @@ public sealed class FleetAgentWiringTests
         var options = sp.GetRequiredService<FleetAgentOptions>();
         Assert.Equal(50, options.Promotion.MinParts);
         Assert.Equal(250, options.Rollback.MaxLatencyMs);
+        Assert.True(options.AllowRemoteOverride);
+        var op = Assert.Single(sp.GetRequiredService<OperatorKeys>().Keys);
+        Assert.Equal((PackageKeys.KeyId(key), OperatorRole.Operate, "line-lead"), (op.KeyId, op.Role, op.Name));
         var status = FleetAgentServiceCollectionExtensions.DeviceStatus(sp);
         Assert.Equal("shadow", status.Mode);
         Assert.Equal("simulated", status.ActiveModel);
@@ -105,5 +114,31 @@ public sealed class FleetAgentWiringTests
         services.AddEdgeInspectFleetAgent(new ConfigurationBuilder().Build());
 
         Assert.Equal(before, services.Count);
+    }
+
+    [Theory]
+    [InlineData("/nonexistent/operator.pub", "operate", "Fleet:Operators:0:Key: file '/nonexistent/operator.pub' not found")]
+    [InlineData("PUB", "admin", "Fleet:Operators:0:Role: 'admin' is not a role")]
+    [InlineData("PRIVATE", "observe", "Fleet:Operators:0:Key: ")]
+    public void AddEdgeInspectFleetAgent_BadOperator_FailsAtStartNamingTheKey(string keyFile, string role, string expected)
+    {
+        using var tmp = new TempDir();
+        using var key = PackageKeys.Create();
+        var pub = Path.Combine(tmp.Path, "fleet.pub");
+        File.WriteAllText(pub, PackageKeys.ExportPublicPem(key));
+        var priv = Path.Combine(tmp.Path, "operator.key");
+        File.WriteAllText(priv, PackageKeys.ExportPrivatePem(key));
+        var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Fleet:TrustedKeys:0"] = pub,
+            ["Fleet:SlotsFolder"] = tmp.Sub("data"),
+            ["Fleet:Operators:0:Key"] = keyFile switch { "PUB" => pub, "PRIVATE" => priv, _ => keyFile },
+            ["Fleet:Operators:0:Role"] = role,
+        }).Build();
+
+        using var sp = Station(new InMemoryInspectionStore()).AddEdgeInspectFleetAgent(config).BuildServiceProvider();
+        var e = Assert.Throws<OptionsValidationException>(() => sp.GetRequiredService<IStartupValidator>().Validate());
+
+        Assert.StartsWith(expected, Assert.Single(e.Failures));
     }
 }

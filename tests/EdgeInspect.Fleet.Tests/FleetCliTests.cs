@@ -2,6 +2,7 @@ using EdgeInspect.Fleet;
 using EdgeInspect.Fleet.Protocol.Packages;
 using EdgeInspect.Fleet.Protocol.Signing;
 using EdgeInspect.Station.Fleet.Slots;
+using EdgeInspect.TestSupport;
 using Xunit;
 
 namespace EdgeInspect.Fleet.Tests;
@@ -12,7 +13,7 @@ public sealed class FleetCliTests
     {
         var o = new StringWriter();
         var e = new StringWriter();
-        var rc = FleetCli.Build(o, e).Parse(args).Invoke();
+        var rc = FleetCli.Build(o, e).Parse(args).Invoke(new System.CommandLine.InvocationConfiguration { Output = o, Error = e });
         return (rc, o.ToString(), e.ToString());
     }
 
@@ -99,5 +100,78 @@ public sealed class FleetCliTests
 
         Assert.Equal(1, rc);
         Assert.StartsWith($"error: {pubPath}: not a PEM private key", err);
+    }
+
+    [Fact]
+    public void KeygenOperator_DefaultStem_OperatorKeyPairAndConfigHint()
+    {
+        using var tmp = new TempDir();
+
+        var (rc, output, _) = Run("keygen", "--operator", "--out", tmp.Path);
+
+        Assert.Equal(0, rc);
+        using var pub = PackageKeys.ImportPublicPem(File.ReadAllText(Path.Combine(tmp.Path, "operator.pub")), "pub");
+        using var priv = PackageKeys.ImportPrivatePem(File.ReadAllText(Path.Combine(tmp.Path, "operator.key")), "key");
+        Assert.Equal(PackageKeys.KeyId(pub), PackageKeys.KeyId(priv));
+        Assert.Contains($"key id {PackageKeys.KeyId(pub)}", output);
+        Assert.Contains("Fleet:Operators:<n>:Key", output);
+    }
+
+    [Fact]
+    public void Mode_NoKey_UsageErrorNonZero()
+    {
+        var (rc, _, err) = Run("mode", "human", "--device", "dev-01", "--reason", "x");
+
+        Assert.NotEqual(0, rc);
+        Assert.Contains("--key", err);
+    }
+
+    [Fact]
+    public void Mode_ForceWithoutReason_RefusedBeforeConnecting()
+    {
+        using var tmp = new TempDir();
+        Run("keygen", "--operator", "--out", tmp.Path);
+
+        // Port 1 has no broker: the refusal must come before any connection attempt.
+        var (rc, _, err) = Run("mode", "full", "--force", "--key", Path.Combine(tmp.Path, "operator.key"), "--device", "dev-01", "--broker", "127.0.0.1:1");
+
+        Assert.Equal(1, rc);
+        Assert.Equal("error: --force needs --reason (audited on the device)", err.Trim());
+    }
+
+    [Fact]
+    public void Status_KeyIsPublicKey_ErrorNamesFile()
+    {
+        using var tmp = new TempDir();
+        Run("keygen", "--operator", "--out", tmp.Path);
+        var pubPath = Path.Combine(tmp.Path, "operator.pub");
+
+        var (rc, _, err) = Run("status", "--key", pubPath, "--device", "dev-01", "--broker", "127.0.0.1:1");
+
+        Assert.Equal(1, rc);
+        Assert.StartsWith($"error: {pubPath}: not a PEM private key", err);
+    }
+
+    [MosquittoFact]
+    public async Task ModeAndStatus_OperatorKeys_SignedCommandsAnsweredByRole()
+    {
+        await using var rig = await CommandRig.StartAsync();
+        using var tmp = new TempDir();
+        var observer = Path.Combine(tmp.Path, "observer.key");
+        var op = Path.Combine(tmp.Path, "operator.key");
+        File.WriteAllText(observer, PackageKeys.ExportPrivatePem(rig.Ops.Observer));
+        File.WriteAllText(op, PackageKeys.ExportPrivatePem(rig.Ops.Operator));
+        string[] common = ["--broker", $"{rig.Broker.Host}:{rig.Broker.Port}", "--prefix", CommandRig.Prefix, "--device", CommandRig.Device, "--timeout", "10"];
+
+        var status = await Task.Run(() => Run(["status", "--key", observer, .. common]));
+        var forbidden = await Task.Run(() => Run(["mode", "human", "--reason", "changeover", "--key", observer, .. common]));
+        var mode = await Task.Run(() => Run(["mode", "human", "--reason", "changeover", "--key", op, .. common]));
+
+        Assert.Equal(0, status.Rc);
+        Assert.Contains("\"mode\":\"shadow\"", status.Out);
+        Assert.Equal(1, forbidden.Rc);
+        Assert.Contains("forbidden", forbidden.Out);
+        Assert.True(mode.Rc == 0, mode.Out + mode.Err);
+        Assert.Equal(EdgeInspect.Core.Domain.AutomationMode.Human, rig.Modes.Current);
     }
 }

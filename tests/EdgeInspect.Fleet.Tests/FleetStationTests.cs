@@ -28,7 +28,11 @@ public sealed class FleetStationTests(Xunit.Abstractions.ITestOutputHelper outpu
         var o = new StringWriter();
         var e = new StringWriter();
         string[] remote = ["--broker", $"{rig.Broker.Host}:{rig.Broker.Port}", "--prefix", StationRig.Prefix, "--device", StationRig.DeviceId, "--timeout", "60"];
-        var full = args[0] is "pack" ? args : [.. args, .. remote];
+        // Commands are signed with the rig's operator key; pack and push use the package key only.
+        var operatorKey = Path.Combine(rig.Tmp.Path, "keys", "operator.key");
+        if (!File.Exists(operatorKey)) File.WriteAllText(operatorKey, PackageKeys.ExportPrivatePem(rig.OperatorKey));
+        string[] signed = args[0] is "pack" or "push" ? [] : ["--key", operatorKey];
+        var full = args[0] is "pack" ? args : [.. args, .. remote, .. signed];
         var rc = await FleetCli.Build(o, e).Parse(full).InvokeAsync();
         return (rc, o.ToString(), e.ToString());
     }

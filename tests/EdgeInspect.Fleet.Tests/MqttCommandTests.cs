@@ -1,95 +1,37 @@
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json.Nodes;
-using EdgeInspect.Fleet.Commands;
-using EdgeInspect.Fleet.Protocol.Commands;
+using EdgeInspect.Core.Domain;
 using EdgeInspect.Station.Fleet.Commands;
-using EdgeInspect.Station.Fleet.Mqtt;
-using EdgeInspect.Sync.Mqtt;
 using EdgeInspect.TestSupport;
-using MQTTnet;
-using MQTTnet.Formatter;
 using Xunit;
 
 namespace EdgeInspect.Fleet.Tests;
 
-/// <summary>Device commands over a real Mosquitto on loopback, MQTT 5 response topic + correlation data.</summary>
+/// <summary>Signed device commands over a real Mosquitto on loopback, MQTT 5 response topic + correlation data.</summary>
 public sealed class MqttCommandTests
 {
-    private const string Prefix = "ei-test";
-    private const string Device = "dev-01";
-
-    private sealed class Rig : IAsyncDisposable
-    {
-        public required MosquittoBroker Broker { get; init; }
-        public required DeviceMqttConnection DeviceClient { get; init; }
-        public required IMqttClient FleetClient { get; init; }
-        public required MqttCommandResponder Responder { get; init; }
-        public required FleetCommandClient Fleet { get; init; }
-        public required CommandProcessor Processor { get; init; }
-        public string Mode { get; set; } = "shadow";
-
-        public async ValueTask DisposeAsync()
-        {
-            await Responder.DisposeAsync();
-            await Fleet.DisposeAsync();
-            await DeviceClient.DisposeAsync();
-            FleetClient.Dispose();
-            await Broker.DisposeAsync();
-        }
-    }
-
-    private static async Task<IMqttClient> Connect(MosquittoBroker broker, string id)
-    {
-        var client = new MqttClientFactory().CreateMqttClient();
-        await client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer(broker.Host, broker.Port)
-            .WithProtocolVersion(MqttProtocolVersion.V500).WithClientId(id).Build());
-        return client;
-    }
-
-    private static async Task<Rig> Start(CommandOptions? options = null)
-    {
-        var broker = await MosquittoBroker.LaunchAsync();
-        var device = await TestPackages.DeviceConnection(broker, Prefix, Device);
-        var fleetMqtt = await Connect(broker, "fleet-" + Guid.NewGuid().ToString("N")[..8]);
-        var processor = new CommandProcessor(options ?? new CommandOptions(), TimeProvider.System);
-        Rig? rig = null;
-        processor.Register("status", (_, _) => ValueTask.FromResult<JsonNode?>(new JsonObject { ["mode"] = rig!.Mode }));
-        processor.Register("set-mode", (c, _) =>
-        {
-            var mode = c.RequiredString("mode");
-            if (mode is not ("human" or "shadow" or "assist" or "partial" or "full")) throw new CommandException("bad-args", $"set-mode: unknown mode '{mode}'");
-            var from = rig!.Mode;
-            rig.Mode = mode;
-            return ValueTask.FromResult<JsonNode?>(new JsonObject { ["from"] = from, ["to"] = mode });
-        });
-        var responder = new MqttCommandResponder(device, processor);
-        var fleet = new FleetCommandClient(fleetMqtt, Prefix, "tool1", TimeProvider.System);
-        await fleet.SubscribeAsync(default);
-        rig = new Rig { Broker = broker, DeviceClient = device, FleetClient = fleetMqtt, Responder = responder, Fleet = fleet, Processor = processor };
-        return rig;
-    }
-
-    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
+    private const string Device = CommandRig.Device;
 
     [MosquittoFact]
     public async Task SendAsync_ValidAndInvalidCommands_EachAnsweredWithReason()
     {
-        await using var rig = await Start(new CommandOptions { MaxPayloadBytes = 4096 });
+        await using var rig = await CommandRig.StartAsync(new CommandOptions { MaxPayloadBytes = 4096 });
         var f = rig.Fleet;
+        var op = rig.Ops.Operator;
 
-        var set = await f.SendAsync(Device, "set-mode", new JsonObject { ["mode"] = "human" }, Wait, "tester", default);
-        var status = await f.SendAsync(Device, "status", null, Wait, "tester", default);
-        var badMode = await f.SendAsync(Device, "set-mode", new JsonObject { ["mode"] = "turbo" }, Wait, "tester", default);
-        var unknown = await f.SendAsync(Device, "self-destruct", null, Wait, "tester", default);
-        var notJson = await f.SendRawAsync(Device, "status", Encoding.UTF8.GetBytes("{oops"), Wait, default);
-        var tooBig = await f.SendRawAsync(Device, "status", new byte[100_000], Wait, default);
-        var expired = await f.SendRawAsync(Device, "status", Encoding.UTF8.GetBytes($"{{\"id\":\"old1\",\"expiresAt\":\"{DateTimeOffset.UtcNow.AddMinutes(-10):O}\"}}"), Wait, default);
-        var once = Encoding.UTF8.GetBytes($"{{\"id\":\"once1\",\"expiresAt\":\"{DateTimeOffset.UtcNow.AddMinutes(1):O}\"}}");
-        var first = await f.SendRawAsync(Device, "status", once, Wait, default);
-        var replay = await f.SendRawAsync(Device, "status", once, Wait, default);
+        var set = await rig.SendAsync("set-mode", new JsonObject { ["mode"] = "human", ["reason"] = "maintenance" });
+        var status = await rig.SendAsync("status");
+        var badMode = await rig.SendAsync("set-mode", new JsonObject { ["mode"] = "turbo" });
+        var unknown = await rig.SendAsync("self-destruct");
+        var notJson = await f.SendRawAsync(Device, "status", Encoding.UTF8.GetBytes("{oops"), CommandRig.Wait, default);
+        var tooBig = await f.SendRawAsync(Device, "status", new byte[100_000], CommandRig.Wait, default);
+        var expired = await f.SendRawAsync(Device, "status", TestOperators.Sign(op, Device, "status", "old1", DateTimeOffset.UtcNow.AddMinutes(-10)), CommandRig.Wait, default);
+        var once = TestOperators.Sign(op, Device, "status", "once1", DateTimeOffset.UtcNow.AddMinutes(1));
+        var first = await f.SendRawAsync(Device, "status", once, CommandRig.Wait, default);
+        var replay = await f.SendRawAsync(Device, "status", once, CommandRig.Wait, default);
 
-        Assert.True(set.Ok);
+        Assert.True(set.Ok, set.Reason);
         Assert.Equal("human", status.Result!["mode"]!.GetValue<string>());
         Assert.Equal("bad-args", badMode.Error);
         Assert.Equal("unknown-command", unknown.Error);
@@ -98,13 +40,15 @@ public sealed class MqttCommandTests
         Assert.Equal("expired", expired.Error);
         Assert.True(first.Ok);
         Assert.Equal("replayed", replay.Error);
-        Assert.Equal("human", rig.Mode);
+        Assert.Equal("human", rig.Modes.Current.ToWire());
+        // The audit names the verified key, not anything the sender wrote.
+        Assert.Contains(rig.Store.AuditEvents(), e => e.Kind == "mode-change" && e.Actor == $"key:{TestOperators.KeyId(op)} (operator)");
     }
 
     [MosquittoFact]
     public async Task SendRawAsync_HundredsOfRandomPayloadsOverMqtt_EveryOneAnsweredDeviceStillServes()
     {
-        await using var rig = await Start(new CommandOptions { MaxPayloadBytes = 2048 });
+        await using var rig = await CommandRig.StartAsync(new CommandOptions { MaxPayloadBytes = 2048 });
         var rng = new Random(6);
         var sw = Stopwatch.StartNew();
         var answered = 0;
@@ -112,20 +56,22 @@ public sealed class MqttCommandTests
         const int n = 400;
         for (var i = 0; i < n; i++)
         {
+            var name = i % 7 == 0 ? "nope" : (i % 2 == 0 ? "status" : "set-mode");
             byte[] payload = (i % 4) switch
             {
                 0 => RandomBytes(rng, rng.Next(0, 3000)),
-                1 => Encoding.UTF8.GetBytes($"{{\"id\":\"f{i}\",\"expiresAt\":\"{DateTimeOffset.UtcNow.AddSeconds(30):O}\",\"args\":{{\"mode\":\"{(rng.Next(2) == 0 ? "full" : "warp")}\"}}}}"),
+                1 => TestOperators.Sign(rig.Ops.Operator, Device, name, $"f{i}", DateTimeOffset.UtcNow.AddSeconds(30),
+                    new JsonObject { ["mode"] = rng.Next(2) == 0 ? "full" : "warp", ["reason"] = "fuzz" }),
                 2 => Encoding.UTF8.GetBytes($"{{\"id\":{rng.Next()},\"x\":[{new string('[', rng.Next(1, 40))}"),
-                _ => Encoding.UTF8.GetBytes($"{{\"id\":\"f{i % 50}\",\"expiresAt\":\"{DateTimeOffset.UtcNow.AddSeconds(30):O}\"}}"),
+                _ => TestOperators.Sign(rig.Ops.Observer, Device, name, $"f{i % 50}", DateTimeOffset.UtcNow.AddSeconds(30)),
             };
             if (payload.Length > 2048) oversize++;
-            var reply = await rig.Fleet.SendRawAsync(Device, i % 7 == 0 ? "nope" : (i % 2 == 0 ? "status" : "set-mode"), payload, Wait, default);
+            var reply = await rig.Fleet.SendRawAsync(Device, name, payload, CommandRig.Wait, default);
             Assert.True(reply.Ok || !string.IsNullOrEmpty(reply.Reason), $"payload {i} answered without a reason");
             answered++;
         }
 
-        var final = await rig.Fleet.SendAsync(Device, "status", null, Wait, "tester", default);
+        var final = await rig.SendAsync("status");
         Assert.Equal(n, answered);
         Assert.True(final.Ok);
         Assert.True(oversize > 0);

@@ -67,6 +67,8 @@ internal sealed class StationRig : IAsyncDisposable
     public required TempDir Tmp { get; init; }
     public required MosquittoBroker Broker { get; init; }
     public required ECDsa Key { get; init; }
+    /// <summary>The operator key the rig's commands are signed with (override role; the rig's device allows remote override).</summary>
+    public required ECDsa OperatorKey { get; init; }
     public required TrustedKeys Keys { get; init; }
     public required InMemoryInspectionStore Store { get; init; }
     public required ModeController Modes { get; init; }
@@ -101,7 +103,12 @@ internal sealed class StationRig : IAsyncDisposable
             Promotion = new PromotionOptions { MinParts = 15, MinAgreement = 0 },
             // The smoke model is tiny and disagrees with the human often: these tests are about the control plane.
             Rollback = new RollbackOptions { MaxErrorRate = 1, MaxLatencyMs = 60_000, WindowParts = 20, WatchParts = 40 },
+            AllowRemoteOverride = true,
         };
+        var operatorKey = PackageKeys.Create();
+        var operatorFile = Path.Combine(tmp.Sub("keys"), "operator.pub");
+        File.WriteAllText(operatorFile, PackageKeys.ExportPublicPem(operatorKey));
+        options.Operators.Add(new OperatorOptions { Key = operatorFile, Role = "override", Name = "rig" });
         configure?.Invoke(options);
         var keys = TrustedKeys.FromFiles(options.TrustedKeys);
         var time = TimeProvider.System;
@@ -129,7 +136,8 @@ internal sealed class StationRig : IAsyncDisposable
             DeviceId = DeviceId,
             MaxPayloadBytes = 1024 * 1024,
         }, time, status: () => FleetMqttBridge.StatusOf(agent));
-        var bridge = new FleetMqttBridge(connection, agent, options, new CommandOptions { MaxPayloadBytes = 4096 }, time);
+        var bridge = new FleetMqttBridge(connection, agent, options, new CommandOptions { MaxPayloadBytes = 4096 },
+            OperatorKeys.FromOptions(options.Operators, FleetAgentOptions.SectionName), store, time);
         await connection.StartAsync();
         if (!await connection.WaitConnectedAsync(TimeSpan.FromSeconds(15))) throw new InvalidOperationException("device did not connect");
         // Subscriptions are re-applied on connect; give the SUBACKs a moment before the cloud side sends.
@@ -142,7 +150,7 @@ internal sealed class StationRig : IAsyncDisposable
         await commands.SubscribeAsync(default);
         var rig = new StationRig
         {
-            Tmp = tmp, Broker = broker, Key = key, Keys = keys, Store = store, Modes = modes, Host = host, Engine = engine, Agent = agent,
+            Tmp = tmp, Broker = broker, Key = key, OperatorKey = operatorKey, Keys = keys, Store = store, Modes = modes, Host = host, Engine = engine, Agent = agent,
             Connection = connection, Bridge = bridge, CloudClient = cloud, Commands = commands, Pusher = new FleetPackagePusher(cloud, commands, Prefix),
         };
         rig.StartFrames(frameIntervalMs);
@@ -187,7 +195,7 @@ internal sealed class StationRig : IAsyncDisposable
     }
 
     public Task<CommandReply> SendAsync(string command, JsonObject? args = null) =>
-        Commands.SendAsync(DeviceId, command, args, Wait, "tester", default);
+        Commands.SendAsync(DeviceId, command, args, Wait, OperatorKey, default);
 
     /// <summary>Waits until <paramref name="condition"/> holds (checked every 50 ms) or fails the test.</summary>
     public static async Task Until(Func<bool> condition, string what, TimeSpan? timeout = null)
@@ -258,6 +266,7 @@ internal sealed class StationRig : IAsyncDisposable
         await Broker.DisposeAsync();
         Keys.Dispose();
         Key.Dispose();
+        OperatorKey.Dispose();
         _stopFrames.Dispose();
         Tmp.Dispose();
     }

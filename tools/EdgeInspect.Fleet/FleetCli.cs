@@ -18,13 +18,16 @@ public static class FleetCli
         var error = stderr ?? Console.Error;
         var root = new RootCommand("EdgeInspect fleet tool: keys, packages, pushes and remote commands");
 
-        var keyOut = new Option<string>("--out") { Description = "Folder for fleet.key (PKCS#8 PEM) and fleet.pub (SubjectPublicKeyInfo PEM)", Required = true };
-        var keyName = new Option<string>("--name") { Description = "File name stem", DefaultValueFactory = _ => "fleet" };
-        var keygen = new Command("keygen", "Create an ECDSA P-256 signing key pair; prints the key id (SHA-256 of the public key)") { keyOut, keyName };
+        var keyOut = new Option<string>("--out") { Description = "Folder for <name>.key (PKCS#8 PEM) and <name>.pub (SubjectPublicKeyInfo PEM)", Required = true };
+        var keyName = new Option<string?>("--name") { Description = "File name stem (default fleet, or operator with --operator)" };
+        var keyOperator = new Option<bool>("--operator") { Description = "An operator key that signs commands (listed on devices in Fleet:Operators with a role)" };
+        var keygen = new Command("keygen", "Create an ECDSA P-256 signing key pair; prints the key id (SHA-256 of the public key)") { keyOut, keyName, keyOperator };
         keygen.SetAction(r => Guard(error, () =>
         {
             var dir = r.GetValue(keyOut)!;
-            var name = r.GetValue(keyName)!;
+            var isOperator = r.GetValue(keyOperator);
+            var name = r.GetValue(keyName) ?? (isOperator ? "operator" : "fleet");
+            if (!Protocol.Transfer.TransferIds.IsValid(name)) throw new UsageException($"--name '{name}': use letters, digits, '.', '_' or '-'");
             Directory.CreateDirectory(dir);
             var priv = Path.Combine(dir, name + ".key");
             if (File.Exists(priv)) throw new UsageException($"{priv}: already exists; refusing to overwrite a signing key");
@@ -34,7 +37,9 @@ public static class FleetCli
             File.WriteAllText(Path.Combine(dir, name + ".pub"), PackageKeys.ExportPublicPem(key));
             output.WriteLine($"key id {PackageKeys.KeyId(key)}");
             output.WriteLine($"private {priv}");
-            output.WriteLine($"public  {Path.Combine(dir, name + ".pub")} (add to the device config's Fleet:TrustedKeys)");
+            output.WriteLine(isOperator
+                ? $"public  {Path.Combine(dir, name + ".pub")} (add to the device config as Fleet:Operators:<n>:Key with Role observe, operate or override)"
+                : $"public  {Path.Combine(dir, name + ".pub")} (add to the device config's Fleet:TrustedKeys)");
         }));
         root.Subcommands.Add(keygen);
 

@@ -1,16 +1,21 @@
 using System.CommandLine;
+using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using EdgeInspect.Fleet.Commands;
 using EdgeInspect.Fleet.Packages;
 using EdgeInspect.Fleet.Protocol.Commands;
+using EdgeInspect.Fleet.Protocol.Signing;
 using EdgeInspect.Fleet.Protocol.Transfer;
 using MQTTnet;
 using MQTTnet.Formatter;
 
 namespace EdgeInspect.Fleet;
 
-/// <summary>MQTT verbs: push, mode, status, promote, rollback, report. Each takes --broker, --prefix and one or more --device.</summary>
+/// <summary>
+/// MQTT verbs: push, mode, status, promote, rollback, report. Each takes --broker, --prefix and one or more --device;
+/// the commands are signed with the operator key given by --key.
+/// </summary>
 internal static class RemoteCommands
 {
     private static readonly JsonSerializerOptions Pretty = new() { WriteIndented = false };
@@ -20,38 +25,59 @@ internal static class RemoteCommands
         var broker = new Option<string>("--broker") { Description = "host:port of the MQTT broker", DefaultValueFactory = _ => "127.0.0.1:1883" };
         var prefix = new Option<string>("--prefix") { Description = "Topic prefix", DefaultValueFactory = _ => "edgeinspect" };
         var devices = new Option<string[]>("--device") { Description = "Device id(s)", Required = true, AllowMultipleArgumentsPerToken = true };
-        var timeout = new Option<int>("--timeout") { Description = "Seconds to wait for each reply", DefaultValueFactory = _ => 30 };
+        var timeout = new Option<int>("--timeout") { Description = "Seconds to wait for each reply (also the command's expiry)", DefaultValueFactory = _ => 30 };
+        var key = new Option<string>("--key") { Description = "Operator private key PEM (keygen --operator); its role on the device decides what is allowed", Required = true };
 
         Command Simple(string verb, string description, Func<ParseResult, JsonObject?> args, params Option[] extra)
         {
-            var c = new Command(verb, description) { broker, prefix, devices, timeout };
+            var c = new Command(verb, description) { broker, prefix, devices, timeout, key };
             foreach (var o in extra) c.Options.Add(o);
-            c.SetAction((r, ct) => RunAsync(r, error, async (client, requests) =>
+            c.SetAction(async (r, ct) =>
             {
-                var rc = 0;
-                var rows = new List<(string Device, CommandReply Reply)>();
-                foreach (var d in r.GetValue(devices)!)
+                // Checked before connecting, so a bad invocation fails at once and names what is wrong.
+                var a = args(r);
+                ECDsa signer;
+                try
                 {
-                    var reply = await requests.SendAsync(d, verb == "mode" ? "set-mode" : verb == "report" ? "shadow-report" : verb, args(r),
-                        TimeSpan.FromSeconds(r.GetValue(timeout)), Environment.UserName, ct);
-                    rows.Add((d, reply));
-                    if (!reply.Ok) rc = 1;
+                    if (a?["force"]?.GetValue<bool>() == true && string.IsNullOrWhiteSpace(a["reason"]?.GetValue<string>()))
+                        throw new UsageException("--force needs --reason (audited on the device)");
+                    var keyPath = r.GetValue(key)!;
+                    if (!File.Exists(keyPath)) throw new UsageException($"{keyPath}: key file not found");
+                    signer = ReadKey(keyPath);
                 }
-                foreach (var (d, reply) in rows)
-                    output.WriteLine(reply.Ok ? $"{d,-16} ok    {reply.Result?.ToJsonString(Pretty)}" : $"{d,-16} {reply.Error,-5} {reply.Reason}");
-                return rc;
-            }, broker, prefix, ct));
+                catch (UsageException ex)
+                {
+                    error.WriteLine($"error: {ex.Message}");
+                    return 1;
+                }
+                using var _ = signer;
+                return await RunAsync(r, error, async (client, requests) =>
+                {
+                    var rc = 0;
+                    var rows = new List<(string Device, CommandReply Reply)>();
+                    foreach (var d in r.GetValue(devices)!)
+                    {
+                        var reply = await requests.SendAsync(d, verb == "mode" ? "set-mode" : verb == "report" ? "shadow-report" : verb, a,
+                            TimeSpan.FromSeconds(r.GetValue(timeout)), signer, ct);
+                        rows.Add((d, reply));
+                        if (!reply.Ok) rc = 1;
+                    }
+                    foreach (var (d, reply) in rows)
+                        output.WriteLine(reply.Ok ? $"{d,-16} ok    {reply.Result?.ToJsonString(Pretty)}" : $"{d,-16} {reply.Error,-5} {reply.Reason}");
+                    return rc;
+                }, broker, prefix, ct);
+            });
             return c;
         }
 
         var mode = new Argument<string>("mode") { Description = "human | shadow | assist | partial | full" };
         var reason = new Option<string?>("--reason") { Description = "Why (audited)" };
-        var force = new Option<bool>("--force") { Description = "Bypass the mode gate (needs --reason)" };
+        var force = new Option<bool>("--force") { Description = "Past the gate (needs --reason, an override key and a device that allows remote override)" };
         var modeCmd = Simple("mode", "Set the automation mode", r => new JsonObject { ["mode"] = r.GetValue(mode), ["reason"] = r.GetValue(reason), ["force"] = r.GetValue(force) }, reason, force);
         modeCmd.Arguments.Add(mode);
         yield return modeCmd;
         yield return Simple("status", "Show each device's status reply", _ => null);
-        yield return Simple("promote", "Promote the candidate model now", r => new JsonObject { ["reason"] = r.GetValue(reason) }, reason);
+        yield return Simple("promote", "Promote the candidate model now", r => new JsonObject { ["reason"] = r.GetValue(reason), ["force"] = r.GetValue(force) }, reason, force);
         yield return Simple("rollback", "Roll back to the previous model slot", r => new JsonObject { ["reason"] = r.GetValue(reason) }, reason);
         yield return Simple("report", "Fetch shadow reports of several devices side by side", _ => null);
 
@@ -78,6 +104,18 @@ internal static class RemoteCommands
             return rc;
         }, broker, prefix, ct));
         yield return push;
+    }
+
+    private static ECDsa ReadKey(string path)
+    {
+        try
+        {
+            return PackageKeys.ImportPrivatePem(File.ReadAllText(path), path);
+        }
+        catch (KeyFormatException ex)
+        {
+            throw new UsageException(ex.Message);
+        }
     }
 
     private static async Task<int> RunAsync(ParseResult r, TextWriter error, Func<IMqttClient, FleetCommandClient, Task<int>> body,

@@ -15,6 +15,27 @@ public static class CommandErrors
     /// <summary>JSON, but not a valid envelope (or offer / end message).</summary>
     public const string Schema = "schema";
 
+    /// <summary>No signature: the envelope lacks keyId, signature or signed (an unsigned command is never run).</summary>
+    public const string Unsigned = "unsigned";
+
+    /// <summary>Signed by a key the device's <c>Fleet:Operators</c> does not list.</summary>
+    public const string UnknownKey = "unknown-key";
+
+    /// <summary>The signature does not verify over the signed statement with the named key, or is not ES256 base64.</summary>
+    public const string BadSignature = "bad-signature";
+
+    /// <summary>The signed statement names another device, or another command than the topic it arrived on.</summary>
+    public const string WrongDevice = "wrong-device";
+
+    /// <summary>The key's role does not allow this command, or <c>force</c> without the override role.</summary>
+    public const string Forbidden = "forbidden";
+
+    /// <summary><c>force</c> by an override key on a device whose profile has <c>Fleet:AllowRemoteOverride</c> off.</summary>
+    public const string OverrideDisabled = "override-disabled";
+
+    /// <summary>A remote mode change above the position of the station's key switch (local authority wins).</summary>
+    public const string AboveKeySwitch = "above-key-switch";
+
     /// <summary>No handler by that name.</summary>
     public const string UnknownCommand = "unknown-command";
 

@@ -279,9 +279,12 @@ public sealed class FleetAgent : IPartObserver, IDisposable
         }
     }
 
-    /// <summary>Registers the fleet commands (<see cref="FleetCommandHandlers"/>); rebirth only when <paramref name="rebirth"/> is given.</summary>
-    public void RegisterCommands(CommandProcessor processor, Func<CancellationToken, Task<bool>>? rebirth = null) =>
-        FleetCommandHandlers.Register(processor, this, _modes, rebirth);
+    /// <summary>
+    /// Registers the fleet commands (<see cref="FleetCommandHandlers"/>); rebirth only when <paramref name="rebirth"/> is
+    /// given; remote mode changes capped by <paramref name="keySwitch"/> where the station has one.
+    /// </summary>
+    public void RegisterCommands(CommandProcessor processor, Func<CancellationToken, Task<bool>>? rebirth = null, Io.IModeKeyPosition? keySwitch = null) =>
+        FleetCommandHandlers.Register(processor, this, _modes, rebirth, keySwitch);
 
     /// <summary>Disposes the candidate, the previous and retired models (waiting for a shadow run in flight); not the active one.</summary>
     public void Dispose()

@@ -8,6 +8,18 @@ public sealed class FleetAgentOptions
     /// <summary>Public keys (SubjectPublicKeyInfo PEM files) whose signatures this device accepts; at least one.</summary>
     public List<string> TrustedKeys { get; set; } = [];
 
+    /// <summary>
+    /// Operator keys whose signed commands this device accepts, each with a role. None: every command is refused
+    /// (<c>unknown-key</c>), the station is then controlled only locally.
+    /// </summary>
+    public List<OperatorOptions> Operators { get; set; } = [];
+
+    /// <summary>
+    /// Whether a remote <c>force</c> (past a gate) is allowed at all, even for an <c>override</c> key. Off by default:
+    /// overriding a gate is then a local act (key switch, local CLI).
+    /// </summary>
+    public bool AllowRemoteOverride { get; set; }
+
     /// <summary>Folder holding the model slots (<c>models/a</c>, <c>models/b</c>) and the staging folder.</summary>
     public string SlotsFolder { get; set; } = "data";
 
@@ -41,6 +53,7 @@ public sealed class FleetAgentOptions
         {
             if (string.IsNullOrWhiteSpace(k)) throw new ArgumentException($"{SectionName}:TrustedKeys:{i}: empty path");
         }
+        for (var i = 0; i < Operators.Count; i++) Operators[i].Validate($"{SectionName}:Operators:{i}");
         if (string.IsNullOrWhiteSpace(SlotsFolder)) throw new ArgumentException($"{SectionName}:SlotsFolder: required");
         if (MaxPackageBytes <= 0) throw new ArgumentException($"{SectionName}:MaxPackageBytes: must be positive");
         if (MaxUnpackedBytes < MaxPackageBytes) throw new ArgumentException($"{SectionName}:MaxUnpackedBytes: must be at least MaxPackageBytes");

@@ -8,6 +8,7 @@ using EdgeInspect.Station.Automation;
 using EdgeInspect.Station.Fleet.Commands;
 using EdgeInspect.Station.Fleet.Mqtt;
 using EdgeInspect.Station.Fleet.Slots;
+using EdgeInspect.Station.Io;
 using EdgeInspect.Station.Pipeline;
 using EdgeInspect.Sync.Mqtt;
 using Microsoft.Extensions.Configuration;
@@ -27,6 +28,8 @@ public static class FleetServiceCollectionExtensions
     /// through the registered <see cref="IInspectorHost"/> and sees every stored part as an <see cref="IPartObserver"/>
     /// of the engine; needs <see cref="ModeController"/> registered; <paramref name="store"/> defaults to the registered
     /// <see cref="IInspectionStore"/>. Its hosted service restores the slots before frames flow and starts the bridge.
+    /// Commands are accepted from the keys in <c>Fleet:Operators</c> (read at start too) and capped by the registered
+    /// <see cref="IModeKeyPosition"/>, if any.
     /// </summary>
     public static IServiceCollection AddEdgeInspectFleet(this IServiceCollection services, IConfiguration configuration,
         FleetInference inference, Func<IServiceProvider, IInspectionStore>? store = null)
@@ -37,11 +40,13 @@ public static class FleetServiceCollectionExtensions
         {
             o.Validate();
             LoadKeys(o).Dispose();
+            OperatorKeys.FromOptions(o.Operators, FleetAgentOptions.SectionName).Dispose();
         });
         services.AddValidatedSection<CommandOptions>(configuration, $"{FleetAgentOptions.SectionName}:Commands", o => o.Validate());
         services.AddSingleton(sp => sp.GetRequiredService<IOptions<FleetAgentOptions>>().Value);
         services.AddSingleton(sp => sp.GetRequiredService<IOptions<CommandOptions>>().Value);
         services.AddSingleton(sp => LoadKeys(sp.GetRequiredService<FleetAgentOptions>()));
+        services.AddSingleton(sp => OperatorKeys.FromOptions(sp.GetRequiredService<FleetAgentOptions>().Operators, FleetAgentOptions.SectionName));
         var identityId = configuration["Uplink:DeviceId"] ?? configuration["Device:Id"] ?? "dev-0001";
         services.AddSingleton(sp =>
         {
@@ -51,14 +56,18 @@ public static class FleetServiceCollectionExtensions
             var runtime = sp.GetService<InferenceOptions>() ?? inference.Options;
             var installer = new PackageInstaller(options.SlotsFolder, sp.GetRequiredService<TrustedKeys>(), new DeviceIdentity(identityId, options.FleetName),
                 new InferencePackageValidator(factory, runtime, inference.ImageOps), options.MaxUnpackedBytes);
-            return new FleetAgent(options, store?.Invoke(sp) ?? sp.GetRequiredService<IInspectionStore>(), sp.GetRequiredService<ModeController>(),
+            return new FleetAgent(options, FleetStore(sp), sp.GetRequiredService<ModeController>(),
                 sp.GetRequiredService<IInspectorHost>(), installer, new PackageInspectorLoader(factory, runtime, inference.ImageOps),
                 sp.GetService<TimeProvider>() ?? TimeProvider.System, sp.GetService<ILogger<FleetAgent>>());
         });
         services.AddSingleton<IPartObserver>(sp => sp.GetRequiredService<FleetAgent>());
+        // The key switch, where the composition root registers one, caps remote mode changes.
         services.AddHostedService(sp => new FleetAgentHostedService(sp.GetRequiredService<FleetAgent>(), sp.GetService<DeviceMqttConnection>(),
-            sp.GetRequiredService<FleetAgentOptions>(), sp.GetRequiredService<CommandOptions>(), sp.GetService<TimeProvider>() ?? TimeProvider.System));
+            sp.GetRequiredService<FleetAgentOptions>(), sp.GetRequiredService<CommandOptions>(), sp.GetRequiredService<OperatorKeys>(), FleetStore(sp),
+            sp.GetService<TimeProvider>() ?? TimeProvider.System, sp.GetService<IModeKeyPosition>(), sp.GetService<ILoggerFactory>()));
         return services;
+
+        IInspectionStore FleetStore(IServiceProvider sp) => store?.Invoke(sp) ?? sp.GetRequiredService<IInspectionStore>();
     }
 
     /// <summary>

@@ -9,16 +9,17 @@ namespace EdgeInspect.Station.Io;
 /// (A = 1, B = 2, C = 4): 1 human, 2 shadow, 3 assist, 4 partial, 5 full; 0 (key out, or between positions) and
 /// 6-7 change nothing. A position counts once it has held for the debounce time (a rotary switch passes through
 /// intermediate codes while it turns). Each settled change goes through <see cref="ModeController.TrySetMode"/>
-/// like any other source, so the gate applies and the change, or its refusal, is audited.
+/// like any other source, so the gate applies and the change, or its refusal, is audited. Its settled position caps
+/// what remote commands may set (<see cref="IModeKeyPosition"/>).
 /// </summary>
-public sealed class ModeKeySwitch : IDisposable
+public sealed class ModeKeySwitch : IModeKeyPosition, IDisposable
 {
     private readonly GpioController _gpio;
     private readonly int[] _pins;
     private readonly TimeSpan _debounce;
     private readonly ModeController _modes;
     private readonly ITimer _timer;
-    private int _settled = -1;
+    private volatile int _settled = -1;
 
     public ModeKeySwitch(GpioController gpio, int pinA, int pinB, int pinC, TimeSpan debounce, ModeController modes, TimeProvider time)
     {
@@ -39,6 +40,9 @@ public sealed class ModeKeySwitch : IDisposable
 
     /// <summary>The last refusal or change, for the status line.</summary>
     public string? LastOutcome { get; private set; }
+
+    /// <inheritdoc />
+    public AutomationMode? Position => ModeFor(_settled);
 
     public static AutomationMode? ModeFor(int code) => code switch
     {

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Collections.Concurrent;
+using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using EdgeInspect.Fleet.Protocol.Commands;
@@ -9,8 +10,9 @@ using MQTTnet.Protocol;
 namespace EdgeInspect.Fleet.Commands;
 
 /// <summary>
-/// Cloud side: sends a command with an id, an expiry, a response topic of its own and a correlation id, and awaits
-/// the reply (MQTT 5.0 section 4.10).
+/// Cloud side: sends a command signed by an operator key (<see cref="CommandEnvelope"/>: device, command, id, issue and
+/// expiry times, args) with a response topic of its own and a correlation id, and awaits the reply (MQTT 5.0 section 4.10).
+/// The reply topic is <c>&lt;prefix&gt;/fleet/&lt;client&gt;/replies</c>, inside the namespace devices answer to.
 /// </summary>
 public sealed class FleetCommandClient : IAsyncDisposable
 {
@@ -34,10 +36,17 @@ public sealed class FleetCommandClient : IAsyncDisposable
         _client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder()
             .WithTopicFilter(f => f.WithTopic(_replyTopic).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)).Build(), cancellationToken);
 
-    /// <summary>Builds the envelope and sends it; <paramref name="lifetime"/> is the command's expiry from now.</summary>
-    public Task<CommandReply> SendAsync(string deviceId, string command, JsonObject? args, TimeSpan lifetime, string actor, CancellationToken cancellationToken)
+    /// <summary>This client's reply topic.</summary>
+    public string ReplyTopic => _replyTopic;
+
+    /// <summary>
+    /// Signs the command for <paramref name="deviceId"/> with <paramref name="key"/> and sends it; <paramref name="lifetime"/>
+    /// is both its expiry from now and how long to wait for the reply.
+    /// </summary>
+    public Task<CommandReply> SendAsync(string deviceId, string command, JsonObject? args, TimeSpan lifetime, ECDsa key, CancellationToken cancellationToken)
     {
-        var envelope = CommandEnvelope.ToBytes(Guid.NewGuid().ToString("N"), _time.GetUtcNow().Add(lifetime), actor, args);
+        var now = _time.GetUtcNow();
+        var envelope = CommandEnvelope.Sign(key, deviceId, command, Guid.NewGuid().ToString("N"), now, now.Add(lifetime), args);
         return SendRawAsync(deviceId, command, envelope, lifetime, cancellationToken);
     }
 

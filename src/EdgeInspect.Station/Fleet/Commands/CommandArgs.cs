@@ -6,6 +6,7 @@ namespace EdgeInspect.Station.Fleet.Commands;
 /// <summary>Typed access to command arguments that turns every problem into a CommandErrors.BadArgs reply.</summary>
 public static class CommandArgs
 {
+    /// <summary>A non-empty string argument of at most <paramref name="maxLength"/> characters.</summary>
     public static string RequiredString(this CommandContext c, string name, int maxLength = 256)
     {
         if (!c.Args.TryGetProperty(name, out var v) || v.ValueKind != JsonValueKind.String || v.GetString() is not { Length: > 0 } s)
@@ -14,6 +15,7 @@ public static class CommandArgs
         return s;
     }
 
+    /// <summary>A string argument, null when absent or null.</summary>
     public static string? OptionalString(this CommandContext c, string name, int maxLength = 256)
     {
         if (!c.Args.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
@@ -23,6 +25,7 @@ public static class CommandArgs
         return s;
     }
 
+    /// <summary>A true / false argument, false when absent or null.</summary>
     public static bool OptionalBool(this CommandContext c, string name)
     {
         if (!c.Args.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return false;

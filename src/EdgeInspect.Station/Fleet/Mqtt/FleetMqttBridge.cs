@@ -4,7 +4,9 @@ using EdgeInspect.Fleet.Protocol.Transfer;
 using EdgeInspect.Station.Fleet.Commands;
 using EdgeInspect.Station.Fleet.Status;
 using EdgeInspect.Station.Fleet.Transfer;
+using EdgeInspect.Station.Io;
 using EdgeInspect.Sync.Mqtt;
+using Microsoft.Extensions.Logging;
 
 namespace EdgeInspect.Station.Fleet.Mqtt;
 
@@ -20,14 +22,21 @@ public sealed class FleetMqttBridge : IAsyncDisposable
     private readonly MqttCommandResponder _responder;
     private readonly MqttPackageReceiver _receiver;
 
-    /// <summary>Registers the agent's commands and subscribes both subtrees on <paramref name="connection"/>.</summary>
-    public FleetMqttBridge(DeviceMqttConnection connection, FleetAgent agent, FleetAgentOptions options, CommandOptions commands, TimeProvider time)
+    /// <summary>
+    /// Registers the agent's commands and subscribes both subtrees on <paramref name="connection"/>. Commands are
+    /// accepted from <paramref name="operators"/> for the connection's device id, audited in <paramref name="store"/>
+    /// (which also keeps their ids against replay across restarts), and capped by <paramref name="keySwitch"/> where
+    /// the station has one.
+    /// </summary>
+    public FleetMqttBridge(DeviceMqttConnection connection, FleetAgent agent, FleetAgentOptions options, CommandOptions commands,
+        OperatorKeys operators, IInspectionStore store, TimeProvider time, IModeKeyPosition? keySwitch = null, ILoggerFactory? logs = null)
     {
         _connection = connection;
         _agent = agent;
-        Processor = new CommandProcessor(commands, time);
-        agent.RegisterCommands(Processor, connection.PublishBirthAsync);
-        _responder = new MqttCommandResponder(connection, Processor);
+        var security = new CommandSecurity(connection.Topics.DeviceId, operators, options.AllowRemoteOverride);
+        Processor = new CommandProcessor(commands, security, time, store, logs?.CreateLogger<CommandProcessor>());
+        agent.RegisterCommands(Processor, connection.PublishBirthAsync, keySwitch);
+        _responder = new MqttCommandResponder(connection, Processor, logs?.CreateLogger<MqttCommandResponder>());
         var limits = new TransferLimits { MaxPackageBytes = options.MaxPackageBytes, MaxChunkBytes = options.MaxChunkBytes };
         _receiver = new MqttPackageReceiver(connection, new PackageReceiver(options.EffectiveSpoolFolder, limits), agent.InstallAsync,
             agent.ReportTransferRefusal);
