@@ -83,7 +83,12 @@ public static class StationServiceCollectionExtensions
             sp.GetRequiredService<TimeProvider>(), settings.Progress));
         services.AddHostedService(sp => new ModeControlFolder(StationParts.ControlFolder(sp), sp.GetRequiredService<ModeController>(),
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ModeControlFolder>>()));
-        services.AddHostedService<ModeKeySwitchService>();
+        if (configuration.GetValue($"{GpioOptions.SectionName}:{nameof(GpioOptions.ModeKeySwitch)}", defaultValue: true))
+        {
+            services.AddSingleton<ModeKeySwitchService>();
+            services.AddSingleton<Station.Io.IModeKeyPosition>(sp => sp.GetRequiredService<ModeKeySwitchService>());
+            services.AddHostedService(sp => sp.GetRequiredService<ModeKeySwitchService>());
+        }
         // AddSystemd registers the notifier only under systemd; elsewhere a notifier with no socket is disabled.
         services.AddHostedService(sp => new SystemdWatchdog(
             sp.GetService<Microsoft.Extensions.Hosting.Systemd.ISystemdNotifier>() ?? new Microsoft.Extensions.Hosting.Systemd.SystemdNotifier(),

@@ -18,6 +18,12 @@ public sealed class GpioOptions
     /// <summary>Part-present sensor input (triggered sources).</summary>
     public int PartPresent { get; set; } = 22;
 
+    /// <summary>
+    /// Whether the station has the mode key switch. Where it has, its pins are read and its position caps what remote
+    /// commands may set; false leaves the pins unread and remote commands uncapped.
+    /// </summary>
+    public bool ModeKeySwitch { get; set; } = true;
+
     /// <summary>Mode key switch, bit 0.</summary>
     public int ModeKeyA { get; set; } = 5;
 
