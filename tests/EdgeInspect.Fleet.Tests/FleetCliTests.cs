@@ -13,7 +13,7 @@ public sealed class FleetCliTests
     {
         var o = new StringWriter();
         var e = new StringWriter();
-        var rc = FleetCli.Build(o, e).Parse(args).Invoke(new System.CommandLine.InvocationConfiguration { Output = o, Error = e });
+        var rc = FleetCli.RunAsync(args, o, e).GetAwaiter().GetResult();
         return (rc, o.ToString(), e.ToString());
     }
 
@@ -48,13 +48,13 @@ public sealed class FleetCliTests
 
         var (rc, _, err) = Run("keygen", "--out", tmp.Path);
 
-        Assert.Equal(1, rc);
+        Assert.Equal(FleetExitCodes.BadInput, rc);
         Assert.Contains("already exists", err);
         Assert.Equal(before, File.ReadAllText(Path.Combine(tmp.Path, "fleet.key")));
     }
 
     [Fact]
-    public void Pack_ManifestNamesMissingFile_OneLineErrorNonZero()
+    public void Pack_ManifestNamesMissingFile_OneLineErrorExitsTwo()
     {
         using var tmp = new TempDir();
         Run("keygen", "--out", tmp.Sub("k"));
@@ -64,7 +64,7 @@ public sealed class FleetCliTests
 
         var (rc, _, err) = Run("pack", folder, "--key", Path.Combine(tmp.Path, "k", "fleet.key"), "--out", Path.Combine(tmp.Path, "x.tar"));
 
-        Assert.Equal(1, rc);
+        Assert.Equal(FleetExitCodes.BadInput, rc);
         Assert.StartsWith("refused (missing-file):", err);
         Assert.Contains("classifier.onnx", err);
         Assert.Single(err.Trim().Split('\n'));
@@ -83,7 +83,7 @@ public sealed class FleetCliTests
 
         var (rc, _, err) = Run("verify", archive, "--trust", Path.Combine(tmp.Path, "b", "fleet.pub"));
 
-        Assert.Equal(1, rc);
+        Assert.Equal(FleetExitCodes.Refused, rc);
         Assert.StartsWith("refused (unknown-key):", err);
     }
 
@@ -98,7 +98,7 @@ public sealed class FleetCliTests
 
         var (rc, _, err) = Run("pack", folder, "--key", pubPath, "--out", Path.Combine(tmp.Path, "x.tar"));
 
-        Assert.Equal(1, rc);
+        Assert.Equal(FleetExitCodes.BadInput, rc);
         Assert.StartsWith($"error: {pubPath}: not a PEM private key", err);
     }
 
@@ -118,11 +118,11 @@ public sealed class FleetCliTests
     }
 
     [Fact]
-    public void Mode_NoKey_UsageErrorNonZero()
+    public void Mode_NoKey_ParseErrorExitsTwo()
     {
         var (rc, _, err) = Run("mode", "human", "--device", "dev-01", "--reason", "x");
 
-        Assert.NotEqual(0, rc);
+        Assert.Equal(FleetExitCodes.BadInput, rc);
         Assert.Contains("--key", err);
     }
 
@@ -135,7 +135,7 @@ public sealed class FleetCliTests
         // Port 1 has no broker: the refusal must come before any connection attempt.
         var (rc, _, err) = Run("mode", "full", "--force", "--key", Path.Combine(tmp.Path, "operator.key"), "--device", "dev-01", "--broker", "127.0.0.1:1");
 
-        Assert.Equal(1, rc);
+        Assert.Equal(FleetExitCodes.BadInput, rc);
         Assert.Equal("error: --force needs --reason (audited on the device)", err.Trim());
     }
 
@@ -148,8 +148,32 @@ public sealed class FleetCliTests
 
         var (rc, _, err) = Run("status", "--key", pubPath, "--device", "dev-01", "--broker", "127.0.0.1:1");
 
-        Assert.Equal(1, rc);
+        Assert.Equal(FleetExitCodes.BadInput, rc);
         Assert.StartsWith($"error: {pubPath}: not a PEM private key", err);
+    }
+
+    [Fact]
+    public void Status_NoBrokerListening_OneErrorLineExitsThree()
+    {
+        using var tmp = new TempDir();
+        Run("keygen", "--operator", "--out", tmp.Path);
+
+        var (rc, _, err) = Run("status", "--key", Path.Combine(tmp.Path, "operator.key"), "--device", "dev-01", "--broker", "127.0.0.1:1");
+
+        Assert.Equal(FleetExitCodes.Unreachable, rc);
+        Assert.StartsWith("error: broker 127.0.0.1:1: ", Assert.Single(err.Trim().Split('\n')));
+    }
+
+    [Fact]
+    public void Verify_MissingRequiredOptionAndMissingArchive_OneErrorLineExitsTwo()
+    {
+        var (rc, _, err) = Run("verify", "x.tar");
+        Assert.Equal(FleetExitCodes.BadInput, rc);
+        Assert.Contains("--trust", Assert.Single(err.Trim().Split('\n')));
+
+        (rc, _, err) = Run("verify", "/nonexistent/x.tar", "--trust", "k.pub");
+        Assert.Equal(FleetExitCodes.BadInput, rc);
+        Assert.Equal("error: /nonexistent/x.tar: archive not found", err.Trim());
     }
 
     [MosquittoFact]
@@ -169,7 +193,7 @@ public sealed class FleetCliTests
 
         Assert.Equal(0, status.Rc);
         Assert.Contains("\"mode\":\"shadow\"", status.Out);
-        Assert.Equal(1, forbidden.Rc);
+        Assert.Equal(FleetExitCodes.Refused, forbidden.Rc);
         Assert.Contains("forbidden", forbidden.Out);
         Assert.True(mode.Rc == 0, mode.Out + mode.Err);
         Assert.Equal(EdgeInspect.Core.Domain.AutomationMode.Human, rig.Modes.Current);

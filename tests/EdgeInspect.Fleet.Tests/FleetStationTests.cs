@@ -33,7 +33,7 @@ public sealed class FleetStationTests(Xunit.Abstractions.ITestOutputHelper outpu
         if (!File.Exists(operatorKey)) File.WriteAllText(operatorKey, PackageKeys.ExportPrivatePem(rig.OperatorKey));
         string[] signed = args[0] is "pack" or "push" ? [] : ["--key", operatorKey];
         var full = args[0] is "pack" ? args : [.. args, .. remote, .. signed];
-        var rc = await FleetCli.Build(o, e).Parse(full).InvokeAsync();
+        var rc = await FleetCli.RunAsync(full, o, e);
         return (rc, o.ToString(), e.ToString());
     }
 

@@ -8,10 +8,25 @@ namespace EdgeInspect.Fleet;
 /// <summary>
 /// edgeinspect-fleet verbs. Offline verbs (keygen, pack, verify) are here; the MQTT verbs (push, mode, status,
 /// promote, rollback, report) are in <see cref="RemoteCommands"/>.
-/// Bad input prints one line naming the file or field and exits 1; no stack traces.
+/// Bad input prints one line naming the file or field and exits 2; a refusal exits 1 (<see cref="FleetExitCodes"/>);
+/// no stack traces.
 /// </summary>
 public static class FleetCli
 {
+    /// <summary>Parses and runs <paramref name="args"/>; a parse error is one "error:" line per problem and exit 2.</summary>
+    public static async Task<int> RunAsync(string[] args, TextWriter? stdout = null, TextWriter? stderr = null)
+    {
+        var error = stderr ?? Console.Error;
+        var parse = Build(stdout, stderr).Parse(args);
+        if (parse.Errors.Count > 0 && parse.Action is System.CommandLine.Invocation.ParseErrorAction)
+        {
+            foreach (var e in parse.Errors) error.WriteLine("error: " + e.Message);
+            return FleetExitCodes.BadInput;
+        }
+        return await parse.InvokeAsync(new InvocationConfiguration { Output = stdout ?? Console.Out, Error = error });
+    }
+
+    /// <summary>The root command with every verb; output and errors go to the given writers.</summary>
     public static RootCommand Build(TextWriter? stdout = null, TextWriter? stderr = null)
     {
         var output = stdout ?? Console.Out;
@@ -22,7 +37,7 @@ public static class FleetCli
         var keyName = new Option<string?>("--name") { Description = "File name stem (default fleet, or operator with --operator)" };
         var keyOperator = new Option<bool>("--operator") { Description = "An operator key that signs commands (listed on devices in Fleet:Operators with a role)" };
         var keygen = new Command("keygen", "Create an ECDSA P-256 signing key pair; prints the key id (SHA-256 of the public key)") { keyOut, keyName, keyOperator };
-        keygen.SetAction(r => Guard(error, () =>
+        keygen.SetAction(r => Guard(error, FleetExitCodes.BadInput, () =>
         {
             var dir = r.GetValue(keyOut)!;
             var isOperator = r.GetValue(keyOperator);
@@ -48,7 +63,7 @@ public static class FleetCli
         var packOut = new Option<string>("--out") { Description = "Archive to write (.tar)", Required = true };
         var packVersion = new Option<long?>("--version") { Description = "Set the manifest version before signing" };
         var pack = new Command("pack", "Fill in file hashes, sign manifest.json and write the package archive") { packFolder, packKey, packOut, packVersion };
-        pack.SetAction(r => Guard(error, () =>
+        pack.SetAction(r => Guard(error, FleetExitCodes.BadInput, () =>
         {
             var folder = r.GetValue(packFolder)!;
             var keyPath = r.GetValue(packKey)!;
@@ -67,7 +82,7 @@ public static class FleetCli
         var verifyDevice = new Option<string>("--device") { Description = "Device id to check the package against", DefaultValueFactory = _ => "any" };
         var verifyFleet = new Option<string?>("--fleet") { Description = "Fleet to check the package against" };
         var verify = new Command("verify", "Run the device's signature and hash checks on an archive") { verifyArchive, verifyKeys, verifyDevice, verifyFleet };
-        verify.SetAction(r => Guard(error, () =>
+        verify.SetAction(r => Guard(error, FleetExitCodes.Refused, () =>
         {
             var archive = r.GetValue(verifyArchive)!;
             if (!File.Exists(archive)) throw new UsageException($"{archive}: archive not found");
@@ -89,22 +104,27 @@ public static class FleetCli
         return root;
     }
 
-    private static int Guard(TextWriter error, Action action)
+    /// <summary>
+    /// Runs an offline verb: bad input is one "error:" line and exit 2; a package refusal is one "refused (code):"
+    /// line and <paramref name="refusedCode"/> (verify's answer is a finding, exit 1; pack refusing its input is bad
+    /// input, exit 2).
+    /// </summary>
+    private static int Guard(TextWriter error, int refusedCode, Action action)
     {
         try
         {
             action();
-            return 0;
+            return FleetExitCodes.Ok;
         }
         catch (Exception ex) when (ex is UsageException or KeyFormatException or IOException or UnauthorizedAccessException)
         {
             error.WriteLine($"error: {ex.Message}");
-            return 1;
+            return FleetExitCodes.BadInput;
         }
         catch (PackageRefusedException ex)
         {
             error.WriteLine($"refused ({ex.WireCode}): {ex.Message}");
-            return 1;
+            return refusedCode;
         }
     }
 }

@@ -1,4 +1,4 @@
 using EdgeInspect.Fleet;
 
 // edgeinspect-fleet: the cloud side's command-line tool.
-return await FleetCli.Build().Parse(args).InvokeAsync();
+return await FleetCli.RunAsync(args);

@@ -48,19 +48,19 @@ internal static class RemoteCommands
                 catch (UsageException ex)
                 {
                     error.WriteLine($"error: {ex.Message}");
-                    return 1;
+                    return FleetExitCodes.BadInput;
                 }
                 using var _ = signer;
                 return await RunAsync(r, error, async (client, requests) =>
                 {
-                    var rc = 0;
+                    var rc = FleetExitCodes.Ok;
                     var rows = new List<(string Device, CommandReply Reply)>();
                     foreach (var d in r.GetValue(devices)!)
                     {
                         var reply = await requests.SendAsync(d, verb == "mode" ? "set-mode" : verb == "report" ? "shadow-report" : verb, a,
                             TimeSpan.FromSeconds(r.GetValue(timeout)), signer, ct);
                         rows.Add((d, reply));
-                        if (!reply.Ok) rc = 1;
+                        if (!reply.Ok) rc = FleetExitCodes.Refused;
                     }
                     foreach (var (d, reply) in rows)
                         output.WriteLine(reply.Ok ? $"{d,-16} ok    {reply.Result?.ToJsonString(Pretty)}" : $"{d,-16} {reply.Error,-5} {reply.Reason}");
@@ -92,14 +92,14 @@ internal static class RemoteCommands
             var id = TransferIds.IsValid(Path.GetFileNameWithoutExtension(path)) ? Path.GetFileNameWithoutExtension(path) : "package";
             using var sender = new PackageSender(id, path, r.GetValue(chunk), r.GetValue(rollback));
             var pusher = new FleetPackagePusher(client, requests, r.GetValue(prefix)!);
-            var rc = 0;
+            var rc = FleetExitCodes.Ok;
             foreach (var d in r.GetValue(devices)!)
             {
                 var progress = new Progress<PushProgress>(p => error.Write($"\r{d}: {p.Sent}/{p.ToSend} chunks (of {p.Total})"));
                 var reply = await pusher.PushAsync(d, sender, TimeSpan.FromSeconds(r.GetValue(timeout)), progress, ct);
                 error.WriteLine();
                 output.WriteLine(reply.Ok ? $"{d,-16} installed {reply.Result?.ToJsonString(Pretty)}" : $"{d,-16} refused ({reply.Error}) {reply.Reason}");
-                if (!reply.Ok) rc = 1;
+                if (!reply.Ok) rc = FleetExitCodes.Refused;
             }
             return rc;
         }, broker, prefix, ct));
@@ -126,7 +126,7 @@ internal static class RemoteCommands
         if (parts.Length != 2 || !int.TryParse(parts[1], out var port))
         {
             error.WriteLine($"error: --broker '{broker}' is not host:port");
-            return 1;
+            return FleetExitCodes.BadInput;
         }
         using var client = new MqttClientFactory().CreateMqttClient();
         try
@@ -137,10 +137,15 @@ internal static class RemoteCommands
             await requests.SubscribeAsync(ct);
             return await body(client, requests);
         }
-        catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or TimeoutException or UsageException or IOException)
+        catch (UsageException ex)
         {
             error.WriteLine($"error: {ex.Message}");
-            return 1;
+            return FleetExitCodes.BadInput;
+        }
+        catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or TimeoutException or IOException)
+        {
+            error.WriteLine($"error: broker {broker}: {ex.Message}");
+            return FleetExitCodes.Unreachable;
         }
     }
 }
