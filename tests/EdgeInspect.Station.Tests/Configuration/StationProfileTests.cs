@@ -1,0 +1,33 @@
+using EdgeInspect.Core.Automation;
+using EdgeInspect.Station.Configuration;
+using EdgeInspect.TestSupport;
+using Xunit;
+
+namespace EdgeInspect.Station.Tests.Configuration;
+
+public class StationProfileTests
+{
+    [Theory]
+    [InlineData("dev")]
+    [InlineData("raspberry-pi-5")]
+    [InlineData("jetson-orin-nano")]
+    public void Load_ShippedProfiles_AreValid(string name)
+    {
+        var p = StationProfile.Load(name, Path.Combine(RepoPaths.Root, "device-config"));
+        Assert.False(string.IsNullOrEmpty(p.Device.Id));
+    }
+
+    [Fact]
+    public void Load_DuplicatePin_NamesKeyAndReason()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"ei-profile-{Guid.NewGuid():N}.json");
+        File.WriteAllText(path, """{ "Gpio": { "ButtonOk": 5, "ModeKeyA": 5 } }""");
+        try
+        {
+            var e = Assert.Throws<ConfigValueException>(() => StationProfile.Load(path, "/nonexistent"));
+            Assert.EndsWith("Gpio:ModeKeyA", e.Key);
+            Assert.Contains("already used by Gpio:ButtonOk", e.Reason);
+        }
+        finally { File.Delete(path); }
+    }
+}
