@@ -49,9 +49,12 @@ internal static partial class InspectionCommands
         var images = new Option<string?>("--images") { Description = "folder of images to replay (default: render virtual-line parts)" };
         var json = CliOptions.Json();
         var lanes = new Option<int>("--lanes") { Description = "network lanes for both sides, as Model:Lanes (1 = one copy; 0 = one per core)", DefaultValueFactory = _ => 1 }.InRange(0, 16);
+        var web = new Option<string?>("--web") { Description = "also serve the technician's page at this URL (e.g. http://127.0.0.1:8099) from the measured station" }
+            .Check(v => v is null || Uri.TryCreate(v, UriKind.Absolute, out _) ? null : "must be an absolute URL");
+        var browser = new Option<string?>("--browser") { Description = "with --web: a Chromium to keep the live page open in, headless, while the station is measured" };
         var cmd = new Command("pipeline", "station throughput (capture replay, cascade, classifier, policy, store) against the cascade alone on the same frames; p50/p99 frame-to-verdict latency; allocated bytes per frame once warm")
         {
-            model, frames, images, json, lanes,
+            model, frames, images, json, lanes, web, browser,
         };
         cmd.SetAction((parse, ct) => CliErrors.GuardAsync(async () =>
         {
@@ -63,7 +66,9 @@ internal static partial class InspectionCommands
                 string frameDir = parse.GetValue(images) ?? RenderFrames(Path.Combine(work, "frames"), Math.Min(n, 100));
                 var options = new InferenceOptions { Lanes = parse.GetValue(lanes) };
                 options.Validate();
-                var result = await RunPipelineBench(packageDir, frameDir, work, n, options, ct);
+                if (parse.GetValue(browser) is { } b && (parse.GetValue(web) is null || !File.Exists(b)))
+                    throw new CliException(parse.GetValue(web) is null ? "--browser: needs --web" : $"--browser: {b} not found");
+                var result = await RunPipelineBench(packageDir, frameDir, work, n, options, parse.GetValue(web), parse.GetValue(browser), ct);
                 if (parse.GetValue(json)) Console.WriteLine(JsonSerializer.Serialize(result, CamelCase));
                 else Console.Write(result.Table());
                 return ExitCodes.Ok;
@@ -91,7 +96,7 @@ internal static partial class InspectionCommands
         double CascadeOnlyFps, double StationFps, double Ratio,
         double LatencyP50Ms, double LatencyP99Ms, long StationAllocatedBytesPerFrame, long CascadeAllocatedBytesPerFrame,
         long FramesDropped, long Records, IReadOnlyDictionary<string, double> StageMeanMs,
-        double[] CascadeFpsRounds, double[] StationFpsRounds)
+        double[] CascadeFpsRounds, double[] StationFpsRounds, string? WebPage)
     {
         public string Table()
         {
@@ -104,13 +109,15 @@ internal static partial class InspectionCommands
             sb.AppendLine(ci, $"frame-to-verdict latency (capture stamp to stored record, station saturated): p50 {LatencyP50Ms:F1} ms, p99 {LatencyP99Ms:F1} ms");
             sb.AppendLine(ci, $"records stored {Records}, frames dropped {FramesDropped}");
             sb.AppendLine(ci, $"station stage means per part (ms, from the records): {string.Join(", ", StageMeanMs.Select(kv => $"{kv.Key} {kv.Value:F2}"))}");
+            if (WebPage is not null) sb.AppendLine(ci, $"technician's page: {WebPage}");
             return sb.ToString();
         }
     }
 
     private const int PipelineRounds = 3;
 
-    private static async Task<PipelineBenchResult> RunPipelineBench(string packageDir, string frameDir, string work, int n, InferenceOptions options, CancellationToken ct)
+    private static async Task<PipelineBenchResult> RunPipelineBench(string packageDir, string frameDir, string work, int n, InferenceOptions options,
+        string? webUrl, string? browser, CancellationToken ct)
     {
         using var ops = new OpenCvImageOps();
         var package = ModelPackage.Open(packageDir);
@@ -131,7 +138,11 @@ internal static partial class InspectionCommands
         var state = store.LoadState(); state.Mode = AutomationMode.Full; store.SaveState(state);
         var modes = new ModeController(store, new AutomationGate(new GateOptions()), time);
         var inspectors = new InspectorHost(PackageInspector.Open(package, new OnnxNetworkFactory(), options, new OpenCvImageOps(), ownsImageOps: true));
-        var engine = new StationEngine(new StationOptions { DeviceId = "bench" }, inspectors, modes, store, new SimulatedStationOutputs(), null, time);
+        StationEngine Engine(IEnumerable<IPartObserver>? observers) =>
+            new(new StationOptions { DeviceId = "bench" }, inspectors, modes, store, new SimulatedStationOutputs(), null, time, observers: observers);
+        await using var page = webUrl is null ? null : BenchWebPage.Create(webUrl, store, modes, inspectors, time, Engine);
+        var engine = page?.Engine ?? Engine(null);
+        if (page is not null) await page.StartAsync(webUrl!, browser, ct);
         await RunStation(frameDir, replay.Files.Count, engine, ct);
 
         // Rounds alternate the two, so a machine that slows down or speeds up mid-run (a shared VM) moves both;
@@ -163,7 +174,7 @@ internal static partial class InspectionCommands
             cascadeMedian, stationMedian, stationMedian / cascadeMedian, Percentile(latencies, 0.50), Percentile(latencies, 0.99),
             stationAlloc / PipelineRounds, cascadeAlloc / PipelineRounds, engine.Counters.FramesDropped, measured.Count,
             measured.SelectMany(r => r.LatencyMs).GroupBy(kv => kv.Key).ToDictionary(g => g.Key, g => Math.Round(g.Average(kv => kv.Value), 3)),
-            cascadeFps, stationFps);
+            cascadeFps, stationFps, webUrl is null ? null : browser is null ? $"page served at {webUrl}" : $"page served at {webUrl}, live page open in {browser}");
     }
 
     /// <summary>Runs the station's capture and inspection stages over <paramref name="count"/> replayed frames until every one is recorded.</summary>

@@ -130,12 +130,13 @@ public sealed class EveryPartRecordedTests : IDisposable
         var first = source.ReadAsync(CancellationToken.None).AsTask();
         driver.SetInput(22, PinValue.High); // part 1 at 0 ms, settles at 20 ms
         _time.Advance(TimeSpan.FromMilliseconds(20));
+        // Served at once, on the fake clock's 20 ms: the camera's first frame (340 ms) is too late for it.
+        using var part1 = await first.WaitAsync(TimeSpan.FromSeconds(5));
         driver.SetInput(22, PinValue.Low);
         _time.Advance(TimeSpan.FromMilliseconds(280));
         driver.SetInput(22, PinValue.High); // part 2 at 300 ms, settles at 320 ms
         _time.Advance(TimeSpan.FromMilliseconds(20));
 
-        using var part1 = await first.WaitAsync(TimeSpan.FromSeconds(5));
         using var part2 = await source.ReadAsync(CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(5));
 
         Assert.Equal("part-1", part1!.PartId);
