@@ -51,10 +51,14 @@ public sealed class ShadowStatistics
     /// <summary>Adds every stored record that carries both a human and a model verdict.</summary>
     public void AddRange(IEnumerable<InspectionRecord> records)
     {
-        foreach (var r in records)
-        {
-            if (r.HumanVerdict is { } h && r.ModelVerdict is { } m) Add(h, r.HumanClass, m, r.ModelClass);
-        }
+        foreach (var r in records) Add(r);
+    }
+
+    /// <summary>Adds one stored part when it has both verdicts; a part without both is not a pair and is skipped.</summary>
+    public void Add(InspectionRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        if (record.HumanVerdict is { } h && record.ModelVerdict is { } m) Add(h, record.HumanClass, m, record.ModelClass);
     }
 
     public long Paired => _n;

@@ -50,6 +50,9 @@ public static class HealthPage
         {
             Row(sb, "state", fleet["modelState"]?.ToString());
             foreach (var slot in new[] { "active", "candidate", "previous" }) Row(sb, $"slot ({slot})", Slot(fleet[slot]));
+            // The candidate's three-way shadow (human, active, candidate on the same parts) while one is on trial.
+            if (fleet["shadow"] is { } shadow) Row(sb, "candidate three-way shadow", shadow.ToJsonString(), "candidate-shadow");
+            if (fleet["watch"] is { } watch) Row(sb, "promoted model watch", watch.ToJsonString(), "model-watch");
         }
         sb.Append("</table></section>");
         return Html.Page("Health", "/health", sb.ToString(), user);
