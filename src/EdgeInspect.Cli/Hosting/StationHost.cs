@@ -112,6 +112,7 @@ public static partial class StationHost
         return $"station {device.Id}/{device.Station}: source {services.GetRequiredService<Core.Imaging.IFrameSource>().Name}, " +
             $"model {model?.ModelName} {model?.ModelVersion}, mode {services.GetRequiredService<ModeController>().Current.ToWire()}, " +
             $"store {Path.GetFullPath(services.GetRequiredService<IOptions<StoreOptions>>().Value.Path)}, " +
-            $"uplink {(uplink.Enabled ? $"{uplink.Host}:{uplink.Port}" : "off (records buffer locally)")}; Ctrl-C to stop";
+            $"uplink {(uplink.Enabled ? $"{uplink.Host}:{uplink.Port}" : "off (records buffer locally)")}" +
+            (services.GetService<Web.WebHostedService>() is { } web ? $", page {string.Join(" ", web.Addresses)}" : "") + "; Ctrl-C to stop";
     }
 }
