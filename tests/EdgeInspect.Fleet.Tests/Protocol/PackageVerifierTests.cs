@@ -9,6 +9,13 @@ namespace EdgeInspect.Fleet.Tests.Protocol;
 
 public sealed class PackageVerifierTests
 {
+    /// <summary>Writes <paramref name="manifest"/> as manifest.json, exactly these bytes, with its signature.</summary>
+    private static void WriteSigned(string folder, byte[] manifest, System.Security.Cryptography.ECDsa key)
+    {
+        File.WriteAllBytes(Path.Combine(folder, "manifest.json"), manifest);
+        File.WriteAllBytes(Path.Combine(folder, PackageSignature.FileName), PackageSignature.Sign(manifest, key).ToBytes());
+    }
+
     private static readonly DeviceIdentity Device = new("dev-01", "line-a");
 
     private static PackageRefusedException Refused(string folder, TrustedKeys keys, long? installed = null, bool rollback = false) =>
@@ -153,8 +160,7 @@ public sealed class PackageVerifierTests
         using var keys = TestPackages.Trust(key);
         var folder = tmp.Sub("p");
         var bytes = Encoding.UTF8.GetBytes("name: yaml-not-json\nversion: 5\n");
-        File.WriteAllBytes(Path.Combine(folder, "manifest.json"), bytes);
-        File.WriteAllBytes(Path.Combine(folder, PackageSignature.FileName), PackageSignature.Sign(bytes, key).ToBytes());
+        WriteSigned(folder, bytes, key);
 
         var ex = Refused(folder, keys);
 
@@ -170,8 +176,7 @@ public sealed class PackageVerifierTests
         using var keys = TestPackages.Trust(key);
         var folder = tmp.Sub("p");
         var bytes = Encoding.UTF8.GetBytes("{\"name\":\"m\",\"version\":\"five\"}");
-        File.WriteAllBytes(Path.Combine(folder, "manifest.json"), bytes);
-        File.WriteAllBytes(Path.Combine(folder, PackageSignature.FileName), PackageSignature.Sign(bytes, key).ToBytes());
+        WriteSigned(folder, bytes, key);
 
         var ex = Refused(folder, keys);
 
@@ -190,8 +195,7 @@ public sealed class PackageVerifierTests
         m.Classifier!.File = "../outside.onnx";
         m.Classifier.Sha256 = new string('a', 64);
         var bytes = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(m, PackageVerifier.ManifestJson);
-        File.WriteAllBytes(Path.Combine(folder, "manifest.json"), bytes);
-        File.WriteAllBytes(Path.Combine(folder, PackageSignature.FileName), PackageSignature.Sign(bytes, key).ToBytes());
+        WriteSigned(folder, bytes, key);
 
         Assert.Equal(RefusalCode.UnsafePath, Refused(folder, keys).Code);
     }
@@ -246,8 +250,7 @@ public sealed class PackageVerifierTests
     /// <summary>Writes <paramref name="bytes"/> as the manifest and signs them, as the fleet tool does.</summary>
     private static void SignManifest(string folder, byte[] bytes, System.Security.Cryptography.ECDsa key)
     {
-        File.WriteAllBytes(Path.Combine(folder, "manifest.json"), bytes);
-        File.WriteAllBytes(Path.Combine(folder, PackageSignature.FileName), PackageSignature.Sign(bytes, key).ToBytes());
+        WriteSigned(folder, bytes, key);
     }
 
     /// <summary>The loader (model check, detect, the station) and the fleet verifier refuse with the same kind and message.</summary>
