@@ -95,9 +95,6 @@ public sealed record InferenceOptions
         int total = IntraOpThreads > 0 ? IntraOpThreads : Environment.ProcessorCount;
         return this with { IntraOpThreads = Math.Max(1, total / lanes) };
     }
-
-    /// <summary>The providers this runtime knows (<see cref="ExecutionProviders.Known"/>).</summary>
-    public static IReadOnlyList<string> KnownProviders => ExecutionProviders.Known;
 }
 
 /// <summary>Opens networks from files (one backend per accelerator stack, chosen by configuration).</summary>
