@@ -45,7 +45,10 @@ public sealed class Browser : IAsyncLifetime
         await page.FillAsync("#name", name);
         await page.FillAsync("#password", password);
         await page.ClickAsync("#login");
-        await page.WaitForURLAsync("**/mode");
+        // The URL is polled and the form awaited, not the "load" event: a CI run once saw WaitForURL find /mode
+        // and then wait 60 s for a load event that had already passed (network idle fired, load never did).
+        await Assertions.Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/mode$"));
+        await Assertions.Expect(page.Locator("#mode-form")).ToBeVisibleAsync();
     }
 
     /// <inheritdoc/>
