@@ -148,13 +148,6 @@ public sealed class LiteDbInspectionStore : IInspectionStore, IOutboxQueue, ITel
         {
             if (records[i] is null) throw new ArgumentException($"records[{i}] is null", nameof(records));
         }
-        long paired = 0, agreed = 0;
-        foreach (var r in records)
-        {
-            if (r.Agreement is not { } agree) continue;
-            paired++;
-            if (agree) agreed++;
-        }
         string? epoch;
         lock (_gate) epoch = _p.File.IsDisposed ? null : _p.State.Epoch;
         var prepared = Prepare(records, epoch);
@@ -174,7 +167,7 @@ public sealed class LiteDbInspectionStore : IInspectionStore, IOutboxQueue, ITel
                     p.Budget.Add(p.Records.Insert(x));
                     p.Outbox.Enqueue(x.Record.Sequence);
                 }
-                p.State.Advance(prepared[^1].Record.Sequence, paired, agreed);
+                p.State.Advance(prepared[^1].Record.Sequence, records);
                 p.Budget.EvictIfOverBudget(keepSequence: p.State.LastSequence);
                 p.Budget.Write();
                 p.File.Commit();

@@ -51,24 +51,26 @@ internal sealed class StoreParts : IDisposable
     public DiskBudget Budget { get; }
 
     /// <summary>
-    /// On a file whose state predates the evidence counters, counts paired and agreed parts over the stored records once
-    /// (the only start-up cost that grows with the store, paid a single time per file).
+    /// On a file whose state predates the evidence counters (or their per-model split), counts paired and agreed parts
+    /// over the stored records once (the only start-up cost that grows with the store, paid a single time per file).
     /// </summary>
     public void CountEvidenceIfMissing()
     {
         if (!State.NeedsEvidenceCount) return;
         long paired = 0, agreed = 0, after = long.MinValue;
+        var perModel = new List<ModelEvidence>();
         while (Records.Page(after, CountPage) is { Count: > 0 } page)
         {
             foreach (var r in page)
             {
                 after = r.Sequence;
-                if (JsonSerializer.Deserialize<InspectionRecord>(r.Json, RecordJson.Options)?.Agreement is not { } agree) continue;
+                if (JsonSerializer.Deserialize<InspectionRecord>(r.Json, RecordJson.Options) is not { } record
+                    || !ModelEvidence.Count(perModel, record)) continue;
                 paired++;
-                if (agree) agreed++;
+                if (record.Agreement == true) agreed++;
             }
         }
-        State.SetEvidence(paired, agreed);
+        State.SetEvidence(paired, agreed, perModel);
     }
 
     /// <summary>
@@ -95,7 +97,13 @@ internal sealed class StoreParts : IDisposable
             foreach (var a in salvaged.Audit) Audit.Import(a);
             var state = salvaged.State ?? new DeviceState();
             State.Restore(state, salvaged.HighestSequence);
-            if (salvaged.State is null) State.SetEvidence(Paired(salvaged, out var agreed), agreed);
+            if (salvaged.State is null) State.SetEvidence(Paired(salvaged, out var agreed, out var perModel), agreed, perModel);
+            // A state from a build before the per-model split: the salvaged records give the split, the totals stay.
+            else if (salvaged.State.ModelEvidence.Count == 0 && salvaged.State.PairedParts > 0)
+            {
+                Paired(salvaged, out _, out var split);
+                State.SetEvidence(salvaged.State.PairedParts, salvaged.State.AgreedParts, split);
+            }
             Budget.Write();
             File.Commit();
         }
@@ -111,15 +119,17 @@ internal sealed class StoreParts : IDisposable
     /// <summary>Closes the file.</summary>
     public void Dispose() => File.Dispose();
 
-    private static long Paired(SalvagedStore salvaged, out long agreed)
+    private static long Paired(SalvagedStore salvaged, out long agreed, out List<ModelEvidence> perModel)
     {
         long paired = 0;
         agreed = 0;
+        perModel = [];
         foreach (var d in salvaged.Records)
         {
-            if (JsonSerializer.Deserialize<InspectionRecord>(d["json"].AsBinary, RecordJson.Options)?.Agreement is not { } agree) continue;
+            if (JsonSerializer.Deserialize<InspectionRecord>(d["json"].AsBinary, RecordJson.Options) is not { } record
+                || !ModelEvidence.Count(perModel, record)) continue;
             paired++;
-            if (agree) agreed++;
+            if (record.Agreement == true) agreed++;
         }
         return paired;
     }

@@ -118,7 +118,8 @@ internal static class StationParts
             store.SaveState(state);
             store.AppendAudit(new AuditEvent(time.GetUtcNow(), "mode-init", "service", "profile", null, automation.Initial.ToWire(), "first start"));
         }
-        return new ModeController(store, new AutomationGate(automation.Gate), time);
+        // The evidence the gate counts is the model the host holds now (the fleet agent swaps it on promote and rollback).
+        return new ModeController(store, new AutomationGate(automation.Gate), time, sp.GetRequiredService<IInspectorHost>());
     }
 
     /// <summary>The folder `edgeinspect mode set` drops requests into: beside the store.</summary>

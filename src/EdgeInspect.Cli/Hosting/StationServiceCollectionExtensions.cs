@@ -57,11 +57,14 @@ public static class StationServiceCollectionExtensions
         {
             var device = sp.GetRequiredService<IOptions<DeviceOptions>>().Value;
             var human = sp.GetRequiredService<IOptions<HumanVerdictOptions>>().Value;
+            var automation = sp.GetRequiredService<IOptions<AutomationOptions>>().Value;
             return new StationOptions
             {
                 DeviceId = device.Id,
                 Station = device.Station,
-                PartialConfidence = sp.GetRequiredService<IOptions<AutomationOptions>>().Value.PartialConfidence,
+                PartialConfidence = automation.PartialConfidence,
+                AuditSampleRate = automation.AuditSampleRate,
+                AuditSampleSeed = automation.AuditSampleSeed,
                 HumanWindow = TimeSpan.FromMilliseconds(human.WindowMs),
             };
         });

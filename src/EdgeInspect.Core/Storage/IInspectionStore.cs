@@ -58,6 +58,17 @@ public sealed class DeviceState
     public long PairedParts { get; set; }
     /// <summary>Of <see cref="PairedParts"/>, those where the human and the model agreed.</summary>
     public long AgreedParts { get; set; }
+    /// <summary>
+    /// <see cref="PairedParts"/> and <see cref="AgreedParts"/> per model (name and version), counted by the store with the
+    /// records like them: the gate counts only the active model's. A copy saved back never moves them.
+    /// </summary>
+    public List<ModelEvidence> ModelEvidence { get; set; } = [];
+    /// <summary>
+    /// Evidence a model brought with it from outside its own records: a candidate's three-way shadow (its verdicts
+    /// against the human's on live parts) carried over at its promotion. Written by whoever promotes, through
+    /// <see cref="IInspectionStore.SaveState"/>; the gate adds it to <see cref="ModelEvidence"/>.
+    /// </summary>
+    public List<ModelEvidence> CarriedEvidence { get; set; } = [];
     /// <summary>Model slot folders ("a" / "b") and which is active.</summary>
     public string? ActiveSlot { get; set; }
     public string? CandidateSlot { get; set; }

@@ -26,6 +26,7 @@ public sealed class InMemoryInspectionStore : IInspectionStore
             {
                 _state.PairedParts++;
                 if (agreed) _state.AgreedParts++;
+                Storage.ModelEvidence.Count(_state.ModelEvidence, record);
             }
         }
     }
@@ -52,6 +53,7 @@ public sealed class InMemoryInspectionStore : IInspectionStore
             copy.LastSequence = Math.Max(copy.LastSequence, _state.LastSequence);
             copy.PairedParts = _state.PairedParts;
             copy.AgreedParts = _state.AgreedParts;
+            copy.ModelEvidence = Storage.ModelEvidence.Copy(_state.ModelEvidence);
             _state = copy;
         }
     }
@@ -74,6 +76,8 @@ public sealed class InMemoryInspectionStore : IInspectionStore
         LastSequence = s.LastSequence,
         PairedParts = s.PairedParts,
         AgreedParts = s.AgreedParts,
+        ModelEvidence = Storage.ModelEvidence.Copy(s.ModelEvidence),
+        CarriedEvidence = Storage.ModelEvidence.Copy(s.CarriedEvidence),
         ActiveSlot = s.ActiveSlot,
         CandidateSlot = s.CandidateSlot,
         PreviousSlot = s.PreviousSlot,

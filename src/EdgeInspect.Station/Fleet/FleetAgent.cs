@@ -42,6 +42,8 @@ public sealed class FleetAgent : IPartObserver, IDisposable
     private CandidateTrial? _trial;
     private JsonObject? _lastShadowReport;
     private ModelWatch? _watch;
+    // Set under _lock when the active model changed; the mode is checked against its evidence after the locks.
+    private (string Source, string Why)? _modelChanged;
     private bool _disposed;
 
     /// <summary>Validates <paramref name="options"/>; call <see cref="Start"/> before frames flow.</summary>
@@ -111,6 +113,10 @@ public sealed class FleetAgent : IPartObserver, IDisposable
             }
         }
         _audit.Raise(events);
+        // The model serving now (the slot's, or the profile's when the slot did not load) must support the persisted mode.
+        string? serving;
+        lock (_lock) serving = FleetStatusProjection.Describe(_slots.Active, state.ActiveSlot) ?? "none";
+        _modes.StepDownIfUnsupported("start", $"model {serving} serves after start");
     }
 
     /// <summary>
@@ -201,6 +207,7 @@ public sealed class FleetAgent : IPartObserver, IDisposable
         // inspection stage starts using it.
         lock (_candidateGate) lock (_lock) result = PromoteLocked(actor, source, reason, force, events);
         _audit.Raise(events);
+        CheckModeAfterModelChange();
         return result;
     }
 
@@ -230,6 +237,7 @@ public sealed class FleetAgent : IPartObserver, IDisposable
             result = RollbackLocked(actor, source, reason, automatic: false, events);
         }
         _audit.Raise(events);
+        CheckModeAfterModelChange();
         return result;
     }
 
@@ -260,6 +268,7 @@ public sealed class FleetAgent : IPartObserver, IDisposable
             }
         }
         _audit.Raise(events);
+        CheckModeAfterModelChange();
     }
 
     /// <summary>The status message's fleet part: mode, slots and versions, model state, candidate and watch, last events.</summary>
@@ -351,9 +360,14 @@ public sealed class FleetAgent : IPartObserver, IDisposable
         }
         var from = FleetStatusProjection.Describe(_slots.Active, state.ActiveSlot);
         var to = FleetStatusProjection.Describe(_trial.Inspector, state.CandidateSlot);
+        // The candidate's own agreement with the human, measured on live parts beside the active model, becomes the
+        // gate evidence of the model it now is; the old model's evidence stays with the old model.
+        var shadow = _trial.Shadow;
+        _modes.CarryEvidence(_trial.Inspector.ModelName, _trial.Inspector.ModelVersion, shadow.PairedWithHuman, shadow.CandidateAgreesHuman);
         _slots.Promote();
-        _lastShadowReport = _trial.Shadow.ToJson();
+        _lastShadowReport = shadow.ToJson();
         _trial = null;
+        _modelChanged = (source, $"model {to} promoted");
         _watch = new ModelWatch(_options.Rollback);
         var why = gate is null ? "gate met" : $"forced past the gate ({gate})";
         events.Add(_audit.Append("model-promoted", actor, source, from, to, $"{reason} | {why}"));
@@ -374,8 +388,21 @@ public sealed class FleetAgent : IPartObserver, IDisposable
         var to = FleetStatusProjection.Describe(_slots.Previous, state.PreviousSlot);
         _slots.Rollback();
         _watch = null;
+        _modelChanged = (source, $"rolled back to model {to}");
         events.Add(_audit.Append(automatic ? "model-auto-rollback" : "model-rolled-back", actor, source, from, to, reason));
         return new FleetActionResult(true, null, reason ?? "rolled back");
+    }
+
+    /// <summary>After the locks: a model change that left the mode without the new model's evidence steps the mode down.</summary>
+    private void CheckModeAfterModelChange()
+    {
+        (string Source, string Why)? changed;
+        lock (_lock)
+        {
+            changed = _modelChanged;
+            _modelChanged = null;
+        }
+        if (changed is { } c) _modes.StepDownIfUnsupported(c.Source, c.Why);
     }
 
     private void SetCandidate(IInspector inspector)

@@ -3,10 +3,13 @@ namespace EdgeInspect.Station.Pipeline;
 /// <summary>Live counters for progress, the final summary and fault reporting.</summary>
 public sealed class StationCounters
 {
-    internal long Parts, Paired, Agreements, Rejects, FailSafe, Dropped, ModelFaults, RejectFaults, ImageFaults, StoreFaults, CaptureFaults;
+    internal long Parts, AuditSampled, Paired, Agreements, Rejects, FailSafe, Dropped, ModelFaults, RejectFaults, ImageFaults, StoreFaults, CaptureFaults;
 
     /// <summary>Parts whose record is stored.</summary>
     public long PartsInspected => Interlocked.Read(ref Parts);
+
+    /// <summary>Parts in partial or full sent to the human by audit sampling.</summary>
+    public long AuditSamples => Interlocked.Read(ref AuditSampled);
 
     /// <summary>Stored parts with both a human and a model verdict.</summary>
     public long PairedParts => Interlocked.Read(ref Paired);

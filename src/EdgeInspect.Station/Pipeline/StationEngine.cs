@@ -34,6 +34,7 @@ public sealed class StationEngine(
     ILogger? log = null)
 {
     private readonly IPartObserver[] _observers = observers?.ToArray() ?? [];
+    private readonly AuditSampler _audit = new(options.AuditSampleRate, options.AuditSampleSeed);
 
     // The store moves its high-water mark in the same transaction as the records, so the persisted state alone says
     // where to go on (start-up reads no records, whatever the store's size) and a number is never handed out twice.
@@ -99,6 +100,13 @@ public sealed class StationEngine(
         }
 
         var decision = AutomationPolicy.Decide(mode, result is not null && result.Confidence >= options.PartialConfidence);
+        // Audit sampling: a part the model would decide goes to the human instead, decided as in assist, so the
+        // model's agreement keeps being measured in partial and full (the model watch sees its wrong verdicts).
+        if (decision.ModelActuates && result is not null && _audit.Next())
+        {
+            decision = AutomationPolicy.Decide(AutomationMode.Assist, confidentEnough: true);
+            Interlocked.Increment(ref Counters.AuditSampled);
+        }
 
         // Human pairing: the inspector's button press for this part (GPIO at a station, simulated on the virtual
         // line). Only a mode where the human decides waits for it; otherwise a press already made is still paired.
@@ -220,7 +228,7 @@ public sealed class StationEngine(
             {
                 Interlocked.Increment(ref Counters.Paired);
                 if (agreed) Interlocked.Increment(ref Counters.Agreements);
-                modes.RecordPair(agreed);
+                modes.RecordPair(record);
             }
             // Telemetry, after the part is decided and stored so it adds nothing to the actuation path.
             if (part.Frame.Fault is null) Telemetry.InputFrame(part.Frame.Image);

@@ -7,6 +7,13 @@ public sealed record StationOptions
     public string Station { get; init; } = "station-1";
     /// <summary>In partial mode the model actuates only at or above this confidence.</summary>
     public float PartialConfidence { get; init; } = 0.9f;
+    /// <summary>
+    /// In partial and full, the fraction of the parts the model would decide that go to the human instead (audit
+    /// sampling), so the model's agreement keeps being measured.
+    /// </summary>
+    public double AuditSampleRate { get; init; }
+    /// <summary>Seed of the audit sampling's draws, for a repeatable run; null: a random seed.</summary>
+    public ulong? AuditSampleSeed { get; init; }
     /// <summary>How long a part waits for the inspector's button when the human decides.</summary>
     public TimeSpan HumanWindow { get; init; } = TimeSpan.FromSeconds(10);
 }

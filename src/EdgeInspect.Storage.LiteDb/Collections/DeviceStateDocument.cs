@@ -1,3 +1,4 @@
+using EdgeInspect.Core.Domain;
 using EdgeInspect.Core.Storage;
 using LiteDB;
 using JsonSerializer = System.Text.Json.JsonSerializer;
@@ -20,7 +21,9 @@ internal sealed class DeviceStateDocument
     public const string EpochId = "epoch";
 
     // Marks a state whose evidence counters cover every stored record; a file written before they existed lacks it.
+    // Its value is the counters' generation: 2 since the evidence is also kept per model, so a file at 1 is counted again.
     private const string EvidenceKey = "evidence";
+    private const int EvidenceGeneration = 2;
 
     private readonly ILiteCollection<BsonDocument> _state;
     private DeviceState _current;
@@ -42,7 +45,7 @@ internal sealed class DeviceStateDocument
             Epoch = epoch["epoch"].AsString;
         }
         var doc = _state.FindById(Id);
-        NeedsEvidenceCount = doc is not null && !doc.ContainsKey(EvidenceKey);
+        NeedsEvidenceCount = doc is not null && (!doc.ContainsKey(EvidenceKey) || !doc[EvidenceKey].IsInt32 || doc[EvidenceKey].AsInt32 < EvidenceGeneration);
     }
 
     /// <summary>This file's store epoch (32 hex digits).</summary>
@@ -65,6 +68,7 @@ internal sealed class DeviceStateDocument
         copy.LastSequence = Math.Max(copy.LastSequence, _current.LastSequence);
         copy.PairedParts = _current.PairedParts;
         copy.AgreedParts = _current.AgreedParts;
+        copy.ModelEvidence = ModelEvidence.Copy(_current.ModelEvidence);
         Write(copy);
         _current = copy;
     }
@@ -85,22 +89,31 @@ internal sealed class DeviceStateDocument
     }
 
     /// <summary>
-    /// Moves the high-water mark to <paramref name="sequence"/>, adds the evidence of the records stored with it, and
-    /// writes the state, in the caller's transaction.
+    /// Moves the high-water mark to <paramref name="sequence"/>, adds the evidence of <paramref name="records"/> (the
+    /// records stored with it: paired parts, in total and per model), and writes the state, in the caller's transaction.
     /// </summary>
-    public void Advance(long sequence, long paired = 0, long agreed = 0)
+    public void Advance(long sequence, IReadOnlyList<InspectionRecord>? records = null)
     {
         _current.LastSequence = Math.Max(_current.LastSequence, sequence);
-        _current.PairedParts += paired;
-        _current.AgreedParts += agreed;
+        if (records is not null)
+        {
+            for (var i = 0; i < records.Count; i++)
+            {
+                var r = records[i];
+                if (!ModelEvidence.Count(_current.ModelEvidence, r)) continue;
+                _current.PairedParts++;
+                if (r.Agreement == true) _current.AgreedParts++;
+            }
+        }
         Write(_current);
     }
 
-    /// <summary>Replaces the evidence counters (a count over the stored records) and writes the state.</summary>
-    public void SetEvidence(long paired, long agreed)
+    /// <summary>Replaces the evidence counters (a count over the stored records, in total and per model) and writes the state.</summary>
+    public void SetEvidence(long paired, long agreed, List<ModelEvidence> perModel)
     {
         _current.PairedParts = paired;
         _current.AgreedParts = agreed;
+        _current.ModelEvidence = perModel;
         Write(_current);
         NeedsEvidenceCount = false;
     }
@@ -118,7 +131,7 @@ internal sealed class DeviceStateDocument
     public void Reload() => _current = Read();
 
     private void Write(DeviceState s) =>
-        _state.Upsert(new BsonDocument { ["_id"] = Id, ["json"] = JsonSerializer.SerializeToUtf8Bytes(s, RecordJson.Options), [EvidenceKey] = 1 });
+        _state.Upsert(new BsonDocument { ["_id"] = Id, ["json"] = JsonSerializer.SerializeToUtf8Bytes(s, RecordJson.Options), [EvidenceKey] = EvidenceGeneration });
 
     private DeviceState Read()
     {
