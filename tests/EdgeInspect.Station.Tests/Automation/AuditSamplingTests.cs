@@ -1,5 +1,6 @@
 using EdgeInspect.Core.Automation;
 using EdgeInspect.Core.Domain;
+using EdgeInspect.Core.Geometry;
 using EdgeInspect.Core.Imaging;
 using EdgeInspect.Core.Storage;
 using EdgeInspect.Station.Automation;
@@ -39,24 +40,35 @@ public sealed class AuditSamplingTests
         var human = new WatchedHuman(new SimulatedHumanInspector(new HumanInspectorOptions { Accuracy = 1 }));
         var options = new StationOptions { AuditSampleRate = rate, AuditSampleSeed = seed, HumanWindow = TimeSpan.FromSeconds(7) };
         var engine = new StationEngine(options, host, modes, store, new SimulatedStationOutputs(), human, _time);
-        var source = new VirtualLineSource(new PartRenderer(new PartRendererOptions { Seed = 9, Width = 160, Height = 120 }), TimeSpan.Zero, _time, parts);
         var records = new List<InspectionRecord>(parts);
-        while (source.ReadAsync(CancellationToken.None).AsTask().Result is { } frame)
+        for (var i = 0; i < parts; i++)
         {
-            using (frame) records.Add(engine.Process(frame));
+            using var frame = Part(i);
+            records.Add(engine.Process(frame));
         }
         return (records, human, engine);
     }
 
-    [Fact]
-    public void Decide_FullModeFivePercentSampling_RateWithinOnePointAndSampledPartsWaitForTheHuman()
+    /// <summary>
+    /// A virtual-line part without its pixels (the simulated model and inspector read only the ground truth), so
+    /// thousands of parts take no rendering time; every third part has a scratch.
+    /// </summary>
+    private Frame Part(int index)
     {
-        const int parts = 4000;
+        var id = $"p{index}";
+        DefectTruth[] defects = index % 3 == 0 ? [new DefectTruth(DefectClasses.Scratch, new BoxF(10, 10, 20, 20))] : [];
+        return new Frame(new ImageBuffer(1, 1), index, _time.GetUtcNow(), id) { GroundTruth = new PartTruth(index, id, defects, new BoxF(0, 0, 160, 120)) };
+    }
+
+    [Fact]
+    public void Decide_FullModeFivePercentSampling_RateWithinHalfAPointAndSampledPartsWaitForTheHuman()
+    {
+        const int parts = 10_000;
         var (records, human, engine) = Run(AutomationMode.Full, rate: 0.05, parts, seed: 42);
 
         var sampled = records.Where(r => r.VerdictSource == VerdictSource.Human).ToList();
-        // 4,000 draws at 5 %: 200 expected, standard deviation 13.8; one percentage point is about 2.9 of them.
-        Assert.InRange(sampled.Count, 160, 240);
+        // 10,000 draws at 5 %: 500 expected, standard deviation 21.8; half a percentage point is about 2.3 of them.
+        Assert.InRange(sampled.Count, 450, 550);
         Assert.Equal(sampled.Count, engine.Counters.AuditSamples);
         Assert.All(sampled, r =>
         {
