@@ -133,7 +133,7 @@ public sealed class GateEvidenceTests : IDisposable
     {
         var rig = Start(new StandIn("1"), new StandIn("2"), o => o.Promotion = new PromotionOptions { MinParts = 20, MinAgreement = 0.8 });
         await rig.Parts(30);
-        Assert.Equal(30, rig.Agent.ShadowReport()["candidate"]!["pairedWithHuman"]!.GetValue<long>());
+        Assert.Equal(30, rig.Agent.ShadowReport()["candidate"]!["stats"]!["pairedWithHuman"]!.GetValue<long>());
         Assert.Equal((30L, 30L), rig.Modes.Evidence); // v1's own parts
 
         Assert.True(rig.Agent.Promote("tester", "test", "gate met", force: false).Done);
@@ -157,7 +157,7 @@ public sealed class GateEvidenceTests : IDisposable
         // candidate's shadow gathers no verdict to compare with.
         var rig = Start(new StandIn("1"), new StandIn("2"), _ => { }, AutomationMode.Full, v1History: 60);
         await rig.Parts(30);
-        Assert.Equal(0, rig.Agent.ShadowReport()["candidate"]!["pairedWithHuman"]!.GetValue<long>());
+        Assert.Equal(0, rig.Agent.ShadowReport()["candidate"]!["stats"]!["pairedWithHuman"]!.GetValue<long>());
         Assert.Equal(AutomationMode.Full, rig.Modes.Current);
 
         Assert.True(rig.Agent.Promote("tester", "test", "urgent fix", force: true).Done);
@@ -175,7 +175,7 @@ public sealed class GateEvidenceTests : IDisposable
     }
 
     [Fact]
-    public async Task Rollback_ToModelWithEvidence_ModeStandsAndToModelWithoutEvidence_StepsDown()
+    public async Task Rollback_ToModelWithItsOwnEvidence_ModeStands()
     {
         var rig = Start(new StandIn("1"), new StandIn("2"), o => o.Promotion = new PromotionOptions { MinParts = 20, MinAgreement = 0.8 });
         await rig.Parts(30);
@@ -185,8 +185,27 @@ public sealed class GateEvidenceTests : IDisposable
         Assert.True(rig.Agent.Rollback("tester", "test", "back to v1").Done);
 
         Assert.Equal("1", rig.Host.Current!.ModelVersion);
-        Assert.Equal(AutomationMode.Full, rig.Modes.Current); // v1 has its own 30 parts
+        Assert.Equal(AutomationMode.Full, rig.Modes.Current); // v1 has its own 30 agreeing parts
         Assert.DoesNotContain(rig.Store.AuditEvents(), e => e.Kind == "mode-step-down");
+    }
+
+    [Fact]
+    public async Task Rollback_ToModelWhoseAgreementFailsTheGate_StepsModeDownAudited()
+    {
+        // v1 misses every defect: its 30 shadow parts agree with the inspector on about half.
+        var rig = Start(new StandIn("1") { Broken = true }, new StandIn("2"), o => o.Promotion = new PromotionOptions { MinParts = 20, MinAgreement = 0.8 });
+        await rig.Parts(30);
+        Assert.True(rig.Agent.Promote("tester", "test", "gate met", force: false).Done);
+        Assert.True(rig.Modes.TrySetMode(AutomationMode.Full, "tester", "test", "v2 measured as candidate", force: false).Changed);
+
+        Assert.True(rig.Agent.Rollback("tester", "test", "back to v1").Done);
+
+        Assert.Equal("1", rig.Host.Current!.ModelVersion);
+        Assert.Equal(AutomationMode.Assist, rig.Modes.Current);
+        var audit = Assert.Single(rig.Store.AuditEvents(), e => e.Kind == "mode-step-down");
+        Assert.Equal(("system", "test", "full", "assist"), (audit.Actor, audit.Source, audit.From, audit.To)); // the source of the rollback
+        Assert.Contains("rolled back to model stand-in v1", audit.Reason);
+        Assert.Contains("Wilson 95% lower bound", audit.Reason);
     }
 
     [Fact]
@@ -200,7 +219,7 @@ public sealed class GateEvidenceTests : IDisposable
         }, AutomationMode.Full, v1History: 60, auditSampleRate: 0.2);
         // In full, the candidate is compared with the human only on the audit-sampled parts.
         await rig.Parts(150);
-        var shadowed = rig.Agent.ShadowReport()["candidate"]!["pairedWithHuman"]!.GetValue<long>();
+        var shadowed = rig.Agent.ShadowReport()["candidate"]!["stats"]!["pairedWithHuman"]!.GetValue<long>();
         Assert.InRange(shadowed, 20, 45);
         Assert.True(rig.Agent.Promote("tester", "test", "gate met on sampled parts", force: false).Done);
         Assert.Equal(AutomationMode.Full, rig.Modes.Current);
