@@ -51,9 +51,6 @@ public sealed class ModeController
 
     public AutomationMode Current => (AutomationMode)_mode;
 
-    /// <summary>The gate these evidence figures are judged by.</summary>
-    public AutomationGate Gate => _gate;
-
     /// <summary>Raised after an accepted change (status light, MQTT status), outside the lock.</summary>
     public event Action<ModeChangeResult>? Changed;
 
@@ -129,7 +126,7 @@ public sealed class ModeController
     }
 
     /// <summary>
-    /// After the active model changed (promotion, rollback, a slot that did not load at start): when its evidence does
+    /// After the active model changed (promotion, rollback, an active slot that did not load at start): when its evidence does
     /// not support the current mode, steps down to the highest mode it does support, audited as "mode-step-down" with
     /// actor "system" and the gate's reason. Past overrides do not carry over: they were given for another model.
     /// Null when the mode stands.

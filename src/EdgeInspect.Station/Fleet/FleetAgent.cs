@@ -80,6 +80,7 @@ public sealed class FleetAgent : IPartObserver, IDisposable
     {
         var state = _slots.State();
         var events = new List<AuditEvent>();
+        var restoreFailed = false;
         lock (_lock) _slots.AdoptHostModel();
         if (state.ActiveSlot is { } active && _slots.Holds(active))
         {
@@ -92,11 +93,13 @@ public sealed class FleetAgent : IPartObserver, IDisposable
             catch (Exception e) when (e is not OutOfMemoryException)
             {
                 events.Add(_audit.Append("model-restore-failed", "service", "start", null, active, e.Message));
+                restoreFailed = true;
             }
         }
         else if (state.ActiveSlot is { } missing)
         {
             events.Add(_audit.Append("model-restore-failed", "service", "start", null, missing, $"slot {missing} is empty or its manifest unreadable; the profile's model serves"));
+            restoreFailed = true;
         }
         if (state.CandidateSlot is { } cand && _slots.Holds(cand))
         {
@@ -113,10 +116,14 @@ public sealed class FleetAgent : IPartObserver, IDisposable
             }
         }
         _audit.Raise(events);
-        // The model serving now (the slot's, or the profile's when the slot did not load) must support the persisted mode.
-        string? serving;
-        lock (_lock) serving = FleetStatusProjection.Describe(_slots.Active, state.ActiveSlot) ?? "none";
-        _modes.StepDownIfUnsupported("start", $"model {serving} serves after start");
+        // The profile's model serving in place of an active slot that did not load is a model change like a rollback:
+        // it must support the persisted mode. (A normal restart is no model change: a forced mode stays forced.)
+        if (restoreFailed)
+        {
+            string? serving;
+            lock (_lock) serving = FleetStatusProjection.Describe(_slots.Active, null) ?? "none";
+            _modes.StepDownIfUnsupported("start", $"active slot {state.ActiveSlot} did not load, model {serving} serves");
+        }
     }
 
     /// <summary>
