@@ -25,7 +25,7 @@ public sealed class RunVerbFaultTests : IDisposable
             {
               "Device": { "Id": "test-001", "Station": "station-1" },
               "Source": {{source}},
-              "Automation": { "InitialMode": "full" },
+              "Automation": { "InitialMode": "full", "AuditSampleRate": 0 },
               "Store": { "Path": "{{DbPath}}" },
               "Model": { "Package": "{{package}}" }
             }
