@@ -1,17 +1,22 @@
+using System.Security.Cryptography;
 using System.Text.Json;
 using EdgeInspect.Fleet.Commands;
 using EdgeInspect.Fleet.Protocol.Commands;
+using EdgeInspect.Fleet.Protocol.Packages;
 using MQTTnet;
 using MQTTnet.Protocol;
 
 namespace EdgeInspect.Fleet.Packages;
 
 /// <summary>
-/// Cloud side of package delivery: offer, send the chunks the device says it lacks (QoS 1), end, read the outcome.
-/// A "truncated" answer (chunks lost with a dropped link) leads to a new offer and only the missing chunks, up to
-/// <paramref name="maxAttempts"/> times.
+/// Cloud side of package delivery: offer (with a statement signed by <paramref name="packageKey"/> for the device, or
+/// for <paramref name="fleet"/> when given), send the chunks the device says it lacks (QoS 1), end, read the outcome.
+/// A "truncated" answer (chunks lost with a dropped link, or refused by a device whose queue was full) leads to a new
+/// offer and only the missing chunks, for as long as each round makes progress, up to <c>maxAttempts</c> rounds without.
+/// Without a package key the offer is unsigned, and a device refuses it.
 /// </summary>
-public sealed class FleetPackagePusher(IMqttClient client, FleetCommandClient requests, string topicPrefix)
+public sealed class FleetPackagePusher(IMqttClient client, FleetCommandClient requests, string topicPrefix, ECDsa? packageKey = null, string? fleet = null,
+    TimeProvider? time = null)
 {
     /// <summary>Pushes one package to one device; the device's install reply, or the last refusal.</summary>
     public async Task<CommandReply> PushAsync(string deviceId, PackageSender sender, TimeSpan replyTimeout, IProgress<PushProgress>? progress,
@@ -19,11 +24,20 @@ public sealed class FleetPackagePusher(IMqttClient client, FleetCommandClient re
     {
         var baseTopic = $"{topicPrefix}/{deviceId}/model/";
         CommandReply? last = null;
-        for (var attempt = 0; attempt < maxAttempts; attempt++)
+        var stalled = 0;
+        var lastMissing = int.MaxValue;
+        while (stalled < maxAttempts)
         {
-            var offerReply = await requests.RequestAsync(baseTopic + "offer", sender.Offer.ToBytes(), replyTimeout, cancellationToken);
+            var offer = packageKey is null
+                ? sender.Offer
+                : sender.SignedOffer(packageKey, fleet is null ? PackageStatement.DevicePrefix + deviceId : PackageStatement.FleetPrefix + fleet,
+                    (time ?? TimeProvider.System).GetUtcNow());
+            var offerReply = await requests.RequestAsync(baseTopic + "offer", offer.ToBytes(), replyTimeout, cancellationToken);
             if (!offerReply.Ok) return offerReply;
             var missing = offerReply.Result?["missing"]?.AsArray().Select(n => n!.GetValue<int>()).ToList() ?? [];
+            if (missing.Count < lastMissing) stalled = 0;
+            else stalled++;
+            lastMissing = missing.Count;
             var sent = 0;
             foreach (var index in missing)
             {
