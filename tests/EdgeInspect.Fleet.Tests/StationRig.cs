@@ -151,7 +151,7 @@ internal sealed class StationRig : IAsyncDisposable
         var rig = new StationRig
         {
             Tmp = tmp, Broker = broker, Key = key, OperatorKey = operatorKey, Keys = keys, Store = store, Modes = modes, Host = host, Engine = engine, Agent = agent,
-            Connection = connection, Bridge = bridge, CloudClient = cloud, Commands = commands, Pusher = new FleetPackagePusher(cloud, commands, Prefix),
+            Connection = connection, Bridge = bridge, CloudClient = cloud, Commands = commands, Pusher = new FleetPackagePusher(cloud, commands, Prefix, key),
         };
         rig.StartFrames(frameIntervalMs);
         return rig;

@@ -199,7 +199,7 @@ public sealed class FleetStationTests(Xunit.Abstractions.ITestOutputHelper outpu
     {
         using var sender = new PackageSender("trunc", archive, 64 * 1024);
         var baseTopic = $"{StationRig.Prefix}/{StationRig.DeviceId}/model/";
-        var offer = await rig.Commands.RequestAsync(baseTopic + "offer", sender.Offer.ToBytes(), StationRig.Wait, default);
+        var offer = await rig.Commands.RequestAsync(baseTopic + "offer", sender.SignedOffer(rig.Key, "device:" + StationRig.DeviceId, DateTimeOffset.UtcNow).ToBytes(), StationRig.Wait, default);
         Assert.True(offer.Ok, offer.Reason);
         for (var i = 0; i < sender.Offer.ChunkCount - 1; i++)
         {
