@@ -49,7 +49,7 @@ public sealed class FleetStationTests(Xunit.Abstractions.ITestOutputHelper outpu
         var pack = await Fleet(rig, "pack", folder, "--key", keyFile, "--out", archive, "--version", "2");
         Assert.True(pack.Rc == 0, pack.Err);
 
-        var push = await Fleet(rig, "push", archive, "--chunk-size", "65536");
+        var push = await Fleet(rig, "push", archive, "--chunk-size", "65536", "--key", keyFile);
 
         Assert.True(push.Rc == 0, push.Out + push.Err);
         Assert.Contains($"{StationRig.DeviceId,-16} installed", push.Out);

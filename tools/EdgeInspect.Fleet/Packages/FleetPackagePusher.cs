@@ -3,6 +3,7 @@ using System.Text.Json;
 using EdgeInspect.Fleet.Commands;
 using EdgeInspect.Fleet.Protocol.Commands;
 using EdgeInspect.Fleet.Protocol.Packages;
+using EdgeInspect.Fleet.Protocol.Transfer;
 using MQTTnet;
 using MQTTnet.Protocol;
 
@@ -27,19 +28,21 @@ public sealed class FleetPackagePusher(IMqttClient client, FleetCommandClient re
     public int Window { get; init; } = 24;
 
     /// <summary>Pushes one package to one device; the device's install reply, or the last refusal.</summary>
+    /// <param name="offer">An offer made elsewhere, sent as it is instead of one signed here (tests state packages whose manifest does not parse).</param>
     public async Task<CommandReply> PushAsync(string deviceId, PackageSender sender, TimeSpan replyTimeout, IProgress<PushProgress>? progress,
-        CancellationToken cancellationToken, int maxAttempts = 3)
+        CancellationToken cancellationToken, int maxAttempts = 3, TransferOffer? offer = null)
     {
+        var given = offer;
         var baseTopic = $"{topicPrefix}/{deviceId}/model/";
         CommandReply? last = null;
         var stalled = 0;
         var lastMissing = int.MaxValue;
         while (stalled < maxAttempts)
         {
-            var offer = packageKey is null
+            offer = given ?? (packageKey is null
                 ? sender.Offer
                 : sender.SignedOffer(packageKey, fleet is null ? PackageStatement.DevicePrefix + deviceId : PackageStatement.FleetPrefix + fleet,
-                    (time ?? TimeProvider.System).GetUtcNow());
+                    (time ?? TimeProvider.System).GetUtcNow()));
             var offerBytes = offer.ToBytes();
             var offerReply = await requests.RequestAsync(baseTopic + "offer", offerBytes, replyTimeout, cancellationToken);
             if (offerReply.Error == CommandErrors.Busy)
