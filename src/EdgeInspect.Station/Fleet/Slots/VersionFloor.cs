@@ -87,7 +87,16 @@ public sealed class VersionFloor
                 _log.LogError("version floor of '{Name}' raised to {Version} in memory only: {Reason}", name, version, CorruptReason);
                 return;
             }
-            AtomicFile.Write(_path, JsonSerializer.SerializeToUtf8Bytes(_floors, Json));
+            try
+            {
+                AtomicFile.Write(_path, JsonSerializer.SerializeToUtf8Bytes(_floors, Json));
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // The swap that raised the floor has happened; failing it now would leave the station half switched. The
+                // floor holds in memory, and at the next start the active slot raises it again.
+                _log.LogError(ex, "version floor of '{Name}' raised to {Version} but not persisted to {Path}", name, version, _path);
+            }
         }
     }
 }
