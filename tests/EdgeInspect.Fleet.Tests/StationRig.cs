@@ -104,6 +104,8 @@ internal sealed class StationRig : IAsyncDisposable
             // The smoke model is tiny and disagrees with the human often: these tests are about the control plane.
             Rollback = new RollbackOptions { MaxErrorRate = 1, MaxLatencyMs = 60_000, WindowParts = 20, WatchParts = 40 },
             AllowRemoteOverride = true,
+            // A truncated push keeps its slot until abandoned; the bad-package tests push on beside it.
+            Transfer = new TransferOptions { MaxConcurrentTransfers = 2 },
         };
         var operatorKey = PackageKeys.Create();
         var operatorFile = Path.Combine(tmp.Sub("keys"), "operator.pub");
@@ -151,7 +153,7 @@ internal sealed class StationRig : IAsyncDisposable
         var rig = new StationRig
         {
             Tmp = tmp, Broker = broker, Key = key, OperatorKey = operatorKey, Keys = keys, Store = store, Modes = modes, Host = host, Engine = engine, Agent = agent,
-            Connection = connection, Bridge = bridge, CloudClient = cloud, Commands = commands, Pusher = new FleetPackagePusher(cloud, commands, Prefix),
+            Connection = connection, Bridge = bridge, CloudClient = cloud, Commands = commands, Pusher = new FleetPackagePusher(cloud, commands, Prefix, key),
         };
         rig.StartFrames(frameIntervalMs);
         return rig;
@@ -191,7 +193,11 @@ internal sealed class StationRig : IAsyncDisposable
     public async Task<CommandReply> PushAsync(string archive, string packageId)
     {
         using var sender = new PackageSender(packageId, archive, 64 * 1024);
-        return await Pusher.PushAsync(DeviceId, sender, Wait, null, default);
+        // A manifest that does not parse gives the pusher nothing to state: the test vouches for it as smoke v6.
+        var offer = sender.Manifest is null
+            ? sender.Offer with { Statement = PackageStatement.For(sender.Offer, "smoke", 6, "device:" + DeviceId, DateTimeOffset.UtcNow).Sign(Key) }
+            : null;
+        return await Pusher.PushAsync(DeviceId, sender, Wait, null, default, offer: offer);
     }
 
     public Task<CommandReply> SendAsync(string command, JsonObject? args = null) =>

@@ -74,6 +74,14 @@ internal static class TestPackages
         return connection;
     }
 
+    /// <summary>The offer for <paramref name="archive"/> with a statement signed by <paramref name="key"/> for <paramref name="target"/>, as the pusher makes it.</summary>
+    public static EdgeInspect.Fleet.Protocol.Transfer.TransferOffer SignedOffer(string archive, ECDsa key, string target = "device:dev-01", string packageId = "pkg",
+        int chunkSize = 64 * 1024, bool rollback = false)
+    {
+        using var sender = new PackageSender(packageId, archive, chunkSize, rollback);
+        return sender.SignedOffer(key, target, DateTimeOffset.UtcNow);
+    }
+
     public static TrustedKeys Trust(params ECDsa[] keys) =>
         new(keys.Select((k, i) => (PackageKeys.ExportPublicPem(k), $"key{i}")));
 }

@@ -13,7 +13,7 @@ using MQTTnet.Formatter;
 namespace EdgeInspect.Fleet;
 
 /// <summary>
-/// MQTT verbs: push, mode, status, promote, rollback, report. Each takes --broker, --prefix and one or more --device;
+/// MQTT verbs: push, mode, status, promote, rollback, report, revoke. Each takes --broker, --prefix and one or more --device;
 /// the commands are signed with the operator key given by --key.
 /// </summary>
 internal static class RemoteCommands
@@ -35,10 +35,11 @@ internal static class RemoteCommands
             c.SetAction(async (r, ct) =>
             {
                 // Checked before connecting, so a bad invocation fails at once and names what is wrong.
-                var a = args(r);
+                JsonObject? a;
                 ECDsa signer;
                 try
                 {
+                    a = args(r);
                     if (a?["force"]?.GetValue<bool>() == true && string.IsNullOrWhiteSpace(a["reason"]?.GetValue<string>()))
                         throw new UsageException("--force needs --reason (audited on the device)");
                     var keyPath = r.GetValue(key)!;
@@ -57,7 +58,7 @@ internal static class RemoteCommands
                     var rows = new List<(string Device, CommandReply Reply)>();
                     foreach (var d in r.GetValue(devices)!)
                     {
-                        var reply = await requests.SendAsync(d, verb == "mode" ? "set-mode" : verb == "report" ? "shadow-report" : verb, a,
+                        var reply = await requests.SendAsync(d, verb switch { "mode" => "set-mode", "report" => "shadow-report", "revoke" => "revoke-key", _ => verb }, a,
                             TimeSpan.FromSeconds(r.GetValue(timeout)), signer, ct);
                         rows.Add((d, reply));
                         if (!reply.Ok) rc = FleetExitCodes.Refused;
@@ -81,28 +82,80 @@ internal static class RemoteCommands
         yield return Simple("rollback", "Roll back to the previous model slot", r => new JsonObject { ["reason"] = r.GetValue(reason) }, reason);
         yield return Simple("report", "Fetch shadow reports of several devices side by side", _ => null);
 
+        var revokeId = new Argument<string>("key-id") { Description = "Id of the key to revoke (64 hex characters, as keygen prints it)" };
+        var revokeReason = new Option<string>("--reason") { Description = "Why (audited on the device)", Required = true };
+        var revokeCmd = Simple("revoke", "Revoke a package or operator key on the devices (needs an override key); persisted across restarts",
+            r => KeyRevocations.IsKeyId(r.GetValue(revokeId))
+                ? new JsonObject { ["keyId"] = r.GetValue(revokeId), ["reason"] = r.GetValue(revokeReason) }
+                : throw new UsageException($"key id '{r.GetValue(revokeId)}' is not 64 lower-case hex characters"), revokeReason);
+        revokeCmd.Arguments.Add(revokeId);
+        yield return revokeCmd;
+
         var archive = new Argument<string>("archive") { Description = "Package archive from pack" };
         var chunk = new Option<int>("--chunk-size") { Description = "Chunk bytes", DefaultValueFactory = _ => 128 * 1024 };
-        var rollback = new Option<bool>("--rollback") { Description = "Explicit rollback: allow a lower version" };
-        var push = new Command("push", "Send a package to one or more devices, with progress") { archive, broker, prefix, devices, timeout, chunk, rollback };
-        push.SetAction((r, ct) => RunAsync(r, error, async (client, requests) =>
+        var packageKey = new Option<string>("--key") { Description = "Package private key PEM (the one pack signed with): signs the offer's statement", Required = true };
+        var fleet = new Option<string?>("--fleet") { Description = "Sign the statement for this fleet instead of for each device" };
+        var rollback = new Option<bool>("--rollback") { Description = "Explicit rollback to a lower version: each device first gets a permit-rollback signed by --operator-key" };
+        var operatorKey = new Option<string?>("--operator-key") { Description = "Override operator key PEM for --rollback" };
+        var pushReason = new Option<string?>("--reason") { Description = "Why (with --rollback, audited on the device)" };
+        var push = new Command("push", "Send a package to one or more devices, with progress")
+            { archive, broker, prefix, devices, timeout, chunk, packageKey, fleet, rollback, operatorKey, pushReason };
+        push.SetAction(async (r, ct) =>
         {
-            var path = r.GetValue(archive)!;
-            if (!File.Exists(path)) throw new UsageException($"{path}: archive not found");
-            var id = TransferIds.IsValid(Path.GetFileNameWithoutExtension(path)) ? Path.GetFileNameWithoutExtension(path) : "package";
-            using var sender = new PackageSender(id, path, r.GetValue(chunk), r.GetValue(rollback));
-            var pusher = new FleetPackagePusher(client, requests, r.GetValue(prefix)!);
-            var rc = FleetExitCodes.Ok;
-            foreach (var d in r.GetValue(devices)!)
+            ECDsa signer;
+            ECDsa? overrider = null;
+            try
             {
-                var progress = new Progress<PushProgress>(p => error.Write($"\r{d}: {p.Sent}/{p.ToSend} chunks (of {p.Total})"));
-                var reply = await pusher.PushAsync(d, sender, TimeSpan.FromSeconds(r.GetValue(timeout)), progress, ct);
-                error.WriteLine();
-                output.WriteLine(reply.Ok ? $"{d,-16} installed {reply.Result?.ToJsonString(Pretty)}" : $"{d,-16} refused ({reply.Error}) {reply.Reason}");
-                if (!reply.Ok) rc = FleetExitCodes.Refused;
+                if (r.GetValue(rollback) && (r.GetValue(operatorKey) is null || string.IsNullOrWhiteSpace(r.GetValue(pushReason))))
+                    throw new UsageException("--rollback needs --operator-key (an override key) and --reason");
+                var keyPath = r.GetValue(packageKey)!;
+                if (!File.Exists(keyPath)) throw new UsageException($"{keyPath}: key file not found");
+                signer = ReadKey(keyPath);
+                if (r.GetValue(rollback)) overrider = ReadKey(r.GetValue(operatorKey)!);
             }
-            return rc;
-        }, broker, prefix, ct));
+            catch (UsageException ex)
+            {
+                error.WriteLine($"error: {ex.Message}");
+                return FleetExitCodes.BadInput;
+            }
+            using var _ = signer;
+            using var __ = overrider;
+            return await RunAsync(r, error, async (client, requests) =>
+            {
+                var path = r.GetValue(archive)!;
+                if (!File.Exists(path)) throw new UsageException($"{path}: archive not found");
+                var id = TransferIds.IsValid(Path.GetFileNameWithoutExtension(path)) ? Path.GetFileNameWithoutExtension(path) : "package";
+                using var sender = new PackageSender(id, path, r.GetValue(chunk), r.GetValue(rollback));
+                if (sender.Manifest is null) throw new UsageException($"{path}: no readable manifest.json inside; make the archive with pack");
+                var pusher = new FleetPackagePusher(client, requests, r.GetValue(prefix)!, signer, r.GetValue(fleet));
+                var wait = TimeSpan.FromSeconds(r.GetValue(timeout));
+                var rc = FleetExitCodes.Ok;
+                foreach (var d in r.GetValue(devices)!)
+                {
+                    if (overrider is not null)
+                    {
+                        var permit = await requests.SendAsync(d, "permit-rollback", new JsonObject
+                        {
+                            ["model"] = sender.Manifest.Name,
+                            ["version"] = sender.Manifest.Version,
+                            ["reason"] = r.GetValue(pushReason),
+                        }, wait, overrider, ct);
+                        if (!permit.Ok)
+                        {
+                            output.WriteLine($"{d,-16} refused ({permit.Error}) {permit.Reason}");
+                            rc = FleetExitCodes.Refused;
+                            continue;
+                        }
+                    }
+                    var progress = new Progress<PushProgress>(p => error.Write($"\r{d}: {p.Sent}/{p.ToSend} chunks (of {p.Total})"));
+                    var reply = await pusher.PushAsync(d, sender, wait, progress, ct);
+                    error.WriteLine();
+                    output.WriteLine(reply.Ok ? $"{d,-16} installed {reply.Result?.ToJsonString(Pretty)}" : $"{d,-16} refused ({reply.Error}) {reply.Reason}");
+                    if (!reply.Ok) rc = FleetExitCodes.Refused;
+                }
+                return rc;
+            }, broker, prefix, ct);
+        });
         yield return push;
     }
 

@@ -21,6 +21,9 @@ public static class CommandErrors
     /// <summary>Signed by a key the device's <c>Fleet:Operators</c> does not list.</summary>
     public const string UnknownKey = "unknown-key";
 
+    /// <summary>Signed by a key the device has revoked (<c>Fleet:RevokedKeys</c> or a <c>revoke-key</c> command).</summary>
+    public const string RevokedKey = "revoked-key";
+
     /// <summary>The signature does not verify over the signed statement with the named key, or is not ES256 base64.</summary>
     public const string BadSignature = "bad-signature";
 

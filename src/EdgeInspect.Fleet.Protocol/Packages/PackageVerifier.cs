@@ -25,7 +25,8 @@ public static class PackageVerifier
     /// is read and its fields, files and hashes checked by the same loader as every other entry
     /// (<see cref="ModelPackage.Open(string, ReadOnlyMemory{byte})"/>), on the exact bytes the signature covers.
     /// </summary>
-    public static VerifiedPackage Verify(string folder, TrustedKeys keys, DeviceIdentity device, long? installedVersion, bool rollback)
+    public static VerifiedPackage Verify(string folder, TrustedKeys keys, DeviceIdentity device, long? installedVersion, bool rollback,
+        KeyRevocations? revoked = null)
     {
         var manifestPath = Path.Combine(folder, ManifestFileName);
         if (!File.Exists(manifestPath))
@@ -35,17 +36,8 @@ public static class PackageVerifier
             throw new PackageRefusedException(RefusalCode.MalformedSignature, $"{PackageSignature.FileName}: missing, the package is unsigned");
 
         var manifestBytes = File.ReadAllBytes(manifestPath);
-        var sig = keys.Verify(manifestBytes, File.ReadAllBytes(sigPath));
-        if (!sig.IsValid)
-        {
-            var code = sig.Failure switch
-            {
-                SignatureFailure.UnknownKey => RefusalCode.UnknownKey,
-                SignatureFailure.BadSignature => RefusalCode.BadSignature,
-                _ => RefusalCode.MalformedSignature,
-            };
-            throw new PackageRefusedException(code, sig.Reason);
-        }
+        var sig = keys.Verify(manifestBytes, File.ReadAllBytes(sigPath), revoked);
+        if (!sig.IsValid) throw new PackageRefusedException(CodeOf(sig.Failure), sig.Reason);
 
         var manifest = ParseManifest(manifestBytes);
         CheckTarget(manifest, device);
@@ -65,6 +57,15 @@ public static class PackageVerifier
 
         return new VerifiedPackage(folder, package.Manifest, sig.KeyId!, Convert.ToHexStringLower(SHA256.HashData(manifestBytes)));
     }
+
+    /// <summary>The refusal code for a failed signature check.</summary>
+    public static RefusalCode CodeOf(SignatureFailure failure) => failure switch
+    {
+        SignatureFailure.UnknownKey => RefusalCode.UnknownKey,
+        SignatureFailure.BadSignature => RefusalCode.BadSignature,
+        SignatureFailure.Revoked => RefusalCode.RevokedKey,
+        _ => RefusalCode.MalformedSignature,
+    };
 
     /// <summary>
     /// Parses manifest bytes with the shared <see cref="ManifestReader"/>; syntax errors are ManifestNotJson, a
@@ -96,7 +97,7 @@ public static class PackageVerifier
             yield return ($"golden[{i}]", manifest.Golden[i].File, manifest.Golden[i].Sha256);
     }
 
-    private static void CheckTarget(ModelManifest manifest, DeviceIdentity device)
+    internal static void CheckTarget(ModelManifest manifest, DeviceIdentity device)
     {
         if (manifest.Fleet is { Length: > 0 } fleet && !string.Equals(fleet, device.Fleet, StringComparison.Ordinal))
             throw new PackageRefusedException(RefusalCode.WrongFleet, $"{ManifestFileName}: package is for fleet '{fleet}', this device is in '{device.Fleet ?? "(none)"}'");

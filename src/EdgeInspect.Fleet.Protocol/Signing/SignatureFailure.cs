@@ -12,4 +12,6 @@ public enum SignatureFailure
     UnknownKey,
     /// <summary>The signature does not verify over the manifest bytes with the named key.</summary>
     BadSignature,
+    /// <summary>The key is on the device's revocation list (<see cref="KeyRevocations"/>).</summary>
+    Revoked,
 }

@@ -146,7 +146,7 @@ public sealed class FleetAgent : IPartObserver, IDisposable
                 (work.ActiveSlot, work.CandidateSlot, work.PreviousSlot) = (s0.ActiveSlot, s0.CandidateSlot, s0.PreviousSlot);
                 // A candidate being shadowed keeps running until the new package passed every check; the slot is
                 // replaced under the agent's locks, so no promotion or rollback moves the spare slot meanwhile.
-                verified = await Task.Run(() => _slots.Installer.Install(archivePath, work, offer.Rollback, cancellationToken, step =>
+                verified = await Task.Run(() => _slots.Installer.Install(archivePath, work, offer, cancellationToken, step =>
                 {
                     lock (_candidateGate) lock (_lock)
                     {
@@ -299,8 +299,18 @@ public sealed class FleetAgent : IPartObserver, IDisposable
     /// Registers the fleet commands (<see cref="FleetCommandHandlers"/>); rebirth only when <paramref name="rebirth"/> is
     /// given; remote mode changes capped by <paramref name="keySwitch"/> where the station has one.
     /// </summary>
-    public void RegisterCommands(CommandProcessor processor, Func<CancellationToken, Task<bool>>? rebirth = null, Io.IModeKeyPosition? keySwitch = null) =>
+    public void RegisterCommands(CommandProcessor processor, Func<CancellationToken, Task<bool>>? rebirth = null, Io.IModeKeyPosition? keySwitch = null)
+    {
         FleetCommandHandlers.Register(processor, this, _modes, rebirth, keySwitch);
+        PackageTrustCommands.Register(processor, _slots.Installer, (kind, actor, from, to, reason) =>
+            _audit.Raise([_audit.Append(kind, actor, "mqtt", from, to, reason)]));
+    }
+
+    /// <summary>Key ids this device no longer trusts (config and <c>revoke-key</c>); command verification consults them too.</summary>
+    public EdgeInspect.Fleet.Protocol.Signing.KeyRevocations Revocations => _slots.Installer.RevokedKeys.Revocations;
+
+    /// <summary>Checks an offer before any chunk is taken (statement, revocation, floor); throws <see cref="PackageRefusedException"/>.</summary>
+    public void CheckOffer(TransferOffer offer) => _slots.Installer.CheckOffer(offer);
 
     /// <summary>Disposes the candidate, the previous and retired models (waiting for a shadow run in flight); not the active one.</summary>
     public void Dispose()
@@ -358,6 +368,11 @@ public sealed class FleetAgent : IPartObserver, IDisposable
             var no = new FleetActionResult(false, "no-candidate", "no candidate model is installed");
             events.Add(_audit.Append("promote-refused", actor, source, null, null, no.Reason));
             return no;
+        }
+        if (_slots.PromotionRefusal() is { } floor)
+        {
+            events.Add(_audit.Append("promote-refused", actor, source, null, FleetStatusProjection.Describe(_trial.Inspector, state.CandidateSlot), floor));
+            return new FleetActionResult(false, PackageRefusedException.ToWire(RefusalCode.LowerVersion), floor);
         }
         var gate = _trial.Shadow.GateProblem(_options.Promotion);
         if (gate is not null && !force)

@@ -1,3 +1,5 @@
+using EdgeInspect.Station.Fleet.Transfer;
+
 namespace EdgeInspect.Station.Fleet;
 
 /// <summary>Device config section "Fleet": trust, model slots, promotion gate and rollback limits. Validated at start.</summary>
@@ -37,6 +39,16 @@ public sealed class FleetAgentOptions
 
     public int MaxChunkBytes { get; set; } = 128 * 1024;
 
+    /// <summary>
+    /// Key ids (64 hex characters, as keygen prints them) this device no longer trusts, package and operator keys alike:
+    /// their packages and commands are refused as <c>revoked-key</c>. Keys revoked by a <c>revoke-key</c> command are kept
+    /// beside the slots and added to these.
+    /// </summary>
+    public List<string> RevokedKeys { get; set; } = [];
+
+    /// <summary>What a package transfer may cost the device (section <c>Fleet:Transfer</c>).</summary>
+    public TransferOptions Transfer { get; set; } = new();
+
     public PromotionOptions Promotion { get; set; } = new();
 
     public RollbackOptions Rollback { get; set; } = new();
@@ -58,6 +70,12 @@ public sealed class FleetAgentOptions
         if (MaxPackageBytes <= 0) throw new ArgumentException($"{SectionName}:MaxPackageBytes: must be positive");
         if (MaxUnpackedBytes < MaxPackageBytes) throw new ArgumentException($"{SectionName}:MaxUnpackedBytes: must be at least MaxPackageBytes");
         if (MaxChunkBytes is < 1024 or > 1024 * 1024) throw new ArgumentException($"{SectionName}:MaxChunkBytes: must be 1024..1048576");
+        for (var i = 0; i < RevokedKeys.Count; i++)
+        {
+            if (!EdgeInspect.Fleet.Protocol.Signing.KeyRevocations.IsKeyId(RevokedKeys[i]))
+                throw new ArgumentException($"{SectionName}:RevokedKeys:{i}: '{RevokedKeys[i]}' is not a key id (64 lower-case hex characters)");
+        }
+        Transfer.Validate($"{SectionName}:Transfer", MaxChunkBytes, MaxPackageBytes);
         if (StatusEvents is < 1 or > 1000) throw new ArgumentException($"{SectionName}:StatusEvents: must be 1..1000");
         Promotion.Validate();
         Rollback.Validate();

@@ -55,7 +55,8 @@ public static class FleetServiceCollectionExtensions
             // The station's own inference settings when it registered them (the profile's providers), else the given ones.
             var runtime = sp.GetService<InferenceOptions>() ?? inference.Options;
             var installer = new PackageInstaller(options.SlotsFolder, sp.GetRequiredService<TrustedKeys>(), new DeviceIdentity(identityId, options.FleetName),
-                new InferencePackageValidator(factory, runtime, inference.ImageOps), options.MaxUnpackedBytes);
+                new InferencePackageValidator(factory, runtime, inference.ImageOps), options.MaxUnpackedBytes, options.RevokedKeys,
+                sp.GetService<TimeProvider>(), options.Transfer.MaxArchiveEntries, sp.GetService<ILogger<PackageInstaller>>());
             return new FleetAgent(options, FleetStore(sp), sp.GetRequiredService<ModeController>(),
                 sp.GetRequiredService<IInspectorHost>(), installer, new PackageInspectorLoader(factory, runtime, inference.ImageOps),
                 sp.GetService<TimeProvider>() ?? TimeProvider.System, sp.GetService<ILogger<FleetAgent>>());

@@ -49,7 +49,7 @@ public sealed class FleetStationTests(Xunit.Abstractions.ITestOutputHelper outpu
         var pack = await Fleet(rig, "pack", folder, "--key", keyFile, "--out", archive, "--version", "2");
         Assert.True(pack.Rc == 0, pack.Err);
 
-        var push = await Fleet(rig, "push", archive, "--chunk-size", "65536");
+        var push = await Fleet(rig, "push", archive, "--chunk-size", "65536", "--key", keyFile);
 
         Assert.True(push.Rc == 0, push.Out + push.Err);
         Assert.Contains($"{StationRig.DeviceId,-16} installed", push.Out);
@@ -199,7 +199,7 @@ public sealed class FleetStationTests(Xunit.Abstractions.ITestOutputHelper outpu
     {
         using var sender = new PackageSender("trunc", archive, 64 * 1024);
         var baseTopic = $"{StationRig.Prefix}/{StationRig.DeviceId}/model/";
-        var offer = await rig.Commands.RequestAsync(baseTopic + "offer", sender.Offer.ToBytes(), StationRig.Wait, default);
+        var offer = await rig.Commands.RequestAsync(baseTopic + "offer", sender.SignedOffer(rig.Key, "device:" + StationRig.DeviceId, DateTimeOffset.UtcNow).ToBytes(), StationRig.Wait, default);
         Assert.True(offer.Ok, offer.Reason);
         for (var i = 0; i < sender.Offer.ChunkCount - 1; i++)
         {

@@ -42,10 +42,11 @@ public sealed class MqttPackageTests
     private static async Task<(DeviceMqttConnection Client, MqttPackageReceiver Receiver)> StartDevice(MosquittoBroker broker, string spool, PackageInstaller installer, DeviceState state)
     {
         var client = await TestPackages.DeviceConnection(broker, Prefix, DeviceId);
-        var receiver = new MqttPackageReceiver(client, new PackageReceiver(spool, new TransferLimits { MaxPackageBytes = 200_000, MaxChunkBytes = 8192 }),
+        var limits = new TransferLimits { MaxPackageBytes = 200_000, MaxChunkBytes = 8192, MinChunkBytes = 1024 };
+        var receiver = new MqttPackageReceiver(client, new PackageReceiver(spool, limits, verify: o => installer.CheckOffer(o)),
             (archive, offer, ct) =>
             {
-                var v = installer.Install(archive, state, offer.Rollback, ct);
+                var v = installer.Install(archive, state, offer, ct);
                 return Task.FromResult<JsonNode?>(new JsonObject { ["candidate"] = state.CandidateSlot, ["version"] = v.Manifest.Version });
             });
         return (client, receiver);
@@ -71,7 +72,7 @@ public sealed class MqttPackageTests
         using var sender = new PackageSender("defects-v3", archive, 4096);
         var progress = new List<PushProgress>();
 
-        var reply = await new FleetPackagePusher(fleetClient, requests, Prefix).PushAsync(DeviceId, sender, Wait, new SyncProgress(progress), default);
+        var reply = await new FleetPackagePusher(fleetClient, requests, Prefix, key).PushAsync(DeviceId, sender, Wait, new SyncProgress(progress), default);
 
         Assert.True(reply.Ok, $"{reply.Error}: {reply.Reason}");
         Assert.Equal("b", state.CandidateSlot);
@@ -97,8 +98,8 @@ public sealed class MqttPackageTests
         PackageArchive.Create(folder, archive);
         using var sender = new PackageSender("defects-v3", archive, 4096);
         // The first device process received half the chunks, then died (the spool is all that survives).
-        var first = new PackageReceiver(spool, new TransferLimits { MaxPackageBytes = 200_000, MaxChunkBytes = 8192 });
-        first.Offer(sender.Offer);
+        var first = new PackageReceiver(spool, new TransferLimits { MaxPackageBytes = 200_000, MaxChunkBytes = 8192, MinChunkBytes = 1024 });
+        first.Offer(sender.SignedOffer(key, "device:" + DeviceId, DateTimeOffset.UtcNow));
         for (var i = 0; i < sender.Offer.ChunkCount / 2; i++) first.Accept(sender.ReadChunk(i));
 
         var (deviceClient, receiver) = await StartDevice(broker, spool, installer, state);
@@ -106,7 +107,7 @@ public sealed class MqttPackageTests
         var requests = new FleetCommandClient(fleetClient, Prefix, "tool", TimeProvider.System);
         await requests.SubscribeAsync(default);
         var progress = new List<PushProgress>();
-        var reply = await new FleetPackagePusher(fleetClient, requests, Prefix).PushAsync(DeviceId, sender, Wait, new SyncProgress(progress), default);
+        var reply = await new FleetPackagePusher(fleetClient, requests, Prefix, key).PushAsync(DeviceId, sender, Wait, new SyncProgress(progress), default);
 
         Assert.True(reply.Ok, $"{reply.Error}: {reply.Reason}");
         Assert.Equal(sender.Offer.ChunkCount - (sender.Offer.ChunkCount / 2), progress[^1].ToSend);
@@ -129,7 +130,7 @@ public sealed class MqttPackageTests
         using var fleetClient = await Connect(broker, "fleet-3");
         var requests = new FleetCommandClient(fleetClient, Prefix, "tool", TimeProvider.System);
         await requests.SubscribeAsync(default);
-        var pusher = new FleetPackagePusher(fleetClient, requests, Prefix);
+        var pusher = new FleetPackagePusher(fleetClient, requests, Prefix, key);
 
         async Task<string?> Push(string name, Action<string> spoil, int size = 3000)
         {
@@ -171,7 +172,7 @@ public sealed class MqttPackageTests
         var e = new StringWriter();
 
         var rc = await FleetCli.Build(o, e).Parse(["push", archive, "--broker", $"{broker.Host}:{broker.Port}", "--prefix", Prefix,
-            "--device", DeviceId, "--chunk-size", "4096", "--timeout", "10"]).InvokeAsync();
+            "--device", DeviceId, "--chunk-size", "4096", "--timeout", "10", "--key", Path.Combine(keysDir, "fleet.key")]).InvokeAsync();
 
         Assert.Equal(0, rc);
         Assert.Contains($"{DeviceId,-16} installed", o.ToString());

@@ -1,14 +1,16 @@
 using System.Security.Cryptography;
 using EdgeInspect.Fleet.Packages;
+using EdgeInspect.Fleet.Protocol.Packages;
 using EdgeInspect.Fleet.Protocol.Transfer;
 using EdgeInspect.Station.Fleet.Transfer;
+using Microsoft.Extensions.Time.Testing;
 using Xunit;
 
 namespace EdgeInspect.Fleet.Tests.Transfer;
 
 public sealed class TransferTests
 {
-    private static readonly TransferLimits Limits = new() { MaxPackageBytes = 1 << 20, MaxChunkBytes = 4096 };
+    private static readonly TransferLimits Limits = new() { MaxPackageBytes = 1 << 20, MaxChunkBytes = 4096, MinChunkBytes = 512, MaxChunkCount = 4096 };
 
     private static (string Archive, byte[] Bytes) Archive(TempDir tmp, int size)
     {
@@ -170,6 +172,137 @@ public sealed class TransferTests
         var again = receiver.Offer(sender.Offer with { Sha256 = new string('b', 64) });
 
         Assert.Equal(3, again.MissingChunks.Count);
+    }
+
+    [Fact]
+    public void Offer_ChunkSizeOne_RefusedAsChunkTooSmallWithoutState()
+    {
+        using var tmp = new TempDir();
+        var receiver = new PackageReceiver(tmp.Sub("spool"), Limits);
+
+        var result = receiver.Offer(new TransferOffer("tiny", 100_000, 100_000, 1, new string('0', 64)));
+
+        Assert.False(result.Accepted);
+        Assert.Equal("chunk-too-small", result.Code);
+        Assert.Contains("minimum of 512", result.Reason);
+        Assert.Empty(receiver.PendingPackageIds());
+    }
+
+    [Fact]
+    public void Offer_MoreChunksThanLimit_RefusedAsTooManyChunks()
+    {
+        using var tmp = new TempDir();
+        var receiver = new PackageReceiver(tmp.Sub("spool"), new TransferLimits { MaxPackageBytes = 1 << 20, MaxChunkBytes = 4096, MinChunkBytes = 512, MaxChunkCount = 10 });
+
+        var result = receiver.Offer(new TransferOffer("many", 11 * 512, 11, 512, new string('0', 64)));
+
+        Assert.Equal(("too-many-chunks", false), (result.Code, result.Accepted));
+    }
+
+    [Fact]
+    public void Offer_SecondTransferWhileOneInFlight_RefusedAsTransferBusy()
+    {
+        using var tmp = new TempDir();
+        var (archive, _) = Archive(tmp, 3000);
+        using var first = new PackageSender("first", archive, 1000);
+        using var second = new PackageSender("second", archive, 1000);
+        var receiver = new PackageReceiver(tmp.Sub("spool"), Limits);
+        receiver.Offer(first.Offer);
+        receiver.Accept(first.ReadChunk(0));
+
+        var refused = receiver.Offer(second.Offer);
+        var resumed = receiver.Offer(first.Offer);
+
+        Assert.False(refused.Accepted);
+        Assert.Equal("transfer-busy", refused.Code);
+        Assert.Contains("first", refused.Reason);
+        Assert.True(resumed.Accepted);
+        Assert.Equal(["first"], receiver.PendingPackageIds());
+    }
+
+    [Fact]
+    public void Offer_WouldEatRecordStoreReserve_RefusedAsNoSpace()
+    {
+        using var tmp = new TempDir();
+        var spool = tmp.Sub("spool");
+        var free = new DriveInfo(spool).AvailableFreeSpace;
+        // The reserve is what the real disk has free now: any package would eat into it.
+        var receiver = new PackageReceiver(spool, Limits, new TransferOptions { MinChunkBytes = 512, ReserveBytes = free });
+
+        var result = receiver.Offer(new TransferOffer("big-enough", 100_000, 100, 1000, new string('0', 64)));
+
+        Assert.Equal(("no-space", false), (result.Code, result.Accepted));
+        Assert.Contains("record store", result.Reason);
+        Assert.Empty(receiver.PendingPackageIds());
+    }
+
+    [Fact]
+    public void Offer_VerifierRefuses_CodeAndNothingStored()
+    {
+        using var tmp = new TempDir();
+        var receiver = new PackageReceiver(tmp.Sub("spool"), Limits,
+            verify: o => throw new PackageRefusedException(RefusalCode.Unsigned, $"{o.PackageId}: no statement"));
+
+        var result = receiver.Offer(new TransferOffer("plain", 3000, 3, 1000, new string('0', 64)));
+        var chunk = receiver.Accept(TransferChunk.Create("plain", 0, new byte[1000]));
+
+        Assert.Equal(("unsigned", false), (result.Code, result.Accepted));
+        Assert.Equal(ChunkStatus.Rejected, chunk.Status);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(tmp.Path, "spool")));
+    }
+
+    [Fact]
+    public void Sweep_TransferIdlePastTimeout_AbandonedAndSlotFreed()
+    {
+        using var tmp = new TempDir();
+        var (archive, _) = Archive(tmp, 3000);
+        using var first = new PackageSender("first", archive, 1000);
+        using var second = new PackageSender("second", archive, 1000);
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var receiver = new PackageReceiver(tmp.Sub("spool"), Limits, new TransferOptions { MinChunkBytes = 512, AbandonAfter = TimeSpan.FromMinutes(30) }, time);
+        receiver.Offer(first.Offer);
+        receiver.Accept(first.ReadChunk(0));
+
+        time.Advance(TimeSpan.FromMinutes(29));
+        receiver.Sweep();
+        var stillThere = receiver.PendingPackageIds();
+        time.Advance(TimeSpan.FromMinutes(2));
+        receiver.Sweep();
+
+        Assert.Equal(["first"], stillThere);
+        Assert.Empty(receiver.PendingPackageIds());
+        Assert.Equal(1, receiver.Abandoned);
+        Assert.True(receiver.Offer(second.Offer).Accepted);
+    }
+
+    [Fact]
+    public void Constructor_AbandonedAndBrokenTransfersInSpool_CleanedAtStart()
+    {
+        using var tmp = new TempDir();
+        var (archive, _) = Archive(tmp, 3000);
+        var spool = tmp.Sub("spool");
+        using (var old = new PackageSender("old", archive, 1000))
+        using (var fresh = new PackageSender("fresh", archive, 1000))
+        {
+            var before = new PackageReceiver(spool, Limits, new TransferOptions { MinChunkBytes = 512, MaxConcurrentTransfers = 2 });
+            before.Offer(old.Offer);
+            before.Accept(old.ReadChunk(0));
+            before.Offer(fresh.Offer);
+        }
+        var twoHoursAgo = DateTime.UtcNow.AddHours(-2);
+        foreach (var p in Directory.EnumerateFileSystemEntries(Path.Combine(spool, "old"), "*", SearchOption.AllDirectories).Append(Path.Combine(spool, "old")))
+        {
+            if (Directory.Exists(p)) Directory.SetLastWriteTimeUtc(p, twoHoursAgo);
+            else File.SetLastWriteTimeUtc(p, twoHoursAgo);
+        }
+        Directory.CreateDirectory(Path.Combine(spool, "no-offer", "chunks"));
+        File.WriteAllText(Path.Combine(spool, "stray.tmp"), "x");
+
+        var restarted = new PackageReceiver(spool, Limits, new TransferOptions { MinChunkBytes = 512, MaxConcurrentTransfers = 2, AbandonAfter = TimeSpan.FromHours(1) });
+
+        Assert.Equal(["fresh"], restarted.PendingPackageIds());
+        Assert.Equal(["fresh"], Directory.EnumerateFileSystemEntries(spool).Select(Path.GetFileName));
+        Assert.Equal(3, restarted.Abandoned);
     }
 
     [Fact]

@@ -8,7 +8,7 @@ namespace EdgeInspect.Station.Fleet.Commands;
 
 /// <summary>
 /// Checks a command envelope (<see cref="CommandEnvelope"/>) without IO, in order: size (before parsing), UTF-8, JSON,
-/// signed at all (<c>unsigned</c>), key listed (<c>unknown-key</c>), signature (<c>bad-signature</c>), then the signed
+/// signed at all (<c>unsigned</c>), key listed (<c>unknown-key</c>), not revoked (<c>revoked-key</c>), signature (<c>bad-signature</c>), then the signed
 /// statement's schema and that it names this device and the topic's command (<c>wrong-device</c>). Nothing in the
 /// statement is read before the signature holds. Thread-safe.
 /// </summary>
@@ -61,6 +61,8 @@ public sealed class CommandVerifier(CommandSecurity security, int maxPayloadByte
         if (claimed is null || !security.Operators.TryGet(claimed, out var op))
             return VerifiedCommand.Refused(name, null, CommandErrors.UnknownKey,
                 claimed is null ? "keyId must be 64 lower-case hex characters" : $"key {claimed[..16]} is not an operator key of this device", claimed: claimed);
+        if (security.Revoked?.IsRevoked(claimed) == true)
+            return VerifiedCommand.Refused(name, null, CommandErrors.RevokedKey, $"key {claimed[..16]} is revoked on this device", claimed: claimed);
 
         var raw = new byte[64];
         var statement = Encoding.UTF8.GetBytes(signed);

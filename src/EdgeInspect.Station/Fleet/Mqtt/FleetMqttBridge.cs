@@ -33,13 +33,22 @@ public sealed class FleetMqttBridge : IAsyncDisposable
     {
         _connection = connection;
         _agent = agent;
-        var security = new CommandSecurity(connection.Topics.DeviceId, operators, options.AllowRemoteOverride);
+        var security = new CommandSecurity(connection.Topics.DeviceId, operators, options.AllowRemoteOverride, agent.Revocations);
         Processor = new CommandProcessor(commands, security, time, store, logs?.CreateLogger<CommandProcessor>());
         agent.RegisterCommands(Processor, connection.PublishBirthAsync, keySwitch);
         _responder = new MqttCommandResponder(connection, Processor, logs?.CreateLogger<MqttCommandResponder>());
-        var limits = new TransferLimits { MaxPackageBytes = options.MaxPackageBytes, MaxChunkBytes = options.MaxChunkBytes };
-        _receiver = new MqttPackageReceiver(connection, new PackageReceiver(options.EffectiveSpoolFolder, limits), agent.InstallAsync,
-            agent.ReportTransferRefusal);
+        var t = options.Transfer;
+        var limits = new TransferLimits
+        {
+            MaxPackageBytes = options.MaxPackageBytes,
+            MaxChunkBytes = options.MaxChunkBytes,
+            MinChunkBytes = t.MinChunkBytes,
+            MaxChunkCount = t.MaxChunkCount,
+        };
+        var spool = new PackageReceiver(options.EffectiveSpoolFolder, limits, t, time, agent.CheckOffer);
+        var sweepEvery = TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerSecond, t.AbandonAfter.Ticks / 4));
+        _receiver = new MqttPackageReceiver(connection, spool, agent.InstallAsync, agent.ReportTransferRefusal, commands.ReplyTopicFilter,
+            t.QueueCapacity, sweepEvery, time, logs?.CreateLogger<MqttPackageReceiver>());
         agent.StateChanged += OnStateChanged;
     }
 

@@ -62,6 +62,8 @@ public sealed class ModelSlots(IInspectionStore store, IInspectorHost host, Pack
     /// </summary>
     public void RestoreActive(IInspector inspector, bool previousSlotRecorded)
     {
+        // A device upgraded from a build without the floor file learns its floor from the slot it serves.
+        installer.Activated(store.LoadState().ActiveSlot);
         if (host.Swap(HostedInspector.Wrap(inspector, host)) is not { } old) return;
         if (previousSlotRecorded) Retire(old);
         else Previous = old;
@@ -92,6 +94,12 @@ public sealed class ModelSlots(IInspectionStore store, IInspectorHost host, Pack
         else loaded.Dispose();
     }
 
+    /// <summary>
+    /// Why the candidate may not become active (its version is under the anti-rollback floor without a permit); null
+    /// when it may. No force passes this: a gate is about evidence, the floor about trust.
+    /// </summary>
+    public string? PromotionRefusal() => installer.PromotionRefusal(State().CandidateSlot);
+
     /// <summary>Candidate into the host (between two frames); the replaced model becomes the previous one.</summary>
     public void Promote()
     {
@@ -108,6 +116,7 @@ public sealed class ModelSlots(IInspectionStore store, IInspectorHost host, Pack
             s.ActiveSlot = s.CandidateSlot;
             s.CandidateSlot = null;
         });
+        installer.Activated(State().ActiveSlot);
     }
 
     /// <summary>The same swap as a promotion, back: the model rolled back from stays loaded as the previous one.</summary>
@@ -117,6 +126,8 @@ public sealed class ModelSlots(IInspectionStore store, IInspectorHost host, Pack
         Previous = host.Swap(HostedInspector.Wrap(previous, host));
         Interlocked.Increment(ref _swaps);
         Update(s => (s.ActiveSlot, s.PreviousSlot) = (s.PreviousSlot, s.ActiveSlot));
+        // The device's own retained slot needs no permit; swapping forward again raises the floor back.
+        installer.Activated(State().ActiveSlot);
     }
 
     /// <summary>Disposes retired models that no frame uses any more; the rest wait for the next call.</summary>
