@@ -47,7 +47,7 @@ public sealed class PostgresCluster : IAsyncDisposable
     /// <summary>Starts the server and waits until it accepts connections (pg_ctl -w).</summary>
     public Task StartAsync(CancellationToken cancellationToken = default) =>
         RunAsync(Path.Combine(_bin, "pg_ctl"),
-            ["-D", Path.Combine(_dir, "data"), "-l", Path.Combine(_dir, "server.log"), "-w", "-t", "60", "-o",
+            ["start", "-D", Path.Combine(_dir, "data"), "-l", Path.Combine(_dir, "server.log"), "-w", "-t", "60", "-o",
                 $"-p {Port} -c listen_addresses=127.0.0.1 -k {_dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"],
             IsRoot, cancellationToken);
 
