@@ -23,6 +23,7 @@ public static class CloudCli
         usage:
           edgeinspect-cloud ingest  [--config FILE] [--Ingest:Key value ...]   run the ingest (until SIGTERM)
           edgeinspect-cloud migrate [--config FILE] [--Ingest:Key value ...]   apply schema migrations and create partitions, then exit
+          edgeinspect-cloud report  [--json] [--config FILE] [--Ingest:ConnectionString ...]  the fleet from the database
           edgeinspect-cloud bench ingest [--devices N] [--rate PARTS_PER_S] [--seconds S] [--config FILE] [--Ingest:Key value ...]
         """;
 
@@ -39,6 +40,7 @@ public static class CloudCli
             {
                 "ingest" => await IngestAsync(args[1..]),
                 "migrate" => await MigrateAsync(args[1..]),
+                "report" => await ReportAsync(args[1..]),
                 "bench" when args.Length > 1 && args[1] == "ingest" => await IngestBench.RunAsync(Configuration(args[2..], out var rest), rest),
                 _ => Fail($"unknown verb '{string.Join(' ', args.Take(2))}'\n{Usage}"),
             };
@@ -83,6 +85,17 @@ public static class CloudCli
         Console.WriteLine($"schema: applied {(applied.Count == 0 ? "nothing (up to date)" : string.Join(", ", applied))}; " +
             $"partitions created {created.Count}, dropped {dropped.Count}");
         return 0;
+    }
+
+    private static async Task<int> ReportAsync(string[] args)
+    {
+        var configuration = Configuration(args, out var rest);
+        var json = rest.Remove("--json");
+        if (rest.Count > 0) return Fail($"unknown argument '{rest[0]}'");
+        var cs = configuration[$"{IngestOptions.SectionName}:{nameof(IngestOptions.ConnectionString)}"];
+        if (string.IsNullOrWhiteSpace(cs)) return Fail("Ingest:ConnectionString: required (an Npgsql connection string)");
+        await using var db = NpgsqlDataSource.Create(cs);
+        return await Reports.FleetReport.RunAsync(db, json, Console.Out);
     }
 
     /// <summary>
