@@ -15,7 +15,7 @@ public sealed class FleetReportTests(PostgresFixture pg) : IClassFixture<Postgre
         var cs = await pg.Cluster!.CreateDatabaseAsync("r" + Guid.NewGuid().ToString("N")[..12]);
         await using var db = NpgsqlDataSource.Create(cs);
         await SchemaMigrator.MigrateAsync(db);
-        await new PartitionMaintainer(db, new Ingest.IngestOptions { ConnectionString = cs }).MaintainAsync();
+        await new PartitionMaintainer(db, new EdgeInspect.Cloud.Ingest.IngestOptions { ConnectionString = cs }).MaintainAsync();
         await using (var cmd = db.CreateCommand(
             """
             INSERT INTO device_status (device_id, state, mode, active_model, active_model_version, received_at)
