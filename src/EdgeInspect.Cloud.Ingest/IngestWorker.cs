@@ -89,7 +89,7 @@ public sealed class IngestWorker : BackgroundService
                 Interlocked.Add(ref _inserted, result.Inserted);
                 Interlocked.Add(ref _deadLetters, result.DeadLettered);
                 Interlocked.Increment(ref _batches);
-                await AckAsync(result.Committed, stoppingToken);
+                Ack(result.Committed, stoppingToken);
                 batch.Clear();
                 if (_time.GetElapsedTime(lastReport) > TimeSpan.FromSeconds(30))
                 {
@@ -133,14 +133,20 @@ public sealed class IngestWorker : BackgroundService
         }
     }
 
-    /// <summary>One ack per device and epoch, with that device's committed sequences folded into ranges; sent concurrently.</summary>
-    private async Task AckAsync(IReadOnlyList<RecordKey> committed, CancellationToken ct)
+    /// <summary>
+    /// One ack per device and epoch, with that device's committed sequences folded into ranges. Not awaited: a QoS 1
+    /// publish completes when MQTTnet's receive loop reads its PUBACK, and that loop waits in the intake's handler
+    /// while the queue is full; a writer that waited for its acks would then never drain the queue (measured: the
+    /// bench stalled until each publish timed out). An ack that does not go out is not lost: the device sends the
+    /// record again and it is acknowledged then.
+    /// </summary>
+    private void Ack(IReadOnlyList<RecordKey> committed, CancellationToken ct)
     {
-        if (committed.Count == 0) return;
-        var sends = committed.GroupBy(k => (k.DeviceId, k.Epoch))
-            .Select(g => _mqtt.AckAsync(g.Key.DeviceId, new IngestAck(g.Key.Epoch, IngestAck.ToRanges(g.Select(k => k.Sequence))), ct))
-            .ToList();
-        await Task.WhenAll(sends);
+        foreach (var g in committed.GroupBy(k => (k.DeviceId, k.Epoch)))
+        {
+            var ack = new IngestAck(g.Key.Epoch, IngestAck.ToRanges(g.Select(k => k.Sequence)));
+            _ = _mqtt.AckAsync(g.Key.DeviceId, ack, ct).ContinueWith(t => _ = t.Exception, TaskScheduler.Default);
+        }
     }
 
     private async Task MaintainLoopAsync(CancellationToken ct)

@@ -24,7 +24,7 @@ public static class CloudCli
           edgeinspect-cloud ingest  [--config FILE] [--Ingest:Key value ...]   run the ingest (until SIGTERM)
           edgeinspect-cloud migrate [--config FILE] [--Ingest:Key value ...]   apply schema migrations and create partitions, then exit
           edgeinspect-cloud report  [--json] [--config FILE] [--Ingest:ConnectionString ...]  the fleet from the database
-          edgeinspect-cloud bench ingest [--devices N] [--rate PARTS_PER_S] [--seconds S] [--config FILE] [--Ingest:Key value ...]
+          edgeinspect-cloud bench ingest [--devices N] [--rate PARTS_PER_S] [--seconds S] [--backlog K] [--config FILE] [--Ingest:Key value ...]
         """;
 
     public static async Task<int> RunAsync(string[] args)

@@ -131,7 +131,8 @@ public sealed class MqttIngestClient : IAsyncDisposable
                 else
                 {
                     using var ping = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                    ping.CancelAfter(TimeSpan.FromSeconds(5));
+                    // generous: a ping that times out drops the link and with it what is in flight (the devices re-send it)
+                    ping.CancelAfter(TimeSpan.FromSeconds(10));
                     if (!await _client.TryPingAsync(ping.Token))
                     {
                         _log.LogWarning("MQTT ping to {Host}:{Port} failed; reconnecting", _options.BrokerHost, _options.BrokerPort);
@@ -139,7 +140,7 @@ public sealed class MqttIngestClient : IAsyncDisposable
                         catch (Exception ex) when (ex is not OperationCanceledException) { /* link already gone */ }
                         continue;
                     }
-                    await Task.Delay(TimeSpan.FromSeconds(1), _time, ct);
+                    await Task.Delay(TimeSpan.FromSeconds(5), _time, ct);
                 }
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
