@@ -51,6 +51,12 @@ public sealed class OutboxUplink : IAsyncDisposable
     private readonly SortedDictionary<long, Awaiting> _awaiting = [];
     /// <summary>ingest-ack: the highest sequence the backlog lane has handed to <see cref="_awaiting"/> since start.</summary>
     private long _cursor = long.MinValue;
+    /// <summary>
+    /// ingest-ack: the latest acknowledged sequences. A lane can read a record from the store just before its ack
+    /// removes it; without this it would be sent (and counted) again.
+    /// </summary>
+    private readonly HashSet<long> _acked = [];
+    private readonly Queue<long> _ackedOrder = new();
     private readonly Dictionary<long, int> _refusals = [];
     private readonly HashSet<long> _parked = [];
     private readonly IDisposable? _ackSubscription;
@@ -175,7 +181,7 @@ public sealed class OutboxUplink : IAsyncDisposable
         {
             foreach (var i in items)
             {
-                if (_parked.Contains(i.Offset) || _awaiting.ContainsKey(i.Offset)) continue;
+                if (_parked.Contains(i.Offset) || _awaiting.ContainsKey(i.Offset) || _acked.Contains(i.Offset)) continue;
                 list.Add(i);
             }
         }
@@ -342,7 +348,12 @@ public sealed class OutboxUplink : IAsyncDisposable
             {
                 if (a.Epoch == ack.Epoch && ack.Covers(offset)) done.Add(offset);
             }
-            foreach (var o in done) _awaiting.Remove(o);
+            foreach (var o in done)
+            {
+                _awaiting.Remove(o);
+                if (_acked.Add(o)) _ackedOrder.Enqueue(o);
+            }
+            while (_ackedOrder.Count > 2 * _options.MaxAwaitingAck) _acked.Remove(_ackedOrder.Dequeue());
         }
         for (var i = 0; i < done.Count; i += RemoveBatch) Remove(done.GetRange(i, Math.Min(RemoveBatch, done.Count - i)));
         if (done.Count > 0) Wake(); // room in the window for more
