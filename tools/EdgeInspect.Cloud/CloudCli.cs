@@ -65,6 +65,8 @@ public static class CloudCli
     {
         var configuration = Configuration(args, out var rest);
         if (rest.Count > 0) return Fail($"unknown argument '{rest[0]}'");
+        // Checked before the host starts, so a bad setting is one line naming the key and not the host's failure log.
+        (configuration.GetSection(IngestOptions.SectionName).Get<IngestOptions>() ?? new IngestOptions()).Validate();
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Configuration = (ConfigurationManager)configuration });
         builder.Services.AddSystemd();
         builder.Services.AddEdgeInspectIngest(builder.Configuration);
