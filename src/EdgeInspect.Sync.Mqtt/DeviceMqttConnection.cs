@@ -142,15 +142,25 @@ public sealed class DeviceMqttConnection : IAsyncDisposable
     }
 
     /// <summary>
-    /// Publishes and, for QoS 1/2, waits for the broker's acknowledgement. True only when the broker acknowledged with
-    /// a success reason code (for QoS 1 that is the PUBACK the outbox waits for before deleting a record); false when
-    /// disconnected or the broker refused. Never throws for link failures, only for cancellation.
+    /// Publishes and, for QoS 1/2, waits for the broker's acknowledgement. True when the broker acknowledged with a
+    /// success reason code (below 0x80, so 0x10 "no matching subscribers" counts here); false when disconnected or the
+    /// broker refused. The outbox uses <see cref="PublishForOutcomeAsync"/>, which tells those apart. Never throws for
+    /// link failures, only for cancellation.
     /// </summary>
     public async Task<bool> PublishAsync(string topic, ReadOnlyMemory<byte> payload, MqttPublishSettings? settings = null,
+        CancellationToken cancellationToken = default) =>
+        await PublishForOutcomeAsync(topic, payload, settings, cancellationToken) is PublishOutcome.Accepted or PublishOutcome.NoMatchingSubscribers;
+
+    /// <summary>
+    /// Publishes and reports the broker's answer: for QoS 1 the PUBACK reason code, so a caller can tell "the broker
+    /// has it for a subscriber" (0x00) from "nobody was subscribed" (0x10) and a refusal (&gt;= 0x80). Never throws for
+    /// link failures, only for cancellation.
+    /// </summary>
+    public async Task<PublishOutcome> PublishForOutcomeAsync(string topic, ReadOnlyMemory<byte> payload, MqttPublishSettings? settings = null,
         CancellationToken cancellationToken = default)
     {
         settings ??= MqttPublishSettings.AtLeastOnce;
-        if (!_client.IsConnected) return false;
+        if (!_client.IsConnected) return PublishOutcome.LinkFailed;
         var builder = new MqttApplicationMessageBuilder()
             .WithTopic(topic)
             .WithPayload(payload.ToArray())
@@ -163,8 +173,9 @@ public sealed class DeviceMqttConnection : IAsyncDisposable
         try
         {
             var result = await _client.PublishAsync(builder.Build(), cancellationToken);
-            // [MQTT-3.4.2.1]: reason codes below 0x80 are success (0x10 "no matching subscribers" included).
-            return result.IsSuccess;
+            // [MQTT-3.4.2.1]: reason codes below 0x80 are success; 0x10 is the one success that reaches nobody.
+            if (!result.IsSuccess) return PublishOutcome.Refused;
+            return result.ReasonCode == MqttClientPublishReasonCode.NoMatchingSubscribers ? PublishOutcome.NoMatchingSubscribers : PublishOutcome.Accepted;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -173,7 +184,7 @@ public sealed class DeviceMqttConnection : IAsyncDisposable
         catch (Exception e) when (e is MQTTnet.Exceptions.MqttCommunicationException or OperationCanceledException or InvalidOperationException or ObjectDisposedException)
         {
             _log.LogDebug("MQTT publish on {Topic} failed: {Error}", topic, e.Message);
-            return false;
+            return PublishOutcome.LinkFailed;
         }
     }
 

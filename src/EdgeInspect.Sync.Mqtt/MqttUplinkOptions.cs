@@ -60,6 +60,39 @@ public sealed class MqttUplinkOptions
     /// </summary>
     public double ReplaySettleSeconds { get; set; } = 1;
 
+    /// <summary>
+    /// What counts as delivered, so the outbox may delete a record: <c>broker-puback</c> (default, for setups with no
+    /// cloud ingest: the broker's PUBACK with reason 0x00) or <c>ingest-ack</c> (the cloud ingest's acknowledgement on
+    /// <c>&lt;prefix&gt;/&lt;device&gt;/ack</c> after its database committed the record). In both, PUBACK 0x10 (no
+    /// matching subscribers) and refusals (&gt;= 0x80) are not delivery.
+    /// </summary>
+    public string Delivery { get; set; } = BrokerPuback;
+
+    /// <summary><see cref="Delivery"/> value: the broker's PUBACK 0x00 is delivery.</summary>
+    public const string BrokerPuback = "broker-puback";
+
+    /// <summary><see cref="Delivery"/> value: the cloud ingest's acknowledgement is delivery.</summary>
+    public const string IngestAck = "ingest-ack";
+
+    /// <summary>True when <see cref="Delivery"/> is <see cref="IngestAck"/>.</summary>
+    public bool WaitsForIngestAck => string.Equals(Delivery, IngestAck, StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// Seconds a record sent is given before it goes again when its delivery is not confirmed (no ingest ack, or PUBACK
+    /// 0x10); doubles per try up to <see cref="MaxResendBackoffSeconds"/>, so a cloud that is away is not flooded.
+    /// </summary>
+    public double ResendAfterSeconds { get; set; } = 5;
+    public double MaxResendBackoffSeconds { get; set; } = 60;
+
+    /// <summary>Records sent and waiting for the ingest's ack at most (memory bound; new sends pause when reached).</summary>
+    public int MaxAwaitingAck { get; set; } = 4096;
+
+    /// <summary>
+    /// A record the broker refuses this many times (reason &gt;= 0x80: quota, not authorized, payload invalid) is parked:
+    /// kept in the store, counted, logged as an alarm, and skipped until the station restarts, so it cannot hold up the rest.
+    /// </summary>
+    public int ParkAfterRefusals { get; set; } = 5;
+
     /// <summary>Not read: the telemetry period is <c>Telemetry:IntervalSeconds</c> (AddEdgeInspectTelemetry). Kept so old configs still bind.</summary>
     public double TelemetryIntervalSeconds { get; set; } = 60;
 
@@ -87,6 +120,14 @@ public sealed class MqttUplinkOptions
         if (MaxInFlight is < 1 or > 65_535) Fail(nameof(MaxInFlight), "must be 1..65535");
         if (ReplaySeconds < 0 || !double.IsFinite(ReplaySeconds)) Fail(nameof(ReplaySeconds), "must be >= 0 (0 = no replay)");
         if (ReplaySettleSeconds < 0 || !double.IsFinite(ReplaySettleSeconds)) Fail(nameof(ReplaySettleSeconds), "must be >= 0");
+        if (!string.Equals(Delivery, BrokerPuback, StringComparison.OrdinalIgnoreCase) && !WaitsForIngestAck)
+        {
+            Fail(nameof(Delivery), $"'{Delivery}' must be '{BrokerPuback}' or '{IngestAck}'");
+        }
+        if (ResendAfterSeconds <= 0 || !double.IsFinite(ResendAfterSeconds)) Fail(nameof(ResendAfterSeconds), "must be > 0");
+        if (MaxResendBackoffSeconds < ResendAfterSeconds || !double.IsFinite(MaxResendBackoffSeconds)) Fail(nameof(MaxResendBackoffSeconds), "must be >= ResendAfterSeconds");
+        if (MaxAwaitingAck is < 1 or > 1_000_000) Fail(nameof(MaxAwaitingAck), "must be 1..1000000");
+        if (ParkAfterRefusals < 1) Fail(nameof(ParkAfterRefusals), "must be >= 1");
         if (TelemetryIntervalSeconds < 0) Fail(nameof(TelemetryIntervalSeconds), "must be >= 0");
         if (Username is null != Password is null) Fail(Username is null ? nameof(Username) : nameof(Password), "username and password go together");
         if (CaFile is not null && !File.Exists(CaFile)) Fail(nameof(CaFile), $"file '{CaFile}' not found");

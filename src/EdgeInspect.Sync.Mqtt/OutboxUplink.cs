@@ -1,25 +1,35 @@
+using System.Text.Json;
 using EdgeInspect.Core.Storage;
+using EdgeInspect.Fleet.Protocol.Ingest;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace EdgeInspect.Sync.Mqtt;
 
 /// <summary>
-/// Drains the store-and-forward outbox to <c>&lt;prefix&gt;/&lt;device&gt;/records</c> at QoS 1, deleting each record only
-/// after its PUBACK. Each record's JSON carries deviceId and sequence, the cloud's dedupe key (a record whose PUBACK was
-/// lost is sent again).
+/// Drains the store-and-forward outbox to <c>&lt;prefix&gt;/&lt;device&gt;/records</c> at QoS 1 and deletes each record
+/// only once it is delivered. What "delivered" means is <see cref="MqttUplinkOptions.Delivery"/>:
+/// <list type="bullet">
+/// <item><c>broker-puback</c>: the broker's PUBACK with reason 0x00.</item>
+/// <item><c>ingest-ack</c>: the cloud ingest's <see cref="IngestAck"/> on <c>&lt;prefix&gt;/&lt;device&gt;/ack</c>, sent after its
+/// database transaction committed. A record sent and not acknowledged within
+/// <see cref="MqttUplinkOptions.ResendAfterSeconds"/> goes again, the wait doubling per try.</item>
+/// </list>
+/// In both, PUBACK 0x10 (no matching subscribers) is not delivery: nobody got the record, so it stays and the round
+/// backs off. A refusal (reason &gt;= 0x80: quota, not authorized, payload invalid) is counted per record; after
+/// <see cref="MqttUplinkOptions.ParkAfterRefusals"/> the record is parked (kept in the store, skipped until the next
+/// start, counted and logged as an alarm) so one bad record cannot hold up the rest. Each record's JSON carries device,
+/// store epoch and sequence, the cloud's dedupe key, so a record sent twice is stored once.
 /// <para>
 /// Fair share: each round sends one batch of the oldest backlog and then one batch of the newest records, so after a
 /// long outage live parts reach the cloud within a round instead of waiting behind hours of backlog. Within each lane
 /// records go in sequence order.
 /// </para>
 /// <para>
-/// Replay after a lost link: QoS 1 is hop by hop. A PUBACK means the broker has the record, not that a subscriber
-/// got it, and a broker that dies (no persistence, or a crash between its PUBACK and forwarding) loses what it had not
-/// yet forwarded. So the records acknowledged in the last <see cref="MqttUplinkOptions.ReplaySeconds"/> before the
-/// link dropped are sent once more after the reconnect, before the backlog; the cloud drops the duplicates by
-/// (deviceId, sequence). The 20 s broker outage test covers it: without the replay, the record in flight at the broker
-/// kill can be acknowledged and never delivered.
+/// Replay after a lost link (broker-puback only): QoS 1 is hop by hop, and a broker that dies may not have forwarded
+/// what it acknowledged. So the records acknowledged in the last <see cref="MqttUplinkOptions.ReplaySeconds"/> before
+/// the link dropped are sent once more after the reconnect. With ingest-ack no replay is needed: a record lost at the
+/// broker is never acknowledged, and so is sent again.
 /// </para>
 /// </summary>
 public sealed class OutboxUplink : IAsyncDisposable
@@ -36,11 +46,31 @@ public sealed class OutboxUplink : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly Lock _recentGate = new();
     private readonly Queue<(long Offset, byte[] Payload, long AckedAt)> _recent = new();
+    private readonly Lock _awaitGate = new();
+    /// <summary>ingest-ack: records sent and not yet acknowledged, by sequence.</summary>
+    private readonly SortedDictionary<long, Awaiting> _awaiting = [];
+    /// <summary>ingest-ack: the highest sequence the backlog lane has handed to <see cref="_awaiting"/> since start.</summary>
+    private long _cursor = long.MinValue;
+    /// <summary>
+    /// ingest-ack: the latest acknowledged sequences. A lane can read a record from the store just before its ack
+    /// removes it; without this it would be sent (and counted) again.
+    /// </summary>
+    private readonly HashSet<long> _acked = [];
+    private readonly Queue<long> _ackedOrder = new();
+    private readonly Dictionary<long, int> _refusals = [];
+    private readonly HashSet<long> _parked = [];
+    private readonly IDisposable? _ackSubscription;
     private List<OutboxItem>? _replay;
     private long _replayed;
     private CancellationTokenSource? _cts;
     private Task? _loop;
     private long _sent;
+    private long _resent;
+    private long _noSubscribers;
+    private long _refused;
+    private long _parkedCount;
+    private long _notBefore;
+    private int _unheardStreak;
 
     public OutboxUplink(IOutboxQueue queue, DeviceMqttConnection connection, MqttUplinkOptions options, ILogger<OutboxUplink>? log = null,
         TimeProvider? time = null)
@@ -53,13 +83,35 @@ public sealed class OutboxUplink : IAsyncDisposable
         _queue.Appended += Wake;
         _connection.Connected += _ => { Wake(); return Task.CompletedTask; };
         _connection.Disconnected += OnDisconnected;
+        if (options.WaitsForIngestAck) _ackSubscription = _connection.Subscribe(_connection.Topics.Ack, OnAckAsync);
     }
 
-    /// <summary>Records acknowledged by the broker since start.</summary>
+    /// <summary>Records delivered (and removed from the outbox) since start.</summary>
     public long Sent => Interlocked.Read(ref _sent);
 
     /// <summary>Records sent again after a reconnect (see the class remarks).</summary>
     public long Replayed => Interlocked.Read(ref _replayed);
+
+    /// <summary>ingest-ack: records sent again because no acknowledgement came in time.</summary>
+    public long Resent => Interlocked.Read(ref _resent);
+
+    /// <summary>Publishes the broker answered with 0x10 (no matching subscribers): not delivered.</summary>
+    public long NoSubscribers => Interlocked.Read(ref _noSubscribers);
+
+    /// <summary>Publishes the broker refused (reason &gt;= 0x80).</summary>
+    public long Refused => Interlocked.Read(ref _refused);
+
+    /// <summary>Records parked after <see cref="MqttUplinkOptions.ParkAfterRefusals"/> refusals (kept in the store, not sent again until restart).</summary>
+    public long Parked => Interlocked.Read(ref _parkedCount);
+
+    /// <summary>ingest-ack: records sent and waiting for their acknowledgement now.</summary>
+    public int AwaitingAck
+    {
+        get { lock (_awaitGate) return _awaiting.Count; }
+    }
+
+    /// <summary>Raised after delivered records left the outbox, with their sequence numbers (on the thread that removed them).</summary>
+    public event Action<IReadOnlyList<long>>? Delivered;
 
     public Task StartAsync(CancellationToken cancellationToken = default)
     {
@@ -79,71 +131,248 @@ public sealed class OutboxUplink : IAsyncDisposable
     {
         _queue.Appended -= Wake;
         _connection.Disconnected -= OnDisconnected;
+        _ackSubscription?.Dispose();
         await StopAsync();
         _cts?.Dispose();
         _signal.Dispose();
     }
 
-    /// <summary>Sends until the outbox is empty or the link drops; returns how many were acknowledged.</summary>
+    /// <summary>Sends until the outbox is empty, the link drops or nobody listens; returns how many were delivered.</summary>
     public async Task<int> DrainOnceAsync(CancellationToken ct)
     {
+        if (_time.GetTimestamp() < Interlocked.Read(ref _notBefore)) return 0;
         await ReplayAsync(ct);
         var total = 0;
-        long backlogCursor = long.MinValue;
-        while (_connection.IsConnected && !ct.IsCancellationRequested)
+        var ingest = _options.WaitsForIngestAck;
+        if (ingest)
         {
-            var old = _queue.ReadBatch(backlogCursor, _options.BatchSize);
-            if (old.Count == 0) break;
-            var sentOld = await SendAsync(old, ct);
-            total += Acked(sentOld);
-            if (sentOld < 0) break;
-            backlogCursor = old[^1].Offset;
+            var resent = await ResendDueAsync(ct);
+            if (resent < 0) return 0;
+        }
+        long backlogCursor = ingest ? Interlocked.Read(ref _cursor) : long.MinValue;
+        while (_connection.IsConnected && !ct.IsCancellationRequested && (!ingest || AwaitingAck < _options.MaxAwaitingAck))
+        {
+            var read = _queue.ReadBatch(backlogCursor, _options.BatchSize);
+            if (read.Count == 0) break;
+            var old = Sendable(read);
+            var (sentOld, startedOld, stopped) = await SendAsync(old, ct);
+            total += sentOld;
+            // ingest-ack: the cursor passes only records now awaited, so a stopped round leaves the rest for the next
+            backlogCursor = !stopped ? read[^1].Offset : startedOld > 0 ? old[startedOld - 1].Offset : backlogCursor;
+            if (ingest) Interlocked.Exchange(ref _cursor, backlogCursor);
+            if (stopped) break;
             // the live lane: the newest records, unless the backlog batch already covered them
-            var fresh = _queue.ReadNewest(_options.BatchSize).Where(i => i.Offset > backlogCursor).ToList();
+            var fresh = Sendable(_queue.ReadNewest(_options.BatchSize).Where(i => i.Offset > backlogCursor).ToList());
             if (fresh.Count > 0)
             {
-                var sentNew = await SendAsync(fresh, ct);
-                total += Acked(sentNew);
-                if (sentNew < 0) break;
+                var (sentNew, _, stoppedNew) = await SendAsync(fresh, ct);
+                total += sentNew;
+                if (stoppedNew) break;
             }
         }
         return total;
     }
 
-    private async Task<int> SendAsync(IReadOnlyList<OutboxItem> items, CancellationToken ct)
+    /// <summary>Drops parked records and, with ingest-ack, records already waiting for their ack (they go again when due).</summary>
+    private List<OutboxItem> Sendable(IReadOnlyList<OutboxItem> items)
     {
-        // A sliding window: up to MaxInFlight QoS 1 publishes are outstanding at once, and a new one starts as soon as
-        // the oldest is acknowledged (a lock-step window would idle the link while its slowest PUBACK is awaited).
-        // MQTTnet writes them in call order and the broker forwards in order per topic ([MQTT-4.6.0-6]). Each record is
-        // removed only after its own PUBACK; removals are batched into one store transaction per RemoveBatch acks.
+        var list = new List<OutboxItem>(items.Count);
+        lock (_awaitGate)
+        {
+            foreach (var i in items)
+            {
+                if (_parked.Contains(i.Offset) || _awaiting.ContainsKey(i.Offset) || _acked.Contains(i.Offset)) continue;
+                list.Add(i);
+            }
+        }
+        return list;
+    }
+
+    /// <summary>
+    /// Publishes <paramref name="items"/> in a sliding window of up to MaxInFlight QoS 1 publishes (a lock-step window
+    /// would idle the link while its slowest PUBACK is awaited). MQTTnet writes them in call order and the broker
+    /// forwards in order per topic ([MQTT-4.6.0-6]). Returns how many were delivered (broker-puback) and published, and
+    /// whether the round must stop (link lost, or nobody subscribed).
+    /// </summary>
+    private async Task<(int Delivered, int Started, bool Stop)> SendAsync(IReadOnlyList<OutboxItem> items, CancellationToken ct)
+    {
+        var ingest = _options.WaitsForIngestAck;
         var sent = 0;
         var next = 0;
-        var failed = false;
-        var window = new Queue<(OutboxItem Item, Task<bool> Ack)>(Math.Min(_options.MaxInFlight, items.Count));
-        var acked = new List<long>(Math.Min(RemoveBatch, items.Count));
+        var stop = false;
+        var window = new Queue<(OutboxItem Item, Task<PublishOutcome> Outcome)>(Math.Min(_options.MaxInFlight, Math.Max(1, items.Count)));
+        var acked = new List<long>(Math.Min(RemoveBatch, Math.Max(1, items.Count)));
         while (next < items.Count || window.Count > 0)
         {
-            while (!failed && next < items.Count && window.Count < _options.MaxInFlight)
+            while (!stop && next < items.Count && window.Count < _options.MaxInFlight)
             {
                 var item = items[next++];
-                window.Enqueue((item, _connection.PublishAsync(_connection.Topics.Records, item.Payload, MqttPublishSettings.AtLeastOnce, ct)));
+                // Awaited before the publish: the ack can arrive before this loop sees the PUBACK.
+                if (ingest) AddAwaiting(item);
+                window.Enqueue((item, _connection.PublishForOutcomeAsync(_connection.Topics.Records, item.Payload, MqttPublishSettings.AtLeastOnce, ct)));
             }
-            var (done, ack) = window.Dequeue();
-            if (await ack)
+            if (window.Count == 0) break;
+            var (done, task) = window.Dequeue();
+            var outcome = await task;
+            switch (outcome)
             {
-                acked.Add(done.Offset);
-                Remember(done);
+                case PublishOutcome.Accepted:
+                    _unheardStreak = 0;
+                    if (!ingest)
+                    {
+                        acked.Add(done.Offset);
+                        Remember(done);
+                    }
+                    break;
+                case PublishOutcome.NoMatchingSubscribers:
+                    // Nobody got it: the record stays (ingest-ack: it waits in _awaiting and goes again when due).
+                    Interlocked.Increment(ref _noSubscribers);
+                    BackOff();
+                    stop = true;
+                    break;
+                case PublishOutcome.Refused:
+                    Refuse(done.Offset);
+                    break;
+                default:
+                    stop = true; // link lost: stop starting new ones; those in flight still count when acknowledged
+                    break;
             }
-            else failed = true; // stop starting new ones; those in flight still count when acknowledged
-            if (acked.Count >= RemoveBatch || window.Count == 0 || (failed && acked.Count > 0))
+            if (acked.Count >= RemoveBatch || window.Count == 0 || (stop && acked.Count > 0))
             {
-                _queue.RemoveMany(acked);
+                Remove(acked);
                 sent += acked.Count;
-                Interlocked.Add(ref _sent, acked.Count);
                 acked.Clear();
             }
         }
-        return failed ? -sent - 1 : sent;
+        return (sent, next, stop);
+    }
+
+    /// <summary>ingest-ack: sends again the awaited records whose wait is over; -1 when the round must stop.</summary>
+    private async Task<int> ResendDueAsync(CancellationToken ct)
+    {
+        List<(long Offset, Awaiting A)> due;
+        var now = _time.GetTimestamp();
+        lock (_awaitGate) due = [.. _awaiting.Where(kv => kv.Value.DueAt <= now).Take(_options.BatchSize).Select(kv => (kv.Key, kv.Value))];
+        var count = 0;
+        foreach (var (offset, a) in due)
+        {
+            lock (_awaitGate)
+            {
+                if (!_awaiting.ContainsKey(offset)) continue; // acknowledged meanwhile
+                a.Tries++;
+                a.DueAt = _time.GetTimestamp() + Backoff(a.Tries);
+            }
+            var outcome = await _connection.PublishForOutcomeAsync(_connection.Topics.Records, a.Payload, MqttPublishSettings.AtLeastOnce, ct);
+            Interlocked.Increment(ref _resent);
+            count++;
+            if (outcome == PublishOutcome.Refused) Refuse(offset);
+            else if (outcome == PublishOutcome.NoMatchingSubscribers)
+            {
+                Interlocked.Increment(ref _noSubscribers);
+                BackOff();
+                return -1;
+            }
+            else if (outcome == PublishOutcome.LinkFailed) return -1;
+        }
+        if (count > 0) _log.LogInformation("Outbox uplink: sent {Count} records again (no ingest acknowledgement yet)", count);
+        return count;
+    }
+
+    private void AddAwaiting(OutboxItem item)
+    {
+        var epoch = EpochOf(item.Payload);
+        lock (_awaitGate)
+        {
+            _awaiting[item.Offset] = new Awaiting(item.Payload, epoch) { Tries = 1, DueAt = _time.GetTimestamp() + Backoff(1) };
+        }
+    }
+
+    /// <summary>The wait before try <paramref name="tries"/> + 1, in <see cref="TimeProvider"/> ticks.</summary>
+    private long Backoff(int tries)
+    {
+        var seconds = Math.Min(_options.MaxResendBackoffSeconds, _options.ResendAfterSeconds * Math.Pow(2, Math.Min(tries - 1, 20)));
+        return (long)(seconds * _time.TimestampFrequency);
+    }
+
+    /// <summary>Nobody is subscribed: the next round waits, doubling per round nobody heard.</summary>
+    private void BackOff()
+    {
+        var streak = Interlocked.Increment(ref _unheardStreak);
+        Interlocked.Exchange(ref _notBefore, _time.GetTimestamp() + Backoff(streak));
+        _log.LogWarning("Outbox uplink: the broker has no subscriber for {Topic} (PUBACK 0x10); records stay pending, next try in {Seconds:0.#} s",
+            _connection.Topics.Records, Backoff(streak) / (double)_time.TimestampFrequency);
+    }
+
+    private void Refuse(long offset)
+    {
+        Interlocked.Increment(ref _refused);
+        bool park;
+        lock (_awaitGate)
+        {
+            _refusals[offset] = _refusals.GetValueOrDefault(offset) + 1;
+            park = _refusals[offset] >= _options.ParkAfterRefusals;
+            if (park)
+            {
+                _refusals.Remove(offset);
+                _parked.Add(offset);
+                _awaiting.Remove(offset);
+            }
+        }
+        if (park)
+        {
+            Interlocked.Increment(ref _parkedCount);
+            _log.LogError("ALARM outbox record {Sequence} parked: the broker refused it {Count} times (reason >= 0x80); kept in the store, " +
+                "not sent again until the station restarts; {Parked} parked in all", offset, _options.ParkAfterRefusals, Parked);
+        }
+    }
+
+    private void Remove(List<long> offsets)
+    {
+        if (offsets.Count == 0) return;
+        _queue.RemoveMany(offsets);
+        Interlocked.Add(ref _sent, offsets.Count);
+        Delivered?.Invoke([.. offsets]);
+    }
+
+    private Task OnAckAsync(MqttInbound message, CancellationToken ct)
+    {
+        if (IngestAck.TryParse(message.Payload.Span, out var problem) is not { } ack)
+        {
+            _log.LogWarning("Outbox uplink: ignored an ack on {Topic}: {Problem}", message.Topic, problem);
+            return Task.CompletedTask;
+        }
+        var done = new List<long>();
+        lock (_awaitGate)
+        {
+            foreach (var (offset, a) in _awaiting)
+            {
+                if (a.Epoch == ack.Epoch && ack.Covers(offset)) done.Add(offset);
+            }
+            foreach (var o in done)
+            {
+                _awaiting.Remove(o);
+                if (_acked.Add(o)) _ackedOrder.Enqueue(o);
+            }
+            while (_ackedOrder.Count > 2 * _options.MaxAwaitingAck) _acked.Remove(_ackedOrder.Dequeue());
+        }
+        for (var i = 0; i < done.Count; i += RemoveBatch) Remove(done.GetRange(i, Math.Min(RemoveBatch, done.Count - i)));
+        if (done.Count > 0) Wake(); // room in the window for more
+        return Task.CompletedTask;
+    }
+
+    /// <summary>The record's <c>storeEpoch</c> ("" when it has none), read without deserialising the record.</summary>
+    private static string EpochOf(byte[] json)
+    {
+        var reader = new Utf8JsonReader(json);
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return "";
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var isEpoch = reader.ValueTextEquals("storeEpoch"u8);
+            if (!reader.Read()) return "";
+            if (isEpoch) return reader.TokenType == JsonTokenType.String ? reader.GetString() ?? "" : "";
+            reader.Skip();
+        }
+        return "";
     }
 
     private void Remember(OutboxItem item)
@@ -158,6 +387,13 @@ public sealed class OutboxUplink : IAsyncDisposable
 
     private void OnDisconnected()
     {
+        if (_options.WaitsForIngestAck)
+        {
+            // What was in flight may be lost with the link: everything awaited goes again right after the reconnect.
+            lock (_awaitGate) foreach (var a in _awaiting.Values) a.DueAt = 0;
+            Interlocked.Exchange(ref _notBefore, 0);
+            return;
+        }
         if (_options.ReplaySeconds <= 0) return;
         var now = _time.GetTimestamp();
         lock (_recentGate)
@@ -205,9 +441,6 @@ public sealed class OutboxUplink : IAsyncDisposable
         _log.LogInformation("Outbox uplink: re-sent {Count} records acknowledged just before the link dropped", sent);
     }
 
-    /// <summary>SendAsync returns -(acknowledged + 1) when a publish failed (link lost), so the caller stops the round.</summary>
-    private static int Acked(int result) => result < 0 ? -result - 1 : result;
-
     private void Wake()
     {
         if (_signal.CurrentCount == 0) _signal.Release();
@@ -232,5 +465,15 @@ public sealed class OutboxUplink : IAsyncDisposable
                 await Task.Delay(TimeSpan.FromMilliseconds(200), ct);
             }
         }
+    }
+
+    /// <summary>One record sent and waiting for the ingest's acknowledgement.</summary>
+    private sealed class Awaiting(byte[] payload, string epoch)
+    {
+        public byte[] Payload { get; } = payload;
+        public string Epoch { get; } = epoch;
+        public int Tries { get; set; }
+        /// <summary><see cref="TimeProvider"/> timestamp after which it goes again.</summary>
+        public long DueAt { get; set; }
     }
 }

@@ -17,7 +17,7 @@ public sealed class MosquittoBroker : IAsyncDisposable
     private readonly string _configPath;
     private Process? _process;
 
-    private MosquittoBroker(int port, string dir)
+    private MosquittoBroker(int port, string dir, string extraConfig = "")
     {
         Port = port;
         _dir = dir;
@@ -34,6 +34,7 @@ public sealed class MosquittoBroker : IAsyncDisposable
             log_type error
             log_type warning
             log_type notice
+            {extraConfig}
             """);
     }
 
@@ -47,10 +48,13 @@ public sealed class MosquittoBroker : IAsyncDisposable
 
     public string LogPath => Path.Combine(_dir, "mosquitto.log");
 
-    public static async Task<MosquittoBroker> LaunchAsync(CancellationToken cancellationToken = default)
+    public static Task<MosquittoBroker> LaunchAsync(CancellationToken cancellationToken = default) => LaunchAsync("", cancellationToken);
+
+    /// <summary>A broker with <paramref name="extraConfig"/> appended to its config (e.g. <c>message_size_limit 2048</c>).</summary>
+    public static async Task<MosquittoBroker> LaunchAsync(string extraConfig, CancellationToken cancellationToken = default)
     {
         var dir = Directory.CreateTempSubdirectory("edgeinspect-mosquitto-").FullName;
-        var broker = new MosquittoBroker(FreeTcpPort(), dir);
+        var broker = new MosquittoBroker(FreeTcpPort(), dir, extraConfig);
         await broker.StartAsync(cancellationToken);
         return broker;
     }

@@ -176,6 +176,13 @@ internal static class StoreCommands
                     await conn.StartAsync(ct);
                     if (!await conn.WaitConnectedAsync(TimeSpan.FromSeconds(10), ct))
                         return CliErrors.Fail($"--mqtt-host: no broker at {h}:{opts.Port}", ExitCodes.Unreachable);
+                    // A subscriber for the records: with nobody subscribed the broker answers PUBACK 0x10, which is not delivery.
+                    await using var sink = new DeviceMqttConnection(new MqttUplinkOptions { Host = h, Port = opts.Port, DeviceId = "bench-sink", TopicPrefix = "bench-sink" });
+                    var subscribed = new TaskCompletionSource();
+                    sink.Connected += _ => { subscribed.TrySetResult(); return Task.CompletedTask; };
+                    sink.Subscribe(conn.Topics.Records, (_, _) => Task.CompletedTask, MQTTnet.Protocol.MqttQualityOfServiceLevel.AtMostOnce);
+                    await sink.StartAsync(ct);
+                    await subscribed.Task.WaitAsync(TimeSpan.FromSeconds(10), ct);
                     await using var uplink = new OutboxUplink(store, conn, opts);
                     sw.Restart();
                     var sent = await uplink.DrainOnceAsync(ct);

@@ -29,6 +29,9 @@ public sealed class MqttTopics
     public string Telemetry => DeviceRoot + "/telemetry";
     public string Events => DeviceRoot + "/events";
 
+    /// <summary>The cloud ingest's acknowledgements of this device's records (<c>IngestAck</c> JSON), which the outbox waits for.</summary>
+    public string Ack => DeviceRoot + "/ack";
+
     /// <summary><c>&lt;prefix&gt;/&lt;device&gt;/cmd/&lt;name&gt;</c>; the name is validated like an id.</summary>
     public string Command(string name)
     {

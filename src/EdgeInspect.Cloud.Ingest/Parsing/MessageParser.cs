@@ -1,0 +1,117 @@
+using System.Text;
+using System.Text.Json;
+using EdgeInspect.Cloud.Ingest.Intake;
+using EdgeInspect.Fleet.Protocol.Topics;
+
+namespace EdgeInspect.Cloud.Ingest.Parsing;
+
+/// <summary>
+/// Sorts messages into table rows by topic (<c>&lt;prefix&gt;/&lt;device&gt;/&lt;kind&gt;</c>) and checks each: a payload
+/// over the size limit, not JSON, a record without its key, a record whose deviceId is not the topic's device, or JSON
+/// PostgreSQL's jsonb cannot hold (<c>\u0000</c>) becomes a dead letter with the reason. Never throws for a bad message.
+/// </summary>
+public sealed class MessageParser(IngestOptions options)
+{
+    private readonly string _prefix = options.TopicPrefix + "/";
+
+    /// <summary>Sorts <paramref name="messages"/> into a new batch.</summary>
+    public ParsedBatch Parse(IReadOnlyList<IngestMessage> messages)
+    {
+        var batch = new ParsedBatch();
+        foreach (var m in messages) Add(batch, m);
+        return batch;
+    }
+
+    private void Add(ParsedBatch batch, IngestMessage m)
+    {
+        void Dead(string reason) => batch.DeadLetters.Add(new DeadLetter(m.Topic, reason, m.Size, m.Payload, m.ReceivedAt));
+        if (!m.Topic.StartsWith(_prefix, StringComparison.Ordinal) || m.Topic[_prefix.Length..].Split('/') is not [var device, var kind]
+            || !MqttTopics.IsValidId(device))
+        {
+            Dead($"topic is not {_prefix}<device>/<kind>");
+            return;
+        }
+        if (m.Size > options.MaxPayloadBytes)
+        {
+            Dead($"oversized: {m.Size} bytes > Ingest:MaxPayloadBytes {options.MaxPayloadBytes} (first {m.Payload.Length} bytes kept)");
+            return;
+        }
+        if (m.Payload.AsSpan().IndexOf("\\u0000"u8) >= 0)
+        {
+            Dead("JSON holds \\u0000, which PostgreSQL jsonb cannot store");
+            return;
+        }
+        JsonDocument doc;
+        try { doc = JsonDocument.Parse(m.Payload); }
+        catch (JsonException e)
+        {
+            Dead("not JSON: " + e.Message);
+            return;
+        }
+        using (doc)
+        {
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                Dead($"JSON is a {root.ValueKind}, not an object");
+                return;
+            }
+            var body = Encoding.UTF8.GetString(m.Payload);
+            switch (kind)
+            {
+                case "records":
+                    AddRecord(batch, m, device, root, body, Dead);
+                    break;
+                case "telemetry":
+                    batch.Telemetry.Add(new JsonRow(device, m.ReceivedAt, null, body));
+                    break;
+                case "events":
+                    batch.Events.Add(new JsonRow(device, m.ReceivedAt, Str(root, "kind"), body));
+                    break;
+                case "status":
+                    batch.Status[device] = new StatusRow(device, Str(root, "state"), Str(root, "mode"), Str(root, "activeModel"),
+                        Str(root, "activeModelVersion"), Str(root, "softwareVersion"), m.ReceivedAt, body);
+                    break;
+                default:
+                    Dead($"unknown kind '{kind}'");
+                    break;
+            }
+        }
+    }
+
+    private static void AddRecord(ParsedBatch batch, IngestMessage m, string device, JsonElement root, string body, Action<string> dead)
+    {
+        if (Str(root, "deviceId") is not { } deviceId)
+        {
+            dead("record without deviceId");
+            return;
+        }
+        if (deviceId != device)
+        {
+            dead($"record deviceId '{deviceId}' is not the topic's device '{device}'");
+            return;
+        }
+        if (!root.TryGetProperty("sequence", out var s) || s.ValueKind != JsonValueKind.Number || !s.TryGetInt64(out var sequence) || sequence < 1)
+        {
+            dead("record without a sequence number >= 1");
+            return;
+        }
+        var epoch = Str(root, "storeEpoch") ?? "";
+        if (Time(root, "capturedAt") is not { } captured)
+        {
+            dead("record without a valid capturedAt");
+            batch.DeadLetteredRecords.Add(new RecordKey(device, epoch, sequence));
+            return;
+        }
+        float? confidence = root.TryGetProperty("modelConfidence", out var c) && c.ValueKind == JsonValueKind.Number ? c.GetSingle() : null;
+        batch.Records.Add(new RecordRow(new RecordKey(device, epoch, sequence), captured, Time(root, "decidedAt"), m.ReceivedAt, Str(root, "station"),
+            Str(root, "mode"), Str(root, "modelName"), Str(root, "modelVersion"), Str(root, "verdict"), Str(root, "verdictSource"),
+            Str(root, "modelVerdict"), Str(root, "humanVerdict"), confidence, body));
+    }
+
+    private static string? Str(JsonElement root, string name) =>
+        root.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+
+    private static DateTimeOffset? Time(JsonElement root, string name) =>
+        root.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String && v.TryGetDateTimeOffset(out var t) ? t : null;
+}

@@ -1,0 +1,153 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using EdgeInspect.Core.Domain;
+using EdgeInspect.Fleet.Protocol.Ingest;
+using EdgeInspect.Storage.LiteDb;
+using EdgeInspect.Sync.Mqtt;
+using EdgeInspect.TestSupport;
+using Xunit;
+
+namespace EdgeInspect.Sync.Tests.Uplink;
+
+/// <summary>What counts as delivery (Uplink:Delivery), against a real Mosquitto.</summary>
+public sealed class OutboxDeliveryTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("edgeinspect-delivery-").FullName;
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_dir, true); } catch (IOException) { }
+    }
+
+    private static InspectionRecord Record(string device, long seq, string? failReason = null) => new()
+    {
+        DeviceId = device, Station = "st-1", Sequence = seq, CapturedAt = DateTimeOffset.UnixEpoch.AddSeconds(seq),
+        DecidedAt = DateTimeOffset.UnixEpoch.AddSeconds(seq), Mode = AutomationMode.Full, Verdict = Verdict.Ok, VerdictSource = VerdictSource.Model,
+        FailReason = failReason,
+    };
+
+    private static MqttUplinkOptions Options(MosquittoBroker broker, string device, string delivery) => new()
+    {
+        Host = broker.Host, Port = broker.Port, DeviceId = device, Delivery = delivery, MinBackoffSeconds = 0.1, MaxBackoffSeconds = 0.5,
+        PingIntervalSeconds = 0.5, ResendAfterSeconds = 0.5, MaxResendBackoffSeconds = 1, ParkAfterRefusals = 3,
+    };
+
+    private static async Task Until(Func<bool> condition, TimeSpan timeout, string what)
+    {
+        var end = DateTime.UtcNow + timeout;
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < end, "timed out waiting for " + what);
+            await Task.Delay(20);
+        }
+    }
+
+    [MosquittoFact]
+    public async Task Drain_IngestAckModeAndNoIngestSubscribed_PubackNoSubscribersDeletesNothing()
+    {
+        await using var broker = await MosquittoBroker.LaunchAsync();
+        using var store = new LiteDbInspectionStore(new StoreOptions { Path = Path.Combine(_dir, "a.db") });
+        var options = Options(broker, "dev-n", MqttUplinkOptions.IngestAck);
+        await using var device = new DeviceMqttConnection(options);
+        await using var uplink = new OutboxUplink(store, device, options);
+        await device.StartAsync();
+        await uplink.StartAsync();
+        Assert.True(await device.WaitConnectedAsync(TimeSpan.FromSeconds(10)));
+        for (var i = 1; i <= 50; i++) store.Append(Record("dev-n", i));
+        await Until(() => uplink.NoSubscribers >= 2, TimeSpan.FromSeconds(15), "the broker's 0x10 answers (a first try and a resend)");
+        Assert.Equal(50, store.PendingCount);
+        Assert.Equal(0, uplink.Sent);
+    }
+
+    [MosquittoFact]
+    public async Task Drain_BrokerPubackModeAndNobodySubscribed_RecordsStayPendingUntilASubscriberComes()
+    {
+        await using var broker = await MosquittoBroker.LaunchAsync();
+        using var store = new LiteDbInspectionStore(new StoreOptions { Path = Path.Combine(_dir, "b.db") });
+        var options = Options(broker, "dev-b", MqttUplinkOptions.BrokerPuback);
+        await using var device = new DeviceMqttConnection(options);
+        await using var uplink = new OutboxUplink(store, device, options);
+        await device.StartAsync();
+        await uplink.StartAsync();
+        Assert.True(await device.WaitConnectedAsync(TimeSpan.FromSeconds(10)));
+        for (var i = 1; i <= 20; i++) store.Append(Record("dev-b", i));
+        await Until(() => uplink.NoSubscribers >= 1, TimeSpan.FromSeconds(10), "the broker's 0x10 answer");
+        Assert.Equal(20, store.PendingCount);
+
+        var arrivals = new ConcurrentQueue<long>();
+        await using var cloud = new DeviceMqttConnection(new MqttUplinkOptions { Host = broker.Host, Port = broker.Port, DeviceId = "cloud", TopicPrefix = "cloudside" });
+        cloud.Subscribe("edgeinspect/dev-b/records", (m, _) =>
+        {
+            arrivals.Enqueue(JsonDocument.Parse(m.Payload).RootElement.GetProperty("sequence").GetInt64());
+            return Task.CompletedTask;
+        });
+        await cloud.StartAsync();
+        await Until(() => store.PendingCount == 0, TimeSpan.FromSeconds(20), "outbox drained once a subscriber is there");
+        Assert.Equal(Enumerable.Range(1, 20).Select(i => (long)i), arrivals.Distinct().Order());
+    }
+
+    [MosquittoFact]
+    public async Task Drain_IngestAcksOnlySomeRecords_OnlyThoseLeaveAndTheOthersAreSentAgain()
+    {
+        await using var broker = await MosquittoBroker.LaunchAsync();
+        using var store = new LiteDbInspectionStore(new StoreOptions { Path = Path.Combine(_dir, "c.db") });
+        var options = Options(broker, "dev-c", MqttUplinkOptions.IngestAck);
+        // A stand-in ingest that acknowledges odd sequence numbers only (a real one acks what it committed).
+        var seen = new ConcurrentDictionary<long, int>();
+        await using var ingest = new DeviceMqttConnection(new MqttUplinkOptions { Host = broker.Host, Port = broker.Port, DeviceId = "ingest", TopicPrefix = "cloudside" });
+        ingest.Subscribe("edgeinspect/dev-c/records", async (m, ct) =>
+        {
+            var root = JsonDocument.Parse(m.Payload).RootElement;
+            var seq = root.GetProperty("sequence").GetInt64();
+            seen.AddOrUpdate(seq, 1, (_, n) => n + 1);
+            if (seq % 2 == 1)
+            {
+                await ingest.PublishAsync("edgeinspect/dev-c/ack", new IngestAck(root.GetProperty("storeEpoch").GetString()!, [[seq, seq]]).ToJson(), null, ct);
+            }
+            // an ack for another epoch covers nothing here
+            await ingest.PublishAsync("edgeinspect/dev-c/ack", new IngestAck("other-epoch", [[1, 1000]]).ToJson(), null, ct);
+        });
+        await ingest.StartAsync();
+        Assert.True(await ingest.WaitConnectedAsync(TimeSpan.FromSeconds(10)));
+        await Task.Delay(300);
+        await using var device = new DeviceMqttConnection(options);
+        await using var uplink = new OutboxUplink(store, device, options);
+        await device.StartAsync();
+        await uplink.StartAsync();
+        for (var i = 1; i <= 20; i++) store.Append(Record("dev-c", i));
+        await Until(() => store.PendingCount == 10, TimeSpan.FromSeconds(15), "the 10 acknowledged records removed");
+        await Until(() => Enumerable.Range(1, 10).All(k => seen.GetValueOrDefault(2 * k) >= 2), TimeSpan.FromSeconds(15), "unacknowledged records sent again");
+        Assert.Equal(10, uplink.Sent);
+        Assert.Equal(Enumerable.Range(1, 10).Select(k => (long)(2 * k)), store.ReadBatch(0, 100).Select(i => i.Offset));
+    }
+
+    [MosquittoFact]
+    public async Task Drain_BrokerRefusesOneRecord_ItIsParkedAndKeptWhileTheRestAreDelivered()
+    {
+        // message_size_limit makes Mosquitto answer an MQTT 5 QoS 1 publish over it with PUBACK 0x95 (packet too large).
+        await using var broker = await MosquittoBroker.LaunchAsync("message_size_limit 2048");
+        using var store = new LiteDbInspectionStore(new StoreOptions { Path = Path.Combine(_dir, "d.db") });
+        var options = Options(broker, "dev-p", MqttUplinkOptions.BrokerPuback);
+        var arrivals = new ConcurrentQueue<long>();
+        await using var cloud = new DeviceMqttConnection(new MqttUplinkOptions { Host = broker.Host, Port = broker.Port, DeviceId = "cloud", TopicPrefix = "cloudside" });
+        cloud.Subscribe("edgeinspect/dev-p/records", (m, _) =>
+        {
+            arrivals.Enqueue(JsonDocument.Parse(m.Payload).RootElement.GetProperty("sequence").GetInt64());
+            return Task.CompletedTask;
+        });
+        await cloud.StartAsync();
+        Assert.True(await cloud.WaitConnectedAsync(TimeSpan.FromSeconds(10)));
+        await Task.Delay(300);
+        await using var device = new DeviceMqttConnection(options);
+        await using var uplink = new OutboxUplink(store, device, options);
+        await device.StartAsync();
+        await uplink.StartAsync();
+        for (var i = 1; i <= 10; i++) store.Append(Record("dev-p", i, i == 3 ? new string('x', 4000) : null));
+        await Until(() => uplink.Parked == 1 && store.PendingCount == 1, TimeSpan.FromSeconds(20), "record 3 parked, the others delivered");
+        Assert.Equal(3, store.ReadBatch(0, 10).Single().Offset);
+        Assert.Equal(options.ParkAfterRefusals, uplink.Refused);
+        for (var i = 11; i <= 15; i++) store.Append(Record("dev-p", i));
+        await Until(() => arrivals.Distinct().Count() == 14, TimeSpan.FromSeconds(10), "later records delivered past the parked one");
+        Assert.DoesNotContain(3L, arrivals);
+    }
+}

@@ -1,0 +1,135 @@
+using EdgeInspect.Cloud.Bench;
+using EdgeInspect.Cloud.Ingest;
+using EdgeInspect.Cloud.Ingest.Schema;
+using EdgeInspect.Core.Configuration;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace EdgeInspect.Cloud;
+
+/// <summary>
+/// edgeinspect-cloud verbs. Settings come from <c>--config FILE</c> (JSON), then <c>EDGEINSPECT_</c> environment
+/// variables (<c>EDGEINSPECT_Ingest__ConnectionString</c>), then <c>--Ingest:Key value</c> arguments.
+/// Bad settings print one line naming the key and exit 2.
+/// </summary>
+public static class CloudCli
+{
+    public const int BadInput = 2;
+
+    private const string Usage = """
+        usage:
+          edgeinspect-cloud ingest  [--config FILE] [--Ingest:Key value ...]   run the ingest (until SIGTERM)
+          edgeinspect-cloud migrate [--config FILE] [--Ingest:Key value ...]   apply schema migrations and create partitions, then exit
+          edgeinspect-cloud report  [--json] [--config FILE] [--Ingest:ConnectionString ...]  the fleet from the database
+          edgeinspect-cloud bench ingest [--devices N] [--rate PARTS_PER_S] [--seconds S] [--backlog K] [--config FILE] [--Ingest:Key value ...]
+        """;
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        if (args.Length == 0 || args[0] is "-h" or "--help")
+        {
+            Console.WriteLine(Usage);
+            return args.Length == 0 ? BadInput : 0;
+        }
+        try
+        {
+            return args[0] switch
+            {
+                "ingest" => await IngestAsync(args[1..]),
+                "migrate" => await MigrateAsync(args[1..]),
+                "report" => await ReportAsync(args[1..]),
+                "bench" when args.Length > 1 && args[1] == "ingest" => await IngestBench.RunAsync(Configuration(args[2..], out var rest), rest),
+                _ => Fail($"unknown verb '{string.Join(' ', args.Take(2))}'\n{Usage}"),
+            };
+        }
+        catch (OptionsValidationException e)
+        {
+            return Fail(ValidatedOptions.FirstFailure(e));
+        }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException or FileNotFoundException or FormatException)
+        {
+            return Fail(e.Message);
+        }
+    }
+
+    private static int Fail(string message)
+    {
+        Console.Error.WriteLine("error: " + message);
+        return BadInput;
+    }
+
+    private static async Task<int> IngestAsync(string[] args)
+    {
+        var configuration = Configuration(args, out var rest);
+        if (rest.Count > 0) return Fail($"unknown argument '{rest[0]}'");
+        // Checked before the host starts, so a bad setting is one line naming the key and not the host's failure log.
+        (configuration.GetSection(IngestOptions.SectionName).Get<IngestOptions>() ?? new IngestOptions()).Validate();
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Configuration = (ConfigurationManager)configuration });
+        builder.Services.AddSystemd();
+        builder.Services.AddEdgeInspectIngest(builder.Configuration);
+        using var host = builder.Build();
+        await host.RunAsync();
+        return 0;
+    }
+
+    private static async Task<int> MigrateAsync(string[] args)
+    {
+        var configuration = Configuration(args, out var rest);
+        if (rest.Count > 0) return Fail($"unknown argument '{rest[0]}'");
+        var options = configuration.GetSection(IngestOptions.SectionName).Get<IngestOptions>() ?? new IngestOptions();
+        options.Validate();
+        await using var db = NpgsqlDataSource.Create(options.ConnectionString);
+        var applied = await SchemaMigrator.MigrateAsync(db);
+        var (created, dropped) = await new PartitionMaintainer(db, options).MaintainAsync();
+        Console.WriteLine($"schema: applied {(applied.Count == 0 ? "nothing (up to date)" : string.Join(", ", applied))}; " +
+            $"partitions created {created.Count}, dropped {dropped.Count}");
+        return 0;
+    }
+
+    private static async Task<int> ReportAsync(string[] args)
+    {
+        var configuration = Configuration(args, out var rest);
+        var json = rest.Remove("--json");
+        if (rest.Count > 0) return Fail($"unknown argument '{rest[0]}'");
+        var cs = configuration[$"{IngestOptions.SectionName}:{nameof(IngestOptions.ConnectionString)}"];
+        if (string.IsNullOrWhiteSpace(cs)) return Fail("Ingest:ConnectionString: required (an Npgsql connection string)");
+        await using var db = NpgsqlDataSource.Create(cs);
+        return await Reports.FleetReport.RunAsync(db, json, Console.Out);
+    }
+
+    /// <summary>
+    /// Settings from <c>--config FILE</c>, the environment (<c>EDGEINSPECT_</c>) and <c>--Section:Key value</c> pairs;
+    /// <paramref name="rest"/> gets the arguments that are neither (a verb's own options).
+    /// </summary>
+    public static IConfiguration Configuration(string[] args, out List<string> rest)
+    {
+        var manager = new ConfigurationManager();
+        var pairs = new Dictionary<string, string?>();
+        rest = [];
+        string? file = null;
+        for (var i = 0; i < args.Length; i++)
+        {
+            var a = args[i];
+            if (a == "--config" && i + 1 < args.Length) file = args[++i];
+            else if (a.StartsWith("--", StringComparison.Ordinal) && a.Contains(':', StringComparison.Ordinal))
+            {
+                var eq = a.IndexOf('=', StringComparison.Ordinal);
+                if (eq > 0) pairs[a[2..eq]] = a[(eq + 1)..];
+                else if (i + 1 < args.Length) pairs[a[2..]] = args[++i];
+                else throw new ArgumentException($"{a}: needs a value");
+            }
+            else rest.Add(a);
+        }
+        if (file is not null)
+        {
+            if (!File.Exists(file)) throw new FileNotFoundException($"{file}: config file not found");
+            manager.AddJsonFile(Path.GetFullPath(file), optional: false);
+        }
+        manager.AddEnvironmentVariables("EDGEINSPECT_");
+        manager.AddInMemoryCollection(pairs);
+        return manager;
+    }
+}
