@@ -4,6 +4,7 @@
 #   broker.pem, broker.key         the broker's server certificate: DNS localhost, IP 127.0.0.1 (+ BROKER_HOSTS)
 #   devices/<id>.pem, <id>.key     one client certificate per device, CN = the device id (Uplink:DeviceId)
 #   fleet.pem, fleet.key           the fleet identity (CN = fleet) that edgeinspect-fleet connects with
+#   ingest.pem, ingest.key         the cloud ingest's identity (CN = ingest): reads records, telemetry, events, status
 # The broker maps each client certificate's CN to its MQTT username (use_identity_as_username), and the ACL
 # (edgeinspect.acl) gives a username only its own subtree, so the CN must be exactly the device id.
 #
@@ -18,11 +19,12 @@ usage() { echo "usage: $0 OUT_DIR DEVICE_ID [DEVICE_ID ...]" >&2; exit 2; }
 [ $# -ge 2 ] || usage
 out=$1; shift
 days=${DAYS:-30}
-# The topic layout is <prefix>/<device>/...; the fleet's reply namespace is <prefix>/fleet/..., so "fleet" is not a
-# device id, and an id the broker cannot substitute into an ACL pattern ('+', '#', '/') would open or break the ACL.
+# The topic layout is <prefix>/<device>/...; the fleet's reply namespace is <prefix>/fleet/..., and "fleet" and "ingest"
+# are the cloud identities' usernames, so neither is a device id; an id the broker cannot substitute into an ACL pattern
+# ('+', '#', '/') would break the ACL.
 for id in "$@"; do
   case $id in
-    fleet) echo "error: device id 'fleet' is the fleet identity's name (its reply namespace); pick another id" >&2; exit 2 ;;
+    fleet|ingest) echo "error: device id '$id' is a cloud identity's name (edgeinspect.acl); pick another id" >&2; exit 2 ;;
     *[!A-Za-z0-9._-]*|'') echo "error: device id '$id': use letters, digits, '.', '_' or '-' (it becomes a topic level and a CN)" >&2; exit 2 ;;
   esac
 done
@@ -64,8 +66,10 @@ newkey "$out/broker.key"
 sign localhost "$out/broker.key" "$out/broker.pem" "$ext"
 
 printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n' > "$ext"
-newkey "$out/fleet.key"
-sign fleet "$out/fleet.key" "$out/fleet.pem" "$ext"
+for cloud in fleet ingest; do
+  newkey "$out/$cloud.key"
+  sign "$cloud" "$out/$cloud.key" "$out/$cloud.pem" "$ext"
+done
 for id in "$@"; do
   newkey "$out/devices/$id.key"
   sign "$id" "$out/devices/$id.key" "$out/devices/$id.pem" "$ext"
@@ -74,4 +78,5 @@ done
 echo "CA      $out/ca.pem"
 echo "broker  $out/broker.pem ($san)"
 echo "fleet   $out/fleet.pem (CN=fleet)"
+echo "ingest  $out/ingest.pem (CN=ingest)"
 for id in "$@"; do echo "device  $out/devices/$id.pem (CN=$id)"; done
