@@ -101,8 +101,16 @@ public sealed class MqttUplinkOptions
         if (UseTls)
         {
             // Read now, not at the first connect: a missing or mismatched file stops the service at boot naming its key.
-            try { BrokerTls.Check(CaFile, ClientCertFile, ClientKeyFile); }
+            BrokerTls? tls = null;
+            try { tls = BrokerTls.Load(CaFile, ClientCertFile, ClientKeyFile); }
             catch (BrokerTlsException e) { Fail(KeyOf(e.File), e.Message); }
+            using (tls)
+            {
+                // The broker knows a device by its certificate's CN and its ACL allows only that subtree: a certificate
+                // for another id would connect and then see every publish refused, records piling up in the outbox.
+                if (tls!.ClientIdentity is { } cn && cn != DeviceId)
+                    Fail(nameof(ClientCertFile), $"certificate CN '{cn}' is not the device id '{DeviceId}' (the broker's ACL allows a device only the topics of its certificate's CN)");
+            }
         }
     }
 

@@ -32,8 +32,9 @@ public sealed class BrokerTls : IDisposable
     {
         if (clientCertFile is null != clientKeyFile is null)
         {
-            var (which, path) = clientCertFile is null ? (BrokerTlsFile.ClientCertificate, clientKeyFile!) : (BrokerTlsFile.ClientKey, clientCertFile);
-            throw new BrokerTlsException(which, path, "is given without its partner: a client certificate and its key go together");
+            throw clientCertFile is null
+                ? new BrokerTlsException(BrokerTlsFile.ClientCertificate, null, "not set, but a client key is: a client certificate and its key go together")
+                : new BrokerTlsException(BrokerTlsFile.ClientKey, null, "not set, but a client certificate is: a client certificate and its key go together");
         }
         var ca = caFile is null ? null : LoadCa(caFile);
         try
@@ -47,9 +48,11 @@ public sealed class BrokerTls : IDisposable
         }
     }
 
-    /// <summary>Loads and drops the files: the start-up check that refuses a bad config before the first connect.</summary>
-    public static void Check(string? caFile, string? clientCertFile, string? clientKeyFile) =>
-        Load(caFile, clientCertFile, clientKeyFile).Dispose();
+    /// <summary>
+    /// The client certificate's subject CN, or null without one: the MQTT username the EdgeInspect broker gives this
+    /// client (<c>use_identity_as_username</c>), and so, for a device, the subtree its ACL allows.
+    /// </summary>
+    public string? ClientIdentity => ClientCertificate?.GetNameInfo(X509NameType.SimpleName, forIssuer: false);
 
     /// <summary>
     /// The server-certificate check for the TLS handshake: with <see cref="CaCertificates"/>, the broker's certificate
@@ -105,8 +108,9 @@ public sealed class BrokerTls : IDisposable
         {
             pem = X509Certificate2.CreateFromPemFile(certPath, keyPath);
         }
-        catch (CryptographicException e)
+        catch (Exception e) when (e is CryptographicException or ArgumentException)
         {
+            // ArgumentException: a well-formed key of another certificate (CopyWithPrivateKey's check).
             throw new BrokerTlsException(BrokerTlsFile.ClientKey, keyPath, $"is not the PEM private key of '{certPath}': {e.Message}");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

@@ -4,9 +4,11 @@ namespace EdgeInspect.Fleet.Protocol.Tls;
 /// A TLS file that is missing or unusable. <see cref="File"/> says which one, so each caller names its own setting
 /// (<c>Uplink:CaFile</c> on a device, <c>--tls-ca</c> in edgeinspect-fleet).
 /// </summary>
-public sealed class BrokerTlsException(BrokerTlsFile file, string path, string problem)
-    : Exception($"file '{path}' {problem}")
+public sealed class BrokerTlsException(BrokerTlsFile file, string? path, string problem)
+    : Exception(path is null ? problem : $"file '{path}' {problem}")
 {
     public BrokerTlsFile File { get; } = file;
-    public string Path { get; } = path;
+
+    /// <summary>The file's path; null when the file was not given at all.</summary>
+    public string? Path { get; } = path;
 }
