@@ -19,6 +19,7 @@ internal sealed class TlsBroker : IAsyncDisposable
     public static readonly string AclFile = Path.Combine(RepoPaths.Root, "device-config", "broker", "edgeinspect.acl");
 
     private readonly TempDir _tmp;
+    private readonly List<BrokerTls> _loaded = [];
 
     private TlsBroker(TempDir tmp, TestCa ca, MosquittoBroker broker, string prefix)
     {
@@ -88,21 +89,13 @@ internal sealed class TlsBroker : IAsyncDisposable
     /// </summary>
     public async Task<IMqttClient> ConnectAsync(string identity, TestCa? ca = null, bool noCertificate = false)
     {
-        ca ??= Ca;
-        using var tls = BrokerTls.Load(Ca.CaFile, noCertificate ? null : ca.CertOf(identity), noCertificate ? null : ca.KeyOf(identity));
         var client = new MqttClientFactory().CreateMqttClient();
         var options = new MqttClientOptionsBuilder().WithTcpServer(Broker.Host, Broker.Port).WithProtocolVersion(MqttProtocolVersion.V500)
-            .WithClientId(identity + "-" + Guid.NewGuid().ToString("N")[..8]).WithTimeout(TimeSpan.FromSeconds(5))
-            .WithTlsOptions(t =>
-            {
-                t.UseTls();
-                t.WithTargetHost(Broker.Host);
-                if (tls.ClientCertificate is { } c) t.WithClientCertificates([c]);
-                t.WithCertificateValidationHandler(a => tls.IsTrustedBroker(a.Certificate, a.SslPolicyErrors));
-            }).Build();
+            .WithClientId(identity + "-" + Guid.NewGuid().ToString("N")[..8]).WithTimeout(TimeSpan.FromSeconds(5));
+        UseIdentity(options, identity, ca, noCertificate);
         try
         {
-            await client.ConnectAsync(options);
+            await client.ConnectAsync(options.Build());
             return client;
         }
         catch
@@ -112,9 +105,34 @@ internal sealed class TlsBroker : IAsyncDisposable
         }
     }
 
+    /// <summary>TLS on <paramref name="options"/> with <paramref name="identity"/>'s certificate (see <see cref="ConnectAsync"/>).</summary>
+    public void UseIdentity(MqttClientOptionsBuilder options, string identity, TestCa? ca = null, bool noCertificate = false)
+    {
+        ca ??= Ca;
+        var tls = BrokerTls.Load(Ca.CaFile, noCertificate ? null : ca.CertOf(identity), noCertificate ? null : ca.KeyOf(identity));
+        lock (_loaded) _loaded.Add(tls);
+        options.WithTlsOptions(t =>
+        {
+            t.UseTls();
+            t.WithTargetHost(Broker.Host);
+            if (tls.ClientCertificate is { } c) t.WithClientCertificates([c]);
+            t.WithCertificateValidationHandler(a => tls.IsTrustedBroker(a.Certificate, a.SslPolicyErrors));
+        });
+    }
+
+    /// <summary>For <see cref="StationRig"/>: its device connects with <paramref name="deviceId"/>'s certificate, its cloud side as the fleet.</summary>
+    public RigBroker ForStation(string deviceId) => new(Broker,
+        uplink =>
+        {
+            var d = DeviceOptions(deviceId);
+            (uplink.UseTls, uplink.CaFile, uplink.ClientCertFile, uplink.ClientKeyFile) = (d.UseTls, d.CaFile, d.ClientCertFile, d.ClientKeyFile);
+        },
+        cloud => UseIdentity(cloud, TestCa.Fleet));
+
     public async ValueTask DisposeAsync()
     {
         await Broker.DisposeAsync();
+        foreach (var tls in _loaded) tls.Dispose();
         _tmp.Dispose();
     }
 
