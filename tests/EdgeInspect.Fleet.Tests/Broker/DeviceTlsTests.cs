@@ -120,6 +120,38 @@ public sealed class DeviceTlsTests
     }
 
     [MosquittoFact]
+    public async Task Reconnect_CertificateFilesReplaced_ReadAgainAtEachConnect()
+    {
+        await using var broker = await TlsBroker.StartAsync(["dev-01"]);
+        using var tmp = new TempDir();
+        var rogue = await TestCa.MakeAsync(tmp.Sub("rogue"), "dev-01");
+        var options = broker.DeviceOptions("dev-01");
+        options.MinBackoffSeconds = 0.2;
+        options.MaxBackoffSeconds = 0.5;
+        await using var device = new DeviceMqttConnection(options);
+        await device.StartAsync();
+        Assert.True(await device.WaitConnectedAsync(TimeSpan.FromSeconds(10)), "first connect");
+        var genuineCert = File.ReadAllBytes(options.ClientCertFile!);
+        var genuineKey = File.ReadAllBytes(options.ClientKeyFile!);
+
+        // A renewal that went wrong (a certificate from another CA): the next connect uses it and is refused.
+        File.Copy(rogue.CertOf("dev-01"), options.ClientCertFile!, overwrite: true);
+        File.Copy(rogue.KeyOf("dev-01"), options.ClientKeyFile!, overwrite: true);
+        await broker.Broker.StopAsync();
+        await broker.Broker.StartAsync();
+        var failuresBefore = device.ConnectFailures;
+        await StationRig.Until(() => device.ConnectFailures >= failuresBefore + 2, "refused reconnects with the other CA's certificate", TimeSpan.FromSeconds(10));
+        Assert.False(device.IsConnected);
+        Assert.Contains("certificate verify failed", broker.Broker.ReadLog());
+
+        // The right files back: the next attempt connects, no restart.
+        File.WriteAllBytes(options.ClientCertFile!, genuineCert);
+        File.WriteAllBytes(options.ClientKeyFile!, genuineKey);
+        Assert.True(await device.WaitConnectedAsync(TimeSpan.FromSeconds(10)), "reconnect with the genuine certificate");
+        Assert.Equal(2, device.Connects);
+    }
+
+    [MosquittoFact]
     public async Task Commands_OverTls_SignedStatusAnsweredThroughTheFleetIdentity()
     {
         await using var broker = await TlsBroker.StartAsync(["dev-01"]);
