@@ -70,6 +70,45 @@ public sealed class DeviceTlsTests
         Assert.Equal($"Uplink:CaFile: file '{ca.KeyOf("dev-01")}' holds no PEM certificate", keyAsCa.Message);
     }
 
+    [Fact]
+    public async Task Run_StationWithMissingKeyOrAnotherDevicesCertificate_ExitsTwoNamingTheKey()
+    {
+        using var tmp = new TempDir();
+        var ca = await TestCa.MakeAsync(tmp.Sub("ca"), "test-001", "test-002");
+        var missingKey = Path.Combine(tmp.Path, "gone.key");
+
+        var noKey = await RunStationAsync(tmp, ca.CaFile, ca.CertOf("test-001"), missingKey);
+        var foreign = await RunStationAsync(tmp, ca.CaFile, ca.CertOf("test-002"), ca.KeyOf("test-002"));
+
+        Assert.True(noKey.Code == 2, $"exit {noKey.Code}: {noKey.Err}");
+        Assert.Contains($"Uplink:ClientKeyFile: file '{missingKey}' not found", noKey.Err);
+        Assert.True(foreign.Code == 2, $"exit {foreign.Code}: {foreign.Err}");
+        Assert.Contains("Uplink:ClientCertFile: certificate CN 'test-002' is not the device id 'test-001'", foreign.Err);
+    }
+
+    /// <summary>Runs <c>edgeinspect run</c> (a real process) with a TLS uplink; it should refuse at start, before any frame or connect.</summary>
+    private static async Task<(int Code, string Err)> RunStationAsync(TempDir tmp, string caFile, string certFile, string keyFile)
+    {
+        var profile = Path.Combine(tmp.Path, "profile.json");
+        File.WriteAllText(profile, JsonSerializer.Serialize(new
+        {
+            Device = new { Id = "test-001", Station = "station-1" },
+            Source = new { Kind = "virtual-line", Seed = 5, IntervalMs = 50 },
+            Store = new { Path = Path.Combine(tmp.Path, "ei.db") },
+            Model = new { Package = Path.Combine(RepoPaths.Root, "models", "virtual-line") },
+            Uplink = new { Host = "127.0.0.1", Port = 8883, UseTls = true, CaFile = caFile, ClientCertFile = certFile, ClientKeyFile = keyFile },
+        }));
+        using var p = EdgeInspectProcess.Start("run", "--profile", profile);
+        var stderr = p.StandardError.ReadToEndAsync();
+        _ = p.StandardOutput.ReadToEndAsync();
+        if (!p.WaitForExit(TimeSpan.FromSeconds(60)))
+        {
+            p.Kill(entireProcessTree: true);
+            Assert.Fail("edgeinspect run did not refuse its profile within 60 s");
+        }
+        return (p.ExitCode, await stderr);
+    }
+
     [MosquittoFact]
     public async Task Uplink_OwnCertificate_RecordsAcknowledgedAndReadByTheIngest()
     {
