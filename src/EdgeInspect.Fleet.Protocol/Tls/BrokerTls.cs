@@ -68,6 +68,8 @@ public sealed class BrokerTls : IDisposable
         using var chain = new X509Chain();
         chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        // Everything needed is in the files: no fetching of missing intermediates (AIA) during a handshake.
+        chain.ChainPolicy.DisableCertificateDownloads = true;
         chain.ChainPolicy.CustomTrustStore.AddRange(CaCertificates);
         using var leaf = new X509Certificate2(certificate);
         var ok = chain.Build(leaf);
