@@ -1,6 +1,5 @@
-using System.Net.Security;
-using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
+using EdgeInspect.Fleet.Protocol.Tls;
 using MQTTnet;
 using MQTTnet.Formatter;
 using MQTTnet.Protocol;
@@ -16,8 +15,11 @@ internal static class DeviceClientOptions
     private static byte[] WillPayload(MqttUplinkOptions options) =>
         JsonSerializer.SerializeToUtf8Bytes(new { state = "offline", deviceId = options.DeviceId, reason = "connection lost" }, Json);
 
-    /// <summary>Client options for <paramref name="options"/>, with the death message as the will on <paramref name="statusTopic"/>.</summary>
-    public static MqttClientOptions Build(MqttUplinkOptions options, string statusTopic)
+    /// <summary>
+    /// Client options for <paramref name="options"/>, with the death message as the will on <paramref name="statusTopic"/>;
+    /// with <see cref="MqttUplinkOptions.UseTls"/>, <paramref name="tls"/> holds the CA and client certificate to use.
+    /// </summary>
+    public static MqttClientOptions Build(MqttUplinkOptions options, string statusTopic, BrokerTls? tls)
     {
         var b = new MqttClientOptionsBuilder()
             .WithTcpServer(options.Host, options.Port)
@@ -35,7 +37,7 @@ internal static class DeviceClientOptions
             .WithWillQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
             .WithWillContentType("application/json");
         if (options.Username is not null) b.WithCredentials(options.Username, options.Password);
-        if (options.UseTls) b.WithTlsOptions(tls => ConfigureTls(options, tls));
+        if (options.UseTls) b.WithTlsOptions(t => ConfigureTls(options, tls, t));
         var built = b.Build();
         // Small request / reply packets (commands, chunk acknowledgements) must not wait for Nagle's algorithm to
         // coalesce them with the next write (RFC 896; with the peer's delayed ACK that is a ~40 ms stall per round trip).
@@ -43,33 +45,11 @@ internal static class DeviceClientOptions
         return built;
     }
 
-    private static void ConfigureTls(MqttUplinkOptions options, MqttClientTlsOptionsBuilder tls)
+    private static void ConfigureTls(MqttUplinkOptions options, BrokerTls? tls, MqttClientTlsOptionsBuilder b)
     {
-        tls.UseTls();
-        tls.WithTargetHost(options.Host);
-        if (options.ClientCertFile is not null && options.ClientKeyFile is not null)
-        {
-            var pem = X509Certificate2.CreateFromPemFile(options.ClientCertFile, options.ClientKeyFile);
-            // SslStream on Linux needs a certificate whose key is not ephemeral: round-trip through PKCS#12.
-            var cert = X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
-            tls.WithClientCertificates([cert]);
-        }
-        if (options.CaFile is not null)
-        {
-            var ca = new X509Certificate2Collection();
-            ca.ImportFromPemFile(options.CaFile);
-            // Trust the configured CA only (not the system store): a device should talk to its own fleet broker.
-            tls.WithCertificateValidationHandler(args =>
-            {
-                if (args.Certificate is null) return false;
-                if ((args.SslPolicyErrors & ~SslPolicyErrors.RemoteCertificateChainErrors) != SslPolicyErrors.None) return false;
-                using var chain = new X509Chain();
-                chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-                chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-                chain.ChainPolicy.CustomTrustStore.AddRange(ca);
-                using var leaf = new X509Certificate2(args.Certificate);
-                return chain.Build(leaf);
-            });
-        }
+        b.UseTls();
+        b.WithTargetHost(options.Host);
+        if (tls?.ClientCertificate is { } cert) b.WithClientCertificates([cert]);
+        if (tls is not null) b.WithCertificateValidationHandler(args => tls.IsTrustedBroker(args.Certificate, args.SslPolicyErrors));
     }
 }

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
+using EdgeInspect.Fleet.Protocol.Tls;
 using EdgeInspect.Fleet.Protocol.Topics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -51,6 +52,7 @@ public sealed class DeviceMqttConnection : IAsyncDisposable
     private readonly SemaphoreSlim _wake = new(0, int.MaxValue);
     private readonly Random _jitter;
     private CancellationTokenSource? _loopCts;
+    private BrokerTls? _tls;
     private Task? _loop;
     private long _oversizeDropped;
     private long _connects;
@@ -219,6 +221,7 @@ public sealed class DeviceMqttConnection : IAsyncDisposable
     {
         await StopAsync();
         _client.Dispose();
+        _tls?.Dispose();
         _loopCts?.Dispose();
         _wake.Dispose();
     }
@@ -288,7 +291,7 @@ public sealed class DeviceMqttConnection : IAsyncDisposable
         cts.CancelAfter(TimeSpan.FromSeconds(_options.ConnectTimeoutSeconds));
         try
         {
-            var result = await _client.ConnectAsync(DeviceClientOptions.Build(_options, Topics.Status), cts.Token);
+            var result = await _client.ConnectAsync(DeviceClientOptions.Build(_options, Topics.Status, ReloadTls()), cts.Token);
             if (result.ResultCode != MqttClientConnectResultCode.Success)
             {
                 Interlocked.Increment(ref _connectFailures);
@@ -299,6 +302,13 @@ public sealed class DeviceMqttConnection : IAsyncDisposable
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
             throw;
+        }
+        catch (BrokerTlsException e)
+        {
+            // Valid at start, broken since (a certificate renewal that went wrong): say so on every attempt, it will not heal by retrying.
+            Interlocked.Increment(ref _connectFailures);
+            _log.LogWarning("MQTT connect to {Host}:{Port} not attempted: TLS {File} {Error}", _options.Host, _options.Port, e.File, e.Message);
+            return false;
         }
         catch (Exception e)
         {
@@ -321,6 +331,18 @@ public sealed class DeviceMqttConnection : IAsyncDisposable
             }
         }
         return true;
+    }
+
+    /// <summary>
+    /// Reads the TLS files again for this connect, so a certificate renewed on disk is used from the next reconnect on
+    /// without a restart; the previous connection's material is released (its link is down by now).
+    /// </summary>
+    private BrokerTls? ReloadTls()
+    {
+        if (!_options.UseTls) return null;
+        var tls = BrokerTls.Load(_options.CaFile, _options.ClientCertFile, _options.ClientKeyFile);
+        Interlocked.Exchange(ref _tls, tls)?.Dispose();
+        return tls;
     }
 
     private async Task SubscribeOneAsync(Subscription sub, CancellationToken ct)

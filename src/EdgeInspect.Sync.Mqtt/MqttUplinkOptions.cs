@@ -1,3 +1,4 @@
+using EdgeInspect.Fleet.Protocol.Tls;
 using EdgeInspect.Fleet.Protocol.Topics;
 
 namespace EdgeInspect.Sync.Mqtt;
@@ -25,10 +26,15 @@ public sealed class MqttUplinkOptions
 
     /// <summary>Use TLS. With <see cref="CaFile"/> the broker certificate must chain to that CA (and only to it).</summary>
     public bool UseTls { get; set; }
-    /// <summary>PEM file of the CA that signed the broker certificate.</summary>
+    /// <summary>PEM file of the CA that signed the broker certificate; none: the system trust store decides.</summary>
     public string? CaFile { get; set; }
-    /// <summary>PEM client certificate (mutual TLS) and its PEM private key.</summary>
+    /// <summary>
+    /// PEM client certificate for mutual TLS. On the EdgeInspect broker (device-config/broker) its CN is the device's
+    /// MQTT username and must equal <see cref="DeviceId"/>, or the ACL gives the device nothing. Read again at each
+    /// connect, so a renewed certificate is used from the next reconnect on.
+    /// </summary>
     public string? ClientCertFile { get; set; }
+    /// <summary>PEM private key (PKCS#8 or SEC1) of <see cref="ClientCertFile"/>.</summary>
     public string? ClientKeyFile { get; set; }
 
     public int KeepAliveSeconds { get; set; } = 15;
@@ -130,11 +136,29 @@ public sealed class MqttUplinkOptions
         if (ParkAfterRefusals < 1) Fail(nameof(ParkAfterRefusals), "must be >= 1");
         if (TelemetryIntervalSeconds < 0) Fail(nameof(TelemetryIntervalSeconds), "must be >= 0");
         if (Username is null != Password is null) Fail(Username is null ? nameof(Username) : nameof(Password), "username and password go together");
-        if (CaFile is not null && !File.Exists(CaFile)) Fail(nameof(CaFile), $"file '{CaFile}' not found");
         if (CaFile is not null && !UseTls) Fail(nameof(UseTls), "CaFile is set but UseTls is false");
-        if (ClientCertFile is null != ClientKeyFile is null) Fail(ClientCertFile is null ? nameof(ClientCertFile) : nameof(ClientKeyFile), "client certificate and key go together");
-        if (ClientCertFile is not null && !File.Exists(ClientCertFile)) Fail(nameof(ClientCertFile), $"file '{ClientCertFile}' not found");
-        if (ClientKeyFile is not null && !File.Exists(ClientKeyFile)) Fail(nameof(ClientKeyFile), $"file '{ClientKeyFile}' not found");
         if (ClientCertFile is not null && !UseTls) Fail(nameof(UseTls), "ClientCertFile is set but UseTls is false");
+        if (ClientKeyFile is not null && !UseTls) Fail(nameof(UseTls), "ClientKeyFile is set but UseTls is false");
+        if (UseTls)
+        {
+            // Read now, not at the first connect: a missing or mismatched file stops the service at boot naming its key.
+            BrokerTls? tls = null;
+            try { tls = BrokerTls.Load(CaFile, ClientCertFile, ClientKeyFile); }
+            catch (BrokerTlsException e) { Fail(KeyOf(e.File), e.Message); }
+            using (tls)
+            {
+                // The broker knows a device by its certificate's CN and its ACL allows only that subtree: a certificate
+                // for another id would connect and then see every publish refused, records piling up in the outbox.
+                if (tls!.ClientIdentity is { } cn && cn != DeviceId)
+                    Fail(nameof(ClientCertFile), $"certificate CN '{cn}' is not the device id '{DeviceId}' (the broker's ACL allows a device only the topics of its certificate's CN)");
+            }
+        }
     }
+
+    private static string KeyOf(BrokerTlsFile file) => file switch
+    {
+        BrokerTlsFile.CaCertificate => nameof(CaFile),
+        BrokerTlsFile.ClientCertificate => nameof(ClientCertFile),
+        _ => nameof(ClientKeyFile),
+    };
 }

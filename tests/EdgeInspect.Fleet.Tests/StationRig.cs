@@ -48,6 +48,9 @@ public sealed class FleetStationFactAttribute : FactAttribute
     }
 }
 
+/// <summary>A broker a test started for a <see cref="StationRig"/>, and how the rig's device and cloud clients connect to it.</summary>
+internal sealed record RigBroker(MosquittoBroker Broker, Action<MqttUplinkOptions> Device, Action<MqttClientOptionsBuilder> Cloud);
+
 /// <summary>
 /// One station on a real Mosquitto: in-memory store, mode controller, engine with the smoke package as the profile's
 /// model (version 1), the fleet agent on the device's one MQTT connection, and a cloud side (command client and
@@ -66,6 +69,8 @@ internal sealed class StationRig : IAsyncDisposable
 
     public required TempDir Tmp { get; init; }
     public required MosquittoBroker Broker { get; init; }
+    /// <summary>False when the test started the broker (<see cref="RigBroker"/>) and disposes it itself.</summary>
+    public bool OwnsBroker { get; init; } = true;
     public required ECDsa Key { get; init; }
     /// <summary>The operator key the rig's commands are signed with (override role; the rig's device allows remote override).</summary>
     public required ECDsa OperatorKey { get; init; }
@@ -86,10 +91,14 @@ internal sealed class StationRig : IAsyncDisposable
 
     public long Produced => Interlocked.Read(ref _produced);
 
-    public static async Task<StationRig> StartAsync(Action<FleetAgentOptions>? configure = null, int frameIntervalMs = 5)
+    /// <summary>
+    /// Starts the station. <paramref name="rigBroker"/>: a broker the test started and how the device and the cloud side
+    /// connect to it (TLS, certificates); without, the rig runs an open broker of its own.
+    /// </summary>
+    public static async Task<StationRig> StartAsync(Action<FleetAgentOptions>? configure = null, int frameIntervalMs = 5, RigBroker? rigBroker = null)
     {
         var tmp = new TempDir();
-        var broker = await MosquittoBroker.LaunchAsync();
+        var broker = rigBroker?.Broker ?? await MosquittoBroker.LaunchAsync();
         var key = PackageKeys.Create();
         var keyFile = Path.Combine(tmp.Sub("keys"), "fleet.pub");
         File.WriteAllText(keyFile, PackageKeys.ExportPublicPem(key));
@@ -130,14 +139,16 @@ internal sealed class StationRig : IAsyncDisposable
             observers: [agent]);
         agent.Start();
 
-        var connection = new DeviceMqttConnection(new MqttUplinkOptions
+        var uplink = new MqttUplinkOptions
         {
             Host = broker.Host,
             Port = broker.Port,
             TopicPrefix = Prefix,
             DeviceId = DeviceId,
             MaxPayloadBytes = 1024 * 1024,
-        }, time, status: () => FleetMqttBridge.StatusOf(agent));
+        };
+        rigBroker?.Device(uplink);
+        var connection = new DeviceMqttConnection(uplink, time, status: () => FleetMqttBridge.StatusOf(agent));
         var bridge = new FleetMqttBridge(connection, agent, options, new CommandOptions { MaxPayloadBytes = 4096 },
             OperatorKeys.FromOptions(options.Operators, FleetAgentOptions.SectionName), store, time);
         await connection.StartAsync();
@@ -146,13 +157,15 @@ internal sealed class StationRig : IAsyncDisposable
         await Task.Delay(200);
 
         var cloud = new MqttClientFactory().CreateMqttClient();
-        await cloud.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer(broker.Host, broker.Port)
-            .WithProtocolVersion(MqttProtocolVersion.V500).WithClientId("cloud-" + Guid.NewGuid().ToString("N")[..8]).Build());
+        var cloudOptions = new MqttClientOptionsBuilder().WithTcpServer(broker.Host, broker.Port)
+            .WithProtocolVersion(MqttProtocolVersion.V500).WithClientId("cloud-" + Guid.NewGuid().ToString("N")[..8]);
+        rigBroker?.Cloud(cloudOptions);
+        await cloud.ConnectAsync(cloudOptions.Build());
         var commands = new FleetCommandClient(cloud, Prefix, "tester", time);
         await commands.SubscribeAsync(default);
         var rig = new StationRig
         {
-            Tmp = tmp, Broker = broker, Key = key, OperatorKey = operatorKey, Keys = keys, Store = store, Modes = modes, Host = host, Engine = engine, Agent = agent,
+            Tmp = tmp, Broker = broker, OwnsBroker = rigBroker is null, Key = key, OperatorKey = operatorKey, Keys = keys, Store = store, Modes = modes, Host = host, Engine = engine, Agent = agent,
             Connection = connection, Bridge = bridge, CloudClient = cloud, Commands = commands, Pusher = new FleetPackagePusher(cloud, commands, Prefix, key),
         };
         rig.StartFrames(frameIntervalMs);
@@ -269,7 +282,7 @@ internal sealed class StationRig : IAsyncDisposable
         await Connection.DisposeAsync();
         Agent.Dispose();
         Host.Swap(null)?.Dispose();
-        await Broker.DisposeAsync();
+        if (OwnsBroker) await Broker.DisposeAsync();
         Keys.Dispose();
         Key.Dispose();
         OperatorKey.Dispose();

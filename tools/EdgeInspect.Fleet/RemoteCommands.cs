@@ -3,18 +3,20 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using EdgeInspect.Fleet.Commands;
+using EdgeInspect.Fleet.Connection;
 using EdgeInspect.Fleet.Packages;
 using EdgeInspect.Fleet.Protocol.Commands;
 using EdgeInspect.Fleet.Protocol.Signing;
+using EdgeInspect.Fleet.Protocol.Tls;
 using EdgeInspect.Fleet.Protocol.Transfer;
 using MQTTnet;
-using MQTTnet.Formatter;
 
 namespace EdgeInspect.Fleet;
 
 /// <summary>
-/// MQTT verbs: push, mode, status, promote, rollback, report, revoke. Each takes --broker, --prefix and one or more --device;
-/// the commands are signed with the operator key given by --key.
+/// MQTT verbs: push, mode, status, promote, rollback, report, revoke. Each takes --broker (and the TLS options of
+/// <see cref="BrokerConnectionOptions"/>), --prefix and one or more --device; the commands are signed with the operator
+/// key given by --key.
 /// </summary>
 internal static class RemoteCommands
 {
@@ -22,7 +24,7 @@ internal static class RemoteCommands
 
     public static IEnumerable<Command> Create(TextWriter output, TextWriter error)
     {
-        var broker = new Option<string>("--broker") { Description = "host:port of the MQTT broker", DefaultValueFactory = _ => "127.0.0.1:1883" };
+        var broker = new BrokerConnectionOptions();
         var prefix = new Option<string>("--prefix") { Description = "Topic prefix", DefaultValueFactory = _ => "edgeinspect" };
         var devices = new Option<string[]>("--device") { Description = "Device id(s)", Required = true, AllowMultipleArgumentsPerToken = true };
         var timeout = new Option<int>("--timeout") { Description = "Seconds to wait for each reply (also the command's expiry)", DefaultValueFactory = _ => 30 };
@@ -30,7 +32,8 @@ internal static class RemoteCommands
 
         Command Simple(string verb, string description, Func<ParseResult, JsonObject?> args, params Option[] extra)
         {
-            var c = new Command(verb, description) { broker, prefix, devices, timeout, key };
+            var c = new Command(verb, description) { prefix, devices, timeout, key };
+            broker.AddTo(c);
             foreach (var o in extra) c.Options.Add(o);
             c.SetAction(async (r, ct) =>
             {
@@ -99,7 +102,8 @@ internal static class RemoteCommands
         var operatorKey = new Option<string?>("--operator-key") { Description = "Override operator key PEM for --rollback" };
         var pushReason = new Option<string?>("--reason") { Description = "Why (with --rollback, audited on the device)" };
         var push = new Command("push", "Send a package to one or more devices, with progress")
-            { archive, broker, prefix, devices, timeout, chunk, packageKey, fleet, rollback, operatorKey, pushReason };
+            { archive, prefix, devices, timeout, chunk, packageKey, fleet, rollback, operatorKey, pushReason };
+        broker.AddTo(push);
         push.SetAction(async (r, ct) =>
         {
             ECDsa signer;
@@ -172,20 +176,26 @@ internal static class RemoteCommands
     }
 
     private static async Task<int> RunAsync(ParseResult r, TextWriter error, Func<IMqttClient, FleetCommandClient, Task<int>> body,
-        Option<string> brokerOption, Option<string> prefixOption, CancellationToken ct)
+        BrokerConnectionOptions brokerOptions, Option<string> prefixOption, CancellationToken ct)
     {
-        var broker = r.GetValue(brokerOption)!;
-        var parts = broker.Split(':');
-        if (parts.Length != 2 || !int.TryParse(parts[1], out var port))
+        MqttClientOptions options;
+        BrokerTls? tls;
+        string broker;
+        try
         {
-            error.WriteLine($"error: --broker '{broker}' is not host:port");
+            (options, tls, broker) = brokerOptions.Build(r, "edgeinspect-fleet-" + Guid.NewGuid().ToString("N")[..8]);
+        }
+        catch (UsageException ex)
+        {
+            error.WriteLine($"error: {ex.Message}");
             return FleetExitCodes.BadInput;
         }
+        using var _ = tls;
         using var client = new MqttClientFactory().CreateMqttClient();
         try
         {
-            await client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer(parts[0], port)
-                .WithProtocolVersion(MqttProtocolVersion.V500).WithClientId("edgeinspect-fleet-" + Guid.NewGuid().ToString("N")[..8]).Build(), ct);
+            // A refused CONNECT throws (MqttConnectingFailedException, a communication exception), as a failed TLS handshake does.
+            await client.ConnectAsync(options, ct);
             var requests = new FleetCommandClient(client, r.GetValue(prefixOption)!, Guid.NewGuid().ToString("N")[..12], TimeProvider.System);
             await requests.SubscribeAsync(ct);
             return await body(client, requests);
@@ -195,7 +205,7 @@ internal static class RemoteCommands
             error.WriteLine($"error: {ex.Message}");
             return FleetExitCodes.BadInput;
         }
-        catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or TimeoutException or IOException)
+        catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or TimeoutException or IOException or System.Security.Authentication.AuthenticationException)
         {
             error.WriteLine($"error: broker {broker}: {ex.Message}");
             return FleetExitCodes.Unreachable;
