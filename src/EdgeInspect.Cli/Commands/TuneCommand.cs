@@ -48,6 +48,7 @@ internal static class TuneCommand
             if (parse.GetValue(maxFalseReject) is not null && parse.GetValue(maxEscape) is not null)
                 throw new CliException("--max-false-reject and --max-escape: give one ceiling; the other rate is the one minimised");
             if (parse.GetValue(outDir) is not null && !parse.GetValue(write)) throw new CliException("--out is where --write writes the tuned copy: add --write");
+            if (parse.GetValue(write)) RefuseSignedInPlace(modelDir, parse.GetValue(outDir));
             var goal = parse.GetValue(maxEscape) is { } e
                 ? new TuningGoal(TuningTarget.LowestFalseReject, e)
                 : new TuningGoal(TuningTarget.LowestEscape, parse.GetValue(maxFalseReject) ?? DefaultMaxFalseReject);
@@ -55,6 +56,9 @@ internal static class TuneCommand
             var original = ManifestReader.Read(modelDir);
             RefuseTrainingSplit(original, splitFile);
             var data = LabelledDataset.Open(parse.GetValue(dataset)!, splitFile);
+            // Both rates need both kinds of part; say so before minutes of inference, not after.
+            int okParts = data.Images.Count(i => !i.IsNg);
+            OperatingPointSearch.CheckMeasurable(data.Images.Count - okParts, okParts);
             float current = CurrentThreshold(original);
             var values = ParseGrid(parse.GetValue(grid)).Append(current).ToList();
             // A one-stage detector keeps its own threshold (InspectorSession lowers only a refinement stage): values
@@ -168,12 +172,7 @@ internal static class TuneCommand
     /// </summary>
     private static string Write(string modelDir, string? outDir, OperatingPoint chosen, JsonObject figures, IReadOnlyList<string> providers)
     {
-        bool signed = File.Exists(Path.Combine(modelDir, SignatureFile));
-        if (signed && outDir is null)
-        {
-            throw new CliException($"--write: {modelDir} is signed ({SignatureFile} covers manifest.json byte for byte), so tuning it in place would leave a "
-                + "signature no device accepts; write an unsigned copy with --out DIR and sign that with edgeinspect-fleet pack");
-        }
+        RefuseSignedInPlace(modelDir, outDir);
         string target = outDir ?? modelDir;
         if (outDir is not null)
         {
@@ -198,6 +197,16 @@ internal static class TuneCommand
                 + "choose another point (--grid) or renew the golden images with the trainer", ExitCodes.Problems);
         }
         return Path.GetFullPath(target);
+    }
+
+    /// <summary>Checked before any inference as well as at the write: a signed package is tuned only into a copy.</summary>
+    private static void RefuseSignedInPlace(string modelDir, string? outDir)
+    {
+        if (outDir is null && File.Exists(Path.Combine(modelDir, SignatureFile)))
+        {
+            throw new CliException($"--write: {modelDir} is signed ({SignatureFile} covers manifest.json byte for byte), so tuning it in place would leave a "
+                + "signature no device accepts; write an unsigned copy with --out DIR and sign that with edgeinspect-fleet pack");
+        }
     }
 
     /// <summary>Every file of the package but its signature, which would not match the tuned manifest.</summary>
@@ -235,11 +244,11 @@ internal static class TuneCommand
         var sb = new System.Text.StringBuilder();
         var first = table[0].Outcomes;
         sb.AppendLine(ci, $"model {m.Name} v{m.Version} on {data.Images.Count} parts ({first.Escape.Of} NG, {first.FalseReject.Of} OK); goal: {GoalText(goal)}");
-        sb.AppendLine(ci, $"{"region threshold",16}  {"escape rate (NG passed)",-36}  {"false-reject rate (OK rejected)",-36}");
+        sb.AppendLine(ci, $"{"region threshold",16}  {"escape rate (NG passed)",-40}  {"false-reject rate (OK rejected)",-40}");
         foreach (var row in table)
         {
             string mark = (row == chosen ? " <- chosen" : "") + (row.MinRegionScore == current ? " (package now)" : "");
-            sb.AppendLine(ci, $"{row.MinRegionScore,16:0.###}  {row.Outcomes.Escape.ToText(),-36}  {row.Outcomes.FalseReject.ToText(),-36}{mark}");
+            sb.AppendLine(ci, $"{row.MinRegionScore,16:0.###}  {row.Outcomes.Escape.ToText(),-40}  {row.Outcomes.FalseReject.ToText(),-40}{mark}");
         }
         sb.AppendLine(ci, $"chosen: region threshold {chosen.MinRegionScore:0.###}");
         sb.Append(chosen.Outcomes.ToText());

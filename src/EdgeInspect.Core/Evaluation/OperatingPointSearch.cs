@@ -65,6 +65,15 @@ public static class OperatingPointSearch
         return rows;
     }
 
+    /// <summary>Throws <see cref="TuningException"/> unless the data has both kinds of part: each rate needs its own.</summary>
+    public static void CheckMeasurable(int ngParts, int okParts)
+    {
+        if (okParts == 0)
+            throw new TuningException($"the data has no OK parts, so no false-reject rate can be measured; a line's operating point needs good parts in the split ({ngParts} NG parts)");
+        if (ngParts == 0)
+            throw new TuningException($"the data has no NG parts, so no escape rate can be measured; a line's operating point needs defective parts in the split ({okParts} OK parts)");
+    }
+
     /// <summary>
     /// The row that meets <paramref name="goal"/>: the lowest minimised rate among rows whose other rate is at most the
     /// ceiling; ties go to the lower other rate, then to the higher threshold (fewer regions counted for the same outcome).
@@ -80,11 +89,7 @@ public static class OperatingPointSearch
         Proportion Held(OperatingPoint p) => escapeFirst ? p.Outcomes.FalseReject : p.Outcomes.Escape;
         Proportion Minimised(OperatingPoint p) => escapeFirst ? p.Outcomes.Escape : p.Outcomes.FalseReject;
         string held = escapeFirst ? "false-reject" : "escape";
-        var first = table[0].Outcomes;
-        if (first.FalseReject.Of == 0)
-            throw new TuningException($"the data has no OK parts, so no false-reject rate can be measured; a line's operating point needs good parts in the split ({first.Escape.Of} NG parts)");
-        if (first.Escape.Of == 0)
-            throw new TuningException($"the data has no NG parts, so no escape rate can be measured; a line's operating point needs defective parts in the split ({first.FalseReject.Of} OK parts)");
+        CheckMeasurable(table[0].Outcomes.Escape.Of, table[0].Outcomes.FalseReject.Of);
         var meeting = table.Where(p => Held(p).Rate <= goal.Ceiling).ToList();
         if (meeting.Count == 0)
         {

@@ -36,7 +36,7 @@ public static class TunedManifest
         var metrics = root["metrics"] as JsonObject ?? new JsonObject();
         root["metrics"] = metrics;
         metrics[MetricsKey] = figures;
-        byte[] bytes = JsonSerializer.SerializeToUtf8Bytes(root, ManifestReader.JsonOptions);
+        byte[] bytes = [.. JsonSerializer.SerializeToUtf8Bytes(root, ManifestReader.JsonOptions), (byte)'\n'];
         ManifestReader.Parse(bytes, path);
         return bytes;
     }
