@@ -19,14 +19,14 @@ public sealed class LabelledReplayTests : IDisposable
 
     private string DbPath => Path.Combine(_dir, "ei.db");
 
-    /// <summary>Two NEU-DET val images of each class, copied into a folder the station replays.</summary>
+    /// <summary>One NEU-DET val image of each class, copied into a folder the station replays.</summary>
     private string NeuImages()
     {
         string neu = RepoPaths.SharedPath("datasets/neu-det");
         string images = Directory.CreateDirectory(Path.Combine(_dir, "images")).FullName;
         foreach (string name in File.ReadLines(Path.Combine(neu, "val.txt"))
                      .Where(n => File.Exists(Path.Combine(neu, "images", n)))
-                     .GroupBy(n => n[..n.LastIndexOf('_')]).SelectMany(g => g.Take(2)))
+                     .GroupBy(n => n[..n.LastIndexOf('_')]).Select(g => g.First()))
         {
             File.Copy(Path.Combine(neu, "images", name), Path.Combine(images, name));
         }
@@ -50,18 +50,33 @@ public sealed class LabelledReplayTests : IDisposable
         return path;
     }
 
-    private static async Task<(int Code, string Out, string Err)> RunFor(TimeSpan time, params string[] args)
+    /// <summary>
+    /// Runs edgeinspect until a stdout line contains <paramref name="until"/> (or <paramref name="limit"/> passes), then
+    /// stops it with SIGTERM as systemd would; a null <paramref name="until"/> waits for the process to exit by itself.
+    /// </summary>
+    private static async Task<(int Code, string Out, string Err)> RunUntil(string? until, TimeSpan limit, params string[] args)
     {
         using var p = EdgeInspectProcess.Start(args);
-        var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(time))
+        var stdout = new System.Text.StringBuilder();
+        using var timeout = new CancellationTokenSource(limit);
+        try
+        {
+            while (await p.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
+            {
+                stdout.AppendLine(line);
+                if (until is not null && line.Contains(until, StringComparison.Ordinal)) break;
+            }
+        }
+        catch (OperationCanceledException) { } // the limit: stop it and let the assertions say what was missing
+        if (!p.HasExited)
         {
             using var kill = Process.Start("kill", ["-TERM", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
             await kill.WaitForExitAsync();
         }
+        var rest = p.StandardOutput.ReadToEndAsync();
         if (!p.WaitForExit(TimeSpan.FromSeconds(60))) { p.Kill(true); throw new TimeoutException("edgeinspect did not stop within 60 s of SIGTERM"); }
-        return (p.ExitCode, await stdout, await stderr);
+        return (p.ExitCode, stdout.Append(await rest).ToString(), await stderr);
     }
 
     [Trait(TestCategories.Name, TestCategories.Slow)]
@@ -78,7 +93,8 @@ public sealed class LabelledReplayTests : IDisposable
         // NEU-DET names each image after its class; the CSV says the same as the annotations, in the other format.
         if (labelSource == "csv") File.WriteAllLines(labels, ["file,label", .. files.Select(f => $"{f},{f[..f.LastIndexOf('_')]}")]);
 
-        var (code, stdout, stderr) = await RunFor(TimeSpan.FromSeconds(20), "run", "--profile", Profile(images, labels));
+        // The progress line counts stored parts; the station is stopped once every replayed image is one of them.
+        var (code, stdout, stderr) = await RunUntil($"parts {files.Count},", TimeSpan.FromMinutes(3), "run", "--profile", Profile(images, labels));
 
         Assert.True(code == 0, $"exit {code}\n{stdout}\n{stderr}");
         List<InspectionRecord> records;
@@ -94,7 +110,7 @@ public sealed class LabelledReplayTests : IDisposable
             Assert.Equal(VerdictSource.Human, r.VerdictSource); // shadow: the label decided, not a fail safe after the window
         });
 
-        var (reportCode, report, reportErr) = await RunFor(TimeSpan.FromSeconds(60), "shadow-report", "--db", DbPath);
+        var (reportCode, report, reportErr) = await RunUntil(null, TimeSpan.FromSeconds(60), "shadow-report", "--db", DbPath);
         Assert.True(reportCode == 0, reportErr);
         Assert.Contains($"paired parts: {files.Count}", report, StringComparison.Ordinal);
     }
@@ -107,7 +123,7 @@ public sealed class LabelledReplayTests : IDisposable
         var files = Directory.GetFiles(images).Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal).ToList();
         File.WriteAllLines(csv, files.Skip(1).Select(f => $"{f},{f[..f.LastIndexOf('_')]}"));
 
-        var (code, stdout, stderr) = await RunFor(TimeSpan.FromSeconds(60), "run", "--profile", Profile(images, csv));
+        var (code, stdout, stderr) = await RunUntil(null, TimeSpan.FromSeconds(90), "run", "--profile", Profile(images, csv));
 
         Assert.True(code == 2, $"exit {code}\n{stdout}\n{stderr}");
         Assert.Contains("Source:Labels", stderr, StringComparison.Ordinal);
