@@ -62,7 +62,7 @@ internal static class CliErrors
     }
 
     private static bool Known(Exception e) => e is CliException or ModelPackageException or NetworkLoadException or ImageDecodeException
-        or DatasetException or ConfigValueException or ArgumentException or InvalidOperationException or FormatException
+        or DatasetException or TuningException or ConfigValueException or ArgumentException or InvalidOperationException or FormatException
         or InvalidDataException or IOException or UnauthorizedAccessException;
 
     private static int Report(Exception e) => Fail(FirstLine(e.Message), e is CliException c ? c.ExitCode : ExitCodes.BadInput);

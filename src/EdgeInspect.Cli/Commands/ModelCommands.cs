@@ -15,7 +15,7 @@ using Microsoft.Extensions.Logging;
 
 namespace EdgeInspect.Cli.Commands;
 
-/// <summary>Verbs: eval (a package over a labelled dataset), model check (validate a package and run its golden images).</summary>
+/// <summary>Verbs: eval (a package over a labelled dataset), model check (validate a package and run its golden images), model tune (<see cref="TuneCommand"/>).</summary>
 internal static class ModelCommands
 {
     public static IEnumerable<Command> Create() => [CreateEval(), CreateModel()];
@@ -119,6 +119,7 @@ internal static class ModelCommands
             return failures.Count == 0 ? ExitCodes.Ok : ExitCodes.Problems;
         }));
         modelCommand.Subcommands.Add(check);
+        modelCommand.Subcommands.Add(TuneCommand.Create());
         return modelCommand;
     }
 

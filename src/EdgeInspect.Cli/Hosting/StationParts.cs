@@ -1,6 +1,7 @@
 using System.Device.Gpio;
 using EdgeInspect.Core.Automation;
 using EdgeInspect.Core.Domain;
+using EdgeInspect.Core.Evaluation;
 using EdgeInspect.Core.Imaging;
 using EdgeInspect.Core.Inspection;
 using EdgeInspect.Core.Storage;
@@ -14,6 +15,7 @@ using EdgeInspect.Station.Configuration;
 using EdgeInspect.Station.Fleet.Slots;
 using EdgeInspect.Station.Io;
 using EdgeInspect.Station.Pipeline;
+using EdgeInspect.Station.Replay;
 using EdgeInspect.Station.VirtualLine;
 using EdgeInspect.Storage.LiteDb;
 using Microsoft.Extensions.DependencyInjection;
@@ -48,18 +50,24 @@ internal static class StationParts
         services.AddSingleton<IHumanVerdictSource>(sp =>
         {
             var human = sp.GetRequiredService<IOptions<HumanVerdictOptions>>().Value;
-            if (sp.GetRequiredService<IOptions<SourceOptions>>().Value.Kind == "virtual-line")
+            var source = sp.GetRequiredService<IOptions<SourceOptions>>().Value;
+            human.Validate(source);
+            switch (human.EffectiveKind(source))
             {
-                return new SimulatedHumanInspector(new HumanInspectorOptions
-                {
-                    Accuracy = human.Accuracy,
-                    MeanDelay = TimeSpan.FromMilliseconds(human.MeanDelayMs),
-                    Seed = human.Seed,
-                });
+                case "simulated":
+                    return new SimulatedHumanInspector(new HumanInspectorOptions
+                    {
+                        Accuracy = human.Accuracy,
+                        MeanDelay = TimeSpan.FromMilliseconds(human.MeanDelayMs),
+                        Seed = human.Seed,
+                    });
+                case "labels":
+                    return new LabelledHumanInspector();
+                default:
+                    var gpio = sp.GetRequiredService<IOptions<GpioOptions>>().Value;
+                    return new GpioInspectorButtons(sp.GetRequiredService<GpioController>(), gpio.ButtonOk, gpio.ButtonDefect, gpio.Debounce,
+                        sp.GetRequiredService<TimeProvider>());
             }
-            var gpio = sp.GetRequiredService<IOptions<GpioOptions>>().Value;
-            return new GpioInspectorButtons(sp.GetRequiredService<GpioController>(), gpio.ButtonOk, gpio.ButtonDefect, gpio.Debounce,
-                sp.GetRequiredService<TimeProvider>());
         });
         return services;
     }
@@ -129,6 +137,26 @@ internal static class StationParts
     public static string ControlFolder(string storePath) =>
         Path.Combine(Path.GetDirectoryName(Path.GetFullPath(storePath)) ?? ".", "control");
 
+    /// <summary>
+    /// A replayed folder, with its images' labels when Source:Labels names them; every image must have one, so a shadow
+    /// run on recorded parts never waits on a part nobody labelled.
+    /// </summary>
+    private static FolderReplaySource OpenFolder(SourceOptions src, TimeSpan interval, TimeProvider time)
+    {
+        if (src.Labels is null) return new FolderReplaySource(src.Uri!, interval, null, time);
+        string[] files = FolderReplaySource.ListImages(src.Uri!);
+        IReadOnlyDictionary<string, PartLabel> labels;
+        try { labels = ReplayLabels.Load(src.Labels, files); }
+        catch (DatasetException e) { throw new ConfigValueException("Source:Labels", e.Message); }
+        var missing = ReplayLabels.Unlabelled(labels, files);
+        if (missing.Count > 0)
+        {
+            throw new ConfigValueException("Source:Labels",
+                $"{missing.Count} of {files.Length} images in {src.Uri} have no label in {src.Labels} (first: {missing[0]})");
+        }
+        return new FolderReplaySource(src.Uri!, interval, null, time, labels: labels);
+    }
+
     /// <summary>The profile's camera: the virtual line, an image folder replayed, or an OpenCV capture; behind the part-present trigger when set.</summary>
     private static IFrameSource OpenSource(IServiceProvider sp)
     {
@@ -145,7 +173,7 @@ internal static class StationParts
                 {
                     Seed = src.Seed, DefectRate = src.DefectRate, Width = src.Width, Height = src.Height,
                 }), interval, time),
-                "folder" => new FolderReplaySource(src.Uri!, interval, null, time),
+                "folder" => OpenFolder(src, interval, time),
                 "v4l2" => VideoCaptureSource.Create(CaptureKind.V4l2, src.Uri!, time, log),
                 "gstreamer" => VideoCaptureSource.Create(CaptureKind.GStreamer, src.Uri!, time, log),
                 "rtsp" => VideoCaptureSource.Create(CaptureKind.Rtsp, src.Uri!, time, log),

@@ -54,6 +54,9 @@ public sealed record EvaluationReport(
     double MeanAveragePrecision,
     IReadOnlyList<ClassAveragePrecision> AveragePrecisionPerClass)
 {
+    /// <summary>Escape and false-reject rates per part with their Wilson intervals, and the catch rate per defect class.</summary>
+    public required PartOutcomes Parts { get; init; }
+
     /// <summary>Human-readable report: detection, per-class table, confusion matrix (rows = truth), part accuracy.</summary>
     public string ToText()
     {
@@ -96,6 +99,7 @@ public sealed record EvaluationReport(
             sb.AppendLine();
         }
         sb.AppendLine(ci, $"part OK/NG accuracy: {Pct(PartAccuracy)}  (NG caught {TruePositiveNg}, NG missed {FalseNegativeNg}, OK rejected {FalsePositiveNg}, OK passed {TrueNegativeOk})");
+        sb.Append(Parts.ToText());
         return sb.ToString();
     }
 
@@ -123,6 +127,7 @@ public sealed class EvaluationAccumulator
     private readonly double _iou;
     private int _images, _boxImages, _gt, _pred, _tp, _classCorrect;
     private int _ngCaught, _ngMissed, _okRejected, _okPassed;
+    private readonly PartOutcomeCounter _outcomes = new();
     // Average precision: every scored box (class-agnostic and class-aware match) and the labelled boxes per class.
     private readonly List<(float Score, bool Matched)> _curve = [];
     private readonly Dictionary<string, List<(float Score, bool Matched)>> _curveByClass = new(StringComparer.Ordinal);
@@ -159,6 +164,7 @@ public sealed class EvaluationAccumulator
         _confusion[(t, p)] = _confusion.GetValueOrDefault((t, p)) + 1;
         if (t == p) _classCorrect++;
         bool truthNg = truth.IsNg, predNg = prediction.Verdict == Verdict.Ng;
+        _outcomes.Add(truth.PartClass, predNg);
         if (truthNg && predNg) _ngCaught++;
         else if (truthNg) _ngMissed++;
         else if (predNg) _okRejected++;
@@ -277,7 +283,10 @@ public sealed class EvaluationAccumulator
             Ratio(_classCorrect, _images), perClass, [.. _labels], matrix,
             Ratio(_ngCaught + _okPassed, _images), _ngCaught, _okRejected, _ngMissed, _okPassed,
             [.. InLabelOrder(_detectionByClass).Select(kv => new ClassDetectionMetrics(kv.Key, kv.Value.Images, kv.Value.Truth, kv.Value.Predicted, kv.Value.Matched))],
-            _scoreFloor, AveragePrecision(_curve, _gt), apPerClass.Count == 0 ? 0 : apPerClass.Average(a => a.AveragePrecision), apPerClass);
+            _scoreFloor, AveragePrecision(_curve, _gt), apPerClass.Count == 0 ? 0 : apPerClass.Average(a => a.AveragePrecision), apPerClass)
+        {
+            Parts = _outcomes.Outcomes(_labels),
+        };
     }
 
     /// <summary>Per-class entries in the report's class order (the model's classes first), then by name.</summary>

@@ -10,7 +10,7 @@ public readonly record struct LabelledBox(BoxF Box, string ClassName);
 
 /// <summary>
 /// One labelled image. <see cref="PartClass"/> is the class of the part as a whole: its first box's class
-/// (the image's own class in NEU-DET, see ImageClass), the folder name in a folder-per-class layout,
+/// (the image's own class in NEU-DET, see PartClassOf), the folder name in a folder-per-class layout,
 /// or <see cref="OkClass"/> for a part without defects.
 /// </summary>
 public sealed record LabelledImage(string ImagePath, IReadOnlyList<LabelledBox> Boxes, string PartClass, bool HasBoxes)
@@ -82,7 +82,7 @@ public sealed class LabelledDataset
             }
             string xmlPath = Path.Combine(annotationDir, stem + ".xml");
             var boxes = ReadVocAnnotation(xmlPath);
-            string partClass = boxes.Count == 0 ? LabelledImage.OkClass : ImageClass(boxes);
+            string partClass = boxes.Count == 0 ? LabelledImage.OkClass : PartClassOf(boxes);
             images.Add(new LabelledImage(imagePath, boxes, partClass, HasBoxes: true));
         }
         if (images.Count == 0) throw new DatasetException($"{root}: no labelled images found");
@@ -145,5 +145,5 @@ public sealed class LabelledDataset
     /// it) but 105 of its 1,500 annotations also hold boxes of a second class; the first object is the image's own
     /// class in all of them, while a majority vote disagreed with it on 52 images. The trainer reads it the same way.
     /// </summary>
-    private static string ImageClass(IReadOnlyList<LabelledBox> boxes) => boxes[0].ClassName;
+    public static string PartClassOf(IReadOnlyList<LabelledBox> boxes) => boxes[0].ClassName;
 }

@@ -9,11 +9,20 @@ public static class ShadowReportFormat
 {
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
+    /// <summary>
+    /// What a report of no pairs says instead of an agreement: 0 of 0 is no evidence either way, and "0.00 %" would read
+    /// as a model that never agrees.
+    /// </summary>
+    public const string NoPairs = "no paired parts yet: agreement is measured on parts with both a model and a human verdict "
+        + "(shadow, assist, or audit-sampled parts; a replayed folder pairs with HumanInspector:Kind \"labels\")";
+
     public static string Table(ShadowReport r)
     {
+        ArgumentNullException.ThrowIfNull(r);
         var ci = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
         sb.AppendLine(ci, $"paired parts: {r.PairedParts}");
+        if (r.PairedParts == 0) return sb.Append(NoPairs).ToString();
         sb.AppendLine(ci, $"verdict agreement: {r.Agreement:P2} (Wilson 95% CI {r.AgreementLower:P2} .. {r.AgreementUpper:P2})");
         sb.AppendLine(ci, $"Cohen's kappa (classes): {r.Kappa:F3}");
         sb.AppendLine(ci, $"verdict (NG positive): TP {r.VerdictTruePositives}  FP {r.VerdictFalsePositives}  FN {r.VerdictFalseNegatives}  TN {r.VerdictTrueNegatives}");
@@ -47,8 +56,9 @@ public static class ShadowReportFormat
         return JsonSerializer.Serialize(new
         {
             pairedParts = r.PairedParts,
-            agreement = r.Agreement,
-            agreementWilson95 = new[] { r.AgreementLower, r.AgreementUpper },
+            note = r.PairedParts == 0 ? NoPairs : null,
+            agreement = r.PairedParts == 0 ? (double?)null : r.Agreement,
+            agreementWilson95 = r.PairedParts == 0 ? null : new[] { r.AgreementLower, r.AgreementUpper },
             kappa = r.Kappa,
             verdict = new { tp = r.VerdictTruePositives, fp = r.VerdictFalsePositives, fn = r.VerdictFalseNegatives, tn = r.VerdictTrueNegatives },
             classes = r.Classes,

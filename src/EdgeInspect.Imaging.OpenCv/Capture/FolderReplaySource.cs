@@ -1,3 +1,4 @@
+using EdgeInspect.Core.Evaluation;
 using EdgeInspect.Core.Imaging;
 
 namespace EdgeInspect.Imaging.OpenCv.Capture;
@@ -6,7 +7,8 @@ namespace EdgeInspect.Imaging.OpenCv.Capture;
 /// Replays the images of a folder (sorted by name) as parts, one trigger per image: a recorded shift run again
 /// through the station, or the fixed frame set of `bench pipeline`. Each frame carries the file name as part id.
 /// A file that does not decode is still a part: its frame carries <see cref="Frame.Fault"/> and the station records it
-/// fail-safe, then goes on with the next file.
+/// fail-safe, then goes on with the next file. With labels, each frame carries its file's <see cref="PartLabel"/> as
+/// <see cref="Frame.GroundTruth"/>, so a labelled inspector can answer for recorded parts (shadow mode on a replay).
 /// </summary>
 public sealed class FolderReplaySource : IFrameSource
 {
@@ -17,6 +19,7 @@ public sealed class FolderReplaySource : IFrameSource
     private readonly long _limit;
     private readonly ImageBuffer?[]? _decoded;
     private readonly string?[]? _decodeFaults;
+    private readonly IReadOnlyDictionary<string, PartLabel>? _labels;
     private long _next;
 
     /// <param name="count">Frames to deliver; past the number of files it loops; null = each file once.</param>
@@ -24,13 +27,12 @@ public sealed class FolderReplaySource : IFrameSource
     /// Decode every image once up front and hand out copies: a camera delivers raw frames (a copy), not compressed
     /// files, so a benchmark of the station should not pay a PNG decode per frame that no camera costs.
     /// </param>
-    public FolderReplaySource(string folder, TimeSpan interval, long? count = null, TimeProvider? time = null, bool preload = false)
+    /// <param name="labels">Each file's label by file name (<see cref="ReplayLabels"/>); null: frames carry none.</param>
+    public FolderReplaySource(string folder, TimeSpan interval, long? count = null, TimeProvider? time = null, bool preload = false,
+        IReadOnlyDictionary<string, PartLabel>? labels = null)
     {
-        if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"{folder}: no such folder to replay");
-        _files = Directory.EnumerateFiles(folder)
-            .Where(f => Extensions.Contains(Path.GetExtension(f).ToLowerInvariant()))
-            .Order(StringComparer.Ordinal).ToArray();
-        if (_files.Length == 0) throw new IOException($"{folder}: no images ({string.Join(", ", Extensions)}) to replay");
+        _labels = labels;
+        _files = ListImages(folder);
         _interval = interval;
         _time = time ?? TimeProvider.System;
         _limit = count ?? _files.Length;
@@ -52,6 +54,16 @@ public sealed class FolderReplaySource : IFrameSource
         }
     }
 
+    /// <summary>The images a replay of <paramref name="folder"/> delivers, in order; throws when there are none.</summary>
+    public static string[] ListImages(string folder)
+    {
+        if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"{folder}: no such folder to replay");
+        var files = Directory.EnumerateFiles(folder)
+            .Where(f => Extensions.Contains(Path.GetExtension(f).ToLowerInvariant()))
+            .Order(StringComparer.Ordinal).ToArray();
+        return files.Length > 0 ? files : throw new IOException($"{folder}: no images ({string.Join(", ", Extensions)}) to replay");
+    }
+
     public string Name { get; }
     public bool Triggered => true;
     public IReadOnlyList<string> Files => _files;
@@ -69,7 +81,7 @@ public sealed class FolderReplaySource : IFrameSource
             if (cached is null) return Frame.Faulted(index, now, Path.GetFileName(file), _decodeFaults![index % _files.Length]!);
             var copy = new ImageBuffer(cached.Width, cached.Height);
             cached.Pixels.CopyTo(copy.Pixels);
-            return new Frame(copy, index, now, Path.GetFileName(file));
+            return new Frame(copy, index, now, Path.GetFileName(file)) { GroundTruth = LabelOf(file) };
         }
         var image = new ImageBuffer(1, 1);
         if (TryRead(file, image) is { } reason)
@@ -77,8 +89,10 @@ public sealed class FolderReplaySource : IFrameSource
             image.Dispose();
             return Frame.Faulted(index, now, Path.GetFileName(file), reason);
         }
-        return new Frame(image, index, now, Path.GetFileName(file));
+        return new Frame(image, index, now, Path.GetFileName(file)) { GroundTruth = LabelOf(file) };
     }
+
+    private PartLabel? LabelOf(string file) => _labels?.GetValueOrDefault(Path.GetFileName(file));
 
     /// <summary>Decodes <paramref name="file"/> into <paramref name="image"/>; the reason when it cannot (unreadable, vanished, not an image).</summary>
     private static string? TryRead(string file, ImageBuffer image)

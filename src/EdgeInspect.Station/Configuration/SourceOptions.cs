@@ -15,6 +15,12 @@ public sealed class SourceOptions
     /// <summary>Folder, device, pipeline, URL or file; required for every kind but the virtual line.</summary>
     public string? Uri { get; set; }
 
+    /// <summary>
+    /// Folder: the labels of its images, a CSV of file,label lines (label "ok" or a class name) or a folder of Pascal
+    /// VOC annotations (stem.xml per image); read by the labelled inspector (HumanInspector:Kind "labels").
+    /// </summary>
+    public string? Labels { get; set; }
+
     /// <summary>Virtual line: the seed that decides every rendered part.</summary>
     public int Seed { get; set; } = 1;
 
@@ -46,6 +52,8 @@ public sealed class SourceOptions
         ConfigCheck.Need(Kind == "virtual-line" || !string.IsNullOrWhiteSpace(Uri), "Source:Uri", $"required for source kind '{Kind}'");
         ConfigCheck.Need(!Triggered || Kind is "v4l2" or "gstreamer" or "rtsp" or "file", "Source:Triggered",
             "only camera sources (v4l2, gstreamer, rtsp, file) take a part-present trigger");
+        ConfigCheck.Need(Labels is null || Kind == "folder", "Source:Labels", "only a replayed folder (Source:Kind \"folder\") has labels");
+        ConfigCheck.Need(Labels is null || File.Exists(Labels) || Directory.Exists(Labels), "Source:Labels", $"{Labels}: no such CSV file or annotation folder");
         ConfigCheck.Need(IntervalMs is >= 0 and <= 60_000, "Source:IntervalMs", "must be 0..60000");
         ConfigCheck.Need(MaxTriggerAgeMs is >= 10 and <= 60_000, "Source:MaxTriggerAgeMs", "must be 10..60000");
         ConfigCheck.Need(DefectRate is >= 0 and <= 1, "Source:DefectRate", "must be 0..1");

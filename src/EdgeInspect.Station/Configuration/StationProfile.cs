@@ -61,7 +61,7 @@ public sealed class StationProfile
     {
         Section<DeviceOptions>(DeviceOptions.SectionName).Validate();
         Section<SourceOptions>(SourceOptions.SectionName).Validate();
-        Section<HumanVerdictOptions>(HumanVerdictOptions.SectionName).Validate();
+        Section<HumanVerdictOptions>(HumanVerdictOptions.SectionName).Validate(Section<SourceOptions>(SourceOptions.SectionName));
         Section<AutomationOptions>(AutomationOptions.SectionName).Validate();
         Section<ModelOptions>(ModelOptions.SectionName).Validate();
         Section<GpioOptions>(GpioOptions.SectionName).Validate();

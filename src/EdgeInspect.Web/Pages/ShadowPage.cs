@@ -26,6 +26,12 @@ public static class ShadowPage
         }
         var r = stats.Report();
         var sb = new StringBuilder("<section><h3>Shadow report</h3>");
+        if (r.PairedParts == 0)
+        {
+            sb.Append("<p>Paired parts: <strong id=\"shadow-paired\">0</strong>; <span id=\"shadow-agreement\">")
+                .Append(Html.E(ShadowReportFormat.NoPairs)).Append("</span>.</p></section>");
+            return Html.Page("Shadow report", "/shadow", sb.ToString(), user);
+        }
         sb.Append("<p>Paired parts: <strong id=\"shadow-paired\">").Append(r.PairedParts).Append("</strong>; verdict agreement <strong id=\"shadow-agreement\">")
             .Append(Html.N(100 * r.Agreement, "0.00")).Append(" %</strong> (Wilson 95 % ").Append(Html.N(100 * r.AgreementLower, "0.00")).Append(" .. ")
             .Append(Html.N(100 * r.AgreementUpper, "0.00")).Append(" %); Cohen's kappa <strong id=\"shadow-kappa\">").Append(Html.N(r.Kappa, "0.000")).Append("</strong>.</p>");

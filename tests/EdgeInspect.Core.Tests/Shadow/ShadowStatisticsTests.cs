@@ -69,4 +69,18 @@ public class ShadowStatisticsTests
         Assert.Equal(2, r.Confusion[2, 1]); // human scratch, model dent
         Assert.Equal(20, r.VerdictAgreements);
     }
+
+    [Fact]
+    public void Table_NoPairs_SaysNoPairedPartsYetInsteadOfZeroAgreement()
+    {
+        var r = new ShadowStatistics().Report();
+
+        string table = ShadowReportFormat.Table(r);
+        using var json = System.Text.Json.JsonDocument.Parse(ShadowReportFormat.Json(r));
+
+        Assert.Contains("no paired parts yet", table, StringComparison.Ordinal);
+        Assert.DoesNotContain("%", table, StringComparison.Ordinal);
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, json.RootElement.GetProperty("agreement").ValueKind);
+        Assert.StartsWith("no paired parts yet", json.RootElement.GetProperty("note").GetString(), StringComparison.Ordinal);
+    }
 }

@@ -30,4 +30,22 @@ public class StationProfileTests
         }
         finally { File.Delete(path); }
     }
+
+    [Theory]
+    [InlineData("""{ "HumanInspector": { "Kind": "labels" } }""", "HumanInspector:Kind", "labels needs a replayed folder with labels")]
+    [InlineData("""{ "Source": { "Kind": "folder", "Uri": "/tmp" }, "HumanInspector": { "Kind": "simulated" } }""", "HumanInspector:Kind", "simulated judges the virtual line")]
+    [InlineData("""{ "Source": { "Kind": "folder", "Uri": "/tmp", "Labels": "/no/such/labels.csv" } }""", "Source:Labels", "no such CSV file or annotation folder")]
+    [InlineData("""{ "HumanInspector": { "Kind": "camera" } }""", "HumanInspector:Kind", "must be one of auto, simulated, buttons, labels")]
+    public void Load_HumanInspectorKindWithoutItsSource_NamesKeyAndReason(string json, string key, string reason)
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"ei-profile-{Guid.NewGuid():N}.json");
+        File.WriteAllText(path, json);
+        try
+        {
+            var e = Assert.Throws<ConfigValueException>(() => StationProfile.Load(path, "/nonexistent"));
+            Assert.EndsWith(key, e.Key);
+            Assert.Contains(reason, e.Reason);
+        }
+        finally { File.Delete(path); }
+    }
 }

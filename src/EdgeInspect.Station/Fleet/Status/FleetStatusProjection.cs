@@ -47,8 +47,9 @@ public static class FleetStatusProjection
             ["version"] = active?.ModelVersion,
             ["paired"] = paired,
             ["agreements"] = agreed,
-            ["agreement"] = paired == 0 ? 0 : Math.Round((double)agreed / paired, 4),
-            ["lowerBound"] = Math.Round(Wilson.LowerBound(agreed, paired), 4),
+            ["agreement"] = paired == 0 ? null : Math.Round((double)agreed / paired, 4),
+            ["lowerBound"] = paired == 0 ? null : Math.Round(Wilson.LowerBound(agreed, paired), 4),
+            ["note"] = paired == 0 ? ShadowReportFormat.NoPairs : null,
         },
         ["candidate"] = trial is null ? null : new JsonObject
         {
