@@ -79,7 +79,7 @@ public sealed class TelemetryIntegrationTests : IDisposable
         var (cloud, inbox) = await SubscribeAsync(broker);
         await using var _ = cloud;
         await using var device = await DeviceAsync(broker);
-        using var store = new LiteDbInspectionStore(new StoreOptions { Path = Path.Combine(_dir, "t.db"), BudgetBytes = 64 * 1024, LowConfidence = 0.7 });
+        using var store = new LiteDbInspectionStore(new StoreOptions { Path = Path.Combine(_dir, "t.db"), BudgetBytes = StoreOptions.MinBudgetBytes, LowConfidence = 0.7 });
         var recorder = new TelemetryRecorder("dev-t", thermalRoot: "/nonexistent");
         using var publisher = new TelemetryPublisher(recorder, store, store, device, new TelemetryOptions { IntervalSeconds = 0 });
 
@@ -87,9 +87,9 @@ public sealed class TelemetryIntegrationTests : IDisposable
         var first = await NextAsync(inbox, "edgeinspect/dev-t/telemetry");
         Assert.All(first.GetProperty("evictions").GetProperty("sinceLast").EnumerateObject(), p => Assert.Equal(0, p.Value.GetInt64()));
 
-        // 400 parts: 1 in 10 a disagreement, 1 in 10 low confidence, 2 in 10 NG, the rest agreed OK; far past 64 KiB
+        // 3000 parts: 1 in 10 a disagreement, 1 in 10 low confidence, 2 in 10 NG, the rest agreed OK; past a 1 MiB file
         var keepLongest = new List<long>();
-        for (long seq = 1; seq <= 400; seq++)
+        for (long seq = 1; seq <= 3000; seq++)
         {
             var r = (seq % 10) switch
             {
