@@ -56,6 +56,9 @@ internal static class FootprintBench
             scan.Stop();
 
             var renderer = new PartRenderer(new PartRendererOptions { Seed = 7 });
+            // Bytes this process sent to the storage layer (/proc/self/io write_bytes) over the warm-up parts, each
+            // committed on its own as at a slow line: the SD card wear per record.
+            var writtenBefore = WriteBytes();
             for (var i = 0; i < WarmParts; i++)
             {
                 var image = new ImageBuffer(renderer.Options.Width, renderer.Options.Height);
@@ -63,6 +66,7 @@ internal static class FootprintBench
                 using var frame = new Frame(image, i, time.GetUtcNow(), truth.PartId) { GroundTruth = truth };
                 engine.Process(frame);
             }
+            var writtenPerRecord = WriteBytes() is { } after && writtenBefore is { } before ? (after - before) / WarmParts : (long?)null;
             GC.Collect();
             GC.WaitForPendingFinalizers();
             GC.Collect();
@@ -77,13 +81,15 @@ internal static class FootprintBench
                 oneFullReadMs = Math.Round(scan.Elapsed.TotalMilliseconds, 1),
                 rssBytes = self.WorkingSet64,
                 managedBytes = GC.GetTotalMemory(false),
+                writtenPerRecordBytes = writtenPerRecord,
                 evidence = modes.Evidence.Paired,
                 scanned,
             };
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"store {count} records ({fileBytes / 1048576.0:0.0} MiB, filled in {result.fillSeconds} s): start-up {result.startupMs} ms " +
                 $"(one read of every record, which start-up made twice before: {result.oneFullReadMs} ms); " +
-                $"after {WarmParts} parts RSS {result.rssBytes / 1048576.0:0.0} MiB, managed heap {result.managedBytes / 1048576.0:0.0} MiB"));
+                $"after {WarmParts} parts RSS {result.rssBytes / 1048576.0:0.0} MiB, managed heap {result.managedBytes / 1048576.0:0.0} MiB; " +
+                $"written per record {(writtenPerRecord is { } w ? $"{w / 1024.0:0.0} KiB" : "n/a (no /proc/self/io)")}"));
             if (json) Console.WriteLine(JsonSerializer.Serialize(result));
             return 0;
         }
@@ -91,6 +97,21 @@ internal static class FootprintBench
         {
             try { Directory.Delete(dir, true); } catch (IOException) { }
         }
+    }
+
+    /// <summary>write_bytes from /proc/self/io (bytes this process caused to be sent to storage); null where there is none.</summary>
+    private static long? WriteBytes()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/io"))
+            {
+                if (line.StartsWith("write_bytes:", StringComparison.Ordinal)) return long.Parse(line.AsSpan(12).Trim(), CultureInfo.InvariantCulture);
+            }
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return null;
     }
 
     private static void Fill(StoreOptions options, long count)
