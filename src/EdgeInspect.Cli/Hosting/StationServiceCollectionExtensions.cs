@@ -72,6 +72,7 @@ public static class StationServiceCollectionExtensions
                 Station = device.Station,
                 PartialConfidence = sp.GetRequiredService<IOptions<AutomationOptions>>().Value.PartialConfidence,
                 HumanWindow = TimeSpan.FromMilliseconds(human.WindowMs),
+                GroupCommitWindow = TimeSpan.FromMilliseconds(sp.GetRequiredService<IOptions<StoreOptions>>().Value.GroupCommitMs),
             };
         });
         services.AddSingleton(sp => new StationEngine(sp.GetRequiredService<StationOptions>(), sp.GetRequiredService<IInspectorHost>(),
