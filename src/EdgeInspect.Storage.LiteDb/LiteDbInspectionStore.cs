@@ -258,6 +258,7 @@ public sealed class LiteDbInspectionStore : IInspectionStore, IOutboxQueue, ITel
     {
         if (_options.BudgetBytes <= 0) return default;
         var disk = _usage.Measure(p.File);
+        p.Budget.RecordedSpoolBytes = disk.Spool;
         // The log is truncated by a checkpoint; a log of a few pages is not worth the checkpoint's fsyncs.
         if (disk.Total > _options.BudgetBytes && disk.Log >= MinCheckpointLogBytes)
         {
@@ -452,7 +453,7 @@ public sealed class LiteDbInspectionStore : IInspectionStore, IOutboxQueue, ITel
         p.Records.Count,
         p.Outbox.Count,
         p.Budget.StoredBytes,
-        _options.BudgetBytes,
+        _options.BudgetBytes > 0 ? _options.BudgetBytes : p.Budget.RecordedBudgetBytes,
         p.State.LastSequence,
         p.Records.OldestCapturedAt(),
         p.Records.NewestCapturedAt(),
@@ -461,7 +462,14 @@ public sealed class LiteDbInspectionStore : IInspectionStore, IOutboxQueue, ITel
         p.Audit.Count,
         p.Telemetry.Count,
         p.File.RecoveredCorruptFiles,
-        p.State.Epoch));
+        p.State.Epoch)
+    {
+        DataFileBytes = p.File.DataBytes,
+        LogFileBytes = p.File.LogBytes,
+        SpoolBytes = _options.SpoolFolder is null ? p.Budget.RecordedSpoolBytes : _usage.SpoolBytes(),
+        DiskFull = _writeFault is not null,
+        RefusedWrites = _refusedWrites,
+    });
 
     /// <summary>Closes the database (checkpointing its log) and its files; a second call does nothing.</summary>
     public void Dispose()

@@ -49,6 +49,8 @@ internal sealed class DiskBudget
             // Absent in files written before the budget counted bytes on disk: learned again when the file fills.
             if (meta.TryGetValue("density", out var density)) Density = density.AsDouble;
             if (meta.TryGetValue("learnedDataBytes", out var learned)) LearnedDataBytes = learned.AsInt64;
+            if (meta.TryGetValue("budgetBytes", out var budget)) RecordedBudgetBytes = budget.AsInt64;
+            if (meta.TryGetValue("spoolBytes", out var spool)) RecordedSpoolBytes = spool.AsInt64;
         }
     }
 
@@ -65,6 +67,12 @@ internal sealed class DiskBudget
 
     /// <summary>The data file's size when <see cref="Density"/> was measured.</summary>
     public long LearnedDataBytes { get; private set; }
+
+    /// <summary>The budget the file was last written under (what <c>store stats</c> on a copy reports).</summary>
+    public long RecordedBudgetBytes { get; private set; }
+
+    /// <summary>The spool's size at the last write that measured it.</summary>
+    public long RecordedSpoolBytes { get; set; }
 
     /// <summary>Evictions by reason (<see cref="EvictionPolicy.ReasonNames"/>) since the database was created.</summary>
     public Dictionary<string, long> Evictions() =>
@@ -139,6 +147,8 @@ internal sealed class DiskBudget
             ["evictedUnsent"] = EvictedUnsent,
             ["density"] = Density,
             ["learnedDataBytes"] = LearnedDataBytes,
+            ["budgetBytes"] = _options.BudgetBytes,
+            ["spoolBytes"] = RecordedSpoolBytes,
         };
         for (var i = 0; i < _evictions.Length; i++) meta["ev" + i] = _evictions[i];
         _state.Upsert(meta);
