@@ -1,5 +1,6 @@
 using EdgeInspect.Core.Domain;
 using EdgeInspect.Storage.LiteDb;
+using EdgeInspect.TestSupport;
 using Xunit;
 
 namespace EdgeInspect.Storage.Tests;
@@ -22,6 +23,7 @@ public sealed class DiskBudgetOnDiskTests : IDisposable
         + Directory.EnumerateFiles(spool, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
 
     [Fact]
+    [Trait(TestCategories.Name, TestCategories.Slow)]
     public void Append_ManyTimesTheBudget_DataLogAndSpoolOnDiskStayWithinIt()
     {
         var spool = Directory.CreateDirectory(Path.Combine(_dir, "spool", "pkg-1", "chunks")).FullName;
@@ -48,6 +50,7 @@ public sealed class DiskBudgetOnDiskTests : IDisposable
     }
 
     [Fact]
+    [Trait(TestCategories.Name, TestCategories.Slow)]
     public void Append_UplinkDownPastTheBudget_UnsentEvictedOnlyWhenNoSentRecordIsLeftCountedAndAlarmed()
     {
         var options = new StoreOptions { Path = DbPath, BudgetBytes = StoreOptions.MinBudgetBytes };

@@ -1,6 +1,7 @@
 using EdgeInspect.Core.Domain;
 using EdgeInspect.Core.Storage;
 using EdgeInspect.Storage.LiteDb;
+using EdgeInspect.TestSupport;
 using Xunit;
 
 namespace EdgeInspect.Storage.Tests;
@@ -88,6 +89,7 @@ public sealed class LiteDbInspectionStoreTests : IDisposable
     }
 
     [Fact]
+    [Trait(TestCategories.Name, TestCategories.Slow)]
     public void Append_PastBudget_EvictsAgreedOkFirstThenOlderNgAndKeepsDisagreements()
     {
         var options = new StoreOptions { Path = DbPath, BudgetBytes = StoreOptions.MinBudgetBytes, LowConfidence = 0.7 };

@@ -3,9 +3,8 @@ using LiteDB;
 namespace EdgeInspect.Storage.LiteDb.Collections;
 
 /// <summary>
-/// The inspection records, by sequence number, with the one other index the store reads them by: eviction order ("ek":
-/// the <see cref="EvictionPolicy"/> class, then the sequence, so oldest first within a class). Capture time ("at") is
-/// stored but not indexed: every read pages by sequence, and an index costs a page write per commit.
+/// The inspection records, by sequence number, with the indexes the store reads them by: capture time ("at") and
+/// eviction order ("ek": the <see cref="EvictionPolicy"/> class, then the sequence, so oldest first within a class).
 /// <para>Not thread-safe: the store calls it under its one lock.</para>
 /// </summary>
 internal sealed class RecordCollection
@@ -21,8 +20,8 @@ internal sealed class RecordCollection
     public RecordCollection(LiteDatabase db)
     {
         _records = db.GetCollection(StoreSchema.Records);
+        _records.EnsureIndex("at");
         _records.EnsureIndex("ek");
-        _records.DropIndex("at"); // files written before kept one
     }
 
     /// <summary>Records stored.</summary>

@@ -73,6 +73,7 @@ public sealed class TelemetryIntegrationTests : IDisposable
     }
 
     [MosquittoFact]
+    [Trait(TestCategories.Name, TestCategories.Slow)]
     public async Task Budget_StoreFilledPastBudget_EvictionsByPolicyInTheNextTelemetryMessage()
     {
         await using var broker = await MosquittoBroker.LaunchAsync();
