@@ -109,7 +109,7 @@ public sealed class TelemetryIntegrationTests : IDisposable
         Assert.All(keepLongest, s => Assert.Contains(s, kept)); // policy: disagreements and low confidence last
         Assert.True(stats.Evictions["agreedOk"] > 0);
         Assert.Equal(0, stats.Evictions["disagreementOrLowConfidence"]);
-        Assert.Equal(400 - kept.Count, stats.Evictions.Values.Sum());
+        Assert.Equal(3000 - kept.Count, stats.Evictions.Values.Sum());
 
         var snapshot = await publisher.PublishOnceAsync();
         var next = await NextAsync(inbox, "edgeinspect/dev-t/telemetry");
@@ -120,7 +120,7 @@ public sealed class TelemetryIntegrationTests : IDisposable
             Assert.Equal(count, ev.GetProperty("total").GetProperty(reason).GetInt64());
         }
         Assert.Equal(stats.EvictedUnsent, ev.GetProperty("evictedUnsent").GetInt64());
-        Assert.Equal(400, next.GetProperty("frames").GetProperty("inspected").GetInt64());
+        Assert.Equal(3000, next.GetProperty("frames").GetProperty("inspected").GetInt64());
         Assert.Equal(2, snapshot.Output.Classes.Count);
         // stored too, and the interval after reports no new evictions
         Assert.Equal(2, store.TelemetrySnapshots().Count());
