@@ -25,6 +25,18 @@ namespace EdgeInspect.Storage.LiteDb;
 /// sequence) is never reused even when nothing could be read. The recovery is audited ("store.recovered") and the
 /// service goes on instead of crash-looping.
 /// </para>
+/// <para>
+/// Disk budget: <see cref="StoreOptions.BudgetBytes"/> bounds the data file, its log and the model spool as measured
+/// on disk (<see cref="DiskBudget"/>); a record evicted before it was sent is counted and raises an alarm (a log error
+/// and a "store.evicted-unsent" audit event).
+/// </para>
+/// <para>
+/// Disk full: a write that fails for lack of space (<see cref="StoreFile.IsDiskFull"/>) throws, nothing it wrote counts,
+/// and the file is closed without a checkpoint and opened again, so reads go on and nothing already stored is lost.
+/// While the disk stays full a write is refused at once without touching the disk, and tried again every
+/// <see cref="WriteRetryInterval"/>; the first write that succeeds ends the fault ("store.writable" audit event). No
+/// restart is needed.
+/// </para>
 /// <para>Thread-safe: one lock serializes all access (a station writes a few parts per second).</para>
 /// </summary>
 public sealed class LiteDbInspectionStore : IInspectionStore, IOutboxQueue, ITelemetryStore
@@ -36,7 +48,15 @@ public sealed class LiteDbInspectionStore : IInspectionStore, IOutboxQueue, ITel
     private readonly ILogger _log;
     private readonly Func<string, Stream>? _openStream;
     private readonly Lock _gate = new();
+    private readonly DiskUsage _usage;
     private StoreParts _p;
+    private bool _closed;
+    private Exception? _writeFault;
+    private DateTimeOffset _writeFaultAt;
+    private long _refusedWrites;
+
+    /// <summary>While the disk is full, how often a write tries the disk again (between tries it is refused at once).</summary>
+    public static readonly TimeSpan WriteRetryInterval = TimeSpan.FromSeconds(1);
 
     /// <summary>Opens (or creates) the store at <see cref="StoreOptions.Path"/>, recovering from a corrupt file.</summary>
     /// <param name="options">The "Store" section; validated here.</param>
@@ -51,6 +71,7 @@ public sealed class LiteDbInspectionStore : IInspectionStore, IOutboxQueue, ITel
         _time = time ?? TimeProvider.System;
         _log = (ILogger?)log ?? NullLogger.Instance;
         _openStream = openStream;
+        _usage = new DiskUsage(options.SpoolFolder, _time);
         var file = new StoreFile(options, _time, _log, openStream);
         try
         {
@@ -91,6 +112,18 @@ public sealed class LiteDbInspectionStore : IInspectionStore, IOutboxQueue, ITel
 
     /// <summary>Recoveries from a corrupt file made by this instance (at open or after a failed read).</summary>
     public int Recoveries { get; private set; }
+
+    /// <summary>True while writes fail for lack of disk space (until the first write that succeeds).</summary>
+    public bool DiskFull
+    {
+        get { lock (_gate) return _writeFault is not null; }
+    }
+
+    /// <summary>Writes refused or failed for lack of disk space by this instance.</summary>
+    public long RefusedWrites
+    {
+        get { lock (_gate) return _refusedWrites; }
+    }
 
     /// <inheritdoc/>
     public event Action? Appended;
@@ -153,11 +186,32 @@ public sealed class LiteDbInspectionStore : IInspectionStore, IOutboxQueue, ITel
         var prepared = Prepare(records, epoch);
         lock (_gate)
         {
-            var p = _p;
-            ObjectDisposedException.ThrowIf(p.File.IsDisposed, this);
-            // A recovery between the two locks gave the file a new epoch: the records carry the one they are stored in.
-            if (p.State.Epoch != epoch) prepared = Prepare(records, p.State.Epoch);
-            p.State.ThrowIfNotAscending(prepared.Select(x => x.Record.Sequence));
+            ObjectDisposedException.ThrowIf(_closed, this);
+            // Checked before any write, so a caller's mistake is never taken for a damaged file.
+            _p.State.ThrowIfNotAscending(prepared.Select(x => x.Record.Sequence));
+            try
+            {
+                AppendLocked(records, prepared);
+            }
+            catch (Exception e) when (StoreFile.IsCorruption(e) && e is not ObjectDisposedException && !_p.File.IsDisposed)
+            {
+                // A damaged page found while writing: the salvage a read takes, then the records go into the fresh file.
+                Recover(e);
+                AppendLocked(records, prepared);
+            }
+        }
+        Appended?.Invoke();
+    }
+
+    private void AppendLocked(IReadOnlyList<InspectionRecord> records, PreparedRecord[] prepared)
+    {
+        var p = Writable();
+        // A recovery since the records were prepared gave the file a new epoch: they carry the one they are stored in.
+        if (prepared[0].Record.StoreEpoch != p.State.Epoch) prepared = Prepare(records, p.State.Epoch);
+        long evictedUnsent;
+        try
+        {
+            var disk = BudgetedDisk(p);
             var mark = p.Budget.Mark();
             p.File.BeginTrans();
             try
@@ -168,33 +222,148 @@ public sealed class LiteDbInspectionStore : IInspectionStore, IOutboxQueue, ITel
                     p.Outbox.Enqueue(x.Record.Sequence);
                 }
                 p.State.Advance(prepared[^1].Record.Sequence, records);
-                p.Budget.EvictIfOverBudget(keepSequence: p.State.LastSequence);
+                evictedUnsent = p.Budget.EvictIfOverBudget(keepSequence: p.State.LastSequence, disk);
                 p.Budget.Write();
                 p.File.Commit();
             }
             catch
             {
-                p.File.Rollback();
+                try { p.File.Rollback(); } catch (Exception r) when (StoreFile.IsDiskFull(r)) { /* abandoned below */ }
                 p.State.Reload();
                 p.Budget.Restore(mark);
                 throw;
             }
             p.File.Durable();
         }
-        Appended?.Invoke();
+        catch (Exception e) when (StoreFile.IsDiskFull(e))
+        {
+            throw WriteFailed(e);
+        }
+        WriteSucceeded();
+        if (evictedUnsent > 0) AlarmEvictedUnsent(p, evictedUnsent);
     }
+
+    /// <summary>
+    /// The store's bytes on disk for the budget: over it, a checkpoint first (the log is the part that shrinks), then
+    /// the data file's density is learned when the file itself has outgrown its share.
+    /// </summary>
+    private DiskBytes BudgetedDisk(StoreParts p)
+    {
+        if (_options.BudgetBytes <= 0) return default;
+        var disk = _usage.Measure(p.File);
+        p.Budget.RecordedSpoolBytes = disk.Spool;
+        // The log is truncated by a checkpoint; a log of a few pages is not worth the checkpoint's fsyncs.
+        if (disk.Total > _options.BudgetBytes && disk.Log >= MinCheckpointLogBytes)
+        {
+            p.File.Checkpoint();
+            disk = _usage.Measure(p.File);
+        }
+        if (p.Budget.Learn(disk))
+        {
+            _log.LogWarning("Store {Path}: data file {Data} B, log {Log} B, spool {Spool} B against a budget of {Budget} B: " +
+                "records are kept to {Limit} B from now on (evicting by policy, unsent last)",
+                _options.Path, disk.Data, disk.Log, disk.Spool, _options.BudgetBytes, p.Budget.ContentLimit(disk));
+        }
+        return disk;
+    }
+
+    private const long MinCheckpointLogBytes = 64 * 1024;
+
+    private void AlarmEvictedUnsent(StoreParts p, long evicted)
+    {
+        _log.LogError("Store {Path}: the disk budget evicted {Evicted} records that had not reached the cloud ({Total} so far): " +
+            "no sent record was left to evict; the uplink is behind the budget", _options.Path, evicted, p.Budget.EvictedUnsent);
+        try
+        {
+            p.Audit.Append(new AuditEvent(_time.GetUtcNow(), "store.evicted-unsent", "store", "store", null, null,
+                $"{evicted} unsent records evicted by the disk budget ({p.Budget.EvictedUnsent} since the file was created)"));
+        }
+        catch (Exception e) when (StoreFile.IsDiskFull(e)) { WriteFailed(e); }
+    }
+
+    /// <summary>
+    /// The open parts for a write: while the disk is full a write within <see cref="WriteRetryInterval"/> of the last
+    /// failure is refused at once (no disk access, no log line); after it, the file is opened again if it was abandoned.
+    /// </summary>
+    private StoreParts Writable()
+    {
+        ObjectDisposedException.ThrowIf(_closed, this);
+        if (_writeFault is { } fault)
+        {
+            var since = _time.GetUtcNow() - _writeFaultAt;
+            if (since < WriteRetryInterval)
+            {
+                _refusedWrites++;
+                throw new IOException($"store not writable: disk full ({fault.Message}); next try in {(WriteRetryInterval - since).TotalMilliseconds:0} ms", fault);
+            }
+        }
+        if (_p.File.IsDisposed) Reopen();
+        return _p;
+    }
+
+    /// <summary>Records a write that failed for lack of space: counted, logged once per fault, the file abandoned and opened again.</summary>
+    private IOException WriteFailed(Exception e)
+    {
+        _refusedWrites++;
+        if (_writeFault is null)
+        {
+            _log.LogError("Store {Path}: disk full ({Error}); writes are refused and tried again every {Interval} s until space returns",
+                _options.Path, e.Message, WriteRetryInterval.TotalSeconds);
+        }
+        _writeFault = e;
+        _writeFaultAt = _time.GetUtcNow();
+        _p.File.Abandon();
+        try { Reopen(); }
+        catch (IOException) { /* not even an open fits: the next access tries again */ }
+        return e as IOException ?? new IOException("store not writable: disk full: " + e.Message, e);
+    }
+
+    private void WriteSucceeded()
+    {
+        if (_writeFault is not { } fault) return;
+        var refused = _refusedWrites;
+        _writeFault = null;
+        _log.LogWarning("Store {Path}: writable again; {Refused} writes were refused while the disk was full", _options.Path, refused);
+        try
+        {
+            _p.Audit.Append(new AuditEvent(_time.GetUtcNow(), "store.writable", "store", "store", null, null,
+                $"disk full since {_writeFaultAt:O} ({fault.Message}); {refused} writes refused"));
+        }
+        catch (Exception e) when (StoreFile.IsDiskFull(e)) { WriteFailed(e); }
+    }
+
+    /// <summary>Opens the file again after <see cref="StoreFile.Abandon"/>: LiteDB replays the transactions its log holds in full.</summary>
+    private void Reopen()
+    {
+        var file = new StoreFile(_options, _time, _log, _openStream);
+        _p = new StoreParts(file, _options);
+        if (file.MovedAsideTo is { } aside) Salvage(aside, "database would not open after a full disk");
+    }
+
+    /// <summary>Runs a write under the lock with the disk-full handling of <see cref="AppendMany"/>.</summary>
+    private void Write(Action<StoreParts> write)
+    {
+        lock (_gate)
+        {
+            var p = Writable();
+            try { write(p); }
+            catch (Exception e) when (StoreFile.IsDiskFull(e)) { throw WriteFailed(e); }
+            WriteSucceeded();
+        }
+    }
+
 
     /// <inheritdoc/>
     public void AppendAudit(AuditEvent auditEvent)
     {
         ArgumentNullException.ThrowIfNull(auditEvent);
-        lock (_gate) _p.Audit.Append(auditEvent);
+        Write(p => p.Audit.Append(auditEvent));
     }
 
     /// <summary>Stores one telemetry snapshot (already serialized, camelCase JSON).</summary>
     public void AppendTelemetry(DateTimeOffset at, byte[] json)
     {
-        lock (_gate) _p.Telemetry.Append(at, json);
+        Write(p => p.Telemetry.Append(at, json));
     }
 
     /// <summary>Telemetry snapshots as stored JSON, optionally only those taken at or after <paramref name="since"/>.</summary>
@@ -203,18 +372,18 @@ public sealed class LiteDbInspectionStore : IInspectionStore, IOutboxQueue, ITel
     /// <inheritdoc/>
     public DeviceState LoadState()
     {
-        lock (_gate) return _p.State.Load();
+        return Read(p => p.State.Load());
     }
 
     /// <inheritdoc/>
     public void SaveState(DeviceState state)
     {
         ArgumentNullException.ThrowIfNull(state);
-        lock (_gate)
+        Write(p =>
         {
-            _p.State.Save(state);
-            _p.File.Durable();
-        }
+            p.State.Save(state);
+            p.File.Durable();
+        });
     }
 
     /// <inheritdoc/>
@@ -256,19 +425,19 @@ public sealed class LiteDbInspectionStore : IInspectionStore, IOutboxQueue, ITel
     /// <inheritdoc/>
     public void Remove(long offset)
     {
-        lock (_gate) _p.Outbox.Remove(offset);
+        Write(p => p.Outbox.Remove(offset));
     }
 
     /// <inheritdoc/>
     public void RemoveMany(IReadOnlyCollection<long> offsets)
     {
-        lock (_gate) _p.Outbox.RemoveMany(offsets);
+        Write(p => p.Outbox.RemoveMany(offsets));
     }
 
     /// <inheritdoc/>
     public void RemoveUpTo(long offset)
     {
-        lock (_gate) _p.Outbox.RemoveUpTo(offset);
+        Write(p => p.Outbox.RemoveUpTo(offset));
     }
 
     /// <summary>Counts and facts for <c>store stats</c> and telemetry, read under one lock.</summary>
@@ -277,7 +446,7 @@ public sealed class LiteDbInspectionStore : IInspectionStore, IOutboxQueue, ITel
         p.Records.Count,
         p.Outbox.Count,
         p.Budget.StoredBytes,
-        _options.BudgetBytes,
+        _options.BudgetBytes > 0 ? _options.BudgetBytes : p.Budget.RecordedBudgetBytes,
         p.State.LastSequence,
         p.Records.OldestCapturedAt(),
         p.Records.NewestCapturedAt(),
@@ -286,12 +455,25 @@ public sealed class LiteDbInspectionStore : IInspectionStore, IOutboxQueue, ITel
         p.Audit.Count,
         p.Telemetry.Count,
         p.File.RecoveredCorruptFiles,
-        p.State.Epoch));
+        p.State.Epoch)
+    {
+        DataFileBytes = p.File.DataBytes,
+        LogFileBytes = p.File.LogBytes,
+        SpoolBytes = _options.SpoolFolder is null ? p.Budget.RecordedSpoolBytes : _usage.SpoolBytes(),
+        DiskFull = _writeFault is not null,
+        RefusedWrites = _refusedWrites,
+    });
 
     /// <summary>Closes the database (checkpointing its log) and its files; a second call does nothing.</summary>
     public void Dispose()
     {
-        lock (_gate) _p.Dispose();
+        lock (_gate)
+        {
+            _closed = true;
+            // After a failed write the file is closed without a checkpoint (StoreFile.Abandon); a clean close otherwise.
+            if (_writeFault is not null) _p.File.Abandon();
+            else _p.Dispose();
+        }
     }
 
     /// <summary>
@@ -326,7 +508,8 @@ public sealed class LiteDbInspectionStore : IInspectionStore, IOutboxQueue, ITel
     {
         lock (_gate)
         {
-            ObjectDisposedException.ThrowIf(_p.File.IsDisposed, this);
+            ObjectDisposedException.ThrowIf(_closed, this);
+            if (_p.File.IsDisposed) Reopen(); // abandoned after a full disk; a read needs no free space
             try
             {
                 return read(_p);

@@ -15,7 +15,7 @@ namespace EdgeInspect.Storage.LiteDb;
 /// </para>
 /// <para>
 /// The wait is reached by reflection (LiteDatabase._engine -&gt; LiteEngine._disk -&gt; DiskService.Queue -&gt;
-/// Lazy&lt;DiskWriterQueue&gt;.Value.Wait()), checked against the pinned LiteDB 5.0.20. When a LiteDB update moves
+/// Lazy&lt;DiskWriterQueue&gt;.Value, its _queueIsEmpty event and _exception), checked against the pinned LiteDB 5.0.20. When a LiteDB update moves
 /// any of these, <see cref="TryCreate"/> returns null and the store falls back to a checkpoint per commit: slower,
 /// still durable.
 /// </para>
@@ -23,6 +23,7 @@ namespace EdgeInspect.Storage.LiteDb;
 internal static class LogWriterWait
 {
     private const BindingFlags Any = BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public;
+    private static readonly TimeSpan WaitSlice = TimeSpan.FromMilliseconds(20);
 
     /// <summary>An action that blocks until the log writer's queue is empty, or null when LiteDB's internals differ.</summary>
     public static Action? TryCreate(LiteDatabase db)
@@ -35,19 +36,21 @@ internal static class LogWriterWait
             var value = lazy?.GetType().GetProperty("Value", Any);
             if (lazy is null || value is null) return null;
             var queueType = value.PropertyType;
-            var wait = queueType.GetMethod("Wait", Any, Type.EmptyTypes);
-            if (wait is null || queueType.Name != "DiskWriterQueue") return null;
+            if (queueType.Name != "DiskWriterQueue") return null;
+            // The writer records a failed write (a full disk) in _exception and stops, leaving _queueIsEmpty unset, so
+            // its own Wait() would block for ever: wait on the event in slices and surface the writer's exception.
+            var emptyField = queueType.GetField("_queueIsEmpty", Any);
+            var errorField = queueType.GetField("_exception", Any);
+            if (emptyField?.FieldType != typeof(ManualResetEventSlim) || errorField is null) return null;
             return () =>
             {
-                try
+                var queue = value.GetValue(lazy);
+                var empty = (ManualResetEventSlim)emptyField.GetValue(queue)!;
+                while (!empty.Wait(WaitSlice))
                 {
-                    wait.Invoke(value.GetValue(lazy), null);
+                    if (errorField.GetValue(queue) is Exception failed) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failed).Throw();
                 }
-                catch (TargetInvocationException e) when (e.InnerException is not null)
-                {
-                    // the writer failed (disk full, I/O error): surface its own exception, not the reflection wrapper
-                    System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerException).Throw();
-                }
+                if (errorField.GetValue(queue) is Exception late) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(late).Throw();
             };
         }
         catch (Exception e) when (e is FieldAccessException or MethodAccessException or TargetException or ArgumentException)

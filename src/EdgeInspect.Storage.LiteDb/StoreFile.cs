@@ -71,6 +71,18 @@ internal sealed class StoreFile : IDisposable
     /// <summary>Checkpoints (log copied into the data file) run since open, the one at open included.</summary>
     public long Checkpoints => Interlocked.Read(ref _checkpoints);
 
+    /// <summary>Bytes of the data file as the OS has it (LiteDB grows it only at a checkpoint).</summary>
+    public long DataBytes
+    {
+        get { lock (_dataStream) return _dataStream.Length; }
+    }
+
+    /// <summary>Bytes of the write-ahead log (truncated by each checkpoint).</summary>
+    public long LogBytes
+    {
+        get { lock (_logStream) return _logStream.Length; }
+    }
+
     /// <summary>True when commits are made durable by waiting for LiteDB's log writer (one fsync) rather than a checkpoint.</summary>
     public bool FastDurableCommit => _waitLogWriter is not null;
 
@@ -110,7 +122,7 @@ internal sealed class StoreFile : IDisposable
     {
         long length;
         lock (_logStream) length = _logStream.Length;
-        if (length >= _options.CheckpointLogBytes) Checkpoint();
+        if (length >= _options.EffectiveCheckpointLogBytes) Checkpoint();
     }
 
     /// <summary>Copies the log into the data file and truncates the log.</summary>
@@ -136,6 +148,20 @@ internal sealed class StoreFile : IDisposable
         }
     }
 
+    /// <summary>
+    /// Closes after a failed write (a full disk): the files are closed first, so LiteDB's closing checkpoint cannot
+    /// copy pages from a log whose last writes failed into the data file; the next open replays only the transactions
+    /// the log holds in full. Errors while closing are expected and ignored.
+    /// </summary>
+    public void Abandon()
+    {
+        if (IsDisposed) return;
+        IsDisposed = true;
+        try { _logStream.Dispose(); } catch (IOException) { /* its buffer could not be written: those pages were never confirmed */ }
+        try { _dataStream.Dispose(); } catch (IOException) { }
+        try { Database.Dispose(); } catch (Exception e) when (e is LiteException or IOException or ObjectDisposedException or InvalidOperationException or AggregateException) { }
+    }
+
     private (Stream Data, Stream Log, LiteDatabase Db) OpenAndVerify(Func<string, Stream> open)
     {
         var data = open(_options.Path);
@@ -159,12 +185,30 @@ internal sealed class StoreFile : IDisposable
 
     /// <summary>
     /// True for what LiteDB throws on a torn or overwritten file: its own errors and the runtime errors its page and
-    /// BSON readers raise on garbage (bad casts, out-of-range lengths and dates, undecodable strings).
+    /// BSON readers raise on garbage (bad casts, out-of-range lengths and dates, undecodable strings). A full disk
+    /// (<see cref="IsDiskFull"/>) is not corruption: the file stays where it is and is written again once space returns.
     /// </summary>
-    public static bool IsCorruption(Exception e) =>
+    public static bool IsCorruption(Exception e) => !IsDiskFull(e) &&
         e is LiteException or InvalidCastException or IOException or InvalidOperationException or ArgumentException
             or IndexOutOfRangeException or JsonException or NullReferenceException or OverflowException or InvalidDataException
             or NotImplementedException or NotSupportedException or KeyNotFoundException or FormatException;
+
+    /// <summary>
+    /// True when <paramref name="e"/> (or an exception inside it) is the file system saying it is full (ENOSPC, EDQUOT):
+    /// the files are sound, only no byte more fits, so it is never a reason to move the file aside.
+    /// </summary>
+    public static bool IsDiskFull(Exception? e)
+    {
+        for (; e is not null; e = e.InnerException)
+        {
+            // .NET on Unix puts the errno into HResult (28 ENOSPC, 122 EDQUOT); on Windows ERROR_DISK_FULL / ERROR_HANDLE_DISK_FULL.
+            if (e is IOException io && (io.HResult is 28 or 122 or unchecked((int)0x80070070) or unchecked((int)0x80070027)
+                || io.Message.Contains("No space left on device", StringComparison.Ordinal)
+                || io.Message.Contains("Disk quota exceeded", StringComparison.Ordinal))) return true;
+            if (e is AggregateException { InnerExceptions.Count: > 0 } a) return a.InnerExceptions.Any(IsDiskFull);
+        }
+        return false;
+    }
 
     /// <summary>
     /// Renames the data file (and its log) to "&lt;name&gt;.corrupt-&lt;UTC time&gt;" (and "...-log"); returns the new name.

@@ -47,6 +47,8 @@ internal static class StoreSalvage
         }
     }
 
+    private const string RebuildErrors = "_rebuild_errors";
+
     private static SalvagedStore ReadAll(LiteDatabase db)
     {
         var records = new List<BsonDocument>();
@@ -59,7 +61,10 @@ internal static class StoreSalvage
         HashSet<long>? unsent = null;
         if (db.CollectionExists(StoreSchema.Outbox))
         {
-            unsent = [.. Tolerant(db, StoreSchema.Outbox).Where(d => d["_id"].IsInt64).Select(d => d["_id"].AsInt64)];
+            // An outbox read only in part cannot tell sent from unsent: every salvaged record stays pending then (the
+            // cloud deduplicates a re-sent one; a record taken for sent would never reach it).
+            var queued = Tolerant(db, StoreSchema.Outbox, out var complete);
+            if (complete) unsent = [.. queued.Where(d => d["_id"].IsInt64).Select(d => d["_id"].AsInt64)];
         }
         var audit = Tolerant(db, StoreSchema.Audit).Where(d => d["json"].IsBinary && d["at"].IsDateTime).ToList();
         DeviceState? state = null;
@@ -73,19 +78,28 @@ internal static class StoreSalvage
             }
             catch (Exception e) when (StoreFile.IsCorruption(e)) { /* that document is lost; the rest still counts */ }
         }
-        long rebuildErrors = db.CollectionExists("_rebuild_errors") ? Tolerant(db, "_rebuild_errors").Count : 0;
+        long rebuildErrors = db.CollectionExists(RebuildErrors) ? Tolerant(db, RebuildErrors).Count : 0;
         return new SalvagedStore(records, unsent, audit, state, epoch, unreadable, rebuildErrors, null);
     }
 
     /// <summary>The documents of a collection up to the first one LiteDB cannot read.</summary>
-    private static List<BsonDocument> Tolerant(LiteDatabase db, string collection)
+    private static List<BsonDocument> Tolerant(LiteDatabase db, string collection) => Tolerant(db, collection, out _);
+
+    /// <summary>The documents of a collection up to the first one LiteDB cannot read; <paramref name="complete"/>: none failed.</summary>
+    private static List<BsonDocument> Tolerant(LiteDatabase db, string collection, out bool complete)
     {
         var docs = new List<BsonDocument>();
+        complete = true;
         try
         {
             foreach (var d in db.GetCollection(collection).FindAll()) docs.Add(d);
         }
-        catch (Exception e) when (StoreFile.IsCorruption(e)) { /* keep what was read before the damage */ }
+        catch (Exception e) when (StoreFile.IsCorruption(e))
+        {
+            complete = false; // keep what was read before the damage
+        }
+        // The rebuild lists the pages it skipped, by collection: a collection with one skipped page is not complete.
+        if (collection != RebuildErrors && db.CollectionExists(RebuildErrors) && Tolerant(db, RebuildErrors).Any(d => d["collection"] == collection)) complete = false;
         return docs;
     }
 

@@ -4,8 +4,8 @@ namespace EdgeInspect.Storage.LiteDb;
 /// <param name="Path">The data file.</param>
 /// <param name="Records">Records stored.</param>
 /// <param name="PendingUplink">Records not yet delivered by the uplink.</param>
-/// <param name="StoredBytes">Bytes the records count against the budget.</param>
-/// <param name="BudgetBytes">The budget (0 = none).</param>
+/// <param name="StoredBytes">Bytes of the records themselves (JSON and document overhead).</param>
+/// <param name="BudgetBytes">The budget on data file, log and spool (0 = none).</param>
 /// <param name="LastSequence">The sequence high-water mark.</param>
 /// <param name="Oldest">Capture time of the lowest sequence stored.</param>
 /// <param name="Newest">Capture time of the highest sequence stored.</param>
@@ -29,4 +29,23 @@ public sealed record StoreStatistics(
     long AuditEvents,
     long TelemetrySnapshots,
     int RecoveredCorruptFiles,
-    string Epoch);
+    string Epoch)
+{
+    /// <summary>Bytes of the data file on disk.</summary>
+    public long DataFileBytes { get; init; }
+
+    /// <summary>Bytes of the write-ahead log on disk.</summary>
+    public long LogFileBytes { get; init; }
+
+    /// <summary>Bytes of the model spool (partly received packages), on the same budget.</summary>
+    public long SpoolBytes { get; init; }
+
+    /// <summary>What <see cref="BudgetBytes"/> bounds: data file, log and spool.</summary>
+    public long DiskBytes => DataFileBytes + LogFileBytes + SpoolBytes;
+
+    /// <summary>True while writes fail for lack of disk space.</summary>
+    public bool DiskFull { get; init; }
+
+    /// <summary>Writes refused or failed for lack of space since the store was opened.</summary>
+    public long RefusedWrites { get; init; }
+}

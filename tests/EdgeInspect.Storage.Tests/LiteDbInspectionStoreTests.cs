@@ -1,6 +1,7 @@
 using EdgeInspect.Core.Domain;
 using EdgeInspect.Core.Storage;
 using EdgeInspect.Storage.LiteDb;
+using EdgeInspect.TestSupport;
 using Xunit;
 
 namespace EdgeInspect.Storage.Tests;
@@ -88,16 +89,18 @@ public sealed class LiteDbInspectionStoreTests : IDisposable
     }
 
     [Fact]
+    [Trait(TestCategories.Name, TestCategories.Slow)]
     public void Append_PastBudget_EvictsAgreedOkFirstThenOlderNgAndKeepsDisagreements()
     {
-        var options = new StoreOptions { Path = DbPath, BudgetBytes = 64 * 1024, LowConfidence = 0.7 };
+        var options = new StoreOptions { Path = DbPath, BudgetBytes = StoreOptions.MinBudgetBytes, LowConfidence = 0.7 };
         using var store = new LiteDbInspectionStore(options);
+        const int parts = 3000;
         long seq = 0;
         var disagreements = new List<long>();
         var lowConfidence = new List<long>();
         var ng = new List<long>();
         // 1 in 10 a disagreement, 1 in 10 low confidence, 2 in 10 NG, the rest agreed OK
-        for (var i = 0; i < 400; i++)
+        for (var i = 0; i < parts; i++)
         {
             seq++;
             var kind = i % 10;
@@ -125,7 +128,7 @@ public sealed class LiteDbInspectionStoreTests : IDisposable
             Assert.All(ng.Except(keptNg), evicted => Assert.All(keptNg, k => Assert.True(evicted < k)));
         }
         var evictedTotal = stats.Evictions.Values.Sum();
-        Assert.Equal(400 - kept.Count, evictedTotal);
+        Assert.Equal(parts - kept.Count, evictedTotal);
         Assert.Equal(0, stats.Evictions["disagreementOrLowConfidence"]);
     }
 

@@ -27,12 +27,13 @@ internal static class FootprintBench
     {
         var records = new Option<long>("--records") { Description = "records in the store before the start is measured", DefaultValueFactory = _ => 10_000 };
         var json = new Option<bool>("--json") { Description = "also print one JSON object" };
-        var cmd = new Command("footprint", "start-up time (store open, mode controller, engine) and resident memory after warm-up, with a store of N records") { records, json };
-        cmd.SetAction(p => Run(p.GetValue(records), p.GetValue(json)));
+        var group = new Option<int>("--group") { Description = "parts per durable commit during the warm-up (as Store:GroupCommitMs gathers them)", DefaultValueFactory = _ => 1 };
+        var cmd = new Command("footprint", "start-up time (store open, mode controller, engine), resident memory after warm-up and bytes written per record, with a store of N records") { records, json, group };
+        cmd.SetAction(p => Run(p.GetValue(records), p.GetValue(json), Math.Max(1, p.GetValue(group))));
         return cmd;
     }
 
-    private static int Run(long count, bool json)
+    private static int Run(long count, bool json, int group)
     {
         var dir = Directory.CreateTempSubdirectory("edgeinspect-footprint-").FullName;
         try
@@ -56,13 +57,21 @@ internal static class FootprintBench
             scan.Stop();
 
             var renderer = new PartRenderer(new PartRendererOptions { Seed = 7 });
+            // Bytes this process sent to the storage layer (/proc/self/io write_bytes) over the warm-up parts, committed
+            // --group at a time as the record stage does with Store:GroupCommitMs (10 parts/s x 1000 ms = 10): the SD card wear per record.
+            var writtenBefore = WriteBytes();
+            var pending = new List<DecidedPart>(group);
             for (var i = 0; i < WarmParts; i++)
             {
                 var image = new ImageBuffer(renderer.Options.Width, renderer.Options.Height);
                 var truth = renderer.Render(i, image);
-                using var frame = new Frame(image, i, time.GetUtcNow(), truth.PartId) { GroundTruth = truth };
-                engine.Process(frame);
+                pending.Add(engine.Decide(new Frame(image, i, time.GetUtcNow(), truth.PartId) { GroundTruth = truth }));
+                if (pending.Count < group && i < WarmParts - 1) continue;
+                engine.Commit(pending);
+                foreach (var p in pending) p.Frame.Dispose();
+                pending.Clear();
             }
+            var writtenPerRecord = WriteBytes() is { } after && writtenBefore is { } before ? (after - before) / WarmParts : (long?)null;
             GC.Collect();
             GC.WaitForPendingFinalizers();
             GC.Collect();
@@ -77,13 +86,16 @@ internal static class FootprintBench
                 oneFullReadMs = Math.Round(scan.Elapsed.TotalMilliseconds, 1),
                 rssBytes = self.WorkingSet64,
                 managedBytes = GC.GetTotalMemory(false),
+                writtenPerRecordBytes = writtenPerRecord,
+                group,
                 evidence = modes.Evidence.Paired,
                 scanned,
             };
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"store {count} records ({fileBytes / 1048576.0:0.0} MiB, filled in {result.fillSeconds} s): start-up {result.startupMs} ms " +
                 $"(one read of every record, which start-up made twice before: {result.oneFullReadMs} ms); " +
-                $"after {WarmParts} parts RSS {result.rssBytes / 1048576.0:0.0} MiB, managed heap {result.managedBytes / 1048576.0:0.0} MiB"));
+                $"after {WarmParts} parts RSS {result.rssBytes / 1048576.0:0.0} MiB, managed heap {result.managedBytes / 1048576.0:0.0} MiB; " +
+                $"written per record {(writtenPerRecord is { } w ? $"{w / 1024.0:0.0} KiB" : "n/a (no /proc/self/io)")}"));
             if (json) Console.WriteLine(JsonSerializer.Serialize(result));
             return 0;
         }
@@ -91,6 +103,21 @@ internal static class FootprintBench
         {
             try { Directory.Delete(dir, true); } catch (IOException) { }
         }
+    }
+
+    /// <summary>write_bytes from /proc/self/io (bytes this process caused to be sent to storage); null where there is none.</summary>
+    private static long? WriteBytes()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/io"))
+            {
+                if (line.StartsWith("write_bytes:", StringComparison.Ordinal)) return long.Parse(line.AsSpan(12).Trim(), CultureInfo.InvariantCulture);
+            }
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return null;
     }
 
     private static void Fill(StoreOptions options, long count)

@@ -39,7 +39,15 @@ internal static class StoreCommands
             string path = StoreLocation.Resolve(p);
             using var snap = LiteDbInspectionStore.OpenSnapshot(path);
             // The snapshot is a copy in a temp folder: the corrupt files moved aside lie beside the live file.
-            var s = snap.Store.Statistics() with { Path = path, RecoveredCorruptFiles = LiteDbInspectionStore.CountCorruptFiles(path) };
+            // ... and so are the live data file and log whose sizes the budget counts.
+            var logPath = LiteDbInspectionStore.LogPath(path);
+            var s = snap.Store.Statistics() with
+            {
+                Path = path,
+                RecoveredCorruptFiles = LiteDbInspectionStore.CountCorruptFiles(path),
+                DataFileBytes = new FileInfo(path).Length,
+                LogFileBytes = File.Exists(logPath) ? new FileInfo(logPath).Length : 0,
+            };
             var alarms = snap.Store.AuditEvents().Where(a => a.Kind.StartsWith("alarm.", StringComparison.Ordinal)).ToList();
             var active = alarms.GroupBy(a => a.To ?? a.Kind).Select(g => g.Last()).Where(a => a.Kind == "alarm.raised").ToList();
             if (p.GetValue(json))
@@ -50,7 +58,9 @@ internal static class StoreCommands
             Console.WriteLine($"store            {s.Path}");
             Console.WriteLine($"records          {s.Records} (sequence high-water {s.LastSequence}, store epoch {s.Epoch})");
             Console.WriteLine($"pending uplink   {s.PendingUplink}");
-            Console.WriteLine($"stored bytes     {s.StoredBytes}" + (s.BudgetBytes > 0 ? $" of budget {s.BudgetBytes}" : ""));
+            Console.WriteLine($"on disk          {s.DiskBytes} B (data file {s.DataFileBytes}, log {s.LogFileBytes}, model spool {s.SpoolBytes})" +
+                (s.BudgetBytes > 0 ? $" of budget {s.BudgetBytes} ({100.0 * s.DiskBytes / s.BudgetBytes:0.0} %)" : " (no budget)"));
+            Console.WriteLine($"record bytes     {s.StoredBytes}");
             Console.WriteLine($"oldest / newest  {s.Oldest:O} / {s.Newest:O}");
             Console.WriteLine($"evictions        {string.Join(", ", s.Evictions.Select(kv => $"{kv.Key}={kv.Value}"))} (unsent {s.EvictedUnsent})");
             Console.WriteLine($"audit events     {s.AuditEvents}; telemetry snapshots {s.TelemetrySnapshots}; corrupt files moved aside {s.RecoveredCorruptFiles}");

@@ -48,6 +48,15 @@ public static class StationServiceCollectionExtensions
         services.AddValidatedSection<GpioOptions>(configuration, GpioOptions.SectionName, o => o.Validate());
 
         services.AddEdgeInspectStorage(configuration);
+        // The model spool is on the same disk budget as the store (Store:BudgetBytes counts its bytes).
+        var fleetSection = configuration.GetSection(Station.Fleet.FleetAgentOptions.SectionName);
+        if (fleetSection.Exists())
+        {
+            // Only the two keys (binding the whole section here would fail before the start-up validation names the key).
+            var fleet = new Station.Fleet.FleetAgentOptions { SpoolFolder = fleetSection[nameof(Station.Fleet.FleetAgentOptions.SpoolFolder)] };
+            if (fleetSection[nameof(Station.Fleet.FleetAgentOptions.SlotsFolder)] is { } slots) fleet.SlotsFolder = slots;
+            services.PostConfigure<StoreOptions>(o => o.SpoolFolder ??= fleet.EffectiveSpoolFolder);
+        }
         services.AddEdgeInspectUplink(configuration, FleetAgentServiceCollectionExtensions.DeviceStatus);
         services.AddEdgeInspectTelemetry(configuration);
         services.AddStationIo();
@@ -66,6 +75,7 @@ public static class StationServiceCollectionExtensions
                 AuditSampleRate = automation.AuditSampleRate,
                 AuditSampleSeed = automation.AuditSampleSeed,
                 HumanWindow = TimeSpan.FromMilliseconds(human.WindowMs),
+                GroupCommitWindow = TimeSpan.FromMilliseconds(sp.GetRequiredService<IOptions<StoreOptions>>().Value.GroupCommitMs),
             };
         });
         services.AddSingleton(sp => new StationEngine(sp.GetRequiredService<StationOptions>(), sp.GetRequiredService<IInspectorHost>(),
@@ -96,6 +106,16 @@ public static class StationServiceCollectionExtensions
         services.AddHostedService(sp => new SystemdWatchdog(
             sp.GetService<Microsoft.Extensions.Hosting.Systemd.ISystemdNotifier>() ?? new Microsoft.Extensions.Hosting.Systemd.SystemdNotifier(),
             sp.GetRequiredService<StationEngine>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<SystemdWatchdog>>()));
+        if (configuration.GetValue($"{GpioOptions.SectionName}:{nameof(GpioOptions.ReadyOutput)}", defaultValue: -1) >= 0)
+        {
+            services.AddHostedService(sp =>
+            {
+                var gpio = sp.GetRequiredService<IOptions<GpioOptions>>().Value;
+                return new Station.Io.StationReadyOutput(sp.GetRequiredService<System.Device.Gpio.GpioController>(), gpio.ReadyOutput, gpio.ReadyActiveLow,
+                    sp.GetRequiredService<StationEngine>(), TimeSpan.FromMilliseconds(gpio.ReadyStallMs), sp.GetRequiredService<TimeProvider>(),
+                    sp.GetRequiredService<ILogger<Station.Io.StationReadyOutput>>());
+            });
+        }
         services.AddHostedService<RecordStage>();
         services.AddHostedService<InspectionStage>();
         services.AddHostedService<CaptureStage>();

@@ -39,6 +39,18 @@ public sealed class GpioOptions
     /// <summary>Status light output.</summary>
     public int StatusLight { get; set; } = 24;
 
+    /// <summary>
+    /// "Station ready" output for the line's PLC: active only while the station is healthy (no stage stuck, the store
+    /// writing), so the PLC can divert parts when it drops. -1: none fitted.
+    /// </summary>
+    public int ReadyOutput { get; set; } = -1;
+
+    /// <summary>True: the ready output is active low (wired to a PLC input that reads a pulled-down line as "ready").</summary>
+    public bool ReadyActiveLow { get; set; }
+
+    /// <summary>How long a stage may stay busy before the ready output drops.</summary>
+    public int ReadyStallMs { get; set; } = 5000;
+
     /// <summary>How long an input must hold before a change counts.</summary>
     public int DebounceMs { get; set; } = 30;
 
@@ -54,7 +66,7 @@ public sealed class GpioOptions
             ("Gpio:ButtonOk", ButtonOk), ("Gpio:ButtonDefect", ButtonDefect), ("Gpio:PartPresent", PartPresent),
             ("Gpio:ModeKeyA", ModeKeyA), ("Gpio:ModeKeyB", ModeKeyB), ("Gpio:ModeKeyC", ModeKeyC),
             ("Gpio:RejectOutput", RejectOutput), ("Gpio:StatusLight", StatusLight),
-        };
+        }.Concat(ReadyOutput == -1 ? [] : new[] { ("Gpio:ReadyOutput", ReadyOutput) });
         var seen = new Dictionary<int, string>();
         foreach (var (key, pin) in pins)
         {
@@ -62,5 +74,6 @@ public sealed class GpioOptions
             ConfigCheck.Need(seen.TryAdd(pin, key), key, $"pin {pin} is already used by {seen.GetValueOrDefault(pin)}");
         }
         ConfigCheck.Need(DebounceMs is >= 0 and <= 1000, "Gpio:DebounceMs", "must be 0..1000");
+        ConfigCheck.Need(ReadyStallMs is >= 100 and <= 600_000, "Gpio:ReadyStallMs", "must be 100..600000");
     }
 }

@@ -3,7 +3,7 @@ namespace EdgeInspect.Station.Pipeline;
 /// <summary>Live counters for progress, the final summary and fault reporting.</summary>
 public sealed class StationCounters
 {
-    internal long Parts, AuditSampled, Paired, Agreements, Rejects, FailSafe, Dropped, ModelFaults, RejectFaults, ImageFaults, StoreFaults, CaptureFaults;
+    internal long Parts, AuditSampled, Paired, Agreements, Rejects, FailSafe, Dropped, ModelFaults, RejectFaults, ImageFaults, StoreFaults, StoreFailSafeParts, CaptureFaults;
 
     /// <summary>Parts whose record is stored.</summary>
     public long PartsInspected => Interlocked.Read(ref Parts);
@@ -37,6 +37,9 @@ public sealed class StationCounters
 
     /// <summary>Parts the store refused to record (a failed group commit).</summary>
     public long StoreFailures => Interlocked.Read(ref StoreFaults);
+
+    /// <summary>Parts decided fail-safe NG because the store was not writable when they were decided.</summary>
+    public long StoreFailSafe => Interlocked.Read(ref StoreFailSafeParts);
 
     /// <summary>Reads the frame source failed on (the capture stage went on with the next).</summary>
     public long CaptureFailures => Interlocked.Read(ref CaptureFaults);

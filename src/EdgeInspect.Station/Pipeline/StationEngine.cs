@@ -20,6 +20,11 @@ namespace EdgeInspect.Station.Pipeline;
 /// recorded as fail-safe NG with the reason, counted, and logged (at most once per kind per 10 s); the station goes
 /// on with the next part.
 /// </para>
+/// <para>
+/// While the store refuses records (a failed group commit, until one succeeds) every part is decided fail-safe NG
+/// ("store not writable"), counted: a part whose record may not be kept is not passed as good. Its record is still
+/// offered to the store, so it is kept once the store writes again.
+/// </para>
 /// </summary>
 public sealed class StationEngine(
     StationOptions options,
@@ -47,6 +52,17 @@ public sealed class StationEngine(
     public FaultLog Faults { get; } = new(log ?? NullLogger.Instance, time);
 
     public StationCounters Counters { get; } = new();
+
+    private volatile string? _storeFailure;
+
+    /// <summary>False from a failed group commit until one succeeds.</summary>
+    public bool StoreWritable => _storeFailure is null;
+
+    /// <summary>
+    /// Healthy: no stage busy for <paramref name="stallLimit"/> or longer, and the store writing (what the "station ready"
+    /// output and the readiness check report).
+    /// </summary>
+    public bool IsHealthy(TimeSpan stallLimit) => StoreWritable && Heartbeat.IsHealthy(stallLimit);
 
     /// <summary>The host the model is read from per frame (the fleet agent swaps models through it).</summary>
     public IInspectorHost Inspectors => inspectors;
@@ -121,6 +137,14 @@ public sealed class StationEngine(
             // Nobody could decide: fail safe as NG (ARCHITECTURE.md: a triggered part is never dropped silently).
             verdict = Verdict.Ng; source = VerdictSource.FailSafe;
             failReason ??= decision.WaitForHuman ? "no human verdict within the part's window" : "model gave no verdict";
+        }
+
+        if (_storeFailure is { } storeFailure && source != VerdictSource.FailSafe)
+        {
+            verdict = Verdict.Ng; source = VerdictSource.FailSafe;
+            failReason = "store not writable: " + storeFailure;
+            Interlocked.Increment(ref Counters.StoreFailSafeParts);
+            Faults.Fault("store-failsafe", $"part {frame.PartId}: decided fail-safe NG, the store is not writable ({storeFailure})");
         }
 
         // Only the model (or a fail safe in a model-driven mode) fires the reject output; in human, shadow and
@@ -219,6 +243,11 @@ public sealed class StationEngine(
         if (parts.Count == 0) return;
         if (parts.Count == 1) store.Append(parts[0].Record);
         else store.AppendMany([.. parts.Select(p => p.Record)]);
+        if (_storeFailure is { } was)
+        {
+            _storeFailure = null;
+            Faults.Fault("store-recovered", $"the store writes again (it failed with: {was}); parts are decided normally");
+        }
         foreach (var part in parts)
         {
             var record = part.Record;
@@ -251,6 +280,7 @@ public sealed class StationEngine(
         ArgumentNullException.ThrowIfNull(parts);
         ArgumentNullException.ThrowIfNull(error);
         if (parts.Count == 0) return;
+        _storeFailure = error.Message;
         Interlocked.Add(ref Counters.StoreFaults, parts.Count);
         var what = $"parts {parts[0].Frame.PartId}..{parts[^1].Frame.PartId} (sequence {parts[0].Record.Sequence}..{parts[^1].Record.Sequence})";
         Faults.Fault("store", $"{what} could not be recorded: {error.Message}", error);

@@ -16,4 +16,11 @@ public sealed record StationOptions
     public ulong? AuditSampleSeed { get; init; }
     /// <summary>How long a part waits for the inspector's button when the human decides.</summary>
     public TimeSpan HumanWindow { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// How long the record stage gathers decided parts into one group commit after the first arrives (zero: only what
+    /// is already waiting). Each commit writes several whole pages whatever it holds, so a window cuts the bytes
+    /// written per record (SD card wear) at the cost of records staying undurable that long; actuation is never delayed.
+    /// </summary>
+    public TimeSpan GroupCommitWindow { get; init; }
 }

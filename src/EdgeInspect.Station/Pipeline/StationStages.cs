@@ -122,8 +122,12 @@ public sealed class InspectionStage(FrameChannel channel, RecordChannel records,
 /// Stage 3: decided parts into the durable store. Whatever is waiting is committed together (one fsync for the
 /// group, ARCHITECTURE.md's group commit), then counted, paired, reported to telemetry and the observer.
 /// </summary>
-public sealed class RecordStage(RecordChannel records, StationEngine engine, ILogger<RecordStage> log) : BackgroundService
+public sealed class RecordStage(RecordChannel records, StationEngine engine, ILogger<RecordStage> log, StationOptions? options = null, TimeProvider? time = null)
+    : BackgroundService
 {
+    private readonly TimeSpan _window = options?.GroupCommitWindow ?? TimeSpan.Zero;
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+
     private const int MaxGroup = 32;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -134,6 +138,7 @@ public sealed class RecordStage(RecordChannel records, StationEngine engine, ILo
         while (await reader.WaitToReadAsync(CancellationToken.None))
         {
             while (group.Count < MaxGroup && reader.TryRead(out var part)) group.Add(part);
+            if (_window > TimeSpan.Zero && group.Count < MaxGroup) await GatherAsync(reader, group);
             engine.Heartbeat.Busy(PipelineStage.Record);
             try { engine.Commit(group); }
             catch (Exception e) when (e is not OutOfMemoryException)
@@ -150,5 +155,19 @@ public sealed class RecordStage(RecordChannel records, StationEngine engine, ILo
             }
         }
         engine.SaveSequence();
+    }
+
+    /// <summary>Adds parts that arrive within the group-commit window (or until the group is full or the channel ends).</summary>
+    private async Task GatherAsync(ChannelReader<DecidedPart> reader, List<DecidedPart> group)
+    {
+        using var window = new CancellationTokenSource(_window, _time);
+        try
+        {
+            while (group.Count < MaxGroup && await reader.WaitToReadAsync(window.Token))
+            {
+                while (group.Count < MaxGroup && reader.TryRead(out var part)) group.Add(part);
+            }
+        }
+        catch (OperationCanceledException) when (window.IsCancellationRequested) { /* the window closed: commit what came */ }
     }
 }

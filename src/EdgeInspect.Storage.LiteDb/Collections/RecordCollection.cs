@@ -63,10 +63,11 @@ internal sealed class RecordCollection
     /// <summary>Capture time of the highest sequence stored; null when empty.</summary>
     public DateTimeOffset? NewestCapturedAt() => CapturedAtOrNull(_records.Find(Query.All("_id", Query.Descending), 0, 1).FirstOrDefault());
 
-    /// <summary>The first <paramref name="max"/> records in eviction order.</summary>
-    public List<EvictionCandidate> EvictionCandidates(int max) =>
-        [.. _records.Find(Query.All("ek", Query.Ascending), 0, max)
-            .Select(d => new EvictionCandidate(d["_id"].AsInt64, (int)(d["ek"].AsInt64 / ClassStride), d["size"].AsInt64))];
+    /// <summary>Up to <paramref name="max"/> records in eviction order whose eviction key is above <paramref name="afterKey"/>.</summary>
+    public List<EvictionCandidate> EvictionCandidates(long afterKey, int max) =>
+        [.. _records.Find(Query.GT("ek", afterKey), 0, max)
+            .Select(d => (Key: d["ek"].AsInt64, Doc: d))
+            .Select(x => new EvictionCandidate(x.Doc["_id"].AsInt64, (int)(x.Key / ClassStride), x.Doc["size"].AsInt64, x.Key))];
 
     /// <summary>Deletes record <paramref name="sequence"/> (in the caller's transaction).</summary>
     public void Delete(long sequence) => _records.Delete(sequence);

@@ -96,7 +96,7 @@ public partial class RunVerbTests : IDisposable
     [Theory]
     [InlineData("\"IntervalMs\": 50", "\"IntervalMs\": -5", "error: profile.json: Source:IntervalMs: must be 0..60000")]
     [InlineData("\"InitialMode\": \"shadow\"", "\"InitialMode\": \"shadow\" }, \"Gpio\": { \"ButtonOk\": 5", "error: profile.json: Gpio:ModeKeyA: pin 5 is already used by Gpio:ButtonOk")]
-    [InlineData("\"Store\": {", "\"Store\": { \"BudgetBytes\": 10,", "error: Store:BudgetBytes: 10 is below the 64 KiB minimum")]
+    [InlineData("\"Store\": {", "\"Store\": { \"BudgetBytes\": 10,", "error: Store:BudgetBytes: 10 is below the 1 MiB minimum")]
     [InlineData("\"InitialMode\": \"shadow\"", "\"InitialMode\": \"shadow\" }, \"Telemetry\": { \"IntervalSeconds\": \"often\"", "error: Telemetry:IntervalSeconds: 'often' is not a valid Double")]
     public async Task Run_BadProfileValue_OneErrorLineNamingTheKeyExitsTwo(string find, string replace, string expected)
     {

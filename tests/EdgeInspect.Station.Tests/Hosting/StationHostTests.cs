@@ -82,7 +82,7 @@ public sealed class StationHostTests : IDisposable
     [InlineData("Source:IntervalMs", "-5", "Source:IntervalMs: must be 0..60000")]
     [InlineData("Gpio:ModeKeyA", "17", "Gpio:ModeKeyA: pin 17 is already used by Gpio:ButtonOk")]
     [InlineData("Automation:InitialMode", "autopilot", "Automation:InitialMode: must be human")]
-    [InlineData("Store:BudgetBytes", "1000", "Store:BudgetBytes: 1000 is below the 64 KiB minimum")]
+    [InlineData("Store:BudgetBytes", "1000", "Store:BudgetBytes: 1000 is below the 1 MiB minimum")]
     [InlineData("Uplink:Port", "70000", "Uplink:Port: 70000 is not a TCP port")]
     [InlineData("Telemetry:IntervalSeconds", "0.5", "Telemetry:IntervalSeconds: 0.5 is below the 1 s minimum")]
     [InlineData("Model:Lanes", "99", "Model:Lanes: must be 0..16")]

@@ -35,7 +35,7 @@ public sealed class RecordCollectionTests
     {
         using var h = new StoreHarness();
         h.Store(Prepared(1, Verdict.Ng), Prepared(2, Verdict.Ok, human: Verdict.Ng), Prepared(3), Prepared(4, Verdict.Ng), Prepared(5));
-        var order = h.Records.EvictionCandidates(10);
+        var order = h.Records.EvictionCandidates(long.MinValue, 10);
         Assert.Equal([3L, 5L, 1L, 4L, 2L], order.Select(c => c.Sequence));
         Assert.Equal([EvictionPolicy.AgreedOk, EvictionPolicy.AgreedOk, EvictionPolicy.Ng, EvictionPolicy.Ng, EvictionPolicy.KeepLongest],
             order.Select(c => c.EvictionClass));

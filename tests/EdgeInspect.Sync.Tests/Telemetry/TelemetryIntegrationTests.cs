@@ -73,13 +73,14 @@ public sealed class TelemetryIntegrationTests : IDisposable
     }
 
     [MosquittoFact]
+    [Trait(TestCategories.Name, TestCategories.Slow)]
     public async Task Budget_StoreFilledPastBudget_EvictionsByPolicyInTheNextTelemetryMessage()
     {
         await using var broker = await MosquittoBroker.LaunchAsync();
         var (cloud, inbox) = await SubscribeAsync(broker);
         await using var _ = cloud;
         await using var device = await DeviceAsync(broker);
-        using var store = new LiteDbInspectionStore(new StoreOptions { Path = Path.Combine(_dir, "t.db"), BudgetBytes = 64 * 1024, LowConfidence = 0.7 });
+        using var store = new LiteDbInspectionStore(new StoreOptions { Path = Path.Combine(_dir, "t.db"), BudgetBytes = StoreOptions.MinBudgetBytes, LowConfidence = 0.7 });
         var recorder = new TelemetryRecorder("dev-t", thermalRoot: "/nonexistent");
         using var publisher = new TelemetryPublisher(recorder, store, store, device, new TelemetryOptions { IntervalSeconds = 0 });
 
@@ -87,9 +88,9 @@ public sealed class TelemetryIntegrationTests : IDisposable
         var first = await NextAsync(inbox, "edgeinspect/dev-t/telemetry");
         Assert.All(first.GetProperty("evictions").GetProperty("sinceLast").EnumerateObject(), p => Assert.Equal(0, p.Value.GetInt64()));
 
-        // 400 parts: 1 in 10 a disagreement, 1 in 10 low confidence, 2 in 10 NG, the rest agreed OK; far past 64 KiB
+        // 3000 parts: 1 in 10 a disagreement, 1 in 10 low confidence, 2 in 10 NG, the rest agreed OK; past a 1 MiB file
         var keepLongest = new List<long>();
-        for (long seq = 1; seq <= 400; seq++)
+        for (long seq = 1; seq <= 3000; seq++)
         {
             var r = (seq % 10) switch
             {
@@ -108,7 +109,7 @@ public sealed class TelemetryIntegrationTests : IDisposable
         Assert.All(keepLongest, s => Assert.Contains(s, kept)); // policy: disagreements and low confidence last
         Assert.True(stats.Evictions["agreedOk"] > 0);
         Assert.Equal(0, stats.Evictions["disagreementOrLowConfidence"]);
-        Assert.Equal(400 - kept.Count, stats.Evictions.Values.Sum());
+        Assert.Equal(3000 - kept.Count, stats.Evictions.Values.Sum());
 
         var snapshot = await publisher.PublishOnceAsync();
         var next = await NextAsync(inbox, "edgeinspect/dev-t/telemetry");
@@ -119,7 +120,7 @@ public sealed class TelemetryIntegrationTests : IDisposable
             Assert.Equal(count, ev.GetProperty("total").GetProperty(reason).GetInt64());
         }
         Assert.Equal(stats.EvictedUnsent, ev.GetProperty("evictedUnsent").GetInt64());
-        Assert.Equal(400, next.GetProperty("frames").GetProperty("inspected").GetInt64());
+        Assert.Equal(3000, next.GetProperty("frames").GetProperty("inspected").GetInt64());
         Assert.Equal(2, snapshot.Output.Classes.Count);
         // stored too, and the interval after reports no new evictions
         Assert.Equal(2, store.TelemetrySnapshots().Count());
