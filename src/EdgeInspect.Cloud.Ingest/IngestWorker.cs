@@ -3,6 +3,7 @@ using EdgeInspect.Cloud.Ingest.Intake;
 using EdgeInspect.Cloud.Ingest.Parsing;
 using EdgeInspect.Cloud.Ingest.Schema;
 using EdgeInspect.Cloud.Ingest.Writing;
+using EdgeInspect.Core.Concurrency;
 using EdgeInspect.Fleet.Protocol.Ingest;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -174,7 +175,7 @@ public sealed class IngestWorker : BackgroundService
             }
             catch (Exception e) when (e is NpgsqlException or TimeoutException or System.Net.Sockets.SocketException && !ct.IsCancellationRequested)
             {
-                var delay = TimeSpan.FromSeconds(Math.Min(10, 0.2 * Math.Pow(2, Math.Min(failures++, 10))));
+                var delay = TimeSpan.FromSeconds(Backoff.Seconds(failures++, 0.2, 10));
                 _log.LogWarning("Ingest {What} failed (try {Try}, again in {Delay:0.#} s): {Error}", what, failures, delay.TotalSeconds, e.Message);
                 await Task.Delay(delay, _time, ct);
             }

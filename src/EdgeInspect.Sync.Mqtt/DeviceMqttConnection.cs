@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
+using EdgeInspect.Core.Concurrency;
 using EdgeInspect.Fleet.Protocol.Tls;
 using EdgeInspect.Fleet.Protocol.Topics;
 using Microsoft.Extensions.Logging;
@@ -227,11 +228,8 @@ public sealed class DeviceMqttConnection : IAsyncDisposable
     }
 
     /// <summary>The reconnect delay after <paramref name="failures"/> consecutive failures (equal jitter).</summary>
-    public TimeSpan BackoffDelay(int failures)
-    {
-        var exp = Math.Min(_options.MaxBackoffSeconds, _options.MinBackoffSeconds * Math.Pow(2, Math.Min(failures, 30)));
-        return TimeSpan.FromSeconds(exp / 2 + _jitter.NextDouble() * exp / 2);
-    }
+    public TimeSpan BackoffDelay(int failures) =>
+        Backoff.WithEqualJitter(Backoff.Seconds(failures, _options.MinBackoffSeconds, _options.MaxBackoffSeconds), _jitter);
 
     private async Task RunAsync(CancellationToken ct)
     {

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using EdgeInspect.Core.Concurrency;
 using EdgeInspect.Core.Storage;
 using EdgeInspect.Fleet.Protocol.Ingest;
 using Microsoft.Extensions.Logging;
@@ -260,7 +261,7 @@ public sealed class OutboxUplink : IAsyncDisposable
             {
                 if (!_awaiting.ContainsKey(offset)) continue; // acknowledged meanwhile
                 a.Tries++;
-                a.DueAt = _time.GetTimestamp() + Backoff(a.Tries);
+                a.DueAt = _time.GetTimestamp() + ResendWait(a.Tries);
             }
             var outcome = await _connection.PublishForOutcomeAsync(_connection.Topics.Records, a.Payload, MqttPublishSettings.AtLeastOnce, ct);
             Interlocked.Increment(ref _resent);
@@ -283,24 +284,24 @@ public sealed class OutboxUplink : IAsyncDisposable
         var epoch = EpochOf(item.Payload);
         lock (_awaitGate)
         {
-            _awaiting[item.Offset] = new Awaiting(item.Payload, epoch) { Tries = 1, DueAt = _time.GetTimestamp() + Backoff(1) };
+            _awaiting[item.Offset] = new Awaiting(item.Payload, epoch) { Tries = 1, DueAt = _time.GetTimestamp() + ResendWait(1) };
         }
     }
 
     /// <summary>The wait before try <paramref name="tries"/> + 1, in <see cref="TimeProvider"/> ticks.</summary>
-    private long Backoff(int tries)
+    private long ResendWait(int tries)
     {
-        var seconds = Math.Min(_options.MaxResendBackoffSeconds, _options.ResendAfterSeconds * Math.Pow(2, Math.Min(tries - 1, 20)));
+        var seconds = Backoff.Seconds(tries - 1, _options.ResendAfterSeconds, _options.MaxResendBackoffSeconds);
         return (long)(seconds * _time.TimestampFrequency);
     }
 
     /// <summary>Nobody is subscribed: the next round waits, doubling per round nobody heard.</summary>
     private void BackOff()
     {
-        var streak = Interlocked.Increment(ref _unheardStreak);
-        Interlocked.Exchange(ref _notBefore, _time.GetTimestamp() + Backoff(streak));
+        var wait = ResendWait(Interlocked.Increment(ref _unheardStreak));
+        Interlocked.Exchange(ref _notBefore, _time.GetTimestamp() + wait);
         _log.LogWarning("Outbox uplink: the broker has no subscriber for {Topic} (PUBACK 0x10); records stay pending, next try in {Seconds:0.#} s",
-            _connection.Topics.Records, Backoff(streak) / (double)_time.TimestampFrequency);
+            _connection.Topics.Records, wait / (double)_time.TimestampFrequency);
     }
 
     private void Refuse(long offset)

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Threading.Channels;
+using EdgeInspect.Core.Concurrency;
 using EdgeInspect.Fleet.Protocol.Ingest;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -126,7 +127,7 @@ public sealed class MqttIngestClient : IAsyncDisposable
                         failures = 0;
                         continue;
                     }
-                    await Task.Delay(Backoff(failures++), _time, ct);
+                    await Task.Delay(ReconnectDelay(failures++), _time, ct);
                 }
                 else
                 {
@@ -150,16 +151,12 @@ public sealed class MqttIngestClient : IAsyncDisposable
             catch (Exception e)
             {
                 _log.LogWarning("MQTT connection loop: {Error}", e.Message);
-                await Task.Delay(Backoff(failures++), _time, ct);
+                await Task.Delay(ReconnectDelay(failures++), _time, ct);
             }
         }
     }
 
-    private static TimeSpan Backoff(int failures)
-    {
-        var exp = Math.Min(10, 0.2 * Math.Pow(2, Math.Min(failures, 10)));
-        return TimeSpan.FromSeconds(exp / 2 + Random.Shared.NextDouble() * exp / 2);
-    }
+    private static TimeSpan ReconnectDelay(int failures) => Backoff.WithEqualJitter(Backoff.Seconds(failures, 0.2, 10), Random.Shared);
 
     private async Task<bool> TryConnectAsync(CancellationToken ct)
     {
