@@ -49,6 +49,14 @@ for trx in "$results"/*.trx; do
   f=$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$counters"); failed=$((failed + ${f:-0}))
   n=$(sed -n 's/.* notExecuted="\([0-9]*\)".*/\1/p' <<<"$counters"); skipped=$((skipped + ${n:-0}))
 done
+# The failed tests again at the very end, so that a log cut to its last lines still names them.
+if [ "$failed" -ne 0 ]; then
+  echo "== failed tests"
+  for trx in "$results"/*.trx; do
+    [ -f "$trx" ] || continue
+    grep -o '<UnitTestResult [^>]*outcome="Failed"[^>]*>' "$trx" | sed -n 's/.*testName="\([^"]*\)".*/  \1/p'
+  done
+fi
 # Keep the per-test durations for whoever wants to see what is slow (TEST_RESULTS=DIR).
 [ -n "${TEST_RESULTS:-}" ] && mkdir -p "$TEST_RESULTS" && cp "$results"/*.trx "$TEST_RESULTS"/ 2>/dev/null
 rm -rf "$results"

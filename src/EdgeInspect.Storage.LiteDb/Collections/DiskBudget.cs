@@ -104,7 +104,12 @@ internal sealed class DiskBudget
     {
         if (_options.BudgetBytes <= 0 || disk.Data <= 0 || disk.Data <= DataAllowance(disk)) return false;
         if (Density > 0 && disk.Data <= LearnedDataBytes) return false;
-        Density = StoredBytes / (double)disk.Data;
+        // The first time, the file holds every record ever written and no freed page: its density as it is. Later
+        // growth comes from freed pages that LiteDB could not reuse (fragmentation) while the records sat between the
+        // low water and the limit: measuring again would take that low point for the density and ratchet the store
+        // down by up to the hysteresis at every growth (measured: 28% fewer records kept after ten budgets' worth of
+        // parts). The density is scaled down by how far the file now overshoots its share instead.
+        Density = Density > 0 ? Density * DataAllowance(disk) / disk.Data : StoredBytes / (double)disk.Data;
         LearnedDataBytes = disk.Data;
         return true;
     }

@@ -65,6 +65,14 @@ public sealed class DiskBudgetTests
         // The limit keeps the records at what the file's share holds at that density.
         Assert.True(h.Budget.ContentLimit(disk) < h.Budget.StoredBytes);
         Assert.False(h.Budget.Learn(disk)); // same file size: the freed pages are still to be reused
+
+        // The file grows again after evictions (pages LiteDB could not reuse) while the records are at the low water:
+        // the density is scaled by the overshoot, never measured again from that low point.
+        var first = h.Budget.Density;
+        var grown = disk with { Data = disk.Data + 8192 };
+        Assert.True(h.Budget.Learn(grown));
+        Assert.Equal(first * h.Budget.DataAllowance(grown) / grown.Data, h.Budget.Density, 9);
+        Assert.Equal(grown.Data, h.Budget.LearnedDataBytes);
     }
 
     [Fact]
