@@ -69,8 +69,9 @@ internal static class TestPackages
             MaxPayloadBytes = 1024 * 1024,
         });
         await connection.StartAsync();
-        if (!await connection.WaitConnectedAsync(TimeSpan.FromSeconds(10)))
-            throw new InvalidOperationException($"device connection to {broker.Host}:{broker.Port} did not come up in 10 s");
+        // 30 s: a loopback connect takes milliseconds, but a CI run under a load average of 40 once took over 10 s.
+        if (!await connection.WaitConnectedAsync(TimeSpan.FromSeconds(30)))
+            throw new InvalidOperationException($"device connection to {broker.Host}:{broker.Port} did not come up in 30 s");
         return connection;
     }
 

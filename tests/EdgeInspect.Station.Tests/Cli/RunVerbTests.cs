@@ -56,14 +56,15 @@ public partial class RunVerbTests : IDisposable
     {
         string package = Path.Combine(RepoPaths.Root, "models", "virtual-line");
         Assert.True(File.Exists(Path.Combine(package, "manifest.json")), $"the shipped package {package} is missing");
-        var (code, stdout, stderr) = await RunFor(TimeSpan.FromSeconds(12), "run", "--profile", Profile(package));
+        // 20 s and at least 3 parts: about 4.5 parts/s on a quiet 2-core VM, 0.8/s in one CI run under a load of 40.
+        var (code, stdout, stderr) = await RunFor(TimeSpan.FromSeconds(20), "run", "--profile", Profile(package));
         Assert.True(code == 0, $"exit {code}\n{stdout}\n{stderr}");
         Assert.Contains("model virtual-line", stdout);
         Assert.Contains("agreement", stdout);
         var m = SummaryParts().Match(stdout);
         Assert.True(m.Success, stdout);
         int parts = int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
-        Assert.True(parts > 5, stdout);
+        Assert.True(parts >= 3, stdout);
 
         using var snapshot = LiteDbInspectionStore.OpenSnapshot(Path.Combine(_dir, "ei.db"));
         var records = snapshot.Store.Records().ToList();
