@@ -54,7 +54,7 @@ if [ "$failed" -ne 0 ]; then
   echo "== failed tests"
   for trx in "$results"/*.trx; do
     [ -f "$trx" ] || continue
-    grep -o '<UnitTestResult [^>]*outcome="Failed"[^>]*>' "$trx" | sed -n 's/.*testName="\([^"]*\)".*/  \1/p'
+    grep -o '<UnitTestResult [^>]*outcome="Failed"[^>]*>' "$trx" | sed -n 's/.*testName="\([^"]*\)".*/  \1/p' | sed 's/&quot;/"/g; s/&amp;/\&/g'
   done
 fi
 # Keep the per-test durations for whoever wants to see what is slow (TEST_RESULTS=DIR).

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using EdgeInspect.Core.Domain;
 using EdgeInspect.Core.Imaging;
 using EdgeInspect.Imaging.OpenCv.Capture;
@@ -33,19 +32,8 @@ public sealed class RunVerbFaultTests : IDisposable
         return path;
     }
 
-    private static async Task<(int Code, string Out, string Err)> RunFor(TimeSpan time, params string[] args)
-    {
-        using var p = EdgeInspectProcess.Start(args);
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(time))
-        {
-            using var kill = Process.Start("kill", ["-TERM", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
-            await kill.WaitForExitAsync();
-        }
-        if (!p.WaitForExit(TimeSpan.FromSeconds(60))) { p.Kill(true); throw new TimeoutException("edgeinspect did not stop within 60 s of SIGTERM"); }
-        return (p.ExitCode, await stdout, await stderr);
-    }
+    private static Task<(int Code, string Out, string Err)> RunFor(TimeSpan time, params string[] args) =>
+        EdgeInspectProcess.RunUntilAsync(() => false, time, args);
 
     [Fact]
     public async Task Run_ReplayFolderWithUnreadablePng_ThatPartRecordedFailSafeAndTheStationGoesOn()
@@ -58,7 +46,7 @@ public sealed class RunVerbFaultTests : IDisposable
         }
         File.WriteAllBytes(Path.Combine(images, "3.png"), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 9, 9, 9]);
 
-        var (code, stdout, stderr) = await RunFor(TimeSpan.FromSeconds(10), "run", "--profile",
+        var (code, stdout, stderr) = await EdgeInspectProcess.RunUntilAsync(() => StoreProbe.Records(DbPath) >= 4, TimeSpan.FromSeconds(90), "run", "--profile",
             Profile($$"""{ "Kind": "folder", "Uri": "{{images}}", "IntervalMs": 50 }"""));
 
         Assert.True(code == 0, $"exit {code}\n{stdout}\n{stderr}");
