@@ -3,6 +3,7 @@ using EdgeInspect.Cloud.Bench;
 using EdgeInspect.Cloud.Ingest;
 using EdgeInspect.Cloud.Ingest.Schema;
 using EdgeInspect.Core.Configuration;
+using EdgeInspect.Fleet.Protocol.Tls;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -26,6 +27,7 @@ public static class CloudCli
           edgeinspect-cloud migrate [--config FILE] [--Ingest:Key value ...]   apply schema migrations and create partitions, then exit
           edgeinspect-cloud report  [--json] [--days 7] [--config FILE] [--Ingest:ConnectionString ...]  the fleet from the database
           edgeinspect-cloud bench ingest [--devices N] [--rate PARTS_PER_S] [--seconds S] [--warmup S] [--backlog K] [--stations-process] [--config FILE] [--Ingest:Key value ...]
+          edgeinspect-cloud bench write [--records 100000] [--devices 100] [--config FILE] [--Ingest:Key value ...]   the write path alone (parse + PostgreSQL)
         """;
 
     public static async Task<int> RunAsync(string[] args)
@@ -43,6 +45,7 @@ public static class CloudCli
                 "migrate" => await MigrateAsync(args[1..]),
                 "report" => await ReportAsync(args[1..]),
                 "bench" when args.Length > 1 && args[1] == "ingest" => await IngestBench.RunAsync(Configuration(args[2..], out var rest), rest, SettingsArgs(args[2..])),
+                "bench" when args.Length > 1 && args[1] == "write" => await WriteBench.RunAsync(Configuration(args[2..], out var rest), rest),
                 "bench" when args.Length > 1 && args[1] == "stations" => await IngestBench.RunStationsAsync(Configuration(args[2..], out var rest), rest),
                 _ => Fail($"unknown verb '{string.Join(' ', args.Take(2))}'\n{Usage}"),
             };
@@ -68,13 +71,34 @@ public static class CloudCli
         var configuration = Configuration(args, out var rest);
         if (rest.Count > 0) return Fail($"unknown argument '{rest[0]}'");
         // Checked before the host starts, so a bad setting is one line naming the key and not the host's failure log.
-        (configuration.GetSection(IngestOptions.SectionName).Get<IngestOptions>() ?? new IngestOptions()).Validate();
+        var options = configuration.GetSection(IngestOptions.SectionName).Get<IngestOptions>() ?? new IngestOptions();
+        options.Validate();
+        if (options.UseTls) CheckTls(options);
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Configuration = (ConfigurationManager)configuration });
         builder.Services.AddSystemd();
         builder.Services.AddEdgeInspectIngest(builder.Configuration);
         using var host = builder.Build();
         await host.RunAsync();
         return 0;
+    }
+
+    /// <summary>Loads the TLS files once, so a bad certificate or key is one line naming its key before the host starts.</summary>
+    private static void CheckTls(IngestOptions options)
+    {
+        try
+        {
+            BrokerTls.Load(options.CaFile, options.ClientCertFile, options.ClientKeyFile).Dispose();
+        }
+        catch (BrokerTlsException e)
+        {
+            var key = e.File switch
+            {
+                BrokerTlsFile.ClientCertificate => nameof(IngestOptions.ClientCertFile),
+                BrokerTlsFile.ClientKey => nameof(IngestOptions.ClientKeyFile),
+                _ => nameof(IngestOptions.CaFile),
+            };
+            throw new InvalidOperationException($"{IngestOptions.SectionName}:{key}: {e.Message}", e);
+        }
     }
 
     private static async Task<int> MigrateAsync(string[] args)

@@ -61,6 +61,14 @@ public static class FleetQueries
                     agreementByDevice.GetValueOrDefault(device) ?? [], hours.GetValueOrDefault(device) ?? [], daily.GetValueOrDefault(device) ?? []));
             }
         }
+        // A device with no status and no records today but with open alarms or telemetry still gets its line.
+        foreach (var device in alarms.Keys.Concat(drift.Keys).Distinct().Where(k => devices.All(d => d.DeviceId != k)).Order(StringComparer.Ordinal))
+        {
+            devices.Add(new FleetView.Device(device, null, null, null, null, null, 0, 0, 0, 0, alarms.GetValueOrDefault(device) ?? [],
+                drift.GetValueOrDefault(device), agreementByDevice.GetValueOrDefault(device) ?? [], hours.GetValueOrDefault(device) ?? [],
+                daily.GetValueOrDefault(device) ?? []));
+        }
+        devices.Sort((a, b) => string.CompareOrdinal(a.DeviceId, b.DeviceId));
         var agreementByVersion = await AgreementByVersionAsync(conn, tx, days, ct);
         await tx.CommitAsync(ct);
         return new FleetView(new DateTimeOffset(at, TimeSpan.Zero), devices, Fleet(hours), Fleet(daily), agreementByVersion, rollout.Rollouts());

@@ -41,7 +41,7 @@ public static class FleetReport
         output.WriteLine();
         output.WriteLine("shadow agreement with the human per model version (95 % Wilson interval)");
         if (view.AgreementByVersion.Count == 0) output.WriteLine("  no paired parts");
-        foreach (var a in view.AgreementByVersion) output.WriteLine($"  {a.Model} as {a.Role}: {Agreement(a)}");
+        foreach (var a in view.AgreementByVersion) output.WriteLine($"  {a.Model} as {a.Role}: {Counts(a)}");
         output.WriteLine();
         output.WriteLine("rollout per model version");
         if (view.Rollouts.Count == 0) output.WriteLine("  no model reported by any device");
@@ -64,8 +64,9 @@ public static class FleetReport
         }
     }
 
-    private static string Agreement(FleetView.Agreement a) =>
-        string.Create(Inv, $"v{a.Model.Version}: {a.Agreed}/{a.Paired} [{a.Lower:P1}, {a.Upper:P1}]");
+    private static string Agreement(FleetView.Agreement a) => $"v{a.Model.Version}: {Counts(a)}";
+
+    private static string Counts(FleetView.Agreement a) => string.Create(Inv, $"{a.Agreed}/{a.Paired} [{a.Lower:P1}, {a.Upper:P1}]");
 
     private static string Time(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", Inv);
 
