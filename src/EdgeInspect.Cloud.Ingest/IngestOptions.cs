@@ -15,6 +15,21 @@ public sealed class IngestOptions
     public string? Username { get; set; }
     public string? Password { get; set; }
 
+    /// <summary>
+    /// TLS to the broker (device-config/broker/edgeinspect.conf: port 8883, a client certificate required, its CN the
+    /// MQTT username, so the ingest's certificate's CN must be "ingest" for the ACL's <c>user ingest</c> block).
+    /// </summary>
+    public bool UseTls { get; set; }
+
+    /// <summary>PEM file with the CA(s) the broker's certificate must chain to; unset: the system's trust store.</summary>
+    public string? CaFile { get; set; }
+
+    /// <summary>PEM client certificate (with <see cref="ClientKeyFile"/>) presented to the broker.</summary>
+    public string? ClientCertFile { get; set; }
+
+    /// <summary>PEM private key of <see cref="ClientCertFile"/>.</summary>
+    public string? ClientKeyFile { get; set; }
+
     /// <summary>The devices' topic prefix (their <c>Uplink:TopicPrefix</c>).</summary>
     public string TopicPrefix { get; set; } = "edgeinspect";
 
@@ -72,6 +87,15 @@ public sealed class IngestOptions
         if (RetentionDays < 0) Fail(nameof(RetentionDays), "must be >= 0 (0 = keep everything)");
         if (PartitionDaysAhead is < 1 or > 366) Fail(nameof(PartitionDaysAhead), "must be 1..366");
         if (MaintenanceIntervalMinutes <= 0) Fail(nameof(MaintenanceIntervalMinutes), "must be > 0");
+        if (!UseTls && (CaFile ?? ClientCertFile ?? ClientKeyFile) is not null)
+        {
+            Fail(CaFile is not null ? nameof(CaFile) : ClientCertFile is not null ? nameof(ClientCertFile) : nameof(ClientKeyFile), "set, but UseTls is false");
+        }
+        if (ClientCertFile is null != ClientKeyFile is null) Fail(ClientCertFile is null ? nameof(ClientCertFile) : nameof(ClientKeyFile), "a client certificate and its key go together");
+        foreach (var (key, file) in new[] { (nameof(CaFile), CaFile), (nameof(ClientCertFile), ClientCertFile), (nameof(ClientKeyFile), ClientKeyFile) })
+        {
+            if (file is not null && !File.Exists(file)) Fail(key, $"{file}: file not found");
+        }
         if (Username is null != Password is null) Fail(Username is null ? nameof(Username) : nameof(Password), "username and password go together");
     }
 }

@@ -53,6 +53,9 @@ public sealed class IngestWorker : BackgroundService
         _partitions = new PartitionMaintainer(db, options, _time, logs.CreateLogger<PartitionMaintainer>());
     }
 
+    /// <summary>Messages taken from the broker since start (all kinds).</summary>
+    public long Received => _mqtt.Received;
+
     /// <summary>Records committed (new or already there) since start.</summary>
     public long Records => Interlocked.Read(ref _records);
 
@@ -106,6 +109,7 @@ public sealed class IngestWorker : BackgroundService
         finally
         {
             await _mqtt.DisposeAsync();
+            await _writer.DisposeAsync();
             try { await maintenance; } catch (OperationCanceledException) { }
         }
     }

@@ -1,7 +1,9 @@
+using System.Globalization;
 using EdgeInspect.Cloud.Bench;
 using EdgeInspect.Cloud.Ingest;
 using EdgeInspect.Cloud.Ingest.Schema;
 using EdgeInspect.Core.Configuration;
+using EdgeInspect.Fleet.Protocol.Tls;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -23,8 +25,9 @@ public static class CloudCli
         usage:
           edgeinspect-cloud ingest  [--config FILE] [--Ingest:Key value ...]   run the ingest (until SIGTERM)
           edgeinspect-cloud migrate [--config FILE] [--Ingest:Key value ...]   apply schema migrations and create partitions, then exit
-          edgeinspect-cloud report  [--json] [--config FILE] [--Ingest:ConnectionString ...]  the fleet from the database
-          edgeinspect-cloud bench ingest [--devices N] [--rate PARTS_PER_S] [--seconds S] [--backlog K] [--config FILE] [--Ingest:Key value ...]
+          edgeinspect-cloud report  [--json] [--days 7] [--config FILE] [--Ingest:ConnectionString ...]  the fleet from the database
+          edgeinspect-cloud bench ingest [--devices N] [--rate PARTS_PER_S] [--seconds S] [--warmup S] [--backlog K] [--stations-process] [--config FILE] [--Ingest:Key value ...]
+          edgeinspect-cloud bench write [--records 100000] [--devices 100] [--config FILE] [--Ingest:Key value ...]   the write path alone (parse + PostgreSQL)
         """;
 
     public static async Task<int> RunAsync(string[] args)
@@ -41,7 +44,9 @@ public static class CloudCli
                 "ingest" => await IngestAsync(args[1..]),
                 "migrate" => await MigrateAsync(args[1..]),
                 "report" => await ReportAsync(args[1..]),
-                "bench" when args.Length > 1 && args[1] == "ingest" => await IngestBench.RunAsync(Configuration(args[2..], out var rest), rest),
+                "bench" when args.Length > 1 && args[1] == "ingest" => await IngestBench.RunAsync(Configuration(args[2..], out var rest), rest, SettingsArgs(args[2..])),
+                "bench" when args.Length > 1 && args[1] == "write" => await WriteBench.RunAsync(Configuration(args[2..], out var rest), rest),
+                "bench" when args.Length > 1 && args[1] == "stations" => await IngestBench.RunStationsAsync(Configuration(args[2..], out var rest), rest),
                 _ => Fail($"unknown verb '{string.Join(' ', args.Take(2))}'\n{Usage}"),
             };
         }
@@ -66,13 +71,34 @@ public static class CloudCli
         var configuration = Configuration(args, out var rest);
         if (rest.Count > 0) return Fail($"unknown argument '{rest[0]}'");
         // Checked before the host starts, so a bad setting is one line naming the key and not the host's failure log.
-        (configuration.GetSection(IngestOptions.SectionName).Get<IngestOptions>() ?? new IngestOptions()).Validate();
+        var options = configuration.GetSection(IngestOptions.SectionName).Get<IngestOptions>() ?? new IngestOptions();
+        options.Validate();
+        if (options.UseTls) CheckTls(options);
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Configuration = (ConfigurationManager)configuration });
         builder.Services.AddSystemd();
         builder.Services.AddEdgeInspectIngest(builder.Configuration);
         using var host = builder.Build();
         await host.RunAsync();
         return 0;
+    }
+
+    /// <summary>Loads the TLS files once, so a bad certificate or key is one line naming its key before the host starts.</summary>
+    private static void CheckTls(IngestOptions options)
+    {
+        try
+        {
+            BrokerTls.Load(options.CaFile, options.ClientCertFile, options.ClientKeyFile).Dispose();
+        }
+        catch (BrokerTlsException e)
+        {
+            var key = e.File switch
+            {
+                BrokerTlsFile.ClientCertificate => nameof(IngestOptions.ClientCertFile),
+                BrokerTlsFile.ClientKey => nameof(IngestOptions.ClientKeyFile),
+                _ => nameof(IngestOptions.CaFile),
+            };
+            throw new InvalidOperationException($"{IngestOptions.SectionName}:{key}: {e.Message}", e);
+        }
     }
 
     private static async Task<int> MigrateAsync(string[] args)
@@ -93,11 +119,35 @@ public static class CloudCli
     {
         var configuration = Configuration(args, out var rest);
         var json = rest.Remove("--json");
+        var days = 7;
+        if (rest.IndexOf("--days") is >= 0 and var at)
+        {
+            if (at + 1 >= rest.Count || !int.TryParse(rest[at + 1], CultureInfo.InvariantCulture, out days) || days is < 1 or > 366)
+            {
+                return Fail("--days: a number of days, 1..366");
+            }
+            rest.RemoveRange(at, 2);
+        }
         if (rest.Count > 0) return Fail($"unknown argument '{rest[0]}'");
         var cs = configuration[$"{IngestOptions.SectionName}:{nameof(IngestOptions.ConnectionString)}"];
         if (string.IsNullOrWhiteSpace(cs)) return Fail("Ingest:ConnectionString: required (an Npgsql connection string)");
         await using var db = NpgsqlDataSource.Create(cs);
-        return await Reports.FleetReport.RunAsync(db, json, Console.Out);
+        return await Reports.FleetReport.RunAsync(db, json, Console.Out, days);
+    }
+
+    /// <summary>The arguments <see cref="Configuration"/> reads as settings (<c>--config FILE</c>, <c>--Section:Key value</c>), in order.</summary>
+    private static List<string> SettingsArgs(string[] args)
+    {
+        var settings = new List<string>();
+        for (var i = 0; i < args.Length; i++)
+        {
+            var a = args[i];
+            var isSetting = a == "--config" || (a.StartsWith("--", StringComparison.Ordinal) && a.Contains(':', StringComparison.Ordinal));
+            if (!isSetting) continue;
+            settings.Add(a);
+            if (!a.Contains('=', StringComparison.Ordinal) && i + 1 < args.Length) settings.Add(args[++i]);
+        }
+        return settings;
     }
 
     /// <summary>

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Threading.Channels;
 using EdgeInspect.Core.Concurrency;
 using EdgeInspect.Fleet.Protocol.Ingest;
+using EdgeInspect.Fleet.Protocol.Tls;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using MQTTnet;
@@ -30,6 +31,7 @@ public sealed class MqttIngestClient : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _log;
     private readonly IMqttClient _client;
+    private readonly BrokerTls? _tls;
     private CancellationTokenSource? _cts;
     private Task? _loop;
     private long _received;
@@ -41,6 +43,8 @@ public sealed class MqttIngestClient : IAsyncDisposable
         _queue = queue;
         _time = time ?? TimeProvider.System;
         _log = (ILogger?)log ?? NullLogger.Instance;
+        // Loaded once, so a bad certificate or key stops the ingest at start with the file named, not at each reconnect.
+        _tls = options.UseTls ? BrokerTls.Load(options.CaFile, options.ClientCertFile, options.ClientKeyFile) : null;
         _client = new MqttClientFactory().CreateMqttClient();
         _client.ApplicationMessageReceivedAsync += OnMessageAsync;
     }
@@ -77,6 +81,7 @@ public sealed class MqttIngestClient : IAsyncDisposable
     {
         await StopAsync();
         _client.Dispose();
+        _tls?.Dispose();
         _cts?.Dispose();
     }
 
@@ -168,6 +173,16 @@ public sealed class MqttIngestClient : IAsyncDisposable
             .WithKeepAlivePeriod(TimeSpan.FromSeconds(15))
             .WithTimeout(TimeSpan.FromSeconds(5));
         if (_options.Username is not null) b.WithCredentials(_options.Username, _options.Password);
+        if (_options.UseTls)
+        {
+            b.WithTlsOptions(t =>
+            {
+                t.UseTls();
+                t.WithTargetHost(_options.BrokerHost);
+                if (_tls?.ClientCertificate is { } cert) t.WithClientCertificates([cert]);
+                if (_tls is not null) t.WithCertificateValidationHandler(args => _tls.IsTrustedBroker(args.Certificate, args.SslPolicyErrors));
+            });
+        }
         var options = b.Build();
         if (options.ChannelOptions is MqttClientTcpOptions tcp) tcp.NoDelay = true;
         try

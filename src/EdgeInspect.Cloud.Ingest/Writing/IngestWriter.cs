@@ -8,16 +8,18 @@ using NpgsqlTypes;
 namespace EdgeInspect.Cloud.Ingest.Writing;
 
 /// <summary>
-/// Writes one <see cref="ParsedBatch"/> in one transaction: each table gets one multi-row
-/// <c>INSERT ... SELECT FROM unnest(arrays)</c> (one round trip however many rows), records with
-/// <c>ON CONFLICT DO NOTHING</c> so a record sent again is stored once. When PostgreSQL rejects a row's data
+/// Writes one <see cref="ParsedBatch"/> in one transaction on the writer's own connection, in three round trips however
+/// many rows: the records by binary COPY into a session staging table, then one batch of statements (records
+/// <c>INSERT ... SELECT FROM records_staging ON CONFLICT DO NOTHING</c>, so a record sent again is stored once; telemetry,
+/// events, status and dead letters each one <c>INSERT ... SELECT FROM unnest(arrays)</c>), then the commit. When PostgreSQL rejects a row's data
 /// (SQLSTATE class 22 or 23) the batch is written again one record per transaction and the rejected ones become dead
 /// letters, so one bad row cannot stop the ingest. Other errors (connection, server down) are thrown: the caller retries
 /// the whole batch, and nothing is acknowledged before a commit.
 /// </summary>
-public sealed class IngestWriter(NpgsqlDataSource db, ILogger<IngestWriter>? log = null)
+public sealed class IngestWriter(NpgsqlDataSource db, ILogger<IngestWriter>? log = null) : IAsyncDisposable
 {
     private readonly ILogger _log = (ILogger?)log ?? NullLogger.Instance;
+    private NpgsqlConnection? _conn;
 
     /// <summary>Writes the batch; returns the record keys now committed (stored, already there, or dead-lettered) and how many were new.</summary>
     public async Task<WriteResult> WriteAsync(ParsedBatch batch, CancellationToken ct)
@@ -63,90 +65,167 @@ public sealed class IngestWriter(NpgsqlDataSource db, ILogger<IngestWriter>? log
 
     private async Task<int> WriteOnceAsync(ParsedBatch batch, List<RecordRow> records, CancellationToken ct)
     {
-        await using var conn = await db.OpenConnectionAsync(ct);
-        await using var tx = await conn.BeginTransactionAsync(ct);
-        var inserted = 0;
-        if (records.Count > 0)
+        var conn = await ConnectionAsync(ct);
+        try
         {
-            await using var cmd = new NpgsqlCommand(
-                """
-                INSERT INTO records (device_id, store_epoch, sequence, captured_at, decided_at, received_at, station, mode, model_name, model_version,
-                                     verdict, verdict_source, model_verdict, human_verdict, model_confidence, body)
-                SELECT d, e, s, c, dc, rc, st, mo, mn, mv, v, vs, mvd, hv, conf, b::jsonb
-                FROM unnest(@d, @e, @s, @c, @dc, @rc, @st, @mo, @mn, @mv, @v, @vs, @mvd, @hv, @conf, @b)
-                     AS t(d, e, s, c, dc, rc, st, mo, mn, mv, v, vs, mvd, hv, conf, b)
-                ON CONFLICT DO NOTHING
-                """, conn, tx);
-            Add(cmd, "d", NpgsqlDbType.Text, records.Select(r => r.Key.DeviceId));
-            Add(cmd, "e", NpgsqlDbType.Text, records.Select(r => r.Key.Epoch));
-            Add(cmd, "s", NpgsqlDbType.Bigint, records.Select(r => r.Key.Sequence));
-            Add(cmd, "c", NpgsqlDbType.TimestampTz, records.Select(r => r.CapturedAt.UtcDateTime));
-            Add(cmd, "dc", NpgsqlDbType.TimestampTz, records.Select(r => (DateTime?)r.DecidedAt?.UtcDateTime));
-            Add(cmd, "rc", NpgsqlDbType.TimestampTz, records.Select(r => r.ReceivedAt.UtcDateTime));
-            Add(cmd, "st", NpgsqlDbType.Text, records.Select(r => r.Station));
-            Add(cmd, "mo", NpgsqlDbType.Text, records.Select(r => r.Mode));
-            Add(cmd, "mn", NpgsqlDbType.Text, records.Select(r => r.ModelName));
-            Add(cmd, "mv", NpgsqlDbType.Text, records.Select(r => r.ModelVersion));
-            Add(cmd, "v", NpgsqlDbType.Text, records.Select(r => r.Verdict));
-            Add(cmd, "vs", NpgsqlDbType.Text, records.Select(r => r.VerdictSource));
-            Add(cmd, "mvd", NpgsqlDbType.Text, records.Select(r => r.ModelVerdict));
-            Add(cmd, "hv", NpgsqlDbType.Text, records.Select(r => r.HumanVerdict));
-            Add(cmd, "conf", NpgsqlDbType.Real, records.Select(r => r.ModelConfidence));
-            Add(cmd, "b", NpgsqlDbType.Text, records.Select(r => r.Body));
-            inserted = await cmd.ExecuteNonQueryAsync(ct);
+            await using var tx = await conn.BeginTransactionAsync(ct);
+            if (records.Count > 0) await CopyRecordsAsync(conn, records, ct);
+            // Every statement of the batch in one round trip; the records' INSERT ... SELECT is first, so its row
+            // count (the new records) is the first command's.
+            await using var sql = new NpgsqlBatch(conn, tx);
+            if (records.Count > 0) sql.BatchCommands.Add(new NpgsqlBatchCommand(InsertFromStaging));
+            foreach (var (table, rows) in new[] { ("telemetry", batch.Telemetry), ("events", batch.Events) })
+            {
+                if (rows.Count == 0) continue;
+                var cmd = new NpgsqlBatchCommand(table == "events"
+                    ? "INSERT INTO events (device_id, received_at, kind, body) SELECT d, r, k, b::jsonb FROM unnest(@d, @r, @k, @b) AS t(d, r, k, b)"
+                    : "INSERT INTO telemetry (device_id, received_at, body) SELECT d, r, b::jsonb FROM unnest(@d, @r, @b) AS t(d, r, b)");
+                Add(cmd, "d", NpgsqlDbType.Text, rows.Select(r => r.DeviceId));
+                Add(cmd, "r", NpgsqlDbType.TimestampTz, rows.Select(r => r.ReceivedAt.UtcDateTime));
+                if (table == "events") Add(cmd, "k", NpgsqlDbType.Text, rows.Select(r => r.Kind));
+                Add(cmd, "b", NpgsqlDbType.Text, rows.Select(r => r.Body));
+                sql.BatchCommands.Add(cmd);
+            }
+            if (batch.Status.Count > 0)
+            {
+                var rows = batch.Status.Values.ToList();
+                var cmd = new NpgsqlBatchCommand(
+                    """
+                    INSERT INTO device_status (device_id, state, mode, active_model, active_model_version, software_version, received_at, body)
+                    SELECT d, st, mo, am, amv, sv, r, b::jsonb FROM unnest(@d, @st, @mo, @am, @amv, @sv, @r, @b) AS t(d, st, mo, am, amv, sv, r, b)
+                    ON CONFLICT (device_id) DO UPDATE SET state = excluded.state, mode = excluded.mode, active_model = excluded.active_model,
+                        active_model_version = excluded.active_model_version, software_version = excluded.software_version,
+                        received_at = excluded.received_at, body = excluded.body
+                    WHERE excluded.received_at >= device_status.received_at
+                    """);
+                Add(cmd, "d", NpgsqlDbType.Text, rows.Select(r => r.DeviceId));
+                Add(cmd, "st", NpgsqlDbType.Text, rows.Select(r => r.State));
+                Add(cmd, "mo", NpgsqlDbType.Text, rows.Select(r => r.Mode));
+                Add(cmd, "am", NpgsqlDbType.Text, rows.Select(r => r.ActiveModel));
+                Add(cmd, "amv", NpgsqlDbType.Text, rows.Select(r => r.ActiveModelVersion));
+                Add(cmd, "sv", NpgsqlDbType.Text, rows.Select(r => r.SoftwareVersion));
+                Add(cmd, "r", NpgsqlDbType.TimestampTz, rows.Select(r => r.ReceivedAt.UtcDateTime));
+                Add(cmd, "b", NpgsqlDbType.Text, rows.Select(r => r.Body));
+                sql.BatchCommands.Add(cmd);
+            }
+            if (batch.DeadLetters.Count > 0)
+            {
+                var rows = batch.DeadLetters;
+                var cmd = new NpgsqlBatchCommand(
+                    "INSERT INTO dead_letters (received_at, topic, reason, size, payload) SELECT r, t, re, s, p FROM unnest(@r, @t, @re, @s, @p) AS x(r, t, re, s, p)");
+                Add(cmd, "r", NpgsqlDbType.TimestampTz, rows.Select(r => r.ReceivedAt.UtcDateTime));
+                Add(cmd, "t", NpgsqlDbType.Text, rows.Select(r => r.Topic));
+                Add(cmd, "re", NpgsqlDbType.Text, rows.Select(r => r.Reason));
+                Add(cmd, "s", NpgsqlDbType.Integer, rows.Select(r => r.Size));
+                Add(cmd, "p", NpgsqlDbType.Bytea, rows.Select(r => r.Payload));
+                sql.BatchCommands.Add(cmd);
+            }
+            var inserted = 0;
+            if (sql.BatchCommands.Count > 0)
+            {
+                await sql.ExecuteNonQueryAsync(ct);
+                if (records.Count > 0) inserted = sql.BatchCommands[0].RecordsAffected;
+            }
+            await tx.CommitAsync(ct);
+            return inserted;
         }
-        foreach (var (table, rows) in new[] { ("telemetry", batch.Telemetry), ("events", batch.Events) })
+        catch (Exception e) when (e is not PostgresException pe || !IsDataError(pe))
         {
-            if (rows.Count == 0) continue;
-            await using var cmd = table == "events"
-                ? new NpgsqlCommand("INSERT INTO events (device_id, received_at, kind, body) SELECT d, r, k, b::jsonb FROM unnest(@d, @r, @k, @b) AS t(d, r, k, b)", conn, tx)
-                : new NpgsqlCommand("INSERT INTO telemetry (device_id, received_at, body) SELECT d, r, b::jsonb FROM unnest(@d, @r, @b) AS t(d, r, b)", conn, tx);
-            Add(cmd, "d", NpgsqlDbType.Text, rows.Select(r => r.DeviceId));
-            Add(cmd, "r", NpgsqlDbType.TimestampTz, rows.Select(r => r.ReceivedAt.UtcDateTime));
-            if (table == "events") Add(cmd, "k", NpgsqlDbType.Text, rows.Select(r => r.Kind));
-            Add(cmd, "b", NpgsqlDbType.Text, rows.Select(r => r.Body));
-            await cmd.ExecuteNonQueryAsync(ct);
+            // The connection's state is unknown after anything but a refused row (broken link, server restart,
+            // cancellation mid-COPY): the next batch opens a fresh one.
+            await DropConnectionAsync();
+            throw;
         }
-        if (batch.Status.Count > 0)
-        {
-            var rows = batch.Status.Values.ToList();
-            await using var cmd = new NpgsqlCommand(
-                """
-                INSERT INTO device_status (device_id, state, mode, active_model, active_model_version, software_version, received_at, body)
-                SELECT d, st, mo, am, amv, sv, r, b::jsonb FROM unnest(@d, @st, @mo, @am, @amv, @sv, @r, @b) AS t(d, st, mo, am, amv, sv, r, b)
-                ON CONFLICT (device_id) DO UPDATE SET state = excluded.state, mode = excluded.mode, active_model = excluded.active_model,
-                    active_model_version = excluded.active_model_version, software_version = excluded.software_version,
-                    received_at = excluded.received_at, body = excluded.body
-                WHERE excluded.received_at >= device_status.received_at
-                """, conn, tx);
-            Add(cmd, "d", NpgsqlDbType.Text, rows.Select(r => r.DeviceId));
-            Add(cmd, "st", NpgsqlDbType.Text, rows.Select(r => r.State));
-            Add(cmd, "mo", NpgsqlDbType.Text, rows.Select(r => r.Mode));
-            Add(cmd, "am", NpgsqlDbType.Text, rows.Select(r => r.ActiveModel));
-            Add(cmd, "amv", NpgsqlDbType.Text, rows.Select(r => r.ActiveModelVersion));
-            Add(cmd, "sv", NpgsqlDbType.Text, rows.Select(r => r.SoftwareVersion));
-            Add(cmd, "r", NpgsqlDbType.TimestampTz, rows.Select(r => r.ReceivedAt.UtcDateTime));
-            Add(cmd, "b", NpgsqlDbType.Text, rows.Select(r => r.Body));
-            await cmd.ExecuteNonQueryAsync(ct);
-        }
-        if (batch.DeadLetters.Count > 0)
-        {
-            var rows = batch.DeadLetters;
-            await using var cmd = new NpgsqlCommand(
-                "INSERT INTO dead_letters (received_at, topic, reason, size, payload) SELECT r, t, re, s, p FROM unnest(@r, @t, @re, @s, @p) AS x(r, t, re, s, p)",
-                conn, tx);
-            Add(cmd, "r", NpgsqlDbType.TimestampTz, rows.Select(r => r.ReceivedAt.UtcDateTime));
-            Add(cmd, "t", NpgsqlDbType.Text, rows.Select(r => r.Topic));
-            Add(cmd, "re", NpgsqlDbType.Text, rows.Select(r => r.Reason));
-            Add(cmd, "s", NpgsqlDbType.Integer, rows.Select(r => r.Size));
-            Add(cmd, "p", NpgsqlDbType.Bytea, rows.Select(r => r.Payload));
-            await cmd.ExecuteNonQueryAsync(ct);
-        }
-        await tx.CommitAsync(ct);
-        return inserted;
     }
 
-    private static void Add<T>(NpgsqlCommand cmd, string name, NpgsqlDbType type, IEnumerable<T> values) =>
+    /// <summary>
+    /// Binary COPY of the batch's records into the session's staging table: the cheapest way into PostgreSQL (no
+    /// SQL text, no parameter arrays, binary values), which a plain COPY into <c>records</c> cannot use because COPY
+    /// has no ON CONFLICT; the INSERT ... SELECT from staging adds it in the same transaction.
+    /// </summary>
+    private static async Task CopyRecordsAsync(NpgsqlConnection conn, List<RecordRow> records, CancellationToken ct)
+    {
+        await using var copy = await conn.BeginBinaryImportAsync(
+            "COPY records_staging (device_id, store_epoch, sequence, captured_at, decided_at, received_at, station, mode, model_name, model_version, " +
+            "verdict, verdict_source, model_verdict, human_verdict, model_confidence, body) FROM STDIN (FORMAT BINARY)", ct);
+        foreach (var r in records)
+        {
+            await copy.StartRowAsync(ct);
+            await copy.WriteAsync(r.Key.DeviceId, NpgsqlDbType.Text, ct);
+            await copy.WriteAsync(r.Key.Epoch, NpgsqlDbType.Text, ct);
+            await copy.WriteAsync(r.Key.Sequence, NpgsqlDbType.Bigint, ct);
+            await copy.WriteAsync(r.CapturedAt.UtcDateTime, NpgsqlDbType.TimestampTz, ct);
+            await WriteNullableAsync(copy, r.DecidedAt?.UtcDateTime, NpgsqlDbType.TimestampTz, ct);
+            await copy.WriteAsync(r.ReceivedAt.UtcDateTime, NpgsqlDbType.TimestampTz, ct);
+            await WriteNullableAsync(copy, r.Station, NpgsqlDbType.Text, ct);
+            await WriteNullableAsync(copy, r.Mode, NpgsqlDbType.Text, ct);
+            await WriteNullableAsync(copy, r.ModelName, NpgsqlDbType.Text, ct);
+            await WriteNullableAsync(copy, r.ModelVersion, NpgsqlDbType.Text, ct);
+            await WriteNullableAsync(copy, r.Verdict, NpgsqlDbType.Text, ct);
+            await WriteNullableAsync(copy, r.VerdictSource, NpgsqlDbType.Text, ct);
+            await WriteNullableAsync(copy, r.ModelVerdict, NpgsqlDbType.Text, ct);
+            await WriteNullableAsync(copy, r.HumanVerdict, NpgsqlDbType.Text, ct);
+            await WriteNullableAsync(copy, r.ModelConfidence, NpgsqlDbType.Real, ct);
+            await copy.WriteAsync(r.Body, NpgsqlDbType.Jsonb, ct);
+        }
+        await copy.CompleteAsync(ct);
+    }
+
+    private static Task WriteNullableAsync<T>(NpgsqlBinaryImporter copy, T? value, NpgsqlDbType type, CancellationToken ct) where T : class =>
+        value is null ? copy.WriteNullAsync(ct) : copy.WriteAsync(value, type, ct);
+
+    private static Task WriteNullableAsync<T>(NpgsqlBinaryImporter copy, T? value, NpgsqlDbType type, CancellationToken ct) where T : struct =>
+        value is { } v ? copy.WriteAsync(v, type, ct) : copy.WriteNullAsync(ct);
+
+    private const string InsertFromStaging =
+        """
+        INSERT INTO records (device_id, store_epoch, sequence, captured_at, decided_at, received_at, station, mode, model_name, model_version,
+                             verdict, verdict_source, model_verdict, human_verdict, model_confidence, body)
+        SELECT device_id, store_epoch, sequence, captured_at, decided_at, received_at, station, mode, model_name, model_version,
+               verdict, verdict_source, model_verdict, human_verdict, model_confidence, body
+        FROM records_staging
+        ON CONFLICT DO NOTHING
+        """;
+
+    /// <summary>
+    /// The writer's own connection, kept open between batches: its session holds the staging table (a temporary table
+    /// lives as long as its session, and a pooled connection's reset would drop it), and no batch pays for a
+    /// connection check-out. The caller writes one batch at a time.
+    /// </summary>
+    private async Task<NpgsqlConnection> ConnectionAsync(CancellationToken ct)
+    {
+        if (_conn is { State: System.Data.ConnectionState.Open }) return _conn;
+        await DropConnectionAsync();
+        var conn = await db.OpenConnectionAsync(ct);
+        try
+        {
+            // ON COMMIT DELETE ROWS empties it at each commit (a truncate of a session-local table: no WAL, no vacuum).
+            await using var create = new NpgsqlCommand(
+                "CREATE TEMP TABLE IF NOT EXISTS records_staging (LIKE records INCLUDING DEFAULTS) ON COMMIT DELETE ROWS", conn);
+            await create.ExecuteNonQueryAsync(ct);
+        }
+        catch
+        {
+            await conn.DisposeAsync();
+            throw;
+        }
+        _conn = conn;
+        return conn;
+    }
+
+    private async Task DropConnectionAsync()
+    {
+        if (_conn is null) return;
+        var conn = _conn;
+        _conn = null;
+        try { await conn.DisposeAsync(); }
+        catch (Exception e) when (e is NpgsqlException or InvalidOperationException or IOException) { /* already broken */ }
+    }
+
+    /// <summary>Closes the writer's connection.</summary>
+    public ValueTask DisposeAsync() => new(DropConnectionAsync());
+
+    private static void Add<T>(NpgsqlBatchCommand cmd, string name, NpgsqlDbType type, IEnumerable<T> values) =>
         cmd.Parameters.Add(new NpgsqlParameter(name, NpgsqlDbType.Array | type) { Value = values.ToArray() });
 }
 

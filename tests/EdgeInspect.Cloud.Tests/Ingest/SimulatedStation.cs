@@ -9,7 +9,9 @@ internal sealed class SimulatedStation : IAsyncDisposable
 {
     private long _sequence;
 
-    public SimulatedStation(string dir, string host, int port, string deviceId, string delivery = MqttUplinkOptions.IngestAck)
+    /// <param name="configure">Changes to the uplink options before the connection is made (TLS, for one).</param>
+    public SimulatedStation(string dir, string host, int port, string deviceId, string delivery = MqttUplinkOptions.IngestAck,
+        Action<MqttUplinkOptions>? configure = null)
     {
         DeviceId = deviceId;
         Store = new LiteDbInspectionStore(new StoreOptions { Path = Path.Combine(dir, deviceId + ".db") });
@@ -18,6 +20,7 @@ internal sealed class SimulatedStation : IAsyncDisposable
             Host = host, Port = port, DeviceId = deviceId, Delivery = delivery, MinBackoffSeconds = 0.1, MaxBackoffSeconds = 0.5,
             PingIntervalSeconds = 0.5, ResendAfterSeconds = 1, MaxResendBackoffSeconds = 2,
         };
+        configure?.Invoke(Options);
         Connection = new DeviceMqttConnection(Options);
         Uplink = new OutboxUplink(Store, Connection, Options);
     }
