@@ -22,7 +22,7 @@ public sealed class OnnxNetworkRunner : INetworkRunner
     /// <summary>
     /// Most rows of a batch-dynamic network (R-Net, O-Net, the classifier) given to ONNX Runtime in one run. ONNX
     /// Runtime sizes a run's intermediate tensors by its batch and keeps what its arena grew to for good, so one frame
-    /// with a few thousand candidates would pin hundreds of megabytes per session for the life of the process. Rows
+    /// with many candidates would pin hundreds of megabytes per session for the life of the process. Rows
     /// are independent in these graphs, so cutting the batch changes no result; 32 rows keep the per-run overhead
     /// small next to the compute of a chunk.
     /// </summary>
