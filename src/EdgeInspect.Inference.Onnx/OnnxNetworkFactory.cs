@@ -12,6 +12,17 @@ namespace EdgeInspect.Inference.Onnx;
 /// </summary>
 public sealed class OnnxNetworkFactory : INetworkFactory
 {
+    /// <summary>OrtArenaCfg arena_extend_strategy kSameAsRequested (the default, kNextPowerOfTwo, doubles each extension).</summary>
+    private const int ArenaExtendSameAsRequested = 1;
+
+    /// <summary>
+    /// One CPU arena for every session in the process, registered on ONNX Runtime's environment once: each session's
+    /// own arena keeps the peak of its own runs for good, so the station's dozen sessions (four networks per model,
+    /// active, candidate and previous) would each hold a peak, where one shared arena holds the largest. It grows by
+    /// what is asked, not by doubling. False where ONNX Runtime refuses it (sessions then keep their own arenas).
+    /// </summary>
+    private static readonly Lazy<bool> SharedCpuArena = new(RegisterSharedCpuArena);
+
     private readonly ILogger _logger;
 
     public OnnxNetworkFactory(ILogger<OnnxNetworkFactory>? logger = null)
@@ -53,6 +64,11 @@ public sealed class OnnxNetworkFactory : INetworkFactory
             sessionOptions.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
             sessionOptions.AddSessionConfigEntry("session.inter_op.allow_spinning", "0");
         }
+        // The memory pattern plans one block for all of a run's intermediate tensors per input shape; P-Net sees a
+        // new shape per pyramid level and the batched stages one per candidate count, so the plans mostly hold
+        // memory that the next shape cannot use.
+        sessionOptions.EnableMemoryPattern = false;
+        if (SharedCpuArena.Value) sessionOptions.AddSessionConfigEntry("session.use_env_allocators", "1");
         string provider;
         try
         {
@@ -89,6 +105,21 @@ public sealed class OnnxNetworkFactory : INetworkFactory
             }
         }
         return runner;
+    }
+
+    private static bool RegisterSharedCpuArena()
+    {
+        try
+        {
+            using var info = new OrtMemoryInfo(OrtMemoryInfo.allocatorCPU, OrtAllocatorType.ArenaAllocator, 0, OrtMemType.Default);
+            using var arena = new OrtArenaCfg(0, ArenaExtendSameAsRequested, -1, -1);
+            OrtEnv.Instance().CreateAndRegisterAllocator(info, arena);
+            return true;
+        }
+        catch (OnnxRuntimeException)
+        {
+            return false;
+        }
     }
 
     /// <summary>Appends the requested providers in order; returns the one that takes the graph first.</summary>

@@ -16,6 +16,18 @@ namespace EdgeInspect.Inference.Onnx;
 /// </summary>
 public sealed class OnnxNetworkRunner : INetworkRunner
 {
+    /// <summary>Marks a run over whole buffers rather than a row range.</summary>
+    private const long WholeTensor = -1;
+
+    /// <summary>
+    /// Most rows of a batch-dynamic network (R-Net, O-Net, the classifier) given to ONNX Runtime in one run. ONNX
+    /// Runtime sizes a run's intermediate tensors by its batch and keeps what its arena grew to for good, so one frame
+    /// with many candidates would pin hundreds of megabytes per session for the life of the process. Rows
+    /// are independent in these graphs, so cutting the batch changes no result; 32 rows keep the per-run overhead
+    /// small next to the compute of a chunk.
+    /// </summary>
+    public const int MaxRowsPerRun = 32;
+
     private const int MaxCachedViews = 1024;
     private readonly InferenceSession _session;
     private readonly SessionOptions _sessionOptions;
@@ -29,6 +41,7 @@ public sealed class OnnxNetworkRunner : INetworkRunner
     private readonly Dictionary<ViewKey, OrtValue> _views = [];
     private readonly Dictionary<ShapeKey, long[][]> _outputShapes = [];
     private readonly Dictionary<BindingKey, OrtIoBinding> _bindings = [];
+    private readonly Dictionary<TensorBuffer, float[]> _storage = new(ReferenceEqualityComparer.Instance); // each buffer's array at its last run
     private bool _disposed;
 
     internal OnnxNetworkRunner(string path, InferenceSession session, SessionOptions sessionOptions, string provider)
@@ -81,27 +94,50 @@ public sealed class OnnxNetworkRunner : INetworkRunner
         // Evict before taking any view for this call, never in the middle of it: clearing after some views of this
         // call were taken disposed them while they were about to be bound and run (a use-after-free inside ONNX
         // Runtime, seen as a segfault after a few hundred frames with varying candidate counts).
-        if (_views.Count + inputs.Length + outputs.Length > MaxCachedViews || _bindings.Count >= MaxCachedViews) ClearCaches();
+        bool stale = false;
+        foreach (var b in inputs) stale |= Replaced(b);
+        foreach (var b in outputs) stale |= Replaced(b);
+        long runs = inputs.Length > 0 && inputs[0].Shape.Length > 0 ? Math.Max(1, (inputs[0].Shape[0] + MaxRowsPerRun - 1) / MaxRowsPerRun) : 1;
+        if (_views.Count + (runs * (inputs.Length + outputs.Length)) > MaxCachedViews || _bindings.Count + runs > MaxCachedViews || stale) ClearCaches();
 
         var key = default(ShapeKey);
-        for (int i = 0; i < inputs.Length; i++)
-        {
-            _inputValues[i] = ViewOf(inputs[i]);
-            key.Append(inputs[i].Shape);
-        }
+        for (int i = 0; i < inputs.Length; i++) key.Append(inputs[i].Shape);
 
         if (!TryOutputShapes(inputs, key, out var shapes))
         {
             DiscoverAndRun(inputs, outputs, key);
             return;
         }
-        var bindingKey = new BindingKey(key);
+        if (shapes is null) for (int o = 0; o < outputs.Length; o++) SetBatchShape(outputs[o], o, inputs[0].Shape[0]);
+        else for (int o = 0; o < outputs.Length; o++) outputs[o].SetShape(shapes[o]);
+
+        long batch = inputs[0].Shape.Length > 0 ? inputs[0].Shape[0] : 1;
+        if (shapes is null && batch > MaxRowsPerRun)
+        {
+            for (long first = 0; first < batch; first += MaxRowsPerRun) RunRows(inputs, outputs, first, Math.Min(MaxRowsPerRun, batch - first));
+            return;
+        }
+        RunRows(inputs, outputs, 0, WholeTensor);
+    }
+
+    /// <summary>
+    /// One run over rows [first, first + rows) of every buffer (the whole buffers when <paramref name="rows"/> is
+    /// <see cref="WholeTensor"/>), through an IoBinding cached per (buffers, shapes, rows).
+    /// </summary>
+    private void RunRows(ReadOnlySpan<TensorBuffer> inputs, ReadOnlySpan<TensorBuffer> outputs, long first, long rows)
+    {
+        var bindingKey = default(BindingKey);
         bool bindable = inputs.Length + outputs.Length <= BindingKey.MaxBuffers;
-        for (int i = 0; i < inputs.Length; i++) bindingKey.Add(i, inputs[i].Data);
+        for (int i = 0; i < inputs.Length; i++)
+        {
+            _inputValues[i] = ViewOf(inputs[i], first, rows);
+            bindingKey.AddShape(inputs[i].Shape);
+            if (bindable) bindingKey.Add(i, inputs[i].Data);
+        }
+        bindingKey.AddRows(first, rows);
+        bindable &= !bindingKey.Overflow;
         for (int o = 0; o < outputs.Length; o++)
         {
-            if (shapes is null) SetBatchShape(outputs[o], o, inputs[0].Shape[0]);
-            else outputs[o].SetShape(shapes[o]);
             if (bindable) bindingKey.Add(inputs.Length + o, outputs[o].Data);
         }
         try
@@ -110,7 +146,7 @@ public sealed class OnnxNetworkRunner : INetworkRunner
             // (buffers, shapes) runs with no managed allocation at all.
             if (!bindable || !_bindings.TryGetValue(bindingKey, out var binding))
             {
-                for (int o = 0; o < outputs.Length; o++) _outputValues[o] = ViewOf(outputs[o]);
+                for (int o = 0; o < outputs.Length; o++) _outputValues[o] = ViewOf(outputs[o], first, rows);
                 if (!bindable)
                 {
                     _session.Run(_runOptions, _inputNames, _inputValues, _outputNames, _outputValues);
@@ -150,9 +186,22 @@ public sealed class OnnxNetworkRunner : INetworkRunner
         ClearCaches();
     }
 
+    /// <summary>
+    /// True when <paramref name="buffer"/>'s storage was replaced since the last run (it grew): the cached views of
+    /// the old array would keep it alive, and it sits on the pinned object heap, which is never compacted.
+    /// </summary>
+    private bool Replaced(TensorBuffer buffer)
+    {
+        ref var seen = ref CollectionsMarshal.GetValueRefOrAddDefault(_storage, buffer, out bool existed);
+        bool replaced = existed && !ReferenceEquals(seen, buffer.Data);
+        seen = buffer.Data;
+        return replaced;
+    }
+
     /// <summary>Bindings point at views: both go together.</summary>
     private void ClearCaches()
     {
+        _storage.Clear();
         foreach (var b in _bindings.Values) b.Dispose();
         _bindings.Clear();
         foreach (var v in _views.Values) v.Dispose();
@@ -188,6 +237,7 @@ public sealed class OnnxNetworkRunner : INetworkRunner
 
     private void DiscoverAndRun(ReadOnlySpan<TensorBuffer> inputs, ReadOnlySpan<TensorBuffer> outputs, ShapeKey key)
     {
+        for (int i = 0; i < inputs.Length; i++) _inputValues[i] = ViewOf(inputs[i], 0, WholeTensor);
         IDisposableReadOnlyCollection<OrtValue> results;
         try
         {
@@ -210,15 +260,26 @@ public sealed class OnnxNetworkRunner : INetworkRunner
             }
             if (!key.Overflow) _outputShapes[key] = shapes;
         }
-        _ = inputs;
     }
 
-    private OrtValue ViewOf(TensorBuffer buffer)
+    /// <summary>A native view of rows [first, first + rows) of <paramref name="buffer"/> (all of it for <see cref="WholeTensor"/>), cached.</summary>
+    private OrtValue ViewOf(TensorBuffer buffer, long first, long rows)
     {
         var key = new ViewKey(buffer, buffer.Data, default);
         key.Shape.Append(buffer.Shape);
+        Span<long> range = [first, rows];
+        key.Shape.Append(range);
         if (_views.TryGetValue(key, out var value)) return value;
-        value = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, buffer.Data.AsMemory(0, buffer.Length), buffer.Shape.ToArray());
+        var shape = buffer.Shape.ToArray();
+        int start = 0, length = buffer.Length;
+        if (rows != WholeTensor)
+        {
+            int rowLength = (int)(buffer.Length / shape[0]);
+            start = checked((int)first * rowLength);
+            length = checked((int)rows * rowLength);
+            shape[0] = rows;
+        }
+        value = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, buffer.Data.AsMemory(start, length), shape);
         _views[key] = value;
         return value;
     }
@@ -279,12 +340,22 @@ public sealed class OnnxNetworkRunner : INetworkRunner
         }
     }
 
-    /// <summary>Input shapes plus the identity of every buffer's storage: what an IoBinding is bound to.</summary>
-    private struct BindingKey(ShapeKey shape) : IEquatable<BindingKey>
+    /// <summary>Input shapes, the rows run, and the identity of every buffer's storage: what an IoBinding is bound to.</summary>
+    private struct BindingKey : IEquatable<BindingKey>
     {
         public const int MaxBuffers = 8;
-        private readonly ShapeKey _shape = shape;
+        private ShapeKey _shape;
         private Refs8 _refs;
+
+        public readonly bool Overflow => _shape.Overflow;
+
+        public void AddShape(ReadOnlySpan<long> shape) => _shape.Append(shape);
+
+        public void AddRows(long first, long rows)
+        {
+            Span<long> range = [first, rows];
+            _shape.Append(range);
+        }
 
         public void Add(int index, float[] data) => _refs[index] = data;
 

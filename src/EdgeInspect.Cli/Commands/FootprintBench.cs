@@ -1,4 +1,5 @@
 using System.CommandLine;
+using EdgeInspect.Cli.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -28,12 +29,17 @@ internal static class FootprintBench
         var records = new Option<long>("--records") { Description = "records in the store before the start is measured", DefaultValueFactory = _ => 10_000 };
         var json = new Option<bool>("--json") { Description = "also print one JSON object" };
         var group = new Option<int>("--group") { Description = "parts per durable commit during the warm-up (as Store:GroupCommitMs gathers them)", DefaultValueFactory = _ => 1 };
-        var cmd = new Command("footprint", "start-up time (store open, mode controller, engine), resident memory after warm-up and bytes written per record, with a store of N records") { records, json, group };
-        cmd.SetAction(p => Run(p.GetValue(records), p.GetValue(json), Math.Max(1, p.GetValue(group))));
+        var model = new Option<string?>("--model")
+        {
+            Description = "also measure resident memory with this ONNX model package loaded: one model (the active one), then three (active, candidate, previous)",
+        };
+        var parts = new Option<int>("--parts") { Description = "warm-up parts through each loaded model", DefaultValueFactory = _ => WarmParts }.InRange(1);
+        var cmd = new Command("footprint", "start-up time (store open, mode controller, engine), resident memory after warm-up and bytes written per record, with a store of N records") { records, json, group, model, parts };
+        cmd.SetAction(p => Run(p.GetValue(records), p.GetValue(json), Math.Max(1, p.GetValue(group)), p.GetValue(model), p.GetValue(parts)));
         return cmd;
     }
 
-    private static int Run(long count, bool json, int group)
+    private static int Run(long count, bool json, int group, string? model, int parts)
     {
         var dir = Directory.CreateTempSubdirectory("edgeinspect-footprint-").FullName;
         try
@@ -97,6 +103,12 @@ internal static class FootprintBench
                 $"after {WarmParts} parts RSS {result.rssBytes / 1048576.0:0.0} MiB, managed heap {result.managedBytes / 1048576.0:0.0} MiB; " +
                 $"written per record {(writtenPerRecord is { } w ? $"{w / 1024.0:0.0} KiB" : "n/a (no /proc/self/io)")}"));
             if (json) Console.WriteLine(JsonSerializer.Serialize(result));
+            if (model is not null)
+            {
+                var loaded = ModelFootprint.Measure(StationCommands.ResolvePackage(model), store, parts, group);
+                Console.WriteLine(loaded.Table());
+                if (json) Console.WriteLine(JsonSerializer.Serialize(loaded));
+            }
             return 0;
         }
         finally

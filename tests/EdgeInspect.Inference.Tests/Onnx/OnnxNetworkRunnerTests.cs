@@ -152,4 +152,84 @@ public sealed class OnnxNetworkRunnerTests
 
         Assert.Equal(0, allocated);
     }
+
+    [SharedDataFact(Fixtures.Mtcnn)]
+    public void Run_BatchLargerThanOneRun_MatchesEveryRowRunAloneBitForBit()
+    {
+        // 100 rows go to ONNX Runtime as runs of MaxRowsPerRun (32, 32, 32, 4); each row must come out exactly as
+        // it does alone, or cutting the batch would change the cascade's results.
+        using var runner = new OnnxNetworkFactory().Open(Fixtures.Onnx("onet.onnx"), Cpu);
+        const int rows = 100;
+        Assert.True(rows > OnnxNetworkRunner.MaxRowsPerRun);
+        var batch = new TensorBuffer();
+        batch.SetShape(rows, 48, 48, 3);
+        var rng = new Random(11);
+        foreach (ref var v in batch.Span) v = (float)((rng.NextDouble() * 2) - 1);
+        var batched = runner.Outputs.Select(_ => new TensorBuffer()).ToArray();
+        runner.Run([batch], batched);
+
+        var one = new TensorBuffer();
+        one.SetShape(1, 48, 48, 3);
+        var alone = runner.Outputs.Select(_ => new TensorBuffer()).ToArray();
+        int rowLength = 48 * 48 * 3;
+        for (int r = 0; r < rows; r++)
+        {
+            batch.Span.Slice(r * rowLength, rowLength).CopyTo(one.Span);
+            runner.Run([one], alone);
+            for (int o = 0; o < alone.Length; o++)
+            {
+                Assert.Equal(rows, batched[o].Shape[0]);
+                int width = alone[o].Length;
+                Assert.Equal(alone[o].Span.ToArray(), batched[o].Span.Slice(r * width, width).ToArray());
+            }
+        }
+    }
+
+    [SharedDataFact(Fixtures.Mtcnn)]
+    public void Run_SameLargeBatchOnceWarm_AllocatesNothingOnTheManagedHeap()
+    {
+        using var runner = new OnnxNetworkFactory().Open(Fixtures.Onnx("rnet.onnx"), Cpu);
+        var input = new TensorBuffer();
+        input.SetShape(OnnxNetworkRunner.MaxRowsPerRun * 3 + 5, 24, 24, 3);
+        input.Span.Fill(0.25f);
+        var outputs = runner.Outputs.Select(_ => new TensorBuffer()).ToArray();
+        var inputs = new[] { input };
+        var warm = Stopwatch.StartNew();
+        while (warm.ElapsedMilliseconds < 500) runner.Run(inputs, outputs);
+        for (int i = 0; i < 50; i++) runner.Run(inputs, outputs);
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10; i++) runner.Run(inputs, outputs);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(0, allocated);
+    }
+
+    [SharedDataFact(Fixtures.Mtcnn)]
+    public void Run_AfterTheInputBufferGrew_NoLongerHoldsItsOldArray()
+    {
+        using var runner = new OnnxNetworkFactory().Open(Fixtures.Onnx("rnet.onnx"), Cpu);
+        var input = new TensorBuffer();
+        var outputs = runner.Outputs.Select(_ => new TensorBuffer()).ToArray();
+        var old = RunAndForget(runner, input, outputs, rows: 2);
+
+        input.SetShape(400, 24, 24, 3); // a new, larger array
+        input.Span.Clear();
+        runner.Run([input], outputs);
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+
+        Assert.False(old.TryGetTarget(out _), "the runner's cached views still hold the array the buffer replaced");
+    }
+
+    /// <summary>Runs <paramref name="rows"/> rows and returns a weak reference to the array the input used.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static WeakReference<float[]> RunAndForget(INetworkRunner runner, TensorBuffer input, TensorBuffer[] outputs, int rows)
+    {
+        input.SetShape(rows, 24, 24, 3);
+        input.Span.Clear();
+        runner.Run([input], outputs);
+        return new WeakReference<float[]>(input.Data);
+    }
 }
