@@ -57,8 +57,59 @@ public sealed class IngestWriter(NpgsqlDataSource db, ILogger<IngestWriter>? log
         foreach (var (k, v) in batch.Status) rest.Status[k] = v;
         rest.DeadLetters.AddRange(batch.DeadLetters);
         rest.DeadLetters.AddRange(extra);
-        await WriteOnceAsync(rest, [], ct);
+        try
+        {
+            await WriteOnceAsync(rest, [], ct);
+        }
+        catch (PostgresException e) when (IsDataError(e))
+        {
+            // A telemetry, event or status row refused as well: written alone, or dead-lettered, so that one bad row
+            // cannot send the whole batch back for ever (the worker retries a batch whose write throws).
+            _log.LogWarning("The telemetry, events and status of that batch were refused too ({State}: {Message}); writing them one by one", e.SqlState, e.MessageText);
+            var refused = await WriteRowsAloneAsync(rest, ct);
+            rest.DeadLetters.AddRange(refused);
+            var letters = new ParsedBatch();
+            letters.DeadLetters.AddRange(rest.DeadLetters);
+            await WriteOnceAsync(letters, [], ct);
+        }
         return new WriteResult(keys, insertedOne, rest.DeadLetters.Count);
+    }
+
+    /// <summary>Writes each telemetry, event and status row of <paramref name="batch"/> alone; returns dead letters for those refused.</summary>
+    private async Task<List<DeadLetter>> WriteRowsAloneAsync(ParsedBatch batch, CancellationToken ct)
+    {
+        var refused = new List<DeadLetter>();
+        async Task TryAlone(ParsedBatch single, string what, string body, DateTimeOffset receivedAt)
+        {
+            try
+            {
+                await WriteOnceAsync(single, [], ct);
+            }
+            catch (PostgresException e) when (IsDataError(e))
+            {
+                var bytes = Encoding.UTF8.GetBytes(body);
+                refused.Add(new DeadLetter(what, $"refused by PostgreSQL: {e.SqlState} {e.MessageText}", bytes.Length, bytes, receivedAt));
+            }
+        }
+        foreach (var t in batch.Telemetry)
+        {
+            var single = new ParsedBatch();
+            single.Telemetry.Add(t);
+            await TryAlone(single, $"(telemetry of {t.DeviceId})", t.Body, t.ReceivedAt);
+        }
+        foreach (var ev in batch.Events)
+        {
+            var single = new ParsedBatch();
+            single.Events.Add(ev);
+            await TryAlone(single, $"(event {ev.Kind} of {ev.DeviceId})", ev.Body, ev.ReceivedAt);
+        }
+        foreach (var (device, status) in batch.Status)
+        {
+            var single = new ParsedBatch();
+            single.Status[device] = status;
+            await TryAlone(single, $"(status of {device})", status.Body, status.ReceivedAt);
+        }
+        return refused;
     }
 
     private static bool IsDataError(PostgresException e) => e.SqlState.StartsWith("22", StringComparison.Ordinal) || e.SqlState.StartsWith("23", StringComparison.Ordinal);

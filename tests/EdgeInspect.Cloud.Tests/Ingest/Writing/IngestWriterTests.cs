@@ -71,6 +71,28 @@ public sealed class IngestWriterTests(PostgresFixture pg) : IClassFixture<Postgr
     }
 
     [PostgresFact]
+    public async Task WriteAsync_TelemetryPostgresRefuses_RecordsAndOtherTelemetryStoredRefusedOneDeadLettered()
+    {
+        var (db, parser) = await DatabaseAsync();
+        await using var _ = db;
+        await using var writer = new IngestWriter(db);
+        static IngestMessage Telemetry(string json)
+        {
+            var bytes = Encoding.UTF8.GetBytes(json);
+            return new IngestMessage("edgeinspect/dev-w/telemetry", bytes, bytes.Length, DateTimeOffset.UtcNow);
+        }
+        // jsonb refuses the lone surrogate escape: before, the batch's last write threw and the worker retried it for ever.
+        var parsed = parser.Parse([Record(1), Telemetry("""{"parts":1}"""), Telemetry("""{"note":"\ud800"}"""), Record(2)]);
+
+        var result = await writer.WriteAsync(parsed, CancellationToken.None);
+
+        Assert.Equal([1L, 2L], result.Committed.Select(k => k.Sequence).Order());
+        Assert.Equal(2L, await CountAsync(db, "SELECT count(*) FROM records"));
+        Assert.Equal(1L, await CountAsync(db, "SELECT count(*) FROM telemetry"));
+        Assert.Equal(1L, await CountAsync(db, "SELECT count(*) FROM dead_letters WHERE reason LIKE 'refused by PostgreSQL: 22%' AND topic = '(telemetry of dev-w)'"));
+    }
+
+    [PostgresFact]
     public async Task WriteAsync_ConnectionKilledBetweenBatches_AtMostOneFailureThenANewSessionWithItsStagingTable()
     {
         var (db, parser) = await DatabaseAsync();
