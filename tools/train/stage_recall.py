@@ -73,7 +73,7 @@ def main():
                     help="the last stage's NMS (the package's stages[2].nms)")
     a = ap.parse_args()
     torch.set_num_threads(max(1, os.cpu_count() or 1))
-    items = data.read_voc(a.dataset, a.split)
+    items = data.read_dataset(a.dataset, a.split)
     if a.package:
         import json
         with open(os.path.join(a.package, "manifest.json")) as f:
