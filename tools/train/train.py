@@ -5,6 +5,7 @@ validation metrics. One command per model: see tools/train/README.md.
 
 Run with Debian's /usr/bin/python3 (python3-torch, python3-onnx, python3-opencv, python3-numpy)."""
 import argparse
+import copy
 import hashlib
 import json
 import os
@@ -655,8 +656,13 @@ def main():
         f"-{a.crop_size}-m{a.crop_margin:g}" if (a.crop_size, a.crop_margin) != (48, 0.0) else "")
     onet_name = "onet" + variant
 
+    converted = []
+
     def trunk():
-        return resnet18.convert(a.trunk, trunk_source, log)
+        # Parsing the 64 MB graph takes a while on two cores: once, then a copy for each network built on it.
+        if not converted:
+            converted.append(resnet18.convert(a.trunk, trunk_source, log))
+        return copy.deepcopy(converted[0])
 
     def make_onet():
         if a.pretrained:

@@ -179,7 +179,7 @@ def convert(depth="layer2", path=None, log=None):
     else:
         raise ValueError(f"{prep} is missing (the mean image the trunk was trained with)")
     if log:
-        log(f"ResNet-18 trunk: {len(pairs)} convolutions from {path}, mean BGR {trunk.mean_bgr.numpy().round(2).tolist()}")
+        log(f"ResNet-18 trunk: {len(pairs)} convolutions from {path}, mean BGR {[round(float(v), 2) for v in trunk.mean_bgr]}")
     if depth != "layer4":
         short = ResNet18Trunk(depth)
         short.load_state_dict({k: v for k, v in trunk.state_dict().items() if k in short.state_dict()})
