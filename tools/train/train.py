@@ -682,7 +682,8 @@ def main():
     ptr = pva = None
     if not in_cache("pnet"):
         log(f"P-Net crops: cutting from {len(det_train)} train and {len(det_val)} val images")
-        ptr = data.pnet_crops(det_train, rng, aspects=a.aspects); pva = data.pnet_crops(det_val, rng, aspects=a.aspects)
+        ptr = data.pnet_crops(det_train, rng, aspects=a.aspects, progress=Progress(log, "P-Net train crops", len(det_train)).step)
+        pva = data.pnet_crops(det_val, rng, aspects=a.aspects, progress=Progress(log, "P-Net val crops", len(det_val)).step)
         log(f"P-Net crops: {len(ptr[0])} train ({(ptr[1] == 1).sum()} pos, {(ptr[1] == -1).sum()} part, {(ptr[1] == 0).sum()} neg)")
     pnet, _ = cached(a.cache, "pnet", nets.PNet(), lambda n: train_detector("pnet", n, ptr, pva, a.epochs[0], 3e-3, device, rng, log), log,
                      a.start_from, a.epochs[0])
@@ -703,7 +704,8 @@ def main():
         det1 = detections([pnet], det_train, cfg, 1, a.max_proposals, rng, first)
         det1v = detections([pnet], det_val, cfg, 1, a.max_proposals, rng, first_v)
         log(f"P-Net proposals: {np.mean([len(d) for d in det1]):.1f} per train image")
-        rtr = data.refine_crops(det_train, 24, rng, det1); rva = data.refine_crops(det_val, 24, rng, det1v)
+        rtr = data.refine_crops(det_train, 24, rng, det1, progress=Progress(log, "R-Net train crops", len(det_train)).step)
+        rva = data.refine_crops(det_val, 24, rng, det1v, progress=Progress(log, "R-Net val crops", len(det_val)).step)
         log(f"R-Net crops: {len(rtr[0])} train ({(rtr[1] == 1).sum()} pos, {(rtr[1] == -1).sum()} part, {(rtr[1] == 0).sum()} neg)")
     rnet, _ = cached(a.cache, "rnet", nets.RNet(), lambda n: train_detector("rnet", n, rtr, rva, a.epochs[1], 2e-3, device, rng, log), log,
                      a.start_from, a.epochs[1])
@@ -718,7 +720,7 @@ def main():
         log(f"R-Net survivors: {np.mean([len(d) for d in det2]):.1f} per train image")
         bands = tuple(a.onet_bands)
         otr = data.refine_crops(det_train, a.crop_size, rng, det2, neg_per_image=a.onet_crops, pos_tries=a.onet_crops,
-                                bands=bands, margin=a.crop_margin)
+                                bands=bands, margin=a.crop_margin, progress=Progress(log, "O-Net train crops", len(det_train)).step)
         ova = data.refine_crops(det_val, a.crop_size, rng, det2v, neg_per_image=a.onet_crops, pos_tries=a.onet_crops,
                                 bands=bands, margin=a.crop_margin)
         log(f"O-Net crops ({a.crop_size} px, margin {a.crop_margin}): {len(otr[0])} train ({(otr[1] == 1).sum()} pos, "
@@ -729,7 +731,8 @@ def main():
     del ptr, rtr, otr
 
     rng = stage_seed(3)
-    ctr = data.class_crops(train_items, classes, a.crop_size, rng, jitter=4, margin=a.crop_margin)
+    ctr = data.class_crops(train_items, classes, a.crop_size, rng, jitter=4, margin=a.crop_margin,
+                           progress=Progress(log, "classifier train crops", len(train_items)).step)
     cva = data.class_crops(val_items, classes, a.crop_size, rng, jitter=1, margin=a.crop_margin)
     if a.whole_image:
         wtr = data.whole_images(train_items, classes, a.crop_size)

@@ -271,14 +271,16 @@ def label_window(window, gts, square_gt, aspect=1.0, bands=MTCNN_BANDS):
     return None, None
 
 
-def pnet_crops(items, rng, neg_per_image=40, pos_tries=30, min_size=12, aspects=(1.0,)):
+def pnet_crops(items, rng, neg_per_image=40, pos_tries=30, min_size=12, aspects=(1.0,), progress=None):
     """Random windows at every scale from min_size to the image side (multi-scale positives, part and
     negative crops, MTCNN section 2.3), of the pyramid's aspects (width / height; 1 = the square
     windows of MTCNN): a window of aspect a is what a 12 x 12 cell covers on the level scaled by
     s / sqrt(a) across and s * sqrt(a) down, so it is cropped and squashed to 12 x 12 the same way."""
     cs = CropSet(12)
     aspects = [float(a) for a in aspects]
-    for path, gts, _ in items:
+    for i, (path, gts, _) in enumerate(items):
+        if progress:
+            progress(i + 1)
         img = load_rgb(path)
         H, W = img.shape[:2]
         n = 0
@@ -311,7 +313,8 @@ def pnet_crops(items, rng, neg_per_image=40, pos_tries=30, min_size=12, aspects=
     return cs.arrays()
 
 
-def refine_crops(items, size, rng, detections=None, neg_per_image=12, pos_tries=12, bands=MTCNN_BANDS, margin=0.0):
+def refine_crops(items, size, rng, detections=None, neg_per_image=12, pos_tries=12, bands=MTCNN_BANDS, margin=0.0,
+                 progress=None):
     """R-Net / O-Net crops: jittered (non-square) ground truth boxes, random negatives, and, when
     given, the previous stages' detections on the training images (the paper's bootstrapping:
     the next net learns on what the earlier nets let through). bands: the IoU bands of label_window;
@@ -319,6 +322,8 @@ def refine_crops(items, size, rng, detections=None, neg_per_image=12, pos_tries=
     evaluation's IoU (0.5) teach it the distinction the metric draws (train.py --onet-bands)."""
     cs = CropSet(size, refine=True, margin=margin)
     for i, (path, gts, _) in enumerate(items):
+        if progress:
+            progress(i + 1)
         img = load_rgb(path)
         H, W = img.shape[:2]
         n = 0
@@ -370,13 +375,15 @@ def whole_images(items, classes, size, flips=True):
     return np.stack(xs), np.array(ys, np.int64)
 
 
-def class_crops(items, classes, size, rng, jitter=6, margin=0.0, ok_per_image=2):
+def class_crops(items, classes, size, rng, jitter=6, margin=0.0, ok_per_image=2, progress=None):
     """Classifier crops: each ground truth box, jittered (detected boxes are imprecise) and flipped
     (steel and part surfaces have no preferred orientation), cut with the classifier's margin. With "ok" among the
     classes, random windows of good parts (ok_per_image each, sides 5 % to 40 % of the frame) teach it what a
     spurious box on a good part looks like, so a region can be called OK."""
     xs, ys = [], []
-    for item in items:
+    for n, item in enumerate(items):
+        if progress:
+            progress(n + 1)
         path, gts, names = item
         if OK in classes and item.label == OK:
             img = load_rgb(path)
