@@ -73,11 +73,16 @@ def main():
                     help="the last stage's NMS (the package's stages[2].nms)")
     a = ap.parse_args()
     torch.set_num_threads(max(1, os.cpu_count() or 1))
-    items = data.read_voc(a.dataset, a.split)
+    # Box figures need every defect boxed: image-level labels and folder-per-class images are left out.
+    items = [it for it in data.read_dataset(a.dataset, a.split) if it.has_boxes]
     if a.package:
         import json
         with open(os.path.join(a.package, "manifest.json")) as f:
-            det = json.load(f)["detector"]
+            manifest = json.load(f)
+        det = manifest["detector"]
+        if (manifest.get("provenance") or {}).get("pretrained"):
+            raise SystemExit(f"{a.package}: O-Net is on the pretrained trunk, whose batch norm the export folded into "
+                             "the graph; stage_recall.py reads back MTCNN-sized stages only")
         stages = [package_weights.load_onnx_weights(cls(), os.path.join(a.package, s["file"]))
                   for cls, s in zip((nets.PNet, nets.RNet, nets.ONet), det["stages"])]
         cfg = cascade.config_from_manifest(det)

@@ -5,6 +5,7 @@ validation metrics. One command per model: see tools/train/README.md.
 
 Run with Debian's /usr/bin/python3 (python3-torch, python3-onnx, python3-opencv, python3-numpy)."""
 import argparse
+import copy
 import hashlib
 import json
 import os
@@ -20,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from eitrain import cascade, data, nets, package_weights  # noqa: E402
+from eitrain import cascade, data, nets, package_weights, resnet18  # noqa: E402
 
 OPSET = 13  # ONNX Runtime 1.x reads it; dynamic batch axis and, for P-Net, dynamic W/H.
 
@@ -34,6 +35,26 @@ def batches(n, bs, rng):
     idx = rng.permutation(n)
     for i in range(0, n, bs):
         yield idx[i:i + bs]
+
+
+def trainable(net, lr):
+    """What the optimiser moves: a network on the pretrained trunk gives its own groups (frozen early layers left
+    out, the trunk at a lower rate); the others, every parameter."""
+    return net.param_groups(lr) if hasattr(net, "param_groups") else net.parameters()
+
+
+class Progress:
+    """One line per step of a long loop (at most every 30 s, and at the end), so a run on two cores never sits
+    silent for minutes: what is being done, how far, how long so far."""
+
+    def __init__(self, log, what, total):
+        self.log, self.what, self.total, self.t0, self.last = log, what, total, time.time(), time.time()
+
+    def step(self, done):
+        now = time.time()
+        if done == self.total or now - self.last >= 30:
+            self.last = now
+            self.log(f"{self.what}: {done}/{self.total} ({now - self.t0:.0f} s)")
 
 
 def det_loss(cls, box, y, r, ohem):
@@ -54,7 +75,7 @@ def train_detector(name, net, train, val, epochs, lr, device, rng, log):
     X, y, r = train
     Xv, yv, rv = val
     net.to(device)
-    opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=1e-5)
+    opt = torch.optim.Adam(trainable(net, lr), lr=lr, weight_decay=1e-5)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(epochs, 1))
     best, best_state = float("inf"), None
     # Channels-last convolutions: about 20 % faster on two CPU cores (measured on O-Net, batch 256), same results
@@ -62,7 +83,9 @@ def train_detector(name, net, train, val, epochs, lr, device, rng, log):
     net = net.to(memory_format=torch.channels_last)
     for ep in range(epochs):
         net.train()
+        prog, done = Progress(log, f"{name} epoch {ep + 1}/{epochs} crops", len(X)), 0
         for b in batches(len(X), 256, rng):
+            done += len(b); prog.step(done)
             xb = cascade.normalise(X[b]).to(device).contiguous(memory_format=torch.channels_last)
             c, o = net(xb)
             c, o = c.reshape(len(b), 2), o.reshape(len(b), 4)
@@ -92,12 +115,14 @@ def train_classifier(net, train, val, epochs, lr, device, rng, log):
     X, y = train
     Xv, yv = val
     net.to(device)
-    opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=1e-4)
+    opt = torch.optim.Adam(trainable(net, lr), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(epochs, 1))
     best, best_state = -1.0, None
     for ep in range(epochs):
         net.train()
+        prog, done = Progress(log, f"classifier epoch {ep + 1}/{epochs} crops", len(X)), 0
         for b in batches(len(X), 128, rng):
+            done += len(b); prog.step(done)
             loss = F.cross_entropy(net(cascade.normalise(X[b]).to(device)), torch.from_numpy(y[b]).to(device))
             opt.zero_grad(); loss.backward(); opt.step()
         sched.step()
@@ -113,12 +138,15 @@ def train_classifier(net, train, val, epochs, lr, device, rng, log):
     return net.cpu().eval(), best
 
 
-def detections(nets_, items, cfg, upto, cap, rng, first=None):
+def detections(nets_, items, cfg, upto, cap, rng, first=None, log=None):
     """Earlier stages' detections per image, at most cap of them (a random subset, so R-Net / O-Net
     see hard negatives from every image without the easy bulk dominating the crop set). first: P-Net's
     boxes per image, already computed (P-Net over the pyramid is the slow part of mining)."""
     out = []
+    prog = Progress(log, f"mining stage {upto} detections", len(items)) if log else None
     for i, (p, _, _) in enumerate(items):
+        if prog:
+            prog.step(i + 1)
         d = cascade.detect(nets_, data.load_rgb(p), cfg, upto, None if first is None else first[i])
         if len(d) > cap:
             d = d[np.sort(rng.choice(len(d), cap, replace=False))]
@@ -136,8 +164,9 @@ def cached(cache, name, net, train_fn, log, start_from=None, epochs=None):
         log(f"{name}: loaded from {path}")
         return net.eval(), None
     if start_from:
-        package_weights.load_onnx_weights(net, os.path.join(start_from, name + ".onnx"))
-        log(f"{name}: starting weights from {os.path.join(start_from, name + '.onnx')}")
+        onnx_file = os.path.join(start_from, name.split("-")[0] + ".onnx")  # "onet-48-m0.1" was exported as onet.onnx
+        package_weights.load_onnx_weights(net, onnx_file)
+        log(f"{name}: starting weights from {onnx_file}")
         if epochs == 0:
             return net.eval(), None
         net.train()
@@ -148,17 +177,38 @@ def cached(cache, name, net, train_fn, log, start_from=None, epochs=None):
     return net, score
 
 
+# The classifier's input side and crop margin (input.cropMargin), set once by main() from --crop-size / --crop-margin.
+CLASSIFIER_INPUT = {"size": 48, "margin": 0.0}
+
+
 @torch.no_grad()
-def classify(clf, img, boxes):
+def classify(clf, img, boxes, margin=None):
     if len(boxes) == 0:
         return np.zeros((0, 0), np.float32)
-    crops = np.stack([data.region_crop(img, b[:4], 48) for b in boxes])
+    m = CLASSIFIER_INPUT["margin"] if margin is None else margin
+    crops = np.stack([data.region_crop(img, b[:4], CLASSIFIER_INPUT["size"], m) for b in boxes])
     return F.softmax(clf(cascade.normalise(crops)), 1).numpy()
 
 
 def classify_whole(clf, img):
-    """The whole frame's class probabilities (classifier.wholeImage), cropped and resized as the device does."""
-    return classify(clf, img, np.array([[0, 0, img.shape[1], img.shape[0]]], np.float64))[0]
+    """The whole frame's class probabilities (classifier.wholeImage), cropped and resized as the device does (the
+    whole frame, no margin)."""
+    return classify(clf, img, np.array([[0, 0, img.shape[1], img.shape[0]]], np.float64), margin=0.0)[0]
+
+
+def part_decision(probs, scores, classes, whole_probs=None, whole_weight=0.0):
+    """The part's class as the device's DecisionPolicy gives it: NG when a counted region's (or the whole frame's)
+    arg-max class is not "ok"; then the NG class with the most evidence (score x probability, the whole frame's
+    weighed by whole_weight), else "ok"."""
+    ev = (probs * scores[:, None]).sum(0) if len(scores) else np.zeros(len(classes))
+    argmaxes = [int(i) for i in probs.argmax(1)] if len(scores) else []
+    if whole_probs is not None:
+        ev = ev + whole_weight * whole_probs
+        argmaxes.append(int(whole_probs.argmax()))
+    ng = [i for i, c in enumerate(classes) if c != data.OK]
+    if not any(classes[i] != data.OK for i in argmaxes):
+        return data.OK
+    return classes[max(ng, key=lambda i: ev[i])]
 
 
 WHOLE_WEIGHTS = [0.5, 1.0, 2.0, 4.0, 8.0]
@@ -177,7 +227,7 @@ def clip(b, w, h):
 FINAL_NMS = [(0.7, "min"), (0.5, "min"), (0.7, "union"), (0.5, "union"), (0.3, "union")]
 
 
-def evaluate(nets_, clf, items, classes, cfg, thresholds, whole=False, nms_grid=None):
+def evaluate(nets_, clf, items, classes, cfg, thresholds, whole=False, nms_grid=None, log=None):
     """Detection precision / recall at IoU 0.5 (greedy matching by score) and image-level class accuracy
     (class with the highest summed score x probability) for each final NMS setting of nms_grid (default: the
     cfg's) and each final threshold, in one pass. With whole=True the whole frame's class probabilities join the
@@ -189,14 +239,19 @@ def evaluate(nets_, clf, items, classes, cfg, thresholds, whole=False, nms_grid=
     nms_grid = nms_grid or [cascade.final_nms(cfg)]
     rows = {(n[0], n[1], t): [0, 0, 0, {w: 0 for w in weights}] for n in nms_grid for t in thresholds}
     tmin = min(thresholds)
-    for path, gts, names in items:
+    osize, omargin = cascade.onet_input(cfg)
+    prog = Progress(log, "model selection on val images", len(items)) if log else None
+    for n_item, item in enumerate(items):
+        if prog:
+            prog.step(n_item + 1)
+        path, gts, names = item
         img = data.load_rgb(path)
         b2 = cascade.detect(nets_, img, cfg, 2)
-        prob, reg = cascade.scores(nets_[2], img, b2, 48) if len(b2) else (None, None)
+        prob, reg = cascade.scores(nets_[2], img, b2, osize, omargin) if len(b2) else (None, None)
         wp = classify_whole(clf, img) if whole else None
-        truth = names[0] if names else "ok"
+        truth = item.label
         for iou_, mode in nms_grid:
-            b = cascade.finish(b2, prob, reg, tmin, iou_, mode, True, 48, cfg) if len(b2) else b2
+            b = cascade.finish(b2, prob, reg, tmin, iou_, mode, True, True, cfg) if len(b2) else b2
             b = clip(b, img.shape[1], img.shape[0]) if len(b) else b
             probs_all = classify(clf, img, b) if len(b) else None
             for t in thresholds:
@@ -211,11 +266,11 @@ def evaluate(nets_, clf, items, classes, cfg, thresholds, whole=False, nms_grid=
                     if len(ious) and ious.max() >= 0.5:
                         used[ious.argmax()] = True; tp += 1
                 r = rows[(iou_, mode, t)]
-                r[0] += tp; r[1] += len(bt) - tp; r[2] += len(gts)
-                regions_ev = (probs_all[keep] * bt[:, 4:5]).sum(0) if len(bt) else np.zeros(len(classes))
+                if item.has_boxes:  # an image-level label has no boxes to match: its defect would count as false boxes
+                    r[0] += tp; r[1] += len(bt) - tp; r[2] += len(gts)
+                probs_kept = probs_all[keep] if len(bt) else np.zeros((0, len(classes)))
                 for w in weights:
-                    ev = regions_ev + w * wp if whole else regions_ev
-                    pred = classes[int(ev.argmax())] if (len(bt) or whole) else "ok"
+                    pred = part_decision(probs_kept, bt[:, 4] if len(bt) else np.zeros(0), classes, wp, w)
                     r[3][w] += pred == truth
     table = {}
     for (iou_, mode, t), (tp, fp, g, ok) in rows.items():
@@ -245,9 +300,10 @@ def sha256(path):
     return h.hexdigest()
 
 
-def input_spec(size):
-    return {"name": "input", "width": size, "height": size, "layout": "NWHC", "channels": "RGB",
+def input_spec(size, margin=0.0):
+    spec = {"name": "input", "width": size, "height": size, "layout": "NWHC", "channels": "RGB",
             "mean": [127.5, 127.5, 127.5], "scale": 0.0078125}
+    return {**spec, "cropMargin": margin} if margin else spec
 
 
 def git_commit():
@@ -262,8 +318,11 @@ def git_commit():
         return None, None
 
 
-def make_smoke_dataset(root, rng):
-    """A handful of synthetic images with dark rectangles ("defects") for the toolchain smoke test."""
+def make_smoke_dataset(root, rng, good_parts=False):
+    """A handful of synthetic images with dark rectangles ("defects") for the toolchain smoke test. good_parts (the
+    --pretrained and --whole-image smoke runs): also good parts (annotations without objects) and one defective
+    image labelled without a box, so the "ok" class and the image-level label run too. The plain smoke package keeps
+    its two classes (other tests count on its classifier's output shape)."""
     import cv2
     os.makedirs(os.path.join(root, "images")); os.makedirs(os.path.join(root, "annotations"))
     names = []
@@ -280,7 +339,21 @@ def make_smoke_dataset(root, rng):
                     f"<xmin>{x}</xmin><ymin>{y}</ymin><xmax>{x + w}</xmax><ymax>{y + h}</ymax>"
                     f"</bndbox></object></annotation>")
         names.append(name + ".jpg")
-    for split, sel in (("train.txt", names[:6]), ("val.txt", names[6:])):
+    for i in range(4 if good_parts else 0):
+        img = np.full((96, 96, 3), 170, np.uint8) + rng.integers(0, 20, (96, 96, 1), dtype=np.uint8)
+        name = f"smoke_ok_{i}" if i < 3 else "smoke_label_only"
+        if i == 3:
+            cv2.rectangle(img, (20, 30), (70, 40), (40, 40, 40), -1)
+        cv2.imwrite(os.path.join(root, "images", name + ".jpg"), img)
+        with open(os.path.join(root, "annotations", name + ".xml"), "w") as f:
+            f.write(f"<annotation><filename>{name}.jpg</filename>" +
+                    ("<object><name>scratch</name></object>" if i == 3 else "") + "</annotation>")
+    n_train = 6
+    if good_parts:
+        names[6:6] = ["smoke_ok_0.jpg", "smoke_ok_1.jpg", "smoke_label_only.jpg"]
+        names.append("smoke_ok_2.jpg")
+        n_train = 9
+    for split, sel in (("train.txt", names[:n_train]), ("val.txt", names[n_train:])):
         with open(os.path.join(root, split), "w") as f:
             f.write("\n".join(sel) + "\n")
 
@@ -310,7 +383,7 @@ def synthetic_probe(rng, size=200):
     return img
 
 
-def make_golden(a, dets, clf, classes, cfg, final_t, val_items, whole_w=None):
+def make_golden(a, dets, clf, classes, cfg, final_t, val_items, whole_w=None, log=print):
     """Golden images with their expected results, chosen to be unambiguous: an NG image's regions all score
     well above the final threshold with a confident class, and an OK image has no region even with every
     threshold lowered by 0.1, so float differences between runtimes cannot flip the expectation."""
@@ -320,32 +393,39 @@ def make_golden(a, dets, clf, classes, cfg, final_t, val_items, whole_w=None):
         shutil.rmtree(gdir)
     os.makedirs(gdir)
     rng = np.random.default_rng([a.seed, 99])
+    probes = 30 if a.smoke and a.pretrained else 400
     if a.golden_from == "val":
-        candidates = ((os.path.basename(p), data.load_rgb(p), names[0] if names else "ok") for p, _, names in val_items)
+        candidates = ((os.path.basename(it[0]), data.load_rgb(it[0]), it.label) for it in val_items)
     else:
-        candidates = ((f"probe_{i:03d}.png", synthetic_probe(rng), None) for i in range(400))
+        # One-epoch networks on the trunk are rarely confident and slow on probes: a few run the path in a smoke run.
+        candidates = ((f"probe_{i:03d}.png", synthetic_probe(rng), None) for i in range(probes))
     lowered = dict(cfg, thresholds=[max(0.05, t - 0.1) for t in cfg["thresholds"]])
     ng, ok = [], []
-    for name, img, truth in candidates:
-        # With a whole-frame class every frame gets a class: no image can be expected to give "ok" with no region.
-        if len(ng) >= a.golden and (ok or whole_w is not None):
+    # A whole-frame classifier without an "ok" class gives every frame a defect class: no image can be expected OK.
+    ok_possible = whole_w is None or data.OK in classes
+    tried = Progress(log, "golden images: candidates tried", len(val_items) if a.golden_from == "val" else probes)
+    for n_tried, (name, img, truth) in enumerate(candidates):
+        tried.step(n_tried + 1)
+        if len(ng) >= a.golden and (ok or not ok_possible):
             break
         b = cascade.detect(dets, img, cfg, 3)
+        wp = classify_whole(clf, img) if whole_w is not None else None
         entry = None
         if len(b) and len(ng) < a.golden:
             probs = classify(clf, img, b)
-            ev = (probs * b[:, 4:5]).sum(0)
-            if whole_w is not None:
-                wp = classify_whole(clf, img)
-                ev = ev + whole_w * wp
+            pred = part_decision(probs, b[:, 4], classes, wp, whole_w or 0.0)
+            if wp is not None:
                 probs = np.vstack([probs, wp[None]])
-            pred = classes[int(ev.argmax())]
             margin = min(final_t + 0.05, (1 + final_t) / 2)  # a 0.95 threshold still leaves room above it
-            if (truth is None or pred == truth) and b[:, 4].min() >= margin and probs.max(1).min() >= 0.8:
+            # Every region (and the frame) of one confident class that is not "ok": no float difference can flip it.
+            confident = probs.max(1).min() >= 0.8 and all(classes[int(i)] != data.OK for i in probs.argmax(1))
+            if pred != data.OK and (truth is None or pred == truth) and b[:, 4].min() >= margin and confident:
                 entry = {"expectVerdict": "ng", "expectClass": pred}
                 ng.append(entry)
-        elif whole_w is None and not len(b) and not ok and not len(cascade.detect(dets, img, lowered, 3)):
-            entry = {"expectVerdict": "ok", "expectRegions": 0}
+        elif (ok_possible and not len(b) and not ok and not len(cascade.detect(dets, img, lowered, 3))
+              and (wp is None or (classes[int(wp.argmax())] == data.OK and wp.max() >= 0.8))
+              and (truth is None or truth == data.OK)):
+            entry = {"expectVerdict": "ok", "expectRegions": 0}  # the whole frame is not counted as a region
             ok.append(entry)
         if entry is None:
             continue
@@ -379,6 +459,9 @@ def regolden(a, log=print):
         manifest = json.load(f)
     stages = manifest["detector"]["stages"]
     classes = manifest["classifier"]["classes"]
+    if (manifest.get("provenance") or {}).get("pretrained") or manifest["classifier"]["input"]["width"] != 48:
+        raise SystemExit("--golden-only rebuilds MTCNN-sized networks only; this package's O-Net and classifier are on "
+                         "the pretrained trunk (or other crop sizes): train it again instead")
     cfg = cascade.config_from_manifest(manifest["detector"])
     nets_ = []
     whole = bool(manifest["classifier"].get("wholeImage"))
@@ -389,7 +472,7 @@ def regolden(a, log=print):
     for st in stages:  # the cache must hold the very networks the package was exported from
         if sha256(os.path.join(a.out, st["file"])) != st["sha256"]:
             raise SystemExit(f"{st['file']}: the package changed since its manifest was written")
-    val_items = data.read_voc(a.dataset, a.val_split)
+    val_items = data.read_dataset(a.dataset, a.val_split)
     if a.reselect:
         # Re-run model selection on val with the package's networks (e.g. after a change to the selection rule).
         table = evaluate(nets_[:3], nets_[3], val_items, classes, cfg, THRESHOLDS, whole=whole, nms_grid=FINAL_NMS)
@@ -404,7 +487,7 @@ def regolden(a, log=print):
         m.update(boxPrecisionIoU50=round(table[key]["precision"], 4), boxRecallIoU50=round(table[key]["recall"], 4),
                  imageClassAccuracy=round(table[key]["imageClassAccuracy"], 4))
     whole_w = manifest["classifier"].get("wholeImageWeight") if whole else None
-    manifest["golden"] = make_golden(a, nets_[:3], nets_[3], classes, cfg, cfg["thresholds"][2], val_items, whole_w)
+    manifest["golden"] = make_golden(a, nets_[:3], nets_[3], classes, cfg, cfg["thresholds"][2], val_items, whole_w, log)
     with open(os.path.join(a.out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=2)
         f.write("\n")
@@ -413,7 +496,9 @@ def regolden(a, log=print):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--dataset", help="Pascal VOC folder (images/, annotations/)")
+    ap.add_argument("--dataset", help="Pascal VOC folder (images/, annotations/; an annotation without objects is a good "
+                    "part, an <object> without <bndbox> an image-level label) or one folder per class (<class>/*.png, "
+                    "ok/ or good/ for good parts): the layouts `edgeinspect eval` reads")
     ap.add_argument("--train-split"); ap.add_argument("--val-split")
     ap.add_argument("--out", required=True, help="package folder to write")
     ap.add_argument("--name", default="defects"); ap.add_argument("--version", type=int, default=1)
@@ -433,6 +518,8 @@ def main():
                     "project generates itself, e.g. the virtual line); 'synthetic' renders probe images, so a "
                     "package trained on third-party data carries none of it")
     ap.add_argument("--smoke", action="store_true", help="tiny synthetic data, one epoch each (CI)")
+    ap.add_argument("--smoke-data", default=None, metavar="DIR",
+                    help="with --smoke: write the synthetic dataset here and keep it (to evaluate the package on it)")
     ap.add_argument("--whole-image", action="store_true",
                     help="also train the classifier on whole frames and let the frame's class join the decision "
                          "(manifest classifier.wholeImage; for texture-like defects over much of the frame, as NEU-DET)")
@@ -450,6 +537,17 @@ def main():
                     help="a package folder: each detector stage starts from its ONNX weights; a stage given 0 epochs "
                          "is taken as it is (its crops are not mined). The classifier always trains anew (its batch "
                          "norm is folded into the exported graph)")
+    ap.add_argument("--pretrained", action="store_true",
+                    help="build O-Net and the classifier on the early layers of the ImageNet-trained ResNet-18 of the "
+                         "NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18 (restore it first: dotnet restore "
+                         "tools/train/resnet18); sets --crop-size 64 and --crop-margin 0.25 unless given")
+    ap.add_argument("--trunk", choices=["layer1", "layer2"], default="layer2",
+                    help="with --pretrained: how much of the trunk (layer1: stride 4, 64 channels; layer2: stride 8, 128)")
+    ap.add_argument("--crop-size", type=int, default=None,
+                    help="O-Net's and the classifier's input side (default 48; 64 with --pretrained)")
+    ap.add_argument("--crop-margin", type=float, default=None,
+                    help="context around each box in O-Net's and the classifier's crops, as a fraction of its side on "
+                         "each side (manifest input.cropMargin; default 0; 0.25 with --pretrained)")
     ap.add_argument("--command", default=None, help="command line recorded in provenance")
     ap.add_argument("--select", choices=SELECT_RULES, default="precision70",
                     help="how model selection picks the O-Net NMS and threshold on val: precision70 = the best box "
@@ -463,6 +561,18 @@ def main():
         ap.error("--epochs 0 for a detector stage needs --start-from PACKAGE (the stage is taken from there)")
     if a.epochs[3] <= 0:
         ap.error("--epochs: the classifier needs at least one epoch")
+    if a.pretrained and a.start_from and a.epochs[2] == 0:
+        ap.error("--pretrained with --start-from: O-Net on the pretrained trunk cannot be read back from a package "
+                 "(its batch norm is folded into the exported graph); give O-Net epochs")
+    if not a.smoke and not a.golden_only and not a.val_split:
+        ap.error("--val-split is missing: model selection (the best epoch, O-Net's NMS and threshold, the whole-image "
+                 "weight) would then choose on the training images, and figures chosen on the data they are reported "
+                 "on promise what new parts will not show; give a val split the training does not use")
+    a.crop_size = a.crop_size or (64 if a.pretrained else 48)
+    a.crop_margin = a.crop_margin if a.crop_margin is not None else (0.25 if a.pretrained else 0.0)
+    if not 0 <= a.crop_margin <= 2:
+        ap.error(f"--crop-margin {a.crop_margin}: must be in [0, 2] (the manifest's input.cropMargin)")
+    CLASSIFIER_INPUT.update(size=a.crop_size, margin=a.crop_margin)
     torch.set_num_threads(2)  # the build machine has two shared cores
     seed_all(a.seed)
     rng = np.random.default_rng(a.seed)
@@ -479,18 +589,52 @@ def main():
 
     tmp = None
     if a.smoke:
-        tmp = tempfile.mkdtemp(prefix="eitrain-smoke-")
-        make_smoke_dataset(tmp, rng)
-        a.dataset, a.train_split, a.val_split = tmp, os.path.join(tmp, "train.txt"), os.path.join(tmp, "val.txt")
+        root = a.smoke_data or tempfile.mkdtemp(prefix="eitrain-smoke-")
+        tmp = None if a.smoke_data else root
+        make_smoke_dataset(root, rng, good_parts=a.pretrained or a.whole_image)
+        a.dataset, a.train_split, a.val_split = root, os.path.join(root, "train.txt"), os.path.join(root, "val.txt")
         a.epochs = [min(e, 1) for e in a.epochs]; a.min_size = 12  # 0 (taken from --start-from) stays 0
     if a.golden_only:
         return regolden(a, log)
-    train_items = data.read_voc(a.dataset, a.train_split)
-    val_items = data.read_voc(a.dataset, a.val_split)
-    classes = sorted({c for _, _, names in train_items for c in names})
-    log(f"{len(train_items)} train / {len(val_items)} val images, classes {classes}, device {device}")
+    val_items = data.read_dataset(a.dataset, a.val_split)
+    train_items = data.read_dataset(a.dataset, a.train_split)
+    held = {it[0] for it in val_items}
+    overlap = sum(it[0] in held for it in train_items)
+    if overlap and a.train_split:
+        raise SystemExit(f"{overlap} images are in both --train-split and --val-split: model selection on val would "
+                         "choose on training images; make the splits disjoint")
+    # Without --train-split, training takes every image the val split does not list.
+    train_items = [it for it in train_items if it[0] not in held]
+    # The classes: every boxed or image-level defect class of the training images, and "ok" when there are good parts
+    # (a region or a whole frame can then be called OK; "ok" is never an NG class).
+    defects = sorted({c for it in train_items for c in it[2]} | {it.label for it in train_items if it.label != data.OK})
+    has_ok = any(it.label == data.OK for it in train_items)
+    classes = sorted(defects + ([data.OK] if has_ok else []))
+    log(f"{len(train_items)} train / {len(val_items)} val images ({sum(it.label == data.OK for it in train_items)} / "
+        f"{sum(it.label == data.OK for it in val_items)} good parts, "
+        f"{sum(not it.has_boxes and it.label != data.OK for it in train_items)} defective train images without boxes), "
+        f"classes {classes}, device {device}")
+    if a.whole_image and not has_ok:
+        if any(it.label == data.OK for it in val_items):
+            raise SystemExit("--whole-image: the training images have no good parts, so the whole-frame classifier "
+                             "has no \"ok\" class and would call every part NG, the val split's good parts included; "
+                             "add good parts to the training data (VOC annotations without objects, or an ok/ folder)")
+        log("warning: --whole-image without good parts: every frame gets a defect class, so every part will be NG "
+            "(right only where every part is defective, as in NEU-DET)")
+    # The detector learns only from images whose defects are all boxed, or that are good parts (every window a negative).
+    det_train = [it for it in train_items if it.box_known]
+    det_val = [it for it in val_items if it.box_known]
+    if not any(len(it[1]) for it in det_train):
+        if not a.whole_image:
+            raise SystemExit("no boxed defect in the training images: the detector has nothing to find; train with "
+                             "--whole-image (the part is decided by the whole-frame class) or add boxes")
+        log("warning: no boxed defect: the detector learns only negatives and will find no region; the decision rests "
+            "on the whole-frame class")
+    if a.pretrained:
+        trunk_source = resnet18.model_path()  # fails here, naming the restore command, before any work is done
     cfg = {"pyramid": {"minSize": a.min_size, "scaleFactor": 0.709, "maxScales": 0, "aspects": list(a.aspects)},
-           "thresholds": list(a.thresholds), "crossNms": 0.7, "square": a.square}
+           "thresholds": list(a.thresholds), "crossNms": 0.7, "square": a.square,
+           "onetSize": a.crop_size, "onetMargin": a.crop_margin}
     times = {}
 
     def stage_seed(k):
@@ -504,12 +648,42 @@ def main():
         # A cached stage, or one taken from --start-from as it is, needs no training data: skip mining its crops
         # (minutes on two cores).
         k = ["pnet", "rnet", "onet"].index(name)
-        return (a.cache and os.path.exists(os.path.join(a.cache, name + ".pt"))) or (a.start_from and a.epochs[k] == 0)
+        file = onet_name if name == "onet" else name
+        return (a.cache and os.path.exists(os.path.join(a.cache, file + ".pt"))) or (a.start_from and a.epochs[k] == 0)
+
+    # The pretrained variants are other networks: their cached weights go under other names.
+    variant = f"-resnet18-{a.trunk}-{a.crop_size}-m{a.crop_margin:g}" if a.pretrained else (
+        f"-{a.crop_size}-m{a.crop_margin:g}" if (a.crop_size, a.crop_margin) != (48, 0.0) else "")
+    onet_name = "onet" + variant
+
+    converted = []
+
+    def trunk():
+        # Parsing the 64 MB graph takes a while on two cores: once, then a copy for each network built on it.
+        if not converted:
+            converted.append(resnet18.convert(a.trunk, trunk_source, log))
+        return copy.deepcopy(converted[0])
+
+    def make_onet():
+        if a.pretrained:
+            return nets.PretrainedONet(trunk(), a.crop_size)
+        if a.crop_size != 48:
+            raise SystemExit(f"--crop-size {a.crop_size}: MTCNN's O-Net takes 48 x 48 crops; other sizes need --pretrained")
+        return nets.ONet()
+
+    def make_classifier():
+        if a.pretrained:
+            return nets.PretrainedClassifier(trunk(), len(classes))
+        if a.crop_size != 48:
+            raise SystemExit(f"--crop-size {a.crop_size}: the small classifier takes 48 x 48 crops; other sizes need --pretrained")
+        return nets.Classifier(len(classes))
 
     rng = stage_seed(0)
     ptr = pva = None
     if not in_cache("pnet"):
-        ptr = data.pnet_crops(train_items, rng, aspects=a.aspects); pva = data.pnet_crops(val_items, rng, aspects=a.aspects)
+        log(f"P-Net crops: cutting from {len(det_train)} train and {len(det_val)} val images")
+        ptr = data.pnet_crops(det_train, rng, aspects=a.aspects, progress=Progress(log, "P-Net train crops", len(det_train)).step)
+        pva = data.pnet_crops(det_val, rng, aspects=a.aspects, progress=Progress(log, "P-Net val crops", len(det_val)).step)
         log(f"P-Net crops: {len(ptr[0])} train ({(ptr[1] == 1).sum()} pos, {(ptr[1] == -1).sum()} part, {(ptr[1] == 0).sum()} neg)")
     pnet, _ = cached(a.cache, "pnet", nets.PNet(), lambda n: train_detector("pnet", n, ptr, pva, a.epochs[0], 3e-3, device, rng, log), log,
                      a.start_from, a.epochs[0])
@@ -520,14 +694,18 @@ def main():
     first = first_v = None
     if not in_cache("rnet") or not in_cache("onet"):
         # P-Net's boxes on every image, computed once: R-Net's crops draw from them and O-Net's mining refines them.
-        first = [cascade.stage1(pnet, data.load_rgb(p), cfg) for p, _, _ in train_items]
-        first_v = [cascade.stage1(pnet, data.load_rgb(p), cfg) for p, _, _ in val_items]
+        prog = Progress(log, "P-Net over the pyramid of every train and val image", len(det_train) + len(det_val))
+        first, first_v = [], []
+        for i, it in enumerate(det_train + det_val):
+            (first if i < len(det_train) else first_v).append(cascade.stage1(pnet, data.load_rgb(it[0]), cfg))
+            prog.step(i + 1)
         log(f"P-Net boxes: {np.mean([len(d) for d in first]):.1f} per train image")
     if not in_cache("rnet"):
-        det1 = detections([pnet], train_items, cfg, 1, a.max_proposals, rng, first)
-        det1v = detections([pnet], val_items, cfg, 1, a.max_proposals, rng, first_v)
+        det1 = detections([pnet], det_train, cfg, 1, a.max_proposals, rng, first)
+        det1v = detections([pnet], det_val, cfg, 1, a.max_proposals, rng, first_v)
         log(f"P-Net proposals: {np.mean([len(d) for d in det1]):.1f} per train image")
-        rtr = data.refine_crops(train_items, 24, rng, det1); rva = data.refine_crops(val_items, 24, rng, det1v)
+        rtr = data.refine_crops(det_train, 24, rng, det1, progress=Progress(log, "R-Net train crops", len(det_train)).step)
+        rva = data.refine_crops(det_val, 24, rng, det1v, progress=Progress(log, "R-Net val crops", len(det_val)).step)
         log(f"R-Net crops: {len(rtr[0])} train ({(rtr[1] == 1).sum()} pos, {(rtr[1] == -1).sum()} part, {(rtr[1] == 0).sum()} neg)")
     rnet, _ = cached(a.cache, "rnet", nets.RNet(), lambda n: train_detector("rnet", n, rtr, rva, a.epochs[1], 2e-3, device, rng, log), log,
                      a.start_from, a.epochs[1])
@@ -537,31 +715,39 @@ def main():
     otr = ova = None
     if not in_cache("onet"):
         # O-Net is the costly net to train on two cores: fewer random crops than R-Net (--onet-crops).
-        det2 = detections([pnet, rnet], train_items, cfg, 2, a.max_proposals, rng, first)
-        det2v = detections([pnet, rnet], val_items, cfg, 2, a.max_proposals, rng, first_v)
+        det2 = detections([pnet, rnet], det_train, cfg, 2, a.max_proposals, rng, first, log)
+        det2v = detections([pnet, rnet], det_val, cfg, 2, a.max_proposals, rng, first_v, log)
         log(f"R-Net survivors: {np.mean([len(d) for d in det2]):.1f} per train image")
         bands = tuple(a.onet_bands)
-        otr = data.refine_crops(train_items, 48, rng, det2, neg_per_image=a.onet_crops, pos_tries=a.onet_crops, bands=bands)
-        ova = data.refine_crops(val_items, 48, rng, det2v, neg_per_image=a.onet_crops, pos_tries=a.onet_crops, bands=bands)
-        log(f"O-Net crops: {len(otr[0])} train ({(otr[1] == 1).sum()} pos, {(otr[1] == -1).sum()} part, {(otr[1] == 0).sum()} neg)")
-    onet, _ = cached(a.cache, "onet", nets.ONet(), lambda n: train_detector("onet", n, otr, ova, a.epochs[2], 2e-3, device, rng, log), log,
-                     a.start_from, a.epochs[2])
+        otr = data.refine_crops(det_train, a.crop_size, rng, det2, neg_per_image=a.onet_crops, pos_tries=a.onet_crops,
+                                bands=bands, margin=a.crop_margin, progress=Progress(log, "O-Net train crops", len(det_train)).step)
+        ova = data.refine_crops(det_val, a.crop_size, rng, det2v, neg_per_image=a.onet_crops, pos_tries=a.onet_crops,
+                                bands=bands, margin=a.crop_margin)
+        log(f"O-Net crops ({a.crop_size} px, margin {a.crop_margin}): {len(otr[0])} train ({(otr[1] == 1).sum()} pos, "
+            f"{(otr[1] == -1).sum()} part, {(otr[1] == 0).sum()} neg)")
+    onet, _ = cached(a.cache, onet_name, make_onet(), lambda n: train_detector("onet", n, otr, ova, a.epochs[2], 2e-3, device, rng, log), log,
+                     None if a.pretrained else a.start_from, a.epochs[2])
     times["onet_s"] = round(time.time() - ts, 1); ts = time.time()
     del ptr, rtr, otr
 
     rng = stage_seed(3)
-    ctr = data.class_crops(train_items, classes, 48, rng, jitter=4); cva = data.class_crops(val_items, classes, 48, rng, jitter=1)
+    ctr = data.class_crops(train_items, classes, a.crop_size, rng, jitter=4, margin=a.crop_margin,
+                           progress=Progress(log, "classifier train crops", len(train_items)).step)
+    cva = data.class_crops(val_items, classes, a.crop_size, rng, jitter=1, margin=a.crop_margin)
     if a.whole_image:
-        wtr, wva = data.whole_images(train_items, classes, 48), data.whole_images(val_items, classes, 48, flips=False)
+        wtr = data.whole_images(train_items, classes, a.crop_size)
+        wva = data.whole_images(val_items, classes, a.crop_size, flips=False)
         ctr = (np.concatenate([ctr[0], wtr[0]]), np.concatenate([ctr[1], wtr[1]]))
         cva = (np.concatenate([cva[0], wva[0]]), np.concatenate([cva[1], wva[1]]))
     log(f"classifier crops: {len(ctr[0])} train, {len(cva[0])} val" + (" (whole frames included)" if a.whole_image else ""))
-    clf, crop_acc = cached(a.cache, "classifier-whole" if a.whole_image else "classifier", nets.Classifier(len(classes)),
+    clf_name = ("classifier-whole" if a.whole_image else "classifier") + variant
+    clf, crop_acc = cached(a.cache, clf_name, make_classifier(),
                            lambda n: train_classifier(n, ctr, cva, a.epochs[3], 2e-3, device, rng, log), log)
     times["classifier_s"] = round(time.time() - ts, 1); ts = time.time()
 
     # Model selection on val: the final NMS and threshold with the best recall at precision >= 0.7.
-    table = evaluate([pnet, rnet, onet], clf, val_items, classes, cfg, THRESHOLDS, whole=a.whole_image, nms_grid=FINAL_NMS)
+    table = evaluate([pnet, rnet, onet], clf, val_items, classes, cfg, THRESHOLDS, whole=a.whole_image, nms_grid=FINAL_NMS,
+                     log=log)
     for (iou_, mode, t), v in table.items():
         log(f"val O-Net NMS {mode} {iou_} threshold {t}: precision {v['precision']:.3f} recall {v['recall']:.3f} "
             f"image class accuracy {v['imageClassAccuracy']:.3f}")
@@ -576,15 +762,16 @@ def main():
     files = {}
     for fname, model, size, fcn in (("pnet.onnx", nets.ExportFcn(pnet), 12, True),
                                     ("rnet.onnx", nets.ExportRefine(rnet), 24, False),
-                                    ("onet.onnx", nets.ExportRefine(onet), 48, False),
-                                    ("classifier.onnx", nets.ExportClassifier(clf), 48, False)):
+                                    ("onet.onnx", nets.ExportRefine(onet), a.crop_size, False),
+                                    ("classifier.onnx", nets.ExportClassifier(clf), a.crop_size, False)):
+        log(f"exporting {fname}")
         export(model.eval(), os.path.join(a.out, fname), size, fcn)
         files[fname] = sha256(os.path.join(a.out, fname))
     if a.smoke:
         # --start-from and stage_recall.py --package read these files back into the training networks: check here,
         # on every smoke run, that the read gives every parameter of the network that was exported.
-        for fname, net, fresh in (("pnet.onnx", pnet, nets.PNet()), ("rnet.onnx", rnet, nets.RNet()),
-                                  ("onet.onnx", onet, nets.ONet())):
+        plain = [("pnet.onnx", pnet, nets.PNet()), ("rnet.onnx", rnet, nets.RNet())]
+        for fname, net, fresh in plain + ([] if a.pretrained else [("onet.onnx", onet, nets.ONet())]):
             back = package_weights.load_onnx_weights(fresh, os.path.join(a.out, fname)).state_dict()
             for k, v in net.state_dict().items():
                 if not torch.equal(back[k], v.contiguous()):
@@ -592,11 +779,11 @@ def main():
         log("smoke: the exported detector weights read back equal (package_weights)")
 
     whole_w = table[key]["wholeImageWeight"] if a.whole_image else None
-    golden = make_golden(a, [pnet, rnet, onet], clf, classes, cfg, final_t, val_items, whole_w)
+    golden = make_golden(a, [pnet, rnet, onet], clf, classes, cfg, final_t, val_items, whole_w, log)
 
-    def stage(name, size, thr, nms, regw, after):
+    def stage(name, size, thr, nms, regw, after, margin=0.0):
         return {"name": name, "file": name + ".onnx", "sha256": files[name + ".onnx"],
-                "input": input_spec(size), "outputs": {"boxes": "boxes", "scores": "scores"},
+                "input": input_spec(size, margin), "outputs": {"boxes": "boxes", "scores": "scores"},
                 "threshold": thr, "nms": nms, "regressionWidth": regw, "nmsAfterRegression": after,
                 "square": a.square}
 
@@ -608,13 +795,15 @@ def main():
                         **({"aspects": list(a.aspects)} if list(a.aspects) != [1.0] else {})},
             "stages": [stage("pnet", 0, cfg["thresholds"][0], {"iou": 0.5, "mode": "Union"}, "exclusive", False),
                        stage("rnet", 24, cfg["thresholds"][1], {"iou": 0.7, "mode": "Union"}, "inclusive", False),
-                       stage("onet", 48, cfg["thresholds"][2], {"iou": key[0], "mode": key[1].capitalize()}, "inclusive", True)],
+                       stage("onet", a.crop_size, cfg["thresholds"][2], {"iou": key[0], "mode": key[1].capitalize()}, "inclusive",
+                             True, a.crop_margin)],
             "crossScaleNms": {"iou": 0.7, "mode": "Union"},
         },
-        "classifier": {"file": "classifier.onnx", "sha256": files["classifier.onnx"], "input": input_spec(48),
-                       "output": "probs", "outputIsLogits": False, "classes": classes, "cropMargin": 0.0,
+        "classifier": {"file": "classifier.onnx", "sha256": files["classifier.onnx"],
+                       "input": input_spec(a.crop_size, a.crop_margin),
+                       "output": "probs", "outputIsLogits": False, "classes": classes,
                        **({"wholeImage": True, "wholeImageWeight": whole_w} if a.whole_image else {})},
-        "decision": {"ngClasses": classes, "minRegionScore": cfg["thresholds"][2],
+        "decision": {"ngClasses": [c for c in classes if c != data.OK], "minRegionScore": cfg["thresholds"][2],
                      "actThresholds": {}, "defaultActThreshold": 0.9},
         "golden": golden,
         "provenance": {
@@ -623,6 +812,11 @@ def main():
             "trainSplit": None if a.smoke else a.train_split, "valSplit": None if a.smoke else a.val_split,
             "trainImages": len(train_items), "valImages": len(val_items), "seed": a.seed,
             "epochs": a.epochs, "device": device, "torch": torch.__version__, "opset": OPSET,
+            "pretrained": ({"package": f"Microsoft.ML.DnnImageFeaturizer.ResNet18 {resnet18.VERSION}", "license": "MIT",
+                            "network": "ResNet-18 (ImageNet)", "layers": f"stem..{a.trunk}",
+                            "usedBy": ["onet", "classifier"]} if a.pretrained else None),
+            "goodPartsTrain": sum(it.label == data.OK for it in train_items),
+            "imageLabelsWithoutBoxes": sum(not it.has_boxes and it.label != data.OK for it in train_items),
             "trainingSeconds": times, "totalSeconds": round(time.time() - t0, 1),
         },
         "metrics": {"python_val": {

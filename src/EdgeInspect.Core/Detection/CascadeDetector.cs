@@ -289,7 +289,7 @@ public sealed class CascadeDetector : IDisposable
             ref var c = ref _current[i];
             CascadeMath.Truncate(ref c); // np.fix before __pad, as the reference does between stages
             c.Tag = i;
-            var crop = CascadeMath.CropOf(c, image.Width, image.Height);
+            var crop = CascadeMath.CropOf(c, image.Width, image.Height, stage.CropMargin);
             _crops[i] = crop.IsEmpty ? default : new PixelRect(crop.X, crop.Y, crop.Width, crop.Height);
         }
         // The batch cut into one chunk per lane (candidate i is in chunk k when ChunkStart[k] <= i < ChunkStart[k + 1]).
@@ -568,6 +568,7 @@ public sealed class CascadeDetector : IDisposable
                 for (int i = 0; i < LaneOutputs[k].Length; i++) LaneOutputs[k][i] = new TensorBuffer();
             }
             ChunkStart = new int[runners.Length + 1];
+            CropMargin = CascadeMath.AsDecimalDouble(spec.Input.CropMargin);
         }
 
         /// <summary>Cuts a batch of <paramref name="n"/> into equal chunks, one per lane (fewer when n is smaller); returns how many.</summary>
@@ -597,6 +598,8 @@ public sealed class CascadeDetector : IDisposable
         public int ScoresIndex { get; }
         public int LandmarksIndex { get; }
         public bool InclusiveWidth { get; }
+        /// <summary>input.cropMargin as the decimal the manifest wrote (the trainer's double).</summary>
+        public double CropMargin { get; }
         /// <summary>A refining stage's batch chunk k: its input and outputs (lane k runs it).</summary>
         public TensorBuffer[][] LaneInputs { get; }
         public TensorBuffer[][] LaneOutputs { get; }

@@ -203,10 +203,20 @@ public static class CascadeMath
     /// image column x1 - 1 + j (the reference's 1-based indexing carried over from MATLAB), zero where that
     /// falls outside the image.
     /// </summary>
-    public static CropWindow CropOf(in Candidate c, int imageWidth, int imageHeight)
+    public static CropWindow CropOf(in Candidate c, int imageWidth, int imageHeight) => CropOf(c, imageWidth, imageHeight, 0);
+
+    /// <summary>
+    /// The same window grown on every side by <paramref name="margin"/> (the stage's input.cropMargin, through
+    /// <see cref="AsDecimalDouble"/>) times its width or height, rounded half to even to whole pixels: the
+    /// trainer's eitrain.data.stage_crop does the same arithmetic in double.
+    /// </summary>
+    public static CropWindow CropOf(in Candidate c, int imageWidth, int imageHeight, double margin)
     {
         int x1 = (int)c.X1, y1 = (int)c.Y1, x2 = (int)c.X2, y2 = (int)c.Y2;
-        return new CropWindow(x1 - 1, y1 - 1, x2 - x1 + 1, y2 - y1 + 1, imageWidth, imageHeight);
+        int w = x2 - x1 + 1, h = y2 - y1 + 1;
+        int mx = margin > 0 && w > 0 ? (int)Math.Round(w * margin, MidpointRounding.ToEven) : 0;
+        int my = margin > 0 && h > 0 ? (int)Math.Round(h * margin, MidpointRounding.ToEven) : 0;
+        return new CropWindow(x1 - 1 - mx, y1 - 1 - my, w + (2 * mx), h + (2 * my), imageWidth, imageHeight);
     }
 }
 

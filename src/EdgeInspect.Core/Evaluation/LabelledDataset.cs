@@ -81,15 +81,23 @@ public sealed class LabelledDataset
                 continue;
             }
             string xmlPath = Path.Combine(annotationDir, stem + ".xml");
-            var boxes = ReadVocAnnotation(xmlPath);
-            string partClass = boxes.Count == 0 ? LabelledImage.OkClass : PartClassOf(boxes);
-            images.Add(new LabelledImage(imagePath, boxes, partClass, HasBoxes: true));
+            var (boxes, partClass, hasBoxes) = ReadVocImage(xmlPath);
+            images.Add(new LabelledImage(imagePath, boxes, partClass, hasBoxes));
         }
         if (images.Count == 0) throw new DatasetException($"{root}: no labelled images found");
         return new LabelledDataset("voc", images, skipped);
     }
 
-    public static IReadOnlyList<LabelledBox> ReadVocAnnotation(string xmlPath)
+    /// <summary>The boxes of a VOC annotation (objects without a box left out).</summary>
+    public static IReadOnlyList<LabelledBox> ReadVocAnnotation(string xmlPath) => ReadVocImage(xmlPath).Boxes;
+
+    /// <summary>
+    /// A VOC annotation as one labelled part: its boxes, the part's class (the first object's, boxed or not; "ok"
+    /// without objects) and whether every object has a box. An &lt;object&gt; with a &lt;name&gt; and no
+    /// &lt;bndbox&gt; is an image-level label: a defective part whose defect nobody boxed. It counts for the
+    /// part figures, never for the box figures (its defect would show as a false box). tools/train reads the same.
+    /// </summary>
+    public static (IReadOnlyList<LabelledBox> Boxes, string PartClass, bool HasBoxes) ReadVocImage(string xmlPath)
     {
         if (!File.Exists(xmlPath)) throw new DatasetException($"{xmlPath}: annotation file not found");
         XDocument doc;
@@ -102,10 +110,19 @@ public sealed class LabelledDataset
             throw new DatasetException($"{xmlPath}: not valid XML ({e.Message})");
         }
         var boxes = new List<LabelledBox>();
+        string? firstClass = null;
+        bool allBoxed = true;
         foreach (var obj in doc.Root?.Elements("object") ?? [])
         {
             string name = obj.Element("name")?.Value.Trim() ?? throw new DatasetException($"{xmlPath}: object without <name>");
-            var bb = obj.Element("bndbox") ?? throw new DatasetException($"{xmlPath}: object '{name}' without <bndbox>");
+            if (name.Length == 0) throw new DatasetException($"{xmlPath}: object with an empty <name>");
+            firstClass ??= name;
+            var bb = obj.Element("bndbox");
+            if (bb is null)
+            {
+                allBoxed = false;
+                continue;
+            }
             float Coord(string key) =>
                 float.TryParse(bb.Element(key)?.Value, NumberStyles.Float, CultureInfo.InvariantCulture, out float v)
                     ? v
@@ -114,7 +131,8 @@ public sealed class LabelledDataset
             if (box.Width <= 0 || box.Height <= 0) throw new DatasetException($"{xmlPath}: object '{name}' has an empty box");
             boxes.Add(new LabelledBox(box, name));
         }
-        return boxes;
+        string partClass = firstClass is null || LabelledImage.IsOkClass(firstClass) ? LabelledImage.OkClass : firstClass;
+        return (boxes, partClass, allBoxed);
     }
 
     /// <summary>Folder per class: root/&lt;class&gt;/*.jpg; a folder named "ok" or "good" holds parts without defects.</summary>

@@ -52,8 +52,7 @@ public static class ReplayLabels
         {
             string xml = Path.Combine(folder, Path.GetFileNameWithoutExtension(image) + ".xml");
             if (!File.Exists(xml)) continue;
-            var boxes = LabelledDataset.ReadVocAnnotation(xml);
-            result[Path.GetFileName(image)] = new PartLabel(boxes.Count == 0 ? LabelledImage.OkClass : LabelledDataset.PartClassOf(boxes));
+            result[Path.GetFileName(image)] = new PartLabel(LabelledDataset.ReadVocImage(xml).PartClass);
         }
         return result;
     }

@@ -164,7 +164,7 @@ public sealed class PackageInspector : IInspector
         input.SetShape(_shape);
         for (int i = 0; i < n; i++)
         {
-            var (x, y, w, h) = i < detections.Length ? CropRect(detections[i].Box, spec.CropMargin) : (0, 0, image.Width, image.Height);
+            var (x, y, w, h) = i < detections.Length ? CropRect(detections[i].Box, spec.EffectiveCropMargin) : (0, 0, image.Width, image.Height);
             _ops.CropResizeArea(image, x, y, w, h, iw, ih, patch);
             packer.Pack(patch, iw, ih, input.Span, i);
         }

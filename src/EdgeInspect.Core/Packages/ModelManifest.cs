@@ -113,6 +113,13 @@ public sealed class InputSpec
     /// <summary>value = (pixel - mean) * scale.</summary>
     public float[] Mean { get; set; } = [127.5f, 127.5f, 127.5f];
     public float Scale { get; set; } = 0.0078125f;
+    /// <summary>
+    /// Context around a box before it is cropped for this network, as a fraction of the box's side on each side
+    /// (0.25: a crop 1.5 times the box). For networks that judge a box by its surroundings (O-Net on a pretrained
+    /// trunk, the region classifier); the first stage sees the pyramid, not crops, and must leave it 0. The trainer
+    /// cuts its crops the same way (tools/train/eitrain/data.py).
+    /// </summary>
+    public float CropMargin { get; set; }
 }
 
 public enum NmsMode
@@ -139,8 +146,16 @@ public sealed class ClassifierSpec
     public bool OutputIsLogits { get; set; }
     /// <summary>Class names in output order.</summary>
     public List<string> Classes { get; set; } = [];
-    /// <summary>Extra context around each region before cropping, as a fraction of its side.</summary>
+    /// <summary>
+    /// Extra context around each region before cropping, as a fraction of its side: the same as
+    /// <see cref="InputSpec.CropMargin"/> of <see cref="Input"/>, kept for manifests written before it; a manifest
+    /// sets one of them (<see cref="EffectiveCropMargin"/>).
+    /// </summary>
     public float CropMargin { get; set; }
+
+    /// <summary>The margin the region crops are cut with: input.cropMargin, else cropMargin.</summary>
+    [JsonIgnore]
+    public float EffectiveCropMargin => Input.CropMargin != 0 ? Input.CropMargin : CropMargin;
     /// <summary>
     /// Also classify the whole frame (resized to the input, like any crop): its class joins the decision as a
     /// whole-frame region, weighed by <see cref="WholeImageWeight"/>. For surfaces whose defects are textures over

@@ -67,6 +67,7 @@ public static class ModelPackageValidator
                 if (string.IsNullOrWhiteSpace(s.Name)) Fail($"{f}.name", "missing");
                 CheckFile(packageDir, s.File, s.Sha256, $"{f}.file", verifyHashes, Fail);
                 CheckInput(s.Input, $"{f}.input", fixedSize: i > 0, Fail);
+                if (i == 0 && s.Input.CropMargin != 0) Fail($"{f}.input.cropMargin", "the first stage scans the pyramid, it is given no crops: must be 0");
                 if (string.IsNullOrWhiteSpace(s.Outputs.Boxes)) Fail($"{f}.outputs.boxes", "missing");
                 if (string.IsNullOrWhiteSpace(s.Outputs.Scores)) Fail($"{f}.outputs.scores", "missing");
                 if (s.Threshold is < 0 or > 1) Fail($"{f}.threshold", $"must be in [0, 1], got {s.Threshold}");
@@ -85,6 +86,8 @@ public static class ModelPackageValidator
             if (c.Classes.Distinct(StringComparer.Ordinal).Count() != c.Classes.Count) Fail("classifier.classes", "names must be unique");
             if (c.Classes.Any(string.IsNullOrWhiteSpace)) Fail("classifier.classes", "a class name is empty");
             if (c.CropMargin is < 0 or > 2) Fail("classifier.cropMargin", $"must be in [0, 2], got {c.CropMargin}");
+            if (c.CropMargin != 0 && c.Input.CropMargin != 0 && c.CropMargin != c.Input.CropMargin)
+                Fail("classifier.cropMargin", $"{c.CropMargin} and classifier.input.cropMargin {c.Input.CropMargin} disagree: set one of them");
             if (c.WholeImage && !(c.WholeImageWeight > 0)) Fail("classifier.wholeImageWeight", $"must be > 0 with classifier.wholeImage, got {c.WholeImageWeight}");
             classes = c.Classes;
         }
@@ -149,6 +152,7 @@ public static class ModelPackageValidator
         int channels = input.Channels == "GRAY" ? 1 : 3;
         if (input.Mean.Length != channels && input.Mean.Length != 1) fail($"{field}.mean", $"needs {channels} values (or 1), got {input.Mean.Length}");
         if (!(input.Scale > 0) || float.IsInfinity(input.Scale)) fail($"{field}.scale", $"must be > 0, got {input.Scale}");
+        if (input.CropMargin is < 0 or > 2 || float.IsNaN(input.CropMargin)) fail($"{field}.cropMargin", $"must be in [0, 2], got {input.CropMargin}");
     }
 
     private static void CheckNms(NmsSpec nms, string field, Action<string, string> fail)

@@ -153,6 +153,27 @@ public sealed class CascadeMathTests
     }
 
     [Fact]
+    public void CropOf_WithMargin_GrowsEverySideByMarginTimesSideRoundedHalfToEven()
+    {
+        // [5, 7, 14, 21]: 10 x 15 pixels. Margin 0.25: 2.5 -> 2 across (half to even), 3.75 -> 4 down.
+        var w = CascadeMath.CropOf(Box(5, 7, 14, 21, 1), 100, 100, 0.25);
+
+        Assert.Equal((2, 2, 14, 23), (w.X, w.Y, w.Width, w.Height));
+        Assert.Equal((0, 0), (w.PatchX, w.PatchY));
+    }
+
+    [Fact]
+    public void CropOf_WithMarginOverBorder_PadsTheContextOutsideTheImage()
+    {
+        // [1, 1, 20, 20] with margin 0.5: 10 pixels of context on each side, 10 of them left of and above the image.
+        var w = CascadeMath.CropOf(Box(1, 1, 20, 20, 1), 100, 100, 0.5);
+
+        Assert.Equal((-10, -10, 40, 40), (w.X, w.Y, w.Width, w.Height));
+        Assert.Equal((10, 10), (w.PatchX, w.PatchY));
+        Assert.Equal((30, 30), (w.CopyWidth, w.CopyHeight));
+    }
+
+    [Fact]
     public void CropOf_BoxOverBottomRightBorder_CopiesOnlyInsideLikePadEdxEdy()
     {
         // ex = 55 > w = 50: edx = -ex + w + tmpw = -55 + 50 + 11 = 6 -> 6 columns copied.

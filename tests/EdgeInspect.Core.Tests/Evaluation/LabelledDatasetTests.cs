@@ -51,6 +51,21 @@ public sealed class LabelledDatasetTests : IDisposable
     }
 
     [Fact]
+    public void Open_VocObjectWithoutBox_IsAnImageLevelLabelOutsideTheBoxFigures()
+    {
+        // A defective part whose defect nobody boxed, a good part (no objects), a boxed one.
+        WriteVoc("crazing_1", "<annotation><object><name>crazing</name></object></annotation>");
+        WriteVoc("good_1", "<annotation><filename>good_1.jpg</filename></annotation>");
+        WriteVoc("patches_2", $"<annotation>{Obj("patches", 10, 10, 100, 100)}</annotation>");
+
+        var images = LabelledDataset.Open(_root).Images.ToDictionary(i => Path.GetFileNameWithoutExtension(i.ImagePath));
+
+        Assert.Equal(("crazing", true, false, 0), (images["crazing_1"].PartClass, images["crazing_1"].IsNg, images["crazing_1"].HasBoxes, images["crazing_1"].Boxes.Count));
+        Assert.Equal(("ok", false, true), (images["good_1"].PartClass, images["good_1"].IsNg, images["good_1"].HasBoxes));
+        Assert.Equal(("patches", true, 1), (images["patches_2"].PartClass, images["patches_2"].HasBoxes, images["patches_2"].Boxes.Count));
+    }
+
+    [Fact]
     public void Open_VocBoxWithoutCoordinate_ThrowsNamingFileAndField()
     {
         WriteVoc("bad", "<annotation><object><name>x</name><bndbox><xmin>1</xmin></bndbox></object></annotation>");

@@ -52,4 +52,14 @@ public sealed class ReplayLabelsTests : IDisposable
         Assert.Equal(Verdict.Ok, labels["p2.jpg"].Verdict);
         Assert.False(labels.ContainsKey("p3.jpg"));
     }
+
+    [Fact]
+    public void Load_VocObjectWithoutBox_NamesThePartItLabels()
+    {
+        File.WriteAllText(Path.Combine(_dir, "p1.xml"), "<annotation><object><name>crazing</name></object></annotation>");
+
+        var labels = ReplayLabels.Load(_dir, ["/img/p1.jpg"]);
+
+        Assert.Equal(("crazing", Verdict.Ng), (labels["p1.jpg"].PartClass, labels["p1.jpg"].Verdict));
+    }
 }

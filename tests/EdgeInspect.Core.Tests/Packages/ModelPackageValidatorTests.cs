@@ -84,6 +84,54 @@ public sealed class ModelPackageValidatorTests : IDisposable
         Assert.Contains("classifier.wholeImageWeight", e.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void ReadAndValidate_StageCropMargin_Read()
+    {
+        Manifest["detector"]!["stages"]![1]!["input"]!["cropMargin"] = 0.25;
+        Manifest["classifier"]!["input"]!["cropMargin"] = 0.3;
+        File.WriteAllText(Path.Combine(_dir, "manifest.json"), Manifest.ToJsonString());
+
+        var m = ModelPackageValidator.ReadAndValidate(_dir);
+
+        Assert.Equal(0.25f, m.Detector!.Stages[1].Input.CropMargin);
+        Assert.Equal(0.3f, m.Classifier!.EffectiveCropMargin);
+    }
+
+    [Fact]
+    public void ReadAndValidate_CropMarginOnFirstStage_RefusedSayingItSeesNoCrops()
+    {
+        Manifest["detector"]!["stages"]![0]!["input"]!["cropMargin"] = 0.25;
+
+        var e = Refused();
+
+        Assert.Contains("detector.stages[0].input.cropMargin", e.Message, StringComparison.Ordinal);
+        Assert.Contains("no crops", e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(-0.1)]
+    [InlineData(3.0)]
+    public void ReadAndValidate_CropMarginOutOfRange_RefusedNamingField(double margin)
+    {
+        Manifest["detector"]!["stages"]![1]!["input"]!["cropMargin"] = margin;
+
+        var e = Refused();
+
+        Assert.Contains("detector.stages[1].input.cropMargin", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ReadAndValidate_ClassifierMarginsDisagree_RefusedNamingBoth()
+    {
+        Manifest["classifier"]!["cropMargin"] = 0.1;
+        Manifest["classifier"]!["input"]!["cropMargin"] = 0.25;
+
+        var e = Refused();
+
+        Assert.Contains("classifier.cropMargin", e.Message, StringComparison.Ordinal);
+        Assert.Contains("classifier.input.cropMargin", e.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(0f)]
     [InlineData(-2f)]

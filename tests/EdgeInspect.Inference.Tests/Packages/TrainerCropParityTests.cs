@@ -39,7 +39,21 @@ public sealed class TrainerCropParityTests : IDisposable
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     [TrainingToolchainFact]
-    public void TrainerCrops_EqualDeviceCrops_ForCascadeStagesAndClassifier()
+    public void TrainerCrops_EqualDeviceCrops_ForCascadeStagesAndClassifier() => AssertTrainerCropsEqualDeviceCrops(0f);
+
+    /// <summary>
+    /// input.cropMargin: O-Net on a pretrained trunk and the classifier see each box with context around it. 0.25
+    /// is exact in float; 0.3 is not (0.30000001192 as the manifest's float), so the device must take the decimal the
+    /// manifest wrote, as the trainer's double does, or a margin of a half pixel rounds the other way.
+    /// </summary>
+    [TrainingToolchainFact]
+    public void TrainerCrops_WithCropMargin_EqualDeviceCrops()
+    {
+        AssertTrainerCropsEqualDeviceCrops(0.25f);
+        AssertTrainerCropsEqualDeviceCrops(0.3f);
+    }
+
+    private void AssertTrainerCropsEqualDeviceCrops(float margin)
     {
         string image = Path.Combine(_dir, "probe.png");
         using (var mat = new Mat(100, 100, MatType.CV_8UC3))
@@ -52,7 +66,7 @@ public sealed class TrainerCropParityTests : IDisposable
             Cv2.ImWrite(image, mat);
         }
         const int size = 24;
-        float[] python = RunTrainer(image, size);
+        float[] python = RunTrainer(image, size, margin);
         int crop = size * size * 3;
         Assert.Equal(Boxes.Length * 2 * crop, python.Length);
 
@@ -62,13 +76,13 @@ public sealed class TrainerCropParityTests : IDisposable
         for (int k = 0; k < Boxes.Length; k++)
         {
             var b = Boxes[k];
-            var window = CascadeMath.CropOf(new Candidate(b[0], b[1], b[2], b[3], 1), img.Width, img.Height);
+            var window = CascadeMath.CropOf(new Candidate(b[0], b[1], b[2], b[3], 1), img.Width, img.Height, CascadeMath.AsDecimalDouble(margin));
             ops.CropResizeArea(img, window.X, window.Y, window.Width, window.Height, size, size, device);
-            AssertSame(python.AsSpan(k * crop, crop), device, size, $"stage crop of box {k} ({string.Join(", ", b)})");
+            AssertSame(python.AsSpan(k * crop, crop), device, size, $"stage crop (margin {margin}) of box {k} ({string.Join(", ", b)})");
 
-            var (x, y, w, h) = PackageInspector.CropRect(new BoxF((float)b[0], (float)b[1], (float)b[2], (float)b[3]), 0f);
+            var (x, y, w, h) = PackageInspector.CropRect(new BoxF((float)b[0], (float)b[1], (float)b[2], (float)b[3]), margin);
             ops.CropResizeArea(img, x, y, w, h, size, size, device);
-            AssertSame(python.AsSpan((Boxes.Length + k) * crop, crop), device, size, $"region crop of box {k} ({string.Join(", ", b)})");
+            AssertSame(python.AsSpan((Boxes.Length + k) * crop, crop), device, size, $"region crop (margin {margin}) of box {k} ({string.Join(", ", b)})");
         }
     }
 
@@ -86,7 +100,7 @@ public sealed class TrainerCropParityTests : IDisposable
         }
     }
 
-    private float[] RunTrainer(string image, int size)
+    private float[] RunTrainer(string image, int size, float margin)
     {
         string output = Path.Combine(_dir, "crops.f32");
         string boxes = string.Join(";", Boxes.Select(b => string.Join(",", b.Select(v => v.ToString("R", CultureInfo.InvariantCulture)))));
@@ -98,11 +112,13 @@ public sealed class TrainerCropParityTests : IDisposable
             img = data.load_rgb(sys.argv[2])
             size = int(sys.argv[3])
             boxes = [np.array([float(v) for v in b.split(",")]) for b in sys.argv[4].split(";")]
-            crops = [data.stage_crop(img, b, size) for b in boxes] + [data.region_crop(img, b, size) for b in boxes]
+            margin = float(sys.argv[6])
+            crops = [data.stage_crop(img, b, size, margin) for b in boxes] + [data.region_crop(img, b, size, margin) for b in boxes]
             np.stack(crops).astype(np.float32).tofile(sys.argv[5])
             """;
         var psi = new ProcessStartInfo(TrainingPython.Path,
-            ["-c", script, Path.Combine(RepoPaths.Root, "tools", "train"), image, size.ToString(CultureInfo.InvariantCulture), boxes, output])
+            ["-c", script, Path.Combine(RepoPaths.Root, "tools", "train"), image, size.ToString(CultureInfo.InvariantCulture), boxes, output,
+                margin.ToString("R", CultureInfo.InvariantCulture)])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

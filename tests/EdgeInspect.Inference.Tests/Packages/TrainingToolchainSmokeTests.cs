@@ -22,7 +22,9 @@ public sealed class TrainingToolchainSmokeTests : IDisposable
 
     public void Dispose() => Directory.Delete(_out, recursive: true);
 
-    private static (int Code, string Stdout, string Stderr) TrainPy(params string[] args)
+    private static (int Code, string Stdout, string Stderr) TrainPy(params string[] args) => TrainPy(120, args);
+
+    private static (int Code, string Stdout, string Stderr) TrainPy(int timeoutSeconds, params string[] args)
     {
         var psi = new ProcessStartInfo(TrainingToolchainFactAttribute.Python,
             [Path.Combine(RepoPaths.Root, "tools", "train", "train.py"), .. args])
@@ -33,7 +35,7 @@ public sealed class TrainingToolchainSmokeTests : IDisposable
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         string stderr = p.StandardError.ReadToEnd();
-        Assert.True(p.WaitForExit(120_000), $"train.py {string.Join(' ', args)} did not finish in 120 s");
+        Assert.True(p.WaitForExit(timeoutSeconds * 1000), $"train.py {string.Join(' ', args)} did not finish in {timeoutSeconds} s");
         return (p.ExitCode, stdout.Result, stderr);
     }
 
@@ -81,5 +83,56 @@ public sealed class TrainingToolchainSmokeTests : IDisposable
         (code, _, stderr) = TrainPy("--smoke", "--out", Path.Combine(_out, "refused"), "--epochs", "0", "1", "1", "1");
         Assert.Equal(2, code);
         Assert.Contains("--start-from", stderr, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// The pretrained path on a handful of images: O-Net and the classifier on the ResNet-18 trunk (64 x 64 crops with
+    /// a 0.25 margin, in the manifest's input specs), a whole-frame classifier with an "ok" class learned from good
+    /// parts (never an NG class), an image without boxes labelled at image level. The device then runs the package:
+    /// `model check` opens it (network input shapes against the manifest) and reproduces its golden images, and
+    /// `eval` reads the very dataset train.py read and counts its good parts and its box-less defective part.
+    /// </summary>
+    [PretrainedTrunkFact]
+    public void TrainPy_PretrainedSmokeRun_WritesPackageTheDeviceRunsWithOkClassAndCropMargin()
+    {
+        string package = Path.Combine(_out, "pretrained"), data = Path.Combine(_out, "data");
+        var (code, stdout, stderr) = TrainPy(600, "--smoke", "--pretrained", "--whole-image", "--out", package,
+            "--name", "smoke-pretrained", "--smoke-data", data);
+        Assert.True(code == 0, $"train.py --smoke --pretrained exited {code}: {stderr}\n{stdout}");
+        Assert.Contains("ResNet-18 trunk: 22 convolutions", stdout, StringComparison.Ordinal);
+        Assert.Contains("1 defective train images without boxes", stdout, StringComparison.Ordinal);
+        Assert.Contains("model selection on val images: 3/3", stdout, StringComparison.Ordinal); // progress of a long step
+
+        var manifest = ModelPackageValidator.ReadAndValidate(package);
+        var onet = manifest.Detector!.Stages[2];
+        Assert.Equal((64, 64, 0.25f), (onet.Input.Width, onet.Input.Height, onet.Input.CropMargin));
+        Assert.Equal((64, 0.25f), (manifest.Classifier!.Input.Width, manifest.Classifier.EffectiveCropMargin));
+        Assert.Equal(["dent", "ok", "scratch"], manifest.Classifier.Classes);
+        Assert.Equal(["dent", "scratch"], manifest.Decision.NgClasses);
+        Assert.True(manifest.Classifier.WholeImage);
+        Assert.NotNull(manifest.Provenance!["pretrained"]);
+
+        var check = Cli.Run("model", "check", "--model", package);
+        Assert.True(check.ExitCode == 0, $"model check exited {check.ExitCode}: {check.Stdout} {check.Stderr}");
+
+        var eval = Cli.Run("eval", "--model", package, "--dataset", data, "--split", Path.Combine(data, "train.txt"), "--json");
+        Assert.True(eval.ExitCode == 0, $"eval exited {eval.ExitCode}: {eval.Stderr}");
+        var parts = System.Text.Json.Nodes.JsonNode.Parse(eval.Stdout)!["report"]!["parts"]!;
+        Assert.Equal(2, (int)parts["falseReject"]!["of"]!); // the two good train parts
+        Assert.Equal(7, (int)parts["escape"]!["of"]!);      // six boxed defective parts and the one labelled without a box
+    }
+
+    /// <summary>A run without --val-split would choose its operating point on the training images: refused, saying why.</summary>
+    [TrainingToolchainFact]
+    public void TrainPy_WithoutValSplit_RefusedNamingTheOption()
+    {
+        string data = Path.Combine(_out, "data");
+        Directory.CreateDirectory(Path.Combine(data, "ok"));
+
+        var (code, _, stderr) = TrainPy("--dataset", data, "--out", Path.Combine(_out, "refused"));
+
+        Assert.Equal(2, code);
+        Assert.Contains("--val-split is missing", stderr, StringComparison.Ordinal);
+        Assert.Contains("training images", stderr, StringComparison.Ordinal);
     }
 }

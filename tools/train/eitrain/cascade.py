@@ -108,14 +108,15 @@ def stage1(pnet, img, cfg):
 
 
 @torch.no_grad()
-def scores(net, img, boxes, size):
-    """A refinement net on the device's crops of boxes: (face / defect probability, box offsets) per box."""
-    crops = np.stack([stage_crop(img, b[:4], size) for b in boxes])
+def scores(net, img, boxes, size, margin=0.0):
+    """A refinement net on the device's crops of boxes (with the stage's input.cropMargin): (face / defect
+    probability, box offsets) per box."""
+    crops = np.stack([stage_crop(img, b[:4], size, margin) for b in boxes])
     c, r = net(normalise(crops))
     return F.softmax(c, 1)[:, 1].numpy(), r.numpy()
 
 
-def finish(boxes, prob, reg, thr, nms_iou, nms_mode, nms_after, size, cfg):
+def finish(boxes, prob, reg, thr, nms_iou, nms_mode, nms_after, last, cfg):
     """A refinement stage's box arithmetic, as the C# CascadeDetector: keep prob > thr, NMS before or after the
     regression, then, except after the last stage, square (with cfg square) and truncate the corners."""
     keep = prob > thr
@@ -127,18 +128,23 @@ def finish(boxes, prob, reg, thr, nms_iou, nms_mode, nms_after, size, cfg):
     b[:, :4] = regress(b[:, :4], r, inclusive=True)
     if nms_after:
         b = b[nms(b, nms_iou, nms_mode)]
-    if size != 48:  # the last stage's boxes keep their fractions, as the reference's and the device's
+    if not last:  # the last stage's boxes keep their fractions, as the reference's and the device's
         if cfg["square"]:
             b = rerec(b)
         b[:, :4] = np.fix(b[:, :4])
     return b
 
 
-def refine(net, img, boxes, size, thr, nms_iou, nms_mode, nms_after, cfg):
+def refine(net, img, boxes, size, thr, nms_iou, nms_mode, nms_after, cfg, last=False, margin=0.0):
     if len(boxes) == 0:
         return boxes
-    prob, reg = scores(net, img, boxes, size)
-    return finish(boxes, prob, reg, thr, nms_iou, nms_mode, nms_after, size, cfg)
+    prob, reg = scores(net, img, boxes, size, margin)
+    return finish(boxes, prob, reg, thr, nms_iou, nms_mode, nms_after, last, cfg)
+
+
+def onet_input(cfg):
+    """The last stage's (crop side, crop margin): cfg["onetSize"] and cfg["onetMargin"], else MTCNN's 48 and none."""
+    return cfg.get("onetSize", 48), cfg.get("onetMargin", 0.0)
 
 
 def config_from_manifest(detector):
@@ -148,7 +154,8 @@ def config_from_manifest(detector):
                         "maxScales": pyr.get("maxScales", 0), "aspects": pyr.get("aspects", [1.0])},
             "thresholds": [st["threshold"] for st in stages], "crossNms": detector["crossScaleNms"]["iou"],
             "square": stages[0].get("square", False),
-            "onetNms": (stages[2]["nms"]["iou"], stages[2]["nms"]["mode"].lower())}
+            "onetNms": (stages[2]["nms"]["iou"], stages[2]["nms"]["mode"].lower()),
+            "onetSize": stages[2]["input"]["width"], "onetMargin": stages[2]["input"].get("cropMargin", 0.0)}
 
 
 def final_nms(cfg):
@@ -164,5 +171,6 @@ def detect(nets, img, cfg, upto=3, first=None):
         b = refine(nets[1], img, b, 24, cfg["thresholds"][1], 0.7, "union", False, cfg)
     if upto >= 3 and len(nets) > 2:
         iou_, mode = final_nms(cfg)
-        b = refine(nets[2], img, b, 48, cfg["thresholds"][2], iou_, mode, True, cfg)
+        size, margin = onet_input(cfg)
+        b = refine(nets[2], img, b, size, cfg["thresholds"][2], iou_, mode, True, cfg, last=True, margin=margin)
     return b

@@ -11,17 +11,90 @@ import cv2
 import numpy as np
 
 NEG, POS, PART = 0, 1, -1
+OK = "ok"
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+def is_ok_class(name):
+    """Class names that mean "no defect" (a folder named ok or good): the same rule as the C# LabelledImage."""
+    return name.lower() in ("ok", "good")
+
+
+class Item(tuple):
+    """One labelled image: (image path, boxes float32 [K,4] x1,y1,x2,y2, box class names [K]), with .label the
+    part's class (the first object's, boxed or not; the folder's in a folder-per-class layout; "ok" for a part
+    without defects) and .has_boxes (every object has a box; False for folder-per-class images and image-level
+    labels). The C# LabelledDataset reads the same layouts to the same labels."""
+
+    def __new__(cls, path, boxes, names, label, has_boxes):
+        t = super().__new__(cls, (path, boxes, names))
+        t.label, t.has_boxes = label, has_boxes
+        return t
+
+    @property
+    def box_known(self):
+        """Whether the detector may learn from this image: every defect boxed, or a part known to be good (no
+        defect anywhere, so every window is a negative)."""
+        return self.has_boxes or self.label == OK
+
+
+def read_split(split):
+    with open(split) as f:
+        return [l.strip() for l in f if l.strip() and not l.strip().startswith("#")]
+
+
+def read_dataset(root, split=None):
+    """Pascal VOC when root has images/ and annotations/, else one folder per class (root/<class>/*.png, "ok" or
+    "good" for parts without defects): the layouts `edgeinspect eval` reads (C# LabelledDataset.Open)."""
+    if not os.path.isdir(root):
+        raise SystemExit(f"{root}: dataset folder not found")
+    if split and not os.path.exists(split):
+        raise SystemExit(f"{split}: split file not found")
+    if os.path.isdir(os.path.join(root, "images")) and os.path.isdir(os.path.join(root, "annotations")):
+        return read_voc(root, split)
+    return read_folders(root, split)
+
+
+def read_folders(root, split=None):
+    """Folder per class; a split file's lines are matched by file name, as the C# reader does."""
+    allowed = {os.path.basename(n) for n in read_split(split)} if split else None
+    items = []
+    for cls in sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d))):
+        label = OK if is_ok_class(cls) else cls
+        for f in sorted(os.listdir(os.path.join(root, cls))):
+            if os.path.splitext(f)[1].lower() not in IMAGE_EXTENSIONS or (allowed is not None and f not in allowed):
+                continue
+            items.append(Item(os.path.join(root, cls, f), np.zeros((0, 4), np.float32), [], label, False))
+    if not items:
+        raise SystemExit(f"{root}: neither images/ + annotations/ (Pascal VOC) nor class folders with images")
+    return items
+
+
+def read_voc_annotation(path):
+    """(boxes [K,4], box names [K], part class, every object boxed) of a VOC annotation. An <object> with a <name> and
+    no <bndbox> is an image-level label: a defective part whose defect nobody boxed (C# LabelledDataset.ReadVocImage)."""
+    tree = ET.parse(path)
+    boxes, classes, first, all_boxed = [], [], None, True
+    for obj in tree.findall("object"):
+        name = obj.find("name").text.strip()
+        first = first or name
+        bb = obj.find("bndbox")
+        if bb is None:
+            all_boxed = False
+            continue
+        boxes.append([float(bb.find(k).text) for k in ("xmin", "ymin", "xmax", "ymax")])
+        classes.append(name)
+    label = OK if first is None or is_ok_class(first) else first
+    return np.array(boxes, np.float32).reshape(-1, 4), classes, label, all_boxed
 
 
 def read_voc(root, split=None):
-    """Pascal VOC folder: images/, annotations/*.xml, optional split file (one image name a line).
-    Returns a list of (image_path, boxes float32 [K,4] x1,y1,x2,y2, class names [K])."""
+    """Pascal VOC folder: images/, annotations/*.xml, optional split file (one image name a line). Returns Items."""
     img_dir, ann_dir = os.path.join(root, "images"), os.path.join(root, "annotations")
     if split:
-        with open(split) as f:
-            names = [l.strip() for l in f if l.strip()]
+        names = read_split(split)
     else:
-        names = sorted(os.listdir(img_dir))
+        names = sorted(f for f in os.listdir(img_dir) if os.path.splitext(f)[1].lower() in IMAGE_EXTENSIONS)
     items = []
     missing = 0
     for name in names:
@@ -34,14 +107,8 @@ def read_voc(root, split=None):
             # The NEU-DET split files also list the images held out for independent evaluation.
             missing += 1
             continue
-        tree = ET.parse(os.path.join(ann_dir, stem + ".xml"))
-        boxes, classes = [], []
-        for obj in tree.findall("object"):
-            bb = obj.find("bndbox")
-            boxes.append([float(bb.find(k).text) for k in ("xmin", "ymin", "xmax", "ymax")])
-            classes.append(obj.find("name").text.strip())
-        items.append((os.path.join(img_dir, os.path.basename(img)),
-                      np.array(boxes, np.float32).reshape(-1, 4), classes))
+        boxes, classes, label, all_boxed = read_voc_annotation(os.path.join(ann_dir, stem + ".xml"))
+        items.append(Item(os.path.join(img_dir, os.path.basename(img)), boxes, classes, label, all_boxed))
     if missing:
         print(f"{split}: {missing} listed images are not in {img_dir}; skipped", flush=True)
     return items
@@ -126,18 +193,28 @@ def crop_area(img, x, y, w, h, size):
     return cv2.resize(out, (size, size), interpolation=cv2.INTER_AREA)
 
 
-def stage_crop(img, box, size):
+def stage_crop(img, box, size, margin=0.0):
     """How the cascade crops a candidate for R-Net and O-Net (C# CascadeMath.CropOf, the reference MTCNN's pad()):
     corners truncated toward zero, then pixels x1..x2 inclusive counted from 1 (0-based x1 - 1 .. x2 - 1), the
-    convention of Pascal VOC boxes too. Training crops made this way are exactly what the device feeds the nets."""
+    convention of Pascal VOC boxes too. Training crops made this way are exactly what the device feeds the nets.
+    margin (the stage's input.cropMargin): the window grown on each side by margin x its width / height, rounded
+    half to even (Python's round and C#'s Math.Round agree), so the net also sees the box's surroundings."""
     x1, y1, x2, y2 = (int(v) for v in box[:4])  # int() truncates toward zero, as C#'s (int) cast
-    return crop_area(img, x1 - 1, y1 - 1, x2 - x1 + 1, y2 - y1 + 1, size)
+    w, h = x2 - x1 + 1, y2 - y1 + 1
+    mx = int(round(w * margin)) if margin > 0 and w > 0 else 0
+    my = int(round(h * margin)) if margin > 0 and h > 0 else 0
+    return crop_area(img, x1 - 1 - mx, y1 - 1 - my, w + 2 * mx, h + 2 * my, size)
 
 
-def region_crop(img, box, size):
-    """How the device crops a region for the classifier (PackageInspector.CropRect with cropMargin 0): corners
-    rounded half to even (Python's round and .NET's MathF.Round agree), width x2 - x1, at least 1."""
-    x1, y1, x2, y2 = (int(round(float(v))) for v in box[:4])
+def region_crop(img, box, size, margin=0.0):
+    """How the device crops a region for the classifier (PackageInspector.CropRect): the box grown by margin x its
+    side on each side, corners rounded half to even (Python's round and .NET's MathF.Round agree), width x2 - x1, at
+    least 1. In float32, as the device's BoxF, so a corner on a half rounds the same way on both sides."""
+    f = np.float32
+    x1, y1, x2, y2 = (f(v) for v in box[:4])
+    m = f(margin)
+    mx, my = f((x2 - x1) * m), f((y2 - y1) * m)
+    x1, y1, x2, y2 = (int(round(float(v))) for v in (f(x1 - mx), f(y1 - my), f(x2 + mx), f(y2 + my)))
     return crop_area(img, x1, y1, max(1, x2 - x1), max(1, y2 - y1), size)
 
 
@@ -156,11 +233,11 @@ class CropSet:
     """Training crops with labels and regression targets. refine=True: R-Net / O-Net crops, cut exactly as the
     device's cascade cuts them (stage_crop, float) with inclusive-width targets; otherwise P-Net crops."""
 
-    def __init__(self, size, refine=False):
-        self.size, self.refine, self.x, self.y, self.r = size, refine, [], [], []
+    def __init__(self, size, refine=False, margin=0.0):
+        self.size, self.refine, self.margin, self.x, self.y, self.r = size, refine, margin, [], [], []
 
     def add(self, img, window, label, gt=None):
-        self.x.append(stage_crop(img, window, self.size) if self.refine else crop_resize(img, window, self.size))
+        self.x.append(stage_crop(img, window, self.size, self.margin) if self.refine else crop_resize(img, window, self.size))
         self.y.append(label)
         self.r.append(reg_target(window, gt, self.refine) if gt is not None else np.zeros(4, np.float32))
 
@@ -194,14 +271,16 @@ def label_window(window, gts, square_gt, aspect=1.0, bands=MTCNN_BANDS):
     return None, None
 
 
-def pnet_crops(items, rng, neg_per_image=40, pos_tries=30, min_size=12, aspects=(1.0,)):
+def pnet_crops(items, rng, neg_per_image=40, pos_tries=30, min_size=12, aspects=(1.0,), progress=None):
     """Random windows at every scale from min_size to the image side (multi-scale positives, part and
     negative crops, MTCNN section 2.3), of the pyramid's aspects (width / height; 1 = the square
     windows of MTCNN): a window of aspect a is what a 12 x 12 cell covers on the level scaled by
     s / sqrt(a) across and s * sqrt(a) down, so it is cropped and squashed to 12 x 12 the same way."""
     cs = CropSet(12)
     aspects = [float(a) for a in aspects]
-    for path, gts, _ in items:
+    for i, (path, gts, _) in enumerate(items):
+        if progress:
+            progress(i + 1)
         img = load_rgb(path)
         H, W = img.shape[:2]
         n = 0
@@ -234,14 +313,17 @@ def pnet_crops(items, rng, neg_per_image=40, pos_tries=30, min_size=12, aspects=
     return cs.arrays()
 
 
-def refine_crops(items, size, rng, detections=None, neg_per_image=12, pos_tries=12, bands=MTCNN_BANDS):
+def refine_crops(items, size, rng, detections=None, neg_per_image=12, pos_tries=12, bands=MTCNN_BANDS, margin=0.0,
+                 progress=None):
     """R-Net / O-Net crops: jittered (non-square) ground truth boxes, random negatives, and, when
     given, the previous stages' detections on the training images (the paper's bootstrapping:
     the next net learns on what the earlier nets let through). bands: the IoU bands of label_window;
     the last stage's score is what a detection is kept by, so bands that put its "positive" at the
     evaluation's IoU (0.5) teach it the distinction the metric draws (train.py --onet-bands)."""
-    cs = CropSet(size, refine=True)
+    cs = CropSet(size, refine=True, margin=margin)
     for i, (path, gts, _) in enumerate(items):
+        if progress:
+            progress(i + 1)
         img = load_rgb(path)
         H, W = img.shape[:2]
         n = 0
@@ -276,34 +358,55 @@ def refine_crops(items, size, rng, detections=None, neg_per_image=12, pos_tries=
 
 def whole_images(items, classes, size, flips=True):
     """The classifier's whole-frame samples (manifest classifier.wholeImage): each labelled image resized to the
-    classifier input, with its flips (surfaces have no preferred orientation). Images without a defect class
-    (OK parts) are left out unless the classes include "ok"."""
+    classifier input, with its flips (surfaces have no preferred orientation). The frame's class is the part's
+    (Item.label): "ok" for good parts, which is what lets a whole-frame classifier say OK; a class the classifier
+    does not have is left out."""
     xs, ys = [], []
-    for path, _, names in items:
-        name = names[0] if names else "ok"
+    for item in items:
+        path, name = item[0], item.label
         if name not in classes:
             continue
         img = load_rgb(path)
         c = region_crop(img, np.array([0, 0, img.shape[1], img.shape[0]], np.float64), size)
         for v in ([c, c[:, ::-1], c[::-1], c[::-1, ::-1]] if flips else [c]):
             xs.append(np.ascontiguousarray(v)); ys.append(classes.index(name))
+    if not xs:
+        return np.zeros((0, size, size, 3), np.float32), np.zeros(0, np.int64)
     return np.stack(xs), np.array(ys, np.int64)
 
 
-def class_crops(items, classes, size, rng, jitter=6):
+def class_crops(items, classes, size, rng, jitter=6, margin=0.0, ok_per_image=2, progress=None):
     """Classifier crops: each ground truth box, jittered (detected boxes are imprecise) and flipped
-    (steel and part surfaces have no preferred orientation)."""
+    (steel and part surfaces have no preferred orientation), cut with the classifier's margin. With "ok" among the
+    classes, random windows of good parts (ok_per_image each, sides 5 % to 40 % of the frame) teach it what a
+    spurious box on a good part looks like, so a region can be called OK."""
     xs, ys = [], []
-    for path, gts, names in items:
+    for n, item in enumerate(items):
+        if progress:
+            progress(n + 1)
+        path, gts, names = item
+        if OK in classes and item.label == OK:
+            img = load_rgb(path)
+            H, W = img.shape[:2]
+            for _ in range(ok_per_image):
+                w, h = (max(4.0, float(rng.uniform(0.05, 0.4)) * s) for s in (W, H))
+                x, y = float(rng.uniform(0, W - w)), float(rng.uniform(0, H - h))
+                xs.append(np.ascontiguousarray(region_crop(img, np.array([x, y, x + w, y + h]), size, margin)))
+                ys.append(classes.index(OK))
+            continue
+        if not len(gts):
+            continue
         img = load_rgb(path)
         for gt, name in zip(gts, names):
             w, h = gt[2] - gt[0], gt[3] - gt[1]
             for j in range(jitter):
                 d = np.zeros(4) if j == 0 else rng.uniform(-0.15, 0.15, 4) * np.array([w, h, w, h])
-                c = region_crop(img, gt + d, size)
+                c = region_crop(img, gt + d, size, margin)
                 if j % 3 == 1:
                     c = c[:, ::-1]
                 elif j % 3 == 2:
                     c = c[::-1]
                 xs.append(np.ascontiguousarray(c)); ys.append(classes.index(name))
+    if not xs:
+        return np.zeros((0, size, size, 3), np.float32), np.zeros(0, np.int64)
     return np.stack(xs), np.array(ys, np.int64)

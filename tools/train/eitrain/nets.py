@@ -110,3 +110,84 @@ class ExportClassifier(nn.Module):
 
     def forward(self, x):
         return F.softmax(self.net(to_nchw(x)), dim=1)
+
+
+class TrunkInput(nn.Module):
+    """The trainer's and the manifest's input convention ((x - 127.5) * 0.0078125, RGB) to the pretrained trunk's
+    (BGR, 0..255 minus its mean), as a fixed 1 x 1 convolution: exact (the trunk still pads with its own zeros) and
+    one Conv in the exported graph, so the manifest's InputSpec stays the one every other network uses."""
+
+    def __init__(self, mean_bgr, scale=0.0078125, mean=127.5):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 1)
+        w = torch.zeros(3, 3, 1, 1)
+        for c in range(3):
+            w[c, 2 - c] = 1.0 / scale  # output BGR channel c is input RGB channel 2 - c
+        self.conv.weight.data = w
+        self.conv.bias.data = mean - mean_bgr.detach().clone()
+        for p in self.conv.parameters():
+            p.requires_grad_(False)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+class Pretrained(nn.Module):
+    """Common ground of the networks on the ResNet-18 trunk (eitrain.resnet18): the trunk's batch norm keeps its
+    ImageNet statistics (batches of defect crops are too small and too alike to re-estimate them), its stem and
+    first stage stay frozen (generic edges and textures, the part that pays on a thousand images), and the rest
+    learns at a tenth of the head's rate."""
+
+    def __init__(self, trunk):
+        super().__init__()
+        self.input = TrunkInput(trunk.mean_bgr)
+        self.trunk = trunk
+        for p in list(trunk.stem.parameters()) + (list(trunk.layers[0].parameters()) if len(trunk.layers) else []):
+            p.requires_grad_(False)
+
+    def train(self, mode=True):
+        super().train(mode)
+        for m in self.trunk.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.eval()
+        return self
+
+    def features(self, x):
+        return self.trunk(self.input(x))
+
+    def param_groups(self, lr):
+        trunk = [p for p in self.trunk.parameters() if p.requires_grad]
+        head = [p for n, p in self.named_parameters() if p.requires_grad and not n.startswith(("trunk.", "input."))]
+        return [{"params": head, "lr": lr}] + ([{"params": trunk, "lr": lr * 0.1}] if trunk else [])
+
+
+class PretrainedONet(Pretrained):
+    """O-Net on the trunk: crops of size x size (with context, input.cropMargin), the trunk's feature map squeezed to
+    32 channels and kept spatial (box regression needs to know where the defect sits), then MTCNN's O-Net head."""
+
+    def __init__(self, trunk, size):
+        super().__init__(trunk)
+        side = -(-size // trunk.stride)
+        self.squeeze = nn.Sequential(nn.Conv2d(trunk.channels, 32, 1), nn.PReLU(32), nn.Flatten(),
+                                     nn.Linear(32 * side * side, 256), nn.Dropout(0.25), nn.PReLU(256))
+        self.cls = nn.Linear(256, 2)
+        self.box = nn.Linear(256, 4)
+
+    def forward(self, x):
+        f = self.squeeze(self.features(x))
+        return self.cls(f), self.box(f)
+
+
+class PretrainedClassifier(Pretrained):
+    """Region and whole-frame classifier on the trunk: average and max pooled features (a small defect on a large
+    crop shows in the max, a texture in the average), dropout, one linear layer."""
+
+    def __init__(self, trunk, classes):
+        super().__init__(trunk)
+        self.drop = nn.Dropout(0.2)
+        self.fc = nn.Linear(2 * trunk.channels, classes)
+
+    def forward(self, x):
+        f = self.features(x)
+        f = torch.cat([F.adaptive_avg_pool2d(f, 1), F.adaptive_max_pool2d(f, 1)], 1).flatten(1)
+        return self.fc(self.drop(f))
