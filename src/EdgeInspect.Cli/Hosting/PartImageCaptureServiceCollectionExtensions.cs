@@ -4,6 +4,7 @@ using EdgeInspect.Core.Storage;
 using EdgeInspect.Imaging.OpenCv;
 using EdgeInspect.Station.Capture;
 using EdgeInspect.Storage.LiteDb;
+using EdgeInspect.Sync.Mqtt.Images;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -21,7 +22,8 @@ public static class PartImageCaptureServiceCollectionExtensions
     /// <summary>
     /// Validates the Capture section (against the store's budget) at start; when enabled, registers the capture the
     /// engine reserves images with, the image folder (counted in the store's disk budget, and the uplink's image
-    /// queue), the OpenCV JPEG encoder and the writer (its hosted service is added by the caller, in stage order).
+    /// queue), the OpenCV JPEG encoder, the writer (its hosted service is added by the caller, in stage order) and the
+    /// upload to the cloud ingest.
     /// </summary>
     public static IServiceCollection AddPartImageCapture(this IServiceCollection services, IConfiguration configuration)
     {
@@ -37,6 +39,7 @@ public static class PartImageCaptureServiceCollectionExtensions
         services.AddSingleton(sp => new PartImageCapture(sp.GetRequiredService<IOptions<CaptureOptions>>().Value));
         services.AddSingleton(sp => new PartImageWriter(sp.GetRequiredService<PartImageCapture>(), sp.GetRequiredService<PartImageFolder>(),
             sp.GetRequiredService<IJpegEncoder>(), sp.GetRequiredService<ILogger<PartImageWriter>>()));
+        services.AddPartImageUplink(configuration);
         return services;
     }
 }
