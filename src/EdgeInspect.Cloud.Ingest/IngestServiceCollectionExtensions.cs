@@ -23,6 +23,7 @@ public static class IngestServiceCollectionExtensions
         services.AddSingleton(sp => new IngestWorker(sp.GetRequiredService<IngestOptions>(), sp.GetRequiredService<NpgsqlDataSource>(),
             sp.GetService<TimeProvider>(), sp.GetService<ILoggerFactory>()));
         services.AddHostedService(sp => sp.GetRequiredService<IngestWorker>());
+        Images.ImageIntakeServiceCollectionExtensions.AddPartImageIntake(services, configuration);
         return services;
     }
 }

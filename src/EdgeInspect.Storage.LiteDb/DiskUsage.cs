@@ -1,11 +1,12 @@
 namespace EdgeInspect.Storage.LiteDb;
 
 /// <summary>
-/// Measures the bytes the store holds on disk: its data file and log (from the open streams) and the model spool
-/// folder (walked at most once per <see cref="SpoolInterval"/>: a spool changes by whole chunks, not per record).
+/// Measures the bytes the store holds on disk: its data file and log (from the open streams) and the sidecar folders,
+/// the model spool and the part images (walked at most once per <see cref="SpoolInterval"/>: they change by whole
+/// chunks and images, not per record).
 /// <para>Not thread-safe: the store calls it under its one lock.</para>
 /// </summary>
-internal sealed class DiskUsage(string? spoolFolder, TimeProvider time)
+internal sealed class DiskUsage(string? spoolFolder, TimeProvider time, string? imageFolder = null)
 {
     private long _spoolBytes;
     private DateTimeOffset _spoolMeasuredAt = DateTimeOffset.MinValue;
@@ -16,14 +17,14 @@ internal sealed class DiskUsage(string? spoolFolder, TimeProvider time)
     /// <summary>The store's bytes on disk now.</summary>
     public DiskBytes Measure(StoreFile file) => new(file.DataBytes, file.LogBytes, SpoolBytes());
 
-    /// <summary>Bytes of every file under the spool folder (0 when there is none).</summary>
+    /// <summary>Bytes of every file under the spool and image folders (0 when there are none).</summary>
     public long SpoolBytes()
     {
-        if (spoolFolder is null) return 0;
+        if (spoolFolder is null && imageFolder is null) return 0;
         var now = time.GetUtcNow();
         if (now - _spoolMeasuredAt < SpoolInterval) return _spoolBytes;
         _spoolMeasuredAt = now;
-        _spoolBytes = FolderBytes(spoolFolder);
+        _spoolBytes = (spoolFolder is null ? 0 : FolderBytes(spoolFolder)) + (imageFolder is null ? 0 : FolderBytes(imageFolder));
         return _spoolBytes;
     }
 

@@ -71,7 +71,7 @@ public sealed class LiteDbInspectionStore : IInspectionStore, IOutboxQueue, ITel
         _time = time ?? TimeProvider.System;
         _log = (ILogger?)log ?? NullLogger.Instance;
         _openStream = openStream;
-        _usage = new DiskUsage(options.SpoolFolder, _time);
+        _usage = new DiskUsage(options.SpoolFolder, _time, options.ImageFolder);
         var file = new StoreFile(options, _time, _log, openStream);
         try
         {
@@ -459,7 +459,7 @@ public sealed class LiteDbInspectionStore : IInspectionStore, IOutboxQueue, ITel
     {
         DataFileBytes = p.File.DataBytes,
         LogFileBytes = p.File.LogBytes,
-        SpoolBytes = _options.SpoolFolder is null ? p.Budget.RecordedSpoolBytes : _usage.SpoolBytes(),
+        SpoolBytes = _options.SpoolFolder is null && _options.ImageFolder is null ? p.Budget.RecordedSpoolBytes : _usage.SpoolBytes(),
         DiskFull = _writeFault is not null,
         RefusedWrites = _refusedWrites,
     });

@@ -21,6 +21,12 @@ public sealed class StoreOptions
     /// </summary>
     public string? SpoolFolder { get; set; }
 
+    /// <summary>
+    /// The folder of kept part images (the station's Capture section), counted against <see cref="BudgetBytes"/> like
+    /// the spool; null: none. The station sets it when capture is enabled.
+    /// </summary>
+    public string? ImageFolder { get; set; }
+
     /// <summary>Eviction stops once stored bytes are below this fraction of the budget (hysteresis: no evict-per-insert).</summary>
     public double LowWaterFraction { get; set; } = 0.9;
 

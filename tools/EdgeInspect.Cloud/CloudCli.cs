@@ -26,6 +26,8 @@ public static class CloudCli
           edgeinspect-cloud ingest  [--config FILE] [--Ingest:Key value ...]   run the ingest (until SIGTERM)
           edgeinspect-cloud migrate [--config FILE] [--Ingest:Key value ...]   apply schema migrations and create partitions, then exit
           edgeinspect-cloud report  [--json] [--days 7] [--config FILE] [--Ingest:ConnectionString ...]  the fleet from the database
+          edgeinspect-cloud dataset export --since WHEN --kind disagreement|all --out DIR [--config FILE] [--Ingest:ConnectionString ...] [--Ingest:Images:Root ...]
+                                    kept part images and their records as a Pascal VOC set for tools/train (WHEN: 2026-12-01, 2026-12-01T08:00Z, 7d, 12h)
           edgeinspect-cloud bench ingest [--devices N] [--rate PARTS_PER_S] [--seconds S] [--warmup S] [--backlog K] [--stations-process] [--config FILE] [--Ingest:Key value ...]
           edgeinspect-cloud bench write [--records 100000] [--devices 100] [--config FILE] [--Ingest:Key value ...]   the write path alone (parse + PostgreSQL)
         """;
@@ -44,6 +46,7 @@ public static class CloudCli
                 "ingest" => await IngestAsync(args[1..]),
                 "migrate" => await MigrateAsync(args[1..]),
                 "report" => await ReportAsync(args[1..]),
+                "dataset" when args.Length > 1 && args[1] == "export" => await Datasets.DatasetExportCommand.RunAsync(Configuration(args[2..], out var exportArgs), exportArgs),
                 "bench" when args.Length > 1 && args[1] == "ingest" => await IngestBench.RunAsync(Configuration(args[2..], out var rest), rest, SettingsArgs(args[2..])),
                 "bench" when args.Length > 1 && args[1] == "write" => await WriteBench.RunAsync(Configuration(args[2..], out var rest), rest),
                 "bench" when args.Length > 1 && args[1] == "stations" => await IngestBench.RunStationsAsync(Configuration(args[2..], out var rest), rest),

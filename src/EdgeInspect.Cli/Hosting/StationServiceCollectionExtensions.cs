@@ -57,6 +57,7 @@ public static class StationServiceCollectionExtensions
             if (fleetSection[nameof(Station.Fleet.FleetAgentOptions.SlotsFolder)] is { } slots) fleet.SlotsFolder = slots;
             services.PostConfigure<StoreOptions>(o => o.SpoolFolder ??= fleet.EffectiveSpoolFolder);
         }
+        services.AddPartImageCapture(configuration);
         services.AddEdgeInspectUplink(configuration, FleetAgentServiceCollectionExtensions.DeviceStatus);
         services.AddEdgeInspectTelemetry(configuration);
         services.AddStationIo();
@@ -81,7 +82,8 @@ public static class StationServiceCollectionExtensions
         services.AddSingleton(sp => new StationEngine(sp.GetRequiredService<StationOptions>(), sp.GetRequiredService<IInspectorHost>(),
             sp.GetRequiredService<ModeController>(), sp.GetRequiredService<Core.Storage.IInspectionStore>(),
             sp.GetRequiredService<IStationOutputs>(), sp.GetService<IHumanVerdictSource>(), sp.GetRequiredService<TimeProvider>(),
-            sp.GetService<ITelemetryRecorder>(), sp.GetServices<IPartObserver>(), sp.GetRequiredService<ILogger<StationEngine>>()));
+            sp.GetService<ITelemetryRecorder>(), sp.GetServices<IPartObserver>(), sp.GetRequiredService<ILogger<StationEngine>>(),
+            sp.GetService<Station.Capture.PartImageCapture>()));
 
         // Fleet control when the profile has a Fleet section; its hosted service restores the model slots, so it is
         // registered before the stages and starts before frames flow.
@@ -116,6 +118,8 @@ public static class StationServiceCollectionExtensions
                     sp.GetRequiredService<ILogger<Station.Io.StationReadyOutput>>());
             });
         }
+        // Before the record stage, so it stops after it: the last parts' images are written.
+        if (PartImageCaptureServiceCollectionExtensions.Enabled(configuration)) services.AddHostedService(sp => sp.GetRequiredService<Station.Capture.PartImageWriter>());
         services.AddHostedService<RecordStage>();
         services.AddHostedService<InspectionStage>();
         services.AddHostedService<CaptureStage>();

@@ -44,7 +44,7 @@ public sealed class MqttIngestClient : IAsyncDisposable
         _time = time ?? TimeProvider.System;
         _log = (ILogger?)log ?? NullLogger.Instance;
         // Loaded once, so a bad certificate or key stops the ingest at start with the file named, not at each reconnect.
-        _tls = options.UseTls ? BrokerTls.Load(options.CaFile, options.ClientCertFile, options.ClientKeyFile) : null;
+        _tls = IngestBrokerOptions.LoadTls(options);
         _client = new MqttClientFactory().CreateMqttClient();
         _client.ApplicationMessageReceivedAsync += OnMessageAsync;
     }
@@ -165,26 +165,7 @@ public sealed class MqttIngestClient : IAsyncDisposable
 
     private async Task<bool> TryConnectAsync(CancellationToken ct)
     {
-        var b = new MqttClientOptionsBuilder()
-            .WithTcpServer(_options.BrokerHost, _options.BrokerPort)
-            .WithClientId(_options.EffectiveClientId)
-            .WithProtocolVersion(MqttProtocolVersion.V500)
-            .WithCleanStart(true)
-            .WithKeepAlivePeriod(TimeSpan.FromSeconds(15))
-            .WithTimeout(TimeSpan.FromSeconds(5));
-        if (_options.Username is not null) b.WithCredentials(_options.Username, _options.Password);
-        if (_options.UseTls)
-        {
-            b.WithTlsOptions(t =>
-            {
-                t.UseTls();
-                t.WithTargetHost(_options.BrokerHost);
-                if (_tls?.ClientCertificate is { } cert) t.WithClientCertificates([cert]);
-                if (_tls is not null) t.WithCertificateValidationHandler(args => _tls.IsTrustedBroker(args.Certificate, args.SslPolicyErrors));
-            });
-        }
-        var options = b.Build();
-        if (options.ChannelOptions is MqttClientTcpOptions tcp) tcp.NoDelay = true;
+        var options = IngestBrokerOptions.Build(_options, _options.EffectiveClientId, _tls);
         try
         {
             var result = await _client.ConnectAsync(options, ct);

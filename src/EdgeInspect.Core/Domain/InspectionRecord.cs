@@ -42,8 +42,11 @@ public sealed class InspectionRecord
     public IReadOnlyDictionary<string, double> LatencyMs { get; init; } = new Dictionary<string, double>();
     /// <summary>Why a part was failed safe, when <see cref="VerdictSource"/> is FailSafe.</summary>
     public string? FailReason { get; init; }
-    /// <summary>Optional reference to a stored crop or frame.</summary>
-    public string? ImageRef { get; init; }
+    /// <summary>
+    /// Optional reference to a stored image of the part (its file name in the device's part-image folder). Set by the
+    /// station just before the record is stored, once the image's place in the capture queue is reserved.
+    /// </summary>
+    public string? ImageRef { get; set; }
 
     /// <summary>True when both a human and the model gave a verdict and they agree.</summary>
     public bool? Agreement => HumanVerdict is { } h && ModelVerdict is { } m ? h == m : null;

@@ -32,6 +32,12 @@ public sealed class MqttTopics
     /// <summary>The cloud ingest's acknowledgements of this device's records (<c>IngestAck</c> JSON), which the outbox waits for.</summary>
     public string Ack => DeviceRoot + "/ack";
 
+    /// <summary>Part-image chunks from the device to the cloud ingest (<c>ImageChunk</c>, binary).</summary>
+    public string Images => DeviceRoot + "/images";
+
+    /// <summary>The ingest's answers to part-image chunks (<c>ImageAck</c> JSON): how far it has an image, or that it is stored.</summary>
+    public string ImageAck => DeviceRoot + "/images/ack";
+
     /// <summary><c>&lt;prefix&gt;/&lt;device&gt;/cmd/&lt;name&gt;</c>; the name is validated like an id.</summary>
     public string Command(string name)
     {

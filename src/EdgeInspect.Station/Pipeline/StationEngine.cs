@@ -5,6 +5,7 @@ using EdgeInspect.Core.Imaging;
 using EdgeInspect.Core.Storage;
 using EdgeInspect.Core.Telemetry;
 using EdgeInspect.Station.Automation;
+using EdgeInspect.Station.Capture;
 using EdgeInspect.Station.VirtualLine;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -36,7 +37,8 @@ public sealed class StationEngine(
     TimeProvider time,
     ITelemetryRecorder? telemetry = null,
     IEnumerable<IPartObserver>? observers = null,
-    ILogger? log = null)
+    ILogger? log = null,
+    PartImageCapture? capture = null)
 {
     private readonly IPartObserver[] _observers = observers?.ToArray() ?? [];
     private readonly AuditSampler _audit = new(options.AuditSampleRate, options.AuditSampleSeed);
@@ -72,6 +74,9 @@ public sealed class StationEngine(
 
     /// <summary>Where frame, part and latency figures go (the null recorder when the station has no telemetry).</summary>
     public ITelemetryRecorder Telemetry { get; } = telemetry ?? NullTelemetryRecorder.Instance;
+
+    /// <summary>The part-image capture, when the profile enables it.</summary>
+    public PartImageCapture? ImageCapture => capture;
 
     /// <summary>One part, start to stored record, on the calling thread: <see cref="Decide"/> then <see cref="Commit"/>.</summary>
     public InspectionRecord Process(Frame frame)
@@ -241,6 +246,8 @@ public sealed class StationEngine(
     {
         ArgumentNullException.ThrowIfNull(parts);
         if (parts.Count == 0) return;
+        // The record names its image only when the image has a place in the capture queue (reserved here, filled below).
+        if (capture is not null) foreach (var part in parts) part.Record.ImageRef = capture.Reserve(part.Frame, part.Record);
         if (parts.Count == 1) store.Append(parts[0].Record);
         else store.AppendMany([.. parts.Select(p => p.Record)]);
         if (_storeFailure is { } was)
@@ -251,6 +258,7 @@ public sealed class StationEngine(
         foreach (var part in parts)
         {
             var record = part.Record;
+            capture?.Enqueue(part.Frame, record);
             Interlocked.Increment(ref Counters.Parts);
             if (record.VerdictSource == VerdictSource.FailSafe) Interlocked.Increment(ref Counters.FailSafe);
             if (record.Agreement is { } agreed)
@@ -280,6 +288,7 @@ public sealed class StationEngine(
         ArgumentNullException.ThrowIfNull(parts);
         ArgumentNullException.ThrowIfNull(error);
         if (parts.Count == 0) return;
+        if (capture is not null) foreach (var part in parts) capture.Release(part.Record);
         _storeFailure = error.Message;
         Interlocked.Add(ref Counters.StoreFaults, parts.Count);
         var what = $"parts {parts[0].Frame.PartId}..{parts[^1].Frame.PartId} (sequence {parts[0].Record.Sequence}..{parts[^1].Record.Sequence})";
