@@ -1,0 +1,225 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using EdgeInspect.TestSupport;
+using Xunit;
+using Xunit.Abstractions;
+using static EdgeInspect.Station.Tests.Faults.LiveCloud;
+
+namespace EdgeInspect.Station.Tests.Faults;
+
+/// <summary>
+/// Faults done to the real <c>edgeinspect run</c> binary with a real Mosquitto and the real cloud ingest on a throwaway
+/// PostgreSQL (issue 16, "what it must show"). After each: every record the device stored is at the cloud (the outbox
+/// drained by the ingest's acknowledgements), no (device, epoch, sequence) names two parts, the station runs again,
+/// and every part it numbered has a record.
+/// </summary>
+[Trait(TestCategories.Name, TestCategories.Slow)]
+public sealed class LiveStationFaultTests(PostgresFixture pg, ITestOutputHelper output) : IClassFixture<PostgresFixture>, IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("ei-livefaults-").FullName;
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_dir, true); } catch (IOException) { }
+    }
+
+    /// <summary>The sequence numbers of one epoch have no gap: no part that was given a number went unrecorded.</summary>
+    private static void AssertContiguous(IEnumerable<StoredKey> records, string epoch)
+    {
+        var sequences = records.Where(r => r.Epoch == epoch).Select(r => r.Sequence).Order().ToList();
+        Assert.NotEmpty(sequences);
+        Assert.Equal(Enumerable.Range(0, sequences.Count).Select(i => sequences[0] + i), sequences);
+    }
+
+    /// <summary>The last start of a test: a slow source, so the outbox can drain while the station runs.</summary>
+    private static void Quiet(LiveStation station) => station.Profile["Source"]!["IntervalMs"] = 2000;
+
+    /// <summary>
+    /// Kills in the soak: 100 (the issue's count), or EDGEINSPECT_FAULT_KILLS on a machine where a start takes many
+    /// seconds (each cycle waits for the station's banner).
+    /// </summary>
+    private static int Kills =>
+        int.TryParse(Environment.GetEnvironmentVariable("EDGEINSPECT_FAULT_KILLS"), out var n) && n > 0 ? n : 100;
+
+    [PostgresFact]
+    public async Task Run_Sigkilled100TimesWhileRunning_RestartsEveryTimeNothingLostNoKeyReused()
+    {
+        await using var broker = await MosquittoBroker.LaunchAsync();
+        await using var cloud = await StartAsync(pg.Cluster!, broker);
+        await using var station = new LiveStation(_dir, "dev-kill", broker);
+        var random = new Random(16);
+        var sw = Stopwatch.StartNew();
+        var kills = Kills;
+        for (var i = 0; i < kills; i++)
+        {
+            await station.StartAsync();
+            // Killed at a random point of the first second: mid-commit, mid-publish, between an ack and its removal.
+            await Task.Delay(random.Next(0, 1000));
+            await station.KillAsync();
+        }
+        output.WriteLine($"{kills} start+kill cycles in {sw.Elapsed.TotalSeconds:0} s");
+        Quiet(station);
+        await station.StartAsync();
+        var stored = await cloud.AssertNothingLostAsync(station, TimeSpan.FromSeconds(90));
+        Assert.Equal(0, await station.StopAsync());
+
+        var epochs = stored.Select(r => r.Epoch).Distinct().ToList();
+        Assert.Single(epochs); // a SIGKILL is no corruption: the file and its epoch stay
+        AssertContiguous(stored, epochs[0]);
+        output.WriteLine($"{stored.Count} records, all at the cloud; {sw.Elapsed.TotalSeconds:0} s in all");
+    }
+
+    [PostgresFact]
+    public async Task Run_BrokerSigkilledNoPersistenceThenRestarted_EveryRecordReachesTheCloud()
+    {
+        await using var broker = await MosquittoBroker.LaunchAsync();
+        await using var cloud = await StartAsync(pg.Cluster!, broker);
+        await using var station = new LiveStation(_dir, "dev-broker", broker);
+        await station.StartAsync();
+        await Task.Delay(3000);
+        await broker.StopAsync(); // kill -9: sessions, subscriptions and everything in flight are gone
+        await Task.Delay(5000);
+        Assert.True(station.IsRunning, station.Tail());
+        await broker.StartAsync();
+        await Task.Delay(5000); // parts keep coming after the broker is back
+
+        Quiet(station);
+        Assert.Equal(0, await station.StopAsync());
+        await station.StartAsync();
+        var stored = await cloud.AssertNothingLostAsync(station, TimeSpan.FromSeconds(60));
+        Assert.Equal(0, await station.StopAsync());
+        AssertContiguous(stored, stored[0].Epoch);
+        Assert.True(stored.Count >= 100, $"only {stored.Count} records in 13 s at 20 parts/s");
+    }
+
+    [PostgresFact]
+    public async Task Run_IngestOffline60Seconds_RecordsStayPendingThenAllArrive()
+    {
+        await using var broker = await MosquittoBroker.LaunchAsync();
+        await using var cloud = await StartAsync(pg.Cluster!, broker);
+        await using var station = new LiveStation(_dir, "dev-offline", broker);
+        await station.StartAsync();
+        await Task.Delay(3000);
+        await cloud.StopIngestAsync();
+        var atStop = (await cloud.RowsAsync(station.DeviceId)).Count;
+
+        await Task.Delay(TimeSpan.FromSeconds(60));
+        Assert.True(station.IsRunning, station.Tail());
+        var (during, pending) = ReadStore(station);
+        // Nothing was acknowledged while the ingest was away: every record made since is still pending.
+        Assert.True(pending >= during.Count - atStop - 20, $"{pending} pending of {during.Count} stored, {atStop} at the cloud when it left");
+        Assert.True(pending >= 500, $"only {pending} pending after 60 s at 20 parts/s");
+        Assert.Equal(atStop, (await cloud.RowsAsync(station.DeviceId)).Count);
+
+        await cloud.StartIngestAsync();
+        await Task.Delay(2000);
+        Quiet(station);
+        Assert.Equal(0, await station.StopAsync());
+        await station.StartAsync();
+        var stored = await cloud.AssertNothingLostAsync(station, TimeSpan.FromSeconds(90));
+        Assert.Equal(0, await station.StopAsync());
+        AssertContiguous(stored, stored[0].Epoch);
+    }
+
+    [PostgresFact]
+    public async Task Run_StoreCorruptedAtFourOffsets_NewEpochSequenceAboveOldMaximumNoCrashLoop()
+    {
+        await using var broker = await MosquittoBroker.LaunchAsync();
+        await using var cloud = await StartAsync(pg.Cluster!, broker);
+        await using var station = new LiveStation(_dir, "dev-corrupt", broker);
+        var random = new Random(4);
+        var epochs = new List<string>();
+        long highWater = 0;
+        foreach (var where in new[] { 0.0, 0.1, 0.5, 0.9, -1 })
+        {
+            if (where < 0) Quiet(station); // the last start: no corruption after it, the outbox drains
+            await station.StartAsync();
+            await Task.Delay(2500);
+            Assert.True(station.IsRunning, $"not running 2.5 s after a start on a corrupted store\n{station.Tail()}");
+            var (records, _) = ReadStore(station);
+            var epoch = records[^1].Epoch;
+            if (epochs.Count == 0 || epochs[^1] != epoch)
+            {
+                Assert.DoesNotContain(epoch, epochs);
+                var first = records.Where(r => r.Epoch == epoch).Min(r => r.Sequence);
+                Assert.True(first > highWater, $"epoch {epoch} starts at {first}, not above the old maximum {highWater}");
+                epochs.Add(epoch);
+            }
+            highWater = records.Max(r => r.Sequence);
+            if (where < 0) break;
+            Assert.Equal(0, await station.StopAsync());
+
+            // 4 KiB of random bytes over the closed file: its header, or a page a fraction into it.
+            var bytes = new byte[4096];
+            random.NextBytes(bytes);
+            await using var f = new FileStream(station.StorePath, FileMode.Open, FileAccess.Write);
+            f.Position = where == 0 ? 0 : (long)((f.Length - bytes.Length) * where) / 8192 * 8192;
+            f.Write(bytes);
+        }
+        await cloud.AssertNothingLostAsync(station, TimeSpan.FromSeconds(60));
+        Assert.Equal(0, await station.StopAsync());
+        var movedAside = Directory.GetFiles(_dir, "dev-corrupt.db.corrupt-*").Count(f => !f.EndsWith("-log", StringComparison.Ordinal));
+        output.WriteLine($"epochs {string.Join(", ", epochs)}; files moved aside {movedAside}");
+        // Each corruption found gave a new file with a new epoch; the header one at least is always found.
+        Assert.True(epochs.Count >= 2, $"one epoch after 4 corruptions\n{station.Tail()}");
+        Assert.Equal(epochs.Count - 1, movedAside);
+    }
+
+    [PostgresFact]
+    public async Task Run_RejectOutputWriteFailsWhileRunning_NgPartsRecordedFailSafeWithTheReasonStationGoesOn()
+    {
+        await using var broker = await MosquittoBroker.LaunchAsync();
+        await using var cloud = await StartAsync(pg.Cluster!, broker);
+        await using var station = new LiveStation(_dir, "dev-gpio", broker);
+        var fault = Path.Combine(_dir, "gpio-expander-dead");
+        station.Profile["Gpio"]!["SimulatedWriteFaultFile"] = fault;
+        await station.StartAsync();
+        await Task.Delay(2000);
+        await File.WriteAllTextAsync(fault, "");
+        await Task.Delay(4000);
+        File.Delete(fault);
+        await Task.Delay(2000);
+        Assert.True(station.IsRunning, station.Tail());
+
+        Quiet(station);
+        Assert.Equal(0, await station.StopAsync());
+        await station.StartAsync();
+        var stored = await cloud.AssertNothingLostAsync(station, TimeSpan.FromSeconds(60));
+        Assert.Equal(0, await station.StopAsync());
+        AssertContiguous(stored, stored[0].Epoch);
+        var failed = stored.Where(r => r.FailReason?.StartsWith("reject output failed: GPIO 23: write failed", StringComparison.Ordinal) == true).ToList();
+        Assert.True(failed.Count >= 3, $"{failed.Count} parts recorded with the reject fault\n{station.Tail()}");
+        // Parts after the expander came back are rejected normally again.
+        Assert.Contains(stored.SkipWhile(r => r != failed[^1]).Skip(1), r => r.FailReason is null);
+    }
+
+    [PostgresTmpfsFact]
+    public async Task Run_DiskFullOnTheStoreThenSpaceFreed_StationRecordsAgainWithoutARestart()
+    {
+        await using var broker = await MosquittoBroker.LaunchAsync();
+        await using var cloud = await StartAsync(pg.Cluster!, broker);
+        using var tmpfs = new TmpfsMount(8 * 1024 * 1024);
+        await using var station = new LiveStation(_dir, "dev-full", broker, Path.Combine(tmpfs.Folder, "dev-full.db"));
+        await station.StartAsync();
+        await Task.Delay(2000);
+        var filler = Path.Combine(tmpfs.Folder, "filler");
+        TmpfsMount.Fill(filler);
+        await Task.Delay(4000);
+        Assert.True(station.IsRunning, station.Tail());
+        var (full, _) = ReadStore(station);
+        File.Delete(filler);
+        await Task.Delay(4000);
+        Assert.True(station.IsRunning, station.Tail());
+        var (after, _) = ReadStore(station);
+        Assert.True(after.Count > full.Count + 20, $"{full.Count} records while full, {after.Count} four seconds after space returned\n{station.Tail()}");
+
+        Quiet(station);
+        Assert.Equal(0, await station.StopAsync());
+        Assert.Equal(1, station.Starts);
+        await station.StartAsync();
+        var stored = await cloud.AssertNothingLostAsync(station, TimeSpan.FromSeconds(60));
+        Assert.Equal(0, await station.StopAsync());
+        AssertContiguous(stored, stored[0].Epoch);
+        Assert.Contains(stored, r => r.FailReason?.StartsWith("store not writable", StringComparison.Ordinal) == true);
+    }
+}
