@@ -129,6 +129,20 @@ internal sealed class LiveCloud : IAsyncDisposable
         return (records, snap.Store.PendingCount);
     }
 
+    /// <summary>Polls a copy of the store until its highest sequence passes <paramref name="above"/>; returns its records.</summary>
+    public static async Task<List<StoredKey>> WaitForSequenceAboveAsync(LiveStation station, long above, TimeSpan timeout)
+    {
+        var sw = Stopwatch.StartNew();
+        while (true)
+        {
+            var (records, _) = ReadStore(station);
+            if (records.Count > 0 && records.Max(r => r.Sequence) > above) return records;
+            Assert.True(sw.Elapsed < timeout, $"no record above sequence {above} within {timeout.TotalSeconds:0} s\n{station.Tail()}");
+            Assert.True(station.IsRunning, $"the station stopped ({station.ExitCode})\n{station.Tail()}");
+            await Task.Delay(500);
+        }
+    }
+
     public static async Task Until(Func<bool> condition, TimeSpan timeout, string what)
     {
         var sw = Stopwatch.StartNew();
