@@ -137,8 +137,8 @@ internal sealed class LiveCloud : IAsyncDisposable
         {
             var (records, _) = ReadStore(station);
             if (records.Count > 0 && records.Max(r => r.Sequence) > above) return records;
-            Assert.True(sw.Elapsed < timeout, $"no record above sequence {above} within {timeout.TotalSeconds:0} s\n{station.Tail()}");
-            Assert.True(station.IsRunning, $"the station stopped ({station.ExitCode})\n{station.Tail()}");
+            if (sw.Elapsed > timeout) Assert.Fail($"no record above sequence {above} within {timeout.TotalSeconds:0} s\n{station.Tail()}");
+            if (!station.IsRunning) Assert.Fail($"the station exited with {station.ExitCode}\n{station.Tail()}");
             await Task.Delay(500);
         }
     }
