@@ -55,6 +55,20 @@ public sealed class StationEngine(
 
     private volatile string? _storeFailure;
 
+    /// <summary>
+    /// Records of parts the store refused (a full disk), oldest first, stored before the next parts once it writes
+    /// again: each part keeps its record and its number, so the sequence has no gap. Bounded: past
+    /// <see cref="MaxUnstoredRecords"/> the oldest are dropped, counted in <see cref="StationCounters.StoreDropped"/>.
+    /// Touched only by the record stage's one thread.
+    /// </summary>
+    private readonly Queue<InspectionRecord> _unstored = new();
+
+    /// <summary>About 10 MB of records: hours of a full disk at a few parts per second.</summary>
+    public const int MaxUnstoredRecords = 10_000;
+
+    /// <summary>Records held for the store while it refuses writes.</summary>
+    public int UnstoredRecords => _unstored.Count;
+
     /// <summary>False from a failed group commit until one succeeds.</summary>
     public bool StoreWritable => _storeFailure is null;
 
@@ -241,8 +255,27 @@ public sealed class StationEngine(
     {
         ArgumentNullException.ThrowIfNull(parts);
         if (parts.Count == 0) return;
-        if (parts.Count == 1) store.Append(parts[0].Record);
+        var held = _unstored.Count;
+        if (held > 0)
+        {
+            // The parts the store refused go first, in one group with these: numbers stay ascending and gap-free.
+            store.AppendMany([.. _unstored, .. parts.Select(p => p.Record)]);
+            foreach (var r in _unstored)
+            {
+                Interlocked.Increment(ref Counters.Parts);
+                if (r.VerdictSource == VerdictSource.FailSafe) Interlocked.Increment(ref Counters.FailSafe);
+                if (r.Agreement is { } agreed)
+                {
+                    Interlocked.Increment(ref Counters.Paired);
+                    if (agreed) Interlocked.Increment(ref Counters.Agreements);
+                    modes.RecordPair(r);
+                }
+            }
+            _unstored.Clear();
+        }
+        else if (parts.Count == 1) store.Append(parts[0].Record);
         else store.AppendMany([.. parts.Select(p => p.Record)]);
+        if (held > 0) Faults.Fault("store-backlog", $"{held} records held while the store refused writes are stored");
         if (_storeFailure is { } was)
         {
             _storeFailure = null;
@@ -272,8 +305,9 @@ public sealed class StationEngine(
     }
 
     /// <summary>
-    /// Counts, logs and audits parts the store refused (a failed group commit): their numbers are not reused, and the
-    /// audit trail names them when the store can still write its audit.
+    /// Counts, logs and audits parts the store refused (a failed group commit), and holds their records for the next
+    /// commit (see <see cref="UnstoredRecords"/>): their numbers are not reused, and the audit trail names them when the
+    /// store can still write its audit.
     /// </summary>
     public void CommitFailed(IReadOnlyList<DecidedPart> parts, Exception error)
     {
@@ -282,6 +316,12 @@ public sealed class StationEngine(
         if (parts.Count == 0) return;
         _storeFailure = error.Message;
         Interlocked.Add(ref Counters.StoreFaults, parts.Count);
+        foreach (var p in parts) _unstored.Enqueue(p.Record);
+        while (_unstored.Count > MaxUnstoredRecords)
+        {
+            _unstored.Dequeue();
+            Interlocked.Increment(ref Counters.StoreDroppedParts);
+        }
         var what = $"parts {parts[0].Frame.PartId}..{parts[^1].Frame.PartId} (sequence {parts[0].Record.Sequence}..{parts[^1].Record.Sequence})";
         Faults.Fault("store", $"{what} could not be recorded: {error.Message}", error);
         try
