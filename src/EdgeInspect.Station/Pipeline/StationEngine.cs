@@ -56,7 +56,7 @@ public sealed class StationEngine(
     private volatile string? _storeFailure;
 
     /// <summary>
-    /// Records of parts the store refused (a full disk), oldest first, stored before the next parts once it writes
+    /// Records of parts the store refused with an I/O error (a full disk), oldest first, stored before the next parts once it writes
     /// again: each part keeps its record and its number, so the sequence has no gap. Bounded: past
     /// <see cref="MaxUnstoredRecords"/> the oldest are dropped, counted in <see cref="StationCounters.StoreDropped"/>.
     /// Touched only by the record stage's one thread.
@@ -316,7 +316,9 @@ public sealed class StationEngine(
         if (parts.Count == 0) return;
         _storeFailure = error.Message;
         Interlocked.Add(ref Counters.StoreFaults, parts.Count);
-        foreach (var p in parts) _unstored.Enqueue(p.Record);
+        // Only an I/O failure (a full disk) passes: anything else could fail again for the same records and hold up
+        // every later part with them.
+        if (error is IOException) foreach (var p in parts) _unstored.Enqueue(p.Record);
         while (_unstored.Count > MaxUnstoredRecords)
         {
             _unstored.Dequeue();
