@@ -52,9 +52,12 @@ public sealed class LiveStationFaultTests(PostgresFixture pg, ITestOutputHelper 
         var kills = Kills;
         for (var i = 0; i < kills; i++)
         {
+            var highest = i == 0 ? 0 : ReadStore(station).Records.Max(r => r.Sequence);
             await station.StartAsync();
-            // Killed at a random point of the first second: mid-commit, mid-publish, between an ack and its removal.
-            await Task.Delay(random.Next(0, 1000));
+            // Killed while parts flow (this run has stored one), at a random point after: mid-commit, mid-publish,
+            // between an ack and its removal.
+            await WaitForSequenceAboveAsync(station, highest, TimeSpan.FromSeconds(60));
+            await Task.Delay(random.Next(0, 500));
             await station.KillAsync();
         }
         output.WriteLine($"{kills} start+kill cycles in {sw.Elapsed.TotalSeconds:0} s");
@@ -69,6 +72,7 @@ public sealed class LiveStationFaultTests(PostgresFixture pg, ITestOutputHelper 
         var epochs = stored.Select(r => r.Epoch).Distinct().ToList();
         Assert.Single(epochs); // a SIGKILL is no corruption: the file and its epoch stay
         AssertContiguous(stored, epochs[0]);
+        Assert.True(stored.Count > kills, $"{stored.Count} records over {kills + 1} runs that each stored one at least");
         output.WriteLine($"{stored.Count} records, all at the cloud; {sw.Elapsed.TotalSeconds:0} s in all");
     }
 
