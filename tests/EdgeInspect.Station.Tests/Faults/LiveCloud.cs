@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
 using EdgeInspect.Cloud.Ingest;
-using EdgeInspect.Storage.LiteDb;
 using EdgeInspect.TestSupport;
 using Npgsql;
 using Xunit;

@@ -2,8 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
-using EdgeInspect.Cloud.Ingest;
-using EdgeInspect.Core.Storage;
 using EdgeInspect.Sync.Mqtt;
 using EdgeInspect.TestSupport;
 
