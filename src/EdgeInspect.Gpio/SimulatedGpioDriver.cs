@@ -6,14 +6,26 @@ namespace EdgeInspect.Gpio;
 /// A GPIO driver with no board behind it (the dotnet/iot pattern: the hardware seam is a driver the product can
 /// simulate). Inputs are driven by <see cref="SetInput"/> (the simulated inspector's buttons, the virtual line's
 /// part sensor, the key switch); outputs are recorded so the station's actuation can be checked.
+/// <para>
+/// With a write-fault file, every output write fails with an <see cref="IOException"/> while that file exists, as
+/// writes to a dead GPIO expander do: a bench (or a test of the real binary) can take the outputs away and give them
+/// back from outside the process.
+/// </para>
 /// </summary>
 public sealed class SimulatedGpioDriver : GpioDriver
 {
+    private readonly string? _writeFaultFile;
     private readonly Lock _lock = new();
     private readonly Dictionary<int, PinMode> _modes = [];
     private readonly Dictionary<int, PinValue> _values = [];
     private readonly Dictionary<int, List<(PinEventTypes Types, PinChangeEventHandler Handler)>> _callbacks = [];
     private readonly Dictionary<int, int> _risingEdges = [];
+
+    /// <param name="writeFaultFile">While this file exists, output writes fail; null: they never fail.</param>
+    public SimulatedGpioDriver(string? writeFaultFile = null)
+    {
+        _writeFaultFile = writeFaultFile;
+    }
 
     protected override int PinCount => 64;
 
@@ -48,6 +60,10 @@ public sealed class SimulatedGpioDriver : GpioDriver
 
     protected override void Write(int pinNumber, PinValue value)
     {
+        if (_writeFaultFile is not null && File.Exists(_writeFaultFile))
+        {
+            throw new IOException($"GPIO {pinNumber}: write failed (Input/output error; simulated fault: {_writeFaultFile} exists)");
+        }
         lock (_lock)
         {
             if (_values.GetValueOrDefault(pinNumber, PinValue.Low) == PinValue.Low && value == PinValue.High)

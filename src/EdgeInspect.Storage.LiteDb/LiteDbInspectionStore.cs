@@ -131,6 +131,12 @@ public sealed class LiteDbInspectionStore : IInspectionStore, IOutboxQueue, ITel
     /// <inheritdoc/>
     public long PendingCount => Read(p => p.Outbox.Count);
 
+    /// <inheritdoc/>
+    public long ParkedCount => Read(p => p.Outbox.ParkedCount);
+
+    /// <summary>Parked outbox items, oldest first, with the reason each was parked (<c>store stats</c>).</summary>
+    public IReadOnlyList<(long Sequence, string Reason)> ParkedItems() => Read(p => p.Outbox.Parked());
+
     /// <summary>Evicted records that were still waiting for the uplink, since the database was created.</summary>
     public long EvictedUnsent
     {
@@ -429,6 +435,15 @@ public sealed class LiteDbInspectionStore : IInspectionStore, IOutboxQueue, ITel
     }
 
     /// <inheritdoc/>
+    public bool Park(long offset, string reason)
+    {
+        ArgumentNullException.ThrowIfNull(reason);
+        var parked = false;
+        Write(p => parked = p.Outbox.Park(offset, reason));
+        return parked;
+    }
+
+    /// <inheritdoc/>
     public void RemoveMany(IReadOnlyCollection<long> offsets)
     {
         Write(p => p.Outbox.RemoveMany(offsets));
@@ -462,6 +477,7 @@ public sealed class LiteDbInspectionStore : IInspectionStore, IOutboxQueue, ITel
         SpoolBytes = _options.SpoolFolder is null && _options.ImageFolder is null ? p.Budget.RecordedSpoolBytes : _usage.SpoolBytes(),
         DiskFull = _writeFault is not null,
         RefusedWrites = _refusedWrites,
+        ParkedUplink = p.Outbox.ParkedCount,
     });
 
     /// <summary>Closes the database (checkpointing its log) and its files; a second call does nothing.</summary>

@@ -22,15 +22,22 @@ internal sealed record SalvagedStore(
     long RebuildErrors,
     string? Failure)
 {
-    /// <summary>The highest sequence number visible in the old file: its high-water mark or its highest record.</summary>
-    public long HighestSequence => Math.Max(State?.LastSequence ?? 0, Records.Count == 0 ? 0 : Records.Max(r => r["_id"].AsInt64));
+    /// <summary>
+    /// The highest <c>"sequence":N</c> found in the old file's raw bytes (<see cref="StoreSalvage.ScanHighestSequence"/>):
+    /// what is still visible when LiteDB cannot read the file at all (a destroyed header).
+    /// </summary>
+    public long RawHighestSequence { get; init; }
+
+    /// <summary>The highest sequence number visible in the old file: its high-water mark, its highest record, or its raw bytes.</summary>
+    public long HighestSequence => Math.Max(RawHighestSequence,
+        Math.Max(State?.LastSequence ?? 0, Records.Count == 0 ? 0 : Records.Max(r => r["_id"].AsInt64)));
 
     /// <summary>Nothing readable, for <paramref name="reason"/>.</summary>
     public static SalvagedStore Nothing(string reason) => new([], null, [], null, null, 0, 0, reason);
 
     /// <summary>One line for the log and the "store.recovered" audit event.</summary>
     public string Summary(long unsent) => Failure is not null
-        ? $"nothing salvaged ({Failure})"
+        ? $"nothing salvaged ({Failure}); highest sequence in its raw bytes {RawHighestSequence}"
         : $"salvaged {Records.Count} records ({unsent} unsent, kept in the outbox), {Audit.Count} audit events, " +
           $"state {(State is null ? "lost" : "kept")}; {UnreadableRecords} unreadable records, {RebuildErrors} rebuild errors; " +
           $"highest sequence {HighestSequence}, old epoch {Epoch ?? "none"}";

@@ -19,8 +19,66 @@ internal static class StoreSalvage
     private const int InvalidStateFlagOffset = 191;
     private const int PageSize = 8192;
 
-    /// <summary>What could be read from <paramref name="corruptPath"/> (and its "-log"); empty when nothing could.</summary>
+    /// <summary>
+    /// What could be read from <paramref name="corruptPath"/> (and its "-log"); no records when nothing could, but the
+    /// highest sequence its raw bytes still show, so the fresh file continues above it either way.
+    /// </summary>
     public static SalvagedStore Read(string corruptPath)
+    {
+        var salvaged = ReadThroughLiteDb(corruptPath);
+        long raw = 0;
+        try
+        {
+            raw = Math.Max(ScanHighestSequence(corruptPath), File.Exists(corruptPath + "-log") ? ScanHighestSequence(corruptPath + "-log") : 0);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { /* the rebuild's figure stands */ }
+        return salvaged with { RawHighestSequence = raw };
+    }
+
+    private static ReadOnlySpan<byte> SequenceKey => "\"sequence\":"u8;
+
+    /// <summary>
+    /// The highest <c>"sequence":N</c> in the file's bytes: every record's JSON is stored as it is (LiteDB does not
+    /// compress), so the numbers of records whose pages LiteDB can no longer walk are still there. The state's
+    /// <c>"lastSequence"</c> does not match (the key must open with its quote). A number cut by a block boundary reads
+    /// lower than it was, never higher, and a maximum is all this is for.
+    /// </summary>
+    internal static long ScanHighestSequence(string path)
+    {
+        const int MaxDigits = 18;
+        var keyLength = SequenceKey.Length;
+        var buffer = new byte[1 << 20];
+        long highest = 0;
+        using var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1, FileOptions.SequentialScan);
+        var carry = 0;
+        while (true)
+        {
+            var read = f.Read(buffer, carry, buffer.Length - carry);
+            var length = carry + read;
+            var span = buffer.AsSpan(0, length);
+            var at = 0;
+            while (true)
+            {
+                var hit = span[at..].IndexOf(SequenceKey);
+                if (hit < 0) break;
+                var start = at + hit + keyLength;
+                var end = start;
+                while (end < length && end - start < MaxDigits && span[end] is >= (byte)'0' and <= (byte)'9') end++;
+                // A number running into the end of the buffer is read again with the next chunk.
+                if (end == length && read > 0) break;
+                long value = 0;
+                for (var i = start; i < end; i++) value = value * 10 + (span[i] - '0');
+                highest = Math.Max(highest, value);
+                at = start;
+            }
+            if (read == 0) return highest;
+            // Keep the tail that may hold a key cut in two, or a key whose digits were not all read.
+            carry = Math.Min(length, keyLength + MaxDigits);
+            span[(length - carry)..].CopyTo(buffer);
+        }
+    }
+
+    private static SalvagedStore ReadThroughLiteDb(string corruptPath)
     {
         var dir = Directory.CreateTempSubdirectory("edgeinspect-salvage-").FullName;
         try

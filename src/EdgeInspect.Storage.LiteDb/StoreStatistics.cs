@@ -48,4 +48,7 @@ public sealed record StoreStatistics(
 
     /// <summary>Writes refused or failed for lack of space since the store was opened.</summary>
     public long RefusedWrites { get; init; }
+
+    /// <summary>Of <see cref="PendingUplink"/>, the records parked because the broker kept refusing them (not sent until removed).</summary>
+    public long ParkedUplink { get; init; }
 }

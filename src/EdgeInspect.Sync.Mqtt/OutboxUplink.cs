@@ -18,8 +18,9 @@ namespace EdgeInspect.Sync.Mqtt;
 /// </list>
 /// In both, PUBACK 0x10 (no matching subscribers) is not delivery: nobody got the record, so it stays and the round
 /// backs off. A refusal (reason &gt;= 0x80: quota, not authorized, payload invalid) is counted per record; after
-/// <see cref="MqttUplinkOptions.ParkAfterRefusals"/> the record is parked (kept in the store, skipped until the next
-/// start, counted and logged as an alarm) so one bad record cannot hold up the rest. Each record's JSON carries device,
+/// <see cref="MqttUplinkOptions.ParkAfterRefusals"/> the record is parked in the store (<see cref="IOutboxQueue.Park"/>:
+/// kept and pending, never handed out again, across restarts too; counted and logged as an alarm, and the telemetry's
+/// built-in alarm stays raised while any is parked) so one bad record cannot hold up the rest. Each record's JSON carries device,
 /// store epoch and sequence, the cloud's dedupe key, so a record sent twice is stored once.
 /// <para>
 /// Fair share: each round sends one batch of the oldest backlog and then one batch of the newest records, so after a
@@ -102,7 +103,7 @@ public sealed class OutboxUplink : IAsyncDisposable
     /// <summary>Publishes the broker refused (reason &gt;= 0x80).</summary>
     public long Refused => Interlocked.Read(ref _refused);
 
-    /// <summary>Records parked after <see cref="MqttUplinkOptions.ParkAfterRefusals"/> refusals (kept in the store, not sent again until restart).</summary>
+    /// <summary>Records this instance parked after <see cref="MqttUplinkOptions.ParkAfterRefusals"/> refusals (the store keeps the total: <see cref="IOutboxQueue.ParkedCount"/>).</summary>
     public long Parked => Interlocked.Read(ref _parkedCount);
 
     /// <summary>ingest-ack: records sent and waiting for their acknowledgement now.</summary>
@@ -232,7 +233,7 @@ public sealed class OutboxUplink : IAsyncDisposable
                     stop = true;
                     break;
                 case PublishOutcome.Refused:
-                    Refuse(done.Offset);
+                    Refuse(done.Offset, done.Payload.Length);
                     break;
                 default:
                     stop = true; // link lost: stop starting new ones; those in flight still count when acknowledged
@@ -266,7 +267,7 @@ public sealed class OutboxUplink : IAsyncDisposable
             var outcome = await _connection.PublishForOutcomeAsync(_connection.Topics.Records, a.Payload, MqttPublishSettings.AtLeastOnce, ct);
             Interlocked.Increment(ref _resent);
             count++;
-            if (outcome == PublishOutcome.Refused) Refuse(offset);
+            if (outcome == PublishOutcome.Refused) Refuse(offset, a.Payload.Length);
             else if (outcome == PublishOutcome.NoMatchingSubscribers)
             {
                 Interlocked.Increment(ref _noSubscribers);
@@ -304,7 +305,7 @@ public sealed class OutboxUplink : IAsyncDisposable
             _connection.Topics.Records, wait / (double)_time.TimestampFrequency);
     }
 
-    private void Refuse(long offset)
+    private void Refuse(long offset, int payloadBytes)
     {
         Interlocked.Increment(ref _refused);
         bool park;
@@ -315,16 +316,25 @@ public sealed class OutboxUplink : IAsyncDisposable
             if (park)
             {
                 _refusals.Remove(offset);
+                // Kept here too: a store that cannot write now (full disk) still must not hand it out again this run.
                 _parked.Add(offset);
                 _awaiting.Remove(offset);
             }
         }
-        if (park)
+        if (!park) return;
+        Interlocked.Increment(ref _parkedCount);
+        var reason = $"the broker refused it {_options.ParkAfterRefusals} times (PUBACK reason >= 0x80: quota, not authorized " +
+            $"or payload invalid; {payloadBytes} B)";
+        var stored = "kept in the store as parked, not sent again";
+        try
         {
-            Interlocked.Increment(ref _parkedCount);
-            _log.LogError("ALARM outbox record {Sequence} parked: the broker refused it {Count} times (reason >= 0x80); kept in the store, " +
-                "not sent again until the station restarts; {Parked} parked in all", offset, _options.ParkAfterRefusals, Parked);
+            if (!_queue.Park(offset, reason)) stored = "no longer pending in the store";
         }
+        catch (IOException e)
+        {
+            stored = $"not marked parked in the store ({e.Message}): skipped until the station restarts";
+        }
+        _log.LogError("ALARM outbox record {Sequence} parked: {Reason}; {Stored}; {Parked} parked by this run", offset, reason, stored, Parked);
     }
 
     private void Remove(List<long> offsets)

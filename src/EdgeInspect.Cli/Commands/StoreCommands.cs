@@ -48,16 +48,18 @@ internal static class StoreCommands
                 DataFileBytes = new FileInfo(path).Length,
                 LogFileBytes = File.Exists(logPath) ? new FileInfo(logPath).Length : 0,
             };
+            var parked = snap.Store.ParkedItems();
             var alarms = snap.Store.AuditEvents().Where(a => a.Kind.StartsWith("alarm.", StringComparison.Ordinal)).ToList();
             var active = alarms.GroupBy(a => a.To ?? a.Kind).Select(g => g.Last()).Where(a => a.Kind == "alarm.raised").ToList();
             if (p.GetValue(json))
             {
-                Console.WriteLine(JsonSerializer.Serialize(new { stats = s, activeAlarms = active, recentAlarms = alarms.TakeLast(20) }, RecordJson.Options));
+                Console.WriteLine(JsonSerializer.Serialize(new { stats = s, parked = parked.Select(x => new { x.Sequence, x.Reason }), activeAlarms = active, recentAlarms = alarms.TakeLast(20) }, RecordJson.Options));
                 return 0;
             }
             Console.WriteLine($"store            {s.Path}");
             Console.WriteLine($"records          {s.Records} (sequence high-water {s.LastSequence}, store epoch {s.Epoch})");
-            Console.WriteLine($"pending uplink   {s.PendingUplink}");
+            Console.WriteLine($"pending uplink   {s.PendingUplink} (parked {s.ParkedUplink}: refused by the broker, kept, not sent)");
+            foreach (var (sequence, reason) in parked.Take(10)) Console.WriteLine($"  parked {sequence}: {reason}");
             Console.WriteLine($"on disk          {s.DiskBytes} B (data file {s.DataFileBytes}, log {s.LogFileBytes}, model spool {s.SpoolBytes})" +
                 (s.BudgetBytes > 0 ? $" of budget {s.BudgetBytes} ({100.0 * s.DiskBytes / s.BudgetBytes:0.0} %)" : " (no budget)"));
             Console.WriteLine($"record bytes     {s.StoredBytes}");

@@ -36,7 +36,7 @@ internal static class StationParts
         services.AddSingleton(sp =>
         {
             var gpio = sp.GetRequiredService<IOptions<GpioOptions>>().Value;
-            if (gpio.Driver != "real") return new GpioController(new SimulatedGpioDriver());
+            if (gpio.Driver != "real") return new GpioController(new SimulatedGpioDriver(gpio.SimulatedWriteFaultFile));
             try { return new GpioController(); } // the board's gpiochip through libgpiod
             catch (Exception e) when (e is not OutOfMemoryException) { throw new ConfigValueException("Gpio:Driver", $"real: {e.Message}"); }
         });

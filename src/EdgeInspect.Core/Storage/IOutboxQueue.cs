@@ -11,14 +11,24 @@ namespace EdgeInspect.Core.Storage;
 /// </summary>
 public interface IOutboxQueue
 {
-    /// <summary>Items not yet acknowledged by the broker.</summary>
+    /// <summary>Items not yet delivered, parked ones included.</summary>
     long PendingCount { get; }
 
-    /// <summary>Up to <paramref name="max"/> pending items with offset &gt; <paramref name="afterOffset"/>, oldest first.</summary>
+    /// <summary>Items parked (<see cref="Park"/>): pending, and not handed out by the reads.</summary>
+    long ParkedCount { get; }
+
+    /// <summary>Up to <paramref name="max"/> pending, unparked items with offset &gt; <paramref name="afterOffset"/>, oldest first.</summary>
     IReadOnlyList<OutboxItem> ReadBatch(long afterOffset, int max);
 
-    /// <summary>Up to <paramref name="max"/> of the newest pending items, oldest of them first (the "live" share).</summary>
+    /// <summary>Up to <paramref name="max"/> of the newest pending, unparked items, oldest of them first (the "live" share).</summary>
     IReadOnlyList<OutboxItem> ReadNewest(int max);
+
+    /// <summary>
+    /// Parks a pending item the broker keeps refusing, durably and with the reason: it stays pending (kept, counted,
+    /// shown) but the reads no longer hand it out, across restarts too, so it cannot hold up the rest or be retried
+    /// forever. False when the item is no longer pending.
+    /// </summary>
+    bool Park(long offset, string reason);
 
     /// <summary>Removes one item (after its PUBACK).</summary>
     void Remove(long offset);

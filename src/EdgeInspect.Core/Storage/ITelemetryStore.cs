@@ -11,4 +11,7 @@ public interface ITelemetryStore
 
     /// <summary>Evicted records that had not reached the broker yet.</summary>
     long EvictedUnsent { get; }
+
+    /// <summary>Records parked by the uplink (the broker kept refusing them): kept, not sent.</summary>
+    long ParkedCount { get; }
 }

@@ -24,6 +24,9 @@ public sealed record TelemetrySnapshot(
 {
     public EvictionTelemetry? Evictions { get; init; }
 
+    /// <summary>Records the uplink has parked (the broker kept refusing them): kept in the store, not sent. Null without a store that keeps them.</summary>
+    public long? ParkedRecords { get; init; }
+
     /// <summary>Names of the alarms active after this snapshot was evaluated.</summary>
     public IReadOnlyList<string> ActiveAlarms { get; init; } = [];
 
@@ -31,7 +34,7 @@ public sealed record TelemetrySnapshot(
     /// The snapshot as flat metric names, what alarm rules refer to: frameRate, partRate, dropRate, framesDropped,
     /// cpuPercent, workingSetMB, gcHeapMB, temperatureC, brightness, contrast, sharpness, driftScore, brightnessDrift,
     /// contrastDrift, sharpnessDrift, noDetectionFraction, latency.&lt;stage&gt;.p50|p95|p99|max,
-    /// class.&lt;name&gt;.fraction, evictions (since the previous snapshot), evictions.&lt;reason&gt;. Metrics without a
+    /// class.&lt;name&gt;.fraction, evictions (since the previous snapshot), evictions.&lt;reason&gt;, parkedRecords. Metrics without a
     /// value in this interval (no sensor, no frames) are absent.
     /// </summary>
     public IReadOnlyDictionary<string, double> Metrics()
@@ -70,6 +73,7 @@ public sealed record TelemetrySnapshot(
         {
             foreach (var (cls, n) in Output.Classes) m[$"class.{cls}.fraction"] = (double)n / Output.Parts;
         }
+        if (ParkedRecords is { } parked) m["parkedRecords"] = parked;
         if (Evictions is { } e)
         {
             m["evictions"] = e.SinceLast.Values.Sum();

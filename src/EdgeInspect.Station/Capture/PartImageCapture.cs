@@ -88,7 +88,10 @@ public sealed class PartImageCapture
     public void Release(InspectionRecord record)
     {
         ArgumentNullException.ThrowIfNull(record);
-        if (record.ImageRef is not null) Interlocked.Decrement(ref _reserved);
+        if (record.ImageRef is null) return;
+        Interlocked.Decrement(ref _reserved);
+        // The image will not be written: a record the engine holds and stores later must not name it.
+        record.ImageRef = null;
     }
 
     /// <summary>The writer took a job out of the queue: its place is free again.</summary>

@@ -9,6 +9,12 @@ public sealed class GpioOptions
     /// <summary>simulated | real</summary>
     public string Driver { get; set; } = "simulated";
 
+    /// <summary>
+    /// Simulated driver only: while a file exists at this path every output write fails with an I/O error, as on a dead
+    /// GPIO expander, to rehearse the fail-safe path (NG parts recorded with the reason) on a bench. Null: never.
+    /// </summary>
+    public string? SimulatedWriteFaultFile { get; set; }
+
     /// <summary>Inspector's OK button input.</summary>
     public int ButtonOk { get; set; } = 17;
 
@@ -61,6 +67,8 @@ public sealed class GpioOptions
     public void Validate()
     {
         ConfigCheck.Need(Driver is "simulated" or "real", "Gpio:Driver", "must be simulated or real");
+        ConfigCheck.Need(SimulatedWriteFaultFile is null || Driver == "simulated", "Gpio:SimulatedWriteFaultFile",
+            "only the simulated driver can fake a write fault (Gpio:Driver is real)");
         var pins = new (string Key, int Pin)[]
         {
             ("Gpio:ButtonOk", ButtonOk), ("Gpio:ButtonDefect", ButtonDefect), ("Gpio:PartPresent", PartPresent),

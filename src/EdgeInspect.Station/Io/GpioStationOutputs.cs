@@ -13,6 +13,7 @@ public sealed class GpioStationOutputs : IStationOutputs, IDisposable
     private readonly GpioController _gpio;
     private readonly int _rejectPin, _lightPin;
     private readonly ITimer _release;
+    private long _releaseFailures;
 
     public GpioStationOutputs(GpioController gpio, int rejectPin, int lightPin, TimeSpan pulse, TimeProvider time)
     {
@@ -22,7 +23,26 @@ public sealed class GpioStationOutputs : IStationOutputs, IDisposable
         Pulse = pulse;
         gpio.OpenPin(rejectPin, PinMode.Output, PinValue.Low);
         gpio.OpenPin(lightPin, PinMode.Output, PinValue.Low);
-        _release = time.CreateTimer(_ => _gpio.Write(_rejectPin, PinValue.Low), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _release = time.CreateTimer(_ => Release(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>Release pulses whose write failed (the pin may be stuck high until the next reject writes it).</summary>
+    public long ReleaseFailures => Interlocked.Read(ref _releaseFailures);
+
+    /// <summary>
+    /// Ends the pulse. It runs on a timer thread, where an exception would end the process: a failed write is counted
+    /// instead, and the next part's reject reports the output's fault in its own record.
+    /// </summary>
+    private void Release()
+    {
+        try
+        {
+            _gpio.Write(_rejectPin, PinValue.Low);
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException or UnauthorizedAccessException)
+        {
+            Interlocked.Increment(ref _releaseFailures);
+        }
     }
 
     public TimeSpan Pulse { get; }

@@ -3,7 +3,7 @@ namespace EdgeInspect.Station.Pipeline;
 /// <summary>Live counters for progress, the final summary and fault reporting.</summary>
 public sealed class StationCounters
 {
-    internal long Parts, AuditSampled, Paired, Agreements, Rejects, FailSafe, Dropped, ModelFaults, RejectFaults, ImageFaults, StoreFaults, StoreFailSafeParts, CaptureFaults;
+    internal long Parts, AuditSampled, Paired, Agreements, Rejects, FailSafe, Dropped, ModelFaults, RejectFaults, ImageFaults, StoreFaults, StoreFailSafeParts, StoreDroppedParts, CaptureFaults;
 
     /// <summary>Parts whose record is stored.</summary>
     public long PartsInspected => Interlocked.Read(ref Parts);
@@ -37,6 +37,9 @@ public sealed class StationCounters
 
     /// <summary>Parts the store refused to record (a failed group commit).</summary>
     public long StoreFailures => Interlocked.Read(ref StoreFaults);
+
+    /// <summary>Refused parts whose held record was dropped (more than <see cref="StationEngine.MaxUnstoredRecords"/> waiting): never recorded.</summary>
+    public long StoreDropped => Interlocked.Read(ref StoreDroppedParts);
 
     /// <summary>Parts decided fail-safe NG because the store was not writable when they were decided.</summary>
     public long StoreFailSafe => Interlocked.Read(ref StoreFailSafeParts);

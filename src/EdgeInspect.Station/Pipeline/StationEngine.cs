@@ -57,6 +57,20 @@ public sealed class StationEngine(
 
     private volatile string? _storeFailure;
 
+    /// <summary>
+    /// Records of parts the store refused with an I/O error (a full disk), oldest first, stored before the next parts once it writes
+    /// again: each part keeps its record and its number, so the sequence has no gap. Bounded: past
+    /// <see cref="MaxUnstoredRecords"/> the oldest are dropped, counted in <see cref="StationCounters.StoreDropped"/>.
+    /// Touched only by the record stage's one thread.
+    /// </summary>
+    private readonly Queue<InspectionRecord> _unstored = new();
+
+    /// <summary>About 10 MB of records: hours of a full disk at a few parts per second.</summary>
+    public const int MaxUnstoredRecords = 10_000;
+
+    /// <summary>Records held for the store while it refuses writes.</summary>
+    public int UnstoredRecords => _unstored.Count;
+
     /// <summary>False from a failed group commit until one succeeds.</summary>
     public bool StoreWritable => _storeFailure is null;
 
@@ -248,8 +262,27 @@ public sealed class StationEngine(
         if (parts.Count == 0) return;
         // The record names its image only when the image has a place in the capture queue (reserved here, filled below).
         if (capture is not null) foreach (var part in parts) part.Record.ImageRef = capture.Reserve(part.Frame, part.Record);
-        if (parts.Count == 1) store.Append(parts[0].Record);
+        var held = _unstored.Count;
+        if (held > 0)
+        {
+            // The parts the store refused go first, in one group with these: numbers stay ascending and gap-free.
+            store.AppendMany([.. _unstored, .. parts.Select(p => p.Record)]);
+            foreach (var r in _unstored)
+            {
+                Interlocked.Increment(ref Counters.Parts);
+                if (r.VerdictSource == VerdictSource.FailSafe) Interlocked.Increment(ref Counters.FailSafe);
+                if (r.Agreement is { } agreed)
+                {
+                    Interlocked.Increment(ref Counters.Paired);
+                    if (agreed) Interlocked.Increment(ref Counters.Agreements);
+                    modes.RecordPair(r);
+                }
+            }
+            _unstored.Clear();
+        }
+        else if (parts.Count == 1) store.Append(parts[0].Record);
         else store.AppendMany([.. parts.Select(p => p.Record)]);
+        if (held > 0) Faults.Fault("store-backlog", $"{held} records held while the store refused writes are stored");
         if (_storeFailure is { } was)
         {
             _storeFailure = null;
@@ -280,8 +313,9 @@ public sealed class StationEngine(
     }
 
     /// <summary>
-    /// Counts, logs and audits parts the store refused (a failed group commit): their numbers are not reused, and the
-    /// audit trail names them when the store can still write its audit.
+    /// Counts, logs and audits parts the store refused (a failed group commit), and holds their records for the next
+    /// commit (see <see cref="UnstoredRecords"/>): their numbers are not reused, and the audit trail names them when the
+    /// store can still write its audit.
     /// </summary>
     public void CommitFailed(IReadOnlyList<DecidedPart> parts, Exception error)
     {
@@ -291,6 +325,14 @@ public sealed class StationEngine(
         if (capture is not null) foreach (var part in parts) capture.Release(part.Record);
         _storeFailure = error.Message;
         Interlocked.Add(ref Counters.StoreFaults, parts.Count);
+        // Only an I/O failure (a full disk) passes: anything else could fail again for the same records and hold up
+        // every later part with them.
+        if (error is IOException) foreach (var p in parts) _unstored.Enqueue(p.Record);
+        while (_unstored.Count > MaxUnstoredRecords)
+        {
+            _unstored.Dequeue();
+            Interlocked.Increment(ref Counters.StoreDroppedParts);
+        }
         var what = $"parts {parts[0].Frame.PartId}..{parts[^1].Frame.PartId} (sequence {parts[0].Record.Sequence}..{parts[^1].Record.Sequence})";
         Faults.Fault("store", $"{what} could not be recorded: {error.Message}", error);
         try

@@ -7,6 +7,10 @@ namespace EdgeInspect.Storage.LiteDb.Collections;
 /// The uplink's queue: the sequence numbers of records not yet delivered; an item's payload is its record's JSON.
 /// Removals are not made durable: a removal lost in a crash only re-sends a record the cloud deduplicates. The
 /// log they grow is checkpointed by size.
+/// <para>
+/// A parked item (the broker kept refusing it) stays queued, so it is still unsent for the disk budget, but carries
+/// <c>parked</c> and the reason: the reads the uplink sends from skip it, across restarts too, until someone removes it.
+/// </para>
 /// <para>Not thread-safe: the store calls it under its one lock.</para>
 /// </summary>
 internal sealed class OutboxCollection
@@ -23,20 +27,45 @@ internal sealed class OutboxCollection
         _outbox = file.Database.GetCollection(StoreSchema.Outbox);
     }
 
-    /// <summary>Items queued.</summary>
+    private const string ParkedField = "parked";
+    private const string ReasonField = "reason";
+    private static readonly BsonExpression NotParked = Query.Not(ParkedField, true);
+
+    /// <summary>Items queued, parked ones included.</summary>
     public long Count => _outbox.LongCount();
+
+    /// <summary>Items parked: queued, not sent (<see cref="Park"/>).</summary>
+    public long ParkedCount => _outbox.Count(Query.EQ(ParkedField, true));
+
+    /// <summary>Parked items, oldest first, with the reason each was parked.</summary>
+    public IReadOnlyList<(long Sequence, string Reason)> Parked() =>
+        [.. _outbox.Find(Query.EQ(ParkedField, true)).Select(d => (d["_id"].AsInt64, d[ReasonField].AsString ?? "")).OrderBy(x => x.Item1)];
+
+    /// <summary>
+    /// Marks a queued item parked with <paramref name="reason"/>, durably (a restart must neither send it again nor
+    /// forget it). False when it is not queued (delivered or evicted meanwhile).
+    /// </summary>
+    public bool Park(long sequence, string reason)
+    {
+        var updated = _outbox.Update(new BsonDocument { ["_id"] = sequence, [ParkedField] = true, [ReasonField] = reason });
+        if (updated) _file.Durable();
+        return updated;
+    }
 
     /// <summary>Queues record <paramref name="sequence"/> (in the caller's transaction).</summary>
     public void Enqueue(long sequence) => _outbox.Insert(new BsonDocument { ["_id"] = sequence });
 
-    /// <summary>Up to <paramref name="max"/> items with offset above <paramref name="afterOffset"/>, oldest first.</summary>
+    /// <summary>Up to <paramref name="max"/> unparked items with offset above <paramref name="afterOffset"/>, oldest first.</summary>
     public IReadOnlyList<OutboxItem> ReadBatch(long afterOffset, int max) =>
-        [.. _outbox.Find(Query.GT("_id", afterOffset), 0, max).Select(d => ToItem(d["_id"].AsInt64)).OfType<OutboxItem>()];
+        [.. _outbox.Find(Query.And(Query.GT("_id", afterOffset), NotParked), 0, max).Select(d => ToItem(d["_id"].AsInt64)).OfType<OutboxItem>()];
 
-    /// <summary>Up to <paramref name="max"/> of the newest items, oldest of them first.</summary>
+    /// <summary>Up to <paramref name="max"/> of the newest unparked items, oldest of them first.</summary>
     public IReadOnlyList<OutboxItem> ReadNewest(int max)
     {
-        var ids = _outbox.Find(Query.All("_id", Query.Descending), 0, max).Select(d => d["_id"].AsInt64).ToList();
+        // Ordered by the _id index and filtered on the way, so the limit ends the scan (no sort of the whole queue).
+        var newest = Query.All("_id", Query.Descending);
+        newest.Where.Add(NotParked);
+        var ids = _outbox.Find(newest, 0, max).Select(d => d["_id"].AsInt64).ToList();
         ids.Reverse();
         return [.. ids.Select(ToItem).OfType<OutboxItem>()];
     }

@@ -14,6 +14,10 @@ namespace EdgeInspect.Sync.Mqtt.Telemetry;
 /// the broker is reachable, publishes the snapshot on <c>&lt;prefix&gt;/&lt;device&gt;/telemetry</c> and the alarm events
 /// on <c>&lt;prefix&gt;/&lt;device&gt;/events</c> (QoS 1). Offline, nothing is published but the snapshot and the
 /// events are still stored: the store is the record, the broker only a copy.
+/// <para>
+/// Besides the configured rules one alarm is always on: <see cref="ParkedAlarm"/>, raised while the store holds records
+/// the uplink parked (the broker kept refusing them), since nothing else would tell anyone that they never left.
+/// </para>
 /// </summary>
 public sealed class TelemetryPublisher : BackgroundService
 {
@@ -31,6 +35,9 @@ public sealed class TelemetryPublisher : BackgroundService
 
     /// <param name="telemetryStore">Where snapshots go and evictions come from; null = neither (an in-memory store).</param>
     /// <param name="connection">Null when no broker is configured: snapshots are only stored.</param>
+    /// <summary>The built-in alarm on <c>parkedRecords</c> (raised at 1, cleared at 0), unless a configured rule watches that metric.</summary>
+    public const string ParkedAlarm = "uplink-parked";
+
     public TelemetryPublisher(TelemetryRecorder recorder, IInspectionStore store, ITelemetryStore? telemetryStore, DeviceMqttConnection? connection,
         TelemetryOptions options, TimeProvider? time = null, ILogger<TelemetryPublisher>? log = null)
     {
@@ -42,7 +49,7 @@ public sealed class TelemetryPublisher : BackgroundService
         _options = options;
         _time = time ?? TimeProvider.System;
         _log = (ILogger?)log ?? NullLogger.Instance;
-        _alarms = new AlarmEvaluator(options.Alarms);
+        _alarms = new AlarmEvaluator(WithBuiltInRules(options.Alarms));
         // After a restart, alarms still raised in the audit trail stay raised: no second "raised" for the same condition.
         _alarms.Restore(ActiveAlarmsInStore(store));
         _lastEvictions = telemetryStore?.Evictions;
@@ -65,7 +72,7 @@ public sealed class TelemetryPublisher : BackgroundService
                 var total = ts.Evictions;
                 var since = total.ToDictionary(kv => kv.Key, kv => kv.Value - (_lastEvictions?.GetValueOrDefault(kv.Key) ?? 0));
                 _lastEvictions = total;
-                snapshot = snapshot with { Evictions = new EvictionTelemetry(total, since, ts.EvictedUnsent) };
+                snapshot = snapshot with { Evictions = new EvictionTelemetry(total, since, ts.EvictedUnsent), ParkedRecords = ts.ParkedCount };
             }
             var transitions = _alarms.Evaluate(snapshot.Metrics(), snapshot.At);
             snapshot = snapshot with { ActiveAlarms = [.. _alarms.Active.Order(StringComparer.Ordinal)] };
@@ -125,6 +132,11 @@ public sealed class TelemetryPublisher : BackgroundService
         _once.Dispose();
         base.Dispose();
     }
+
+    private static IEnumerable<AlarmRule> WithBuiltInRules(IReadOnlyList<AlarmRule> configured) =>
+        configured.Any(r => r.Metric == "parkedRecords" || r.EffectiveName == ParkedAlarm)
+            ? configured
+            : [.. configured, new AlarmRule { Name = ParkedAlarm, Metric = "parkedRecords", Direction = "above", Raise = 1, Clear = 0 }];
 
     private static IEnumerable<string> ActiveAlarmsInStore(IInspectionStore store) =>
         store.AuditEvents()

@@ -72,8 +72,8 @@ public sealed class StoreFailureTests
         while (i < 10_000)
         {
             var (record, ok) = Run(engine, ++i);
+            stored.Add(record.Sequence); // refused or not: the refused one is held and stored once the disk has room
             if (!ok) break;
-            stored.Add(record.Sequence);
         }
         Assert.False(engine.StoreWritable);
         Assert.False(ready.Update());
@@ -83,6 +83,8 @@ public sealed class StoreFailureTests
         var rejectsBefore = outputs.Rejects;
         var (refused, refusedStored) = Run(engine, ++i);
         Assert.False(refusedStored);
+        stored.Add(refused.Sequence);
+        Assert.Equal(2, engine.UnstoredRecords);
         Assert.Equal(VerdictSource.FailSafe, refused.VerdictSource);
         Assert.Equal(Verdict.Ng, refused.Verdict);
         Assert.StartsWith("store not writable", refused.FailReason);
@@ -92,8 +94,10 @@ public sealed class StoreFailureTests
 
         File.Delete(filler);
         _time.Advance(LiteDbInspectionStore.WriteRetryInterval);
-        // The part decided while the store failed is kept as the fail-safe record it is, once the store writes again.
+        // The parts the store refused are stored first, as they were decided, then this one: decided while the store
+        // was still marked unwritable, it is the fail-safe record it is.
         var (recovered, recoveredStored) = Run(engine, ++i);
+        Assert.Equal(0, engine.UnstoredRecords);
         Assert.True(recoveredStored);
         Assert.Equal(VerdictSource.FailSafe, recovered.VerdictSource);
         stored.Add(recovered.Sequence);

@@ -31,4 +31,23 @@ public sealed class OutboxCollectionTests
         Assert.Equal([5L, 6L, 7L], h.Outbox.ReadBatch(long.MinValue, 10).Select(i => i.Offset));
         Assert.Equal([6L, 7L], h.Outbox.ReadNewest(2).Select(i => i.Offset));
     }
+
+    [Fact]
+    public void Park_OneOfFive_SkippedByBothReadsCountedStillQueuedAndRemovable()
+    {
+        using var h = new StoreHarness();
+        h.Store([.. Enumerable.Range(1, 5).Select(i => Prepared(i))]);
+
+        Assert.True(h.Outbox.Park(5, "refused"));
+        Assert.True(h.Outbox.Park(2, "refused twice"));
+        Assert.False(h.Outbox.Park(9, "never queued"));
+
+        Assert.Equal([1L, 3L, 4L], h.Outbox.ReadBatch(long.MinValue, 10).Select(i => i.Offset));
+        Assert.Equal([3L, 4L], h.Outbox.ReadNewest(2).Select(i => i.Offset));
+        Assert.Equal(5, h.Outbox.Count);
+        Assert.Equal(2, h.Outbox.ParkedCount);
+        Assert.Equal([(2L, "refused twice"), (5L, "refused")], h.Outbox.Parked());
+        Assert.True(h.Outbox.Remove(2));
+        Assert.Equal(1, h.Outbox.ParkedCount);
+    }
 }

@@ -62,6 +62,22 @@ public sealed class StoreRecoveryTests : IDisposable
     }
 
     [Fact]
+    public void Reopen_OnlyTheHeaderPageDestroyed_NothingReadableYetTheSequenceContinuesAboveTheOldMaximum()
+    {
+        var oldEpoch = Fill();
+        var bytes = new byte[8192];
+        new Random(16).NextBytes(bytes);
+        using (var f = new FileStream(DbPath, FileMode.Open, FileAccess.Write)) f.Write(bytes);
+
+        using var store = new LiteDbInspectionStore(new StoreOptions { Path = DbPath });
+
+        Assert.Equal(1, store.Recoveries);
+        Assert.NotEqual(oldEpoch, store.Epoch);
+        // LiteDB cannot open the file without its header; the records' own bytes still say how far the numbers went.
+        Assert.True(store.LoadState().LastSequence >= Stored, $"high-water {store.LoadState().LastSequence}, old maximum {Stored}");
+    }
+
+    [Fact]
     public void Reopen_HeaderDestroyed_RecoveryAuditedWithSalvageAndNewEpoch()
     {
         var oldEpoch = Fill();

@@ -72,6 +72,40 @@ public sealed class TelemetryIntegrationTests : IDisposable
         return device;
     }
 
+    [Fact]
+    public async Task PublishOnce_StoreHoldsAParkedRecord_CountedAlarmRaisedAndStoredThenClearedWhenItIsGone()
+    {
+        var path = Path.Combine(_dir, "p.db");
+        using (var store = new LiteDbInspectionStore(new StoreOptions { Path = path }))
+        {
+            for (long seq = 1; seq <= 3; seq++) store.Append(Record(seq, Verdict.Ok, Verdict.Ok));
+            var recorder = new TelemetryRecorder("dev-t", thermalRoot: "/nonexistent");
+            using var publisher = new TelemetryPublisher(recorder, store, store, null, new TelemetryOptions { IntervalSeconds = 0 });
+            Assert.Equal(0, (await publisher.PublishOnceAsync()).ParkedRecords);
+
+            Assert.True(store.Park(2, "the broker refused it 5 times"));
+            var parked = await publisher.PublishOnceAsync();
+            Assert.Equal(1, parked.ParkedRecords);
+            Assert.Equal(1, parked.Metrics()["parkedRecords"]);
+            Assert.Contains(TelemetryPublisher.ParkedAlarm, parked.ActiveAlarms);
+            var raised = Assert.Single(store.AuditEvents(), a => a.Kind == "alarm.raised");
+            Assert.Equal(TelemetryPublisher.ParkedAlarm, raised.To);
+            Assert.Equal(3, store.PendingCount); // nothing was sent; the parked one is pending too
+        }
+
+        // After a restart the alarm is still raised (no second event), until the parked record leaves the store.
+        using var reopened = new LiteDbInspectionStore(new StoreOptions { Path = path });
+        using var again = new TelemetryPublisher(new TelemetryRecorder("dev-t", thermalRoot: "/nonexistent"), reopened, reopened, null,
+            new TelemetryOptions { IntervalSeconds = 0 });
+        Assert.Contains(TelemetryPublisher.ParkedAlarm, (await again.PublishOnceAsync()).ActiveAlarms);
+        Assert.Single(reopened.AuditEvents(), a => a.Kind == "alarm.raised");
+        reopened.Remove(2);
+        var cleared = await again.PublishOnceAsync();
+        Assert.Equal(0, cleared.ParkedRecords);
+        Assert.Empty(cleared.ActiveAlarms);
+        Assert.Single(reopened.AuditEvents(), a => a.Kind == "alarm.cleared" && a.To == TelemetryPublisher.ParkedAlarm);
+    }
+
     [MosquittoFact]
     [Trait(TestCategories.Name, TestCategories.Slow)]
     public async Task Budget_StoreFilledPastBudget_EvictionsByPolicyInTheNextTelemetryMessage()

@@ -144,10 +144,59 @@ public sealed class OutboxDeliveryTests : IDisposable
         await uplink.StartAsync();
         for (var i = 1; i <= 10; i++) store.Append(Record("dev-p", i, i == 3 ? new string('x', 4000) : null));
         await Until(() => uplink.Parked == 1 && store.PendingCount == 1, TimeSpan.FromSeconds(20), "record 3 parked, the others delivered");
-        Assert.Equal(3, store.ReadBatch(0, 10).Single().Offset);
+        Assert.Equal(3, store.ParkedItems().Single().Sequence);
+        Assert.Empty(store.ReadBatch(0, 10)); // kept and pending, but no longer handed out
         Assert.Equal(options.ParkAfterRefusals, uplink.Refused);
         for (var i = 11; i <= 15; i++) store.Append(Record("dev-p", i));
         await Until(() => arrivals.Distinct().Count() == 14, TimeSpan.FromSeconds(10), "later records delivered past the parked one");
         Assert.DoesNotContain(3L, arrivals);
+    }
+
+    [MosquittoFact]
+    public async Task Drain_ParkedRecordAfterARestart_StillParkedNotSentAgainAndShownInStats()
+    {
+        await using var broker = await MosquittoBroker.LaunchAsync("message_size_limit 2048");
+        var path = Path.Combine(_dir, "r.db");
+        var options = Options(broker, "dev-r", MqttUplinkOptions.BrokerPuback);
+        var arrivals = new ConcurrentQueue<long>();
+        await using var cloud = new DeviceMqttConnection(new MqttUplinkOptions { Host = broker.Host, Port = broker.Port, DeviceId = "cloud", TopicPrefix = "cloudside" });
+        cloud.Subscribe("edgeinspect/dev-r/records", (m, _) =>
+        {
+            arrivals.Enqueue(JsonDocument.Parse(m.Payload).RootElement.GetProperty("sequence").GetInt64());
+            return Task.CompletedTask;
+        });
+        await cloud.StartAsync();
+        Assert.True(await cloud.WaitConnectedAsync(TimeSpan.FromSeconds(10)));
+        await Task.Delay(300);
+        using (var store = new LiteDbInspectionStore(new StoreOptions { Path = path }))
+        {
+            await using var device = new DeviceMqttConnection(options);
+            await using var uplink = new OutboxUplink(store, device, options);
+            await device.StartAsync();
+            await uplink.StartAsync();
+            for (var i = 1; i <= 5; i++) store.Append(Record("dev-r", i, i == 2 ? new string('x', 4000) : null));
+            await Until(() => store.ParkedCount == 1 && store.PendingCount == 1, TimeSpan.FromSeconds(20), "record 2 parked, the others delivered");
+            await uplink.StopAsync();
+            await device.StopAsync();
+        }
+
+        // The station restarts: the parked record is neither forgotten nor tried again.
+        using var reopened = new LiteDbInspectionStore(new StoreOptions { Path = path });
+        await using var device2 = new DeviceMqttConnection(options);
+        await using var uplink2 = new OutboxUplink(reopened, device2, options);
+        await device2.StartAsync();
+        await uplink2.StartAsync();
+        Assert.True(await device2.WaitConnectedAsync(TimeSpan.FromSeconds(10)));
+        reopened.Append(Record("dev-r", 6));
+        await Until(() => arrivals.Contains(6), TimeSpan.FromSeconds(10), "a record after the restart delivered");
+        Assert.Equal(0, uplink2.Refused);
+        Assert.DoesNotContain(2L, arrivals);
+        var stats = reopened.Statistics();
+        Assert.Equal(1, stats.PendingUplink);
+        Assert.Equal(1, stats.ParkedUplink);
+        var (sequence, reason) = Assert.Single(reopened.ParkedItems());
+        Assert.Equal(2, sequence);
+        Assert.StartsWith($"the broker refused it {options.ParkAfterRefusals} times", reason);
+        Assert.True(reopened.Records().Any(r => r.Sequence == 2), "the parked record is kept");
     }
 }
