@@ -6,22 +6,6 @@ using Xunit;
 
 namespace EdgeInspect.Cloud.Tests.Ingest;
 
-/// <summary>One throwaway PostgreSQL cluster for the ingest tests (each test makes its own database in it).</summary>
-public sealed class PostgresFixture : IAsyncLifetime
-{
-    public PostgresCluster? Cluster { get; private set; }
-
-    public async Task InitializeAsync()
-    {
-        if (PostgresCluster.IsInstalled) Cluster = await PostgresCluster.LaunchAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        if (Cluster is not null) await Cluster.DisposeAsync();
-    }
-}
-
 /// <summary>Helpers the ingest tests share: options, in-process workers, counts from the database, waiting.</summary>
 internal static class IngestTesting
 {

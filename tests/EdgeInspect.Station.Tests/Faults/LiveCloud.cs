@@ -7,22 +7,6 @@ using Xunit;
 
 namespace EdgeInspect.Station.Tests.Faults;
 
-/// <summary>One throwaway PostgreSQL cluster for the fault suite (each test makes its own database in it).</summary>
-public sealed class PostgresFixture : IAsyncLifetime
-{
-    public PostgresCluster? Cluster { get; private set; }
-
-    public async Task InitializeAsync()
-    {
-        if (PostgresCluster.IsInstalled) Cluster = await PostgresCluster.LaunchAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        if (Cluster is not null) await Cluster.DisposeAsync();
-    }
-}
-
 /// <summary>
 /// The real cloud ingest (<see cref="IngestWorker"/>, in-process) on its own database, and what the cloud holds: the
 /// table the fleet reads, compared with a device's store by <see cref="AssertNothingLostAsync"/>.

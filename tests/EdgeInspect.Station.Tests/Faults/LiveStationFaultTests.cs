@@ -35,6 +35,21 @@ public sealed class LiveStationFaultTests(PostgresFixture pg, ITestOutputHelper 
     private static void Quiet(LiveStation station) => station.Profile["Source"]!["IntervalMs"] = 2000;
 
     /// <summary>
+    /// The end of a scenario: the station restarted quietly (a part every 2 s) so its outbox drains, then every stored
+    /// record must be at the cloud, the station stops cleanly (exit 0), and the sequence of its one epoch has no gap.
+    /// </summary>
+    private static async Task<List<StoredKey>> DrainAndAssertNothingLostAsync(LiveStation station, LiveCloud cloud, TimeSpan limit)
+    {
+        Quiet(station);
+        Assert.Equal(0, await station.StopAsync());
+        await station.StartAsync();
+        var stored = await cloud.AssertNothingLostAsync(station, limit);
+        Assert.Equal(0, await station.StopAsync());
+        AssertContiguous(stored, stored[0].Epoch);
+        return stored;
+    }
+
+    /// <summary>
     /// Kills in the soak: 100 (the count), or EDGEINSPECT_FAULT_KILLS on a machine where a start takes many
     /// seconds (each cycle waits for the station's banner).
     /// </summary>
@@ -92,12 +107,7 @@ public sealed class LiveStationFaultTests(PostgresFixture pg, ITestOutputHelper 
         // parts keep coming after the broker is back
         await WaitForSequenceAboveAsync(station, atRestart.Max(r => r.Sequence) + 10, TimeSpan.FromSeconds(60));
 
-        Quiet(station);
-        Assert.Equal(0, await station.StopAsync());
-        await station.StartAsync();
-        var stored = await cloud.AssertNothingLostAsync(station, TimeSpan.FromSeconds(60));
-        Assert.Equal(0, await station.StopAsync());
-        AssertContiguous(stored, stored[0].Epoch);
+        await DrainAndAssertNothingLostAsync(station, cloud, TimeSpan.FromSeconds(60));
     }
 
     [PostgresFact]
@@ -122,12 +132,7 @@ public sealed class LiveStationFaultTests(PostgresFixture pg, ITestOutputHelper 
         Assert.Equal(atStop, (await cloud.RowsAsync(station.DeviceId)).Count);
 
         await cloud.StartIngestAsync();
-        Quiet(station);
-        Assert.Equal(0, await station.StopAsync());
-        await station.StartAsync();
-        var stored = await cloud.AssertNothingLostAsync(station, TimeSpan.FromSeconds(120));
-        Assert.Equal(0, await station.StopAsync());
-        AssertContiguous(stored, stored[0].Epoch);
+        await DrainAndAssertNothingLostAsync(station, cloud, TimeSpan.FromSeconds(120));
     }
 
     [PostgresFact]
@@ -190,12 +195,7 @@ public sealed class LiveStationFaultTests(PostgresFixture pg, ITestOutputHelper 
         await WaitForSequenceAboveAsync(station, whileFaulty.Max(r => r.Sequence) + 5, TimeSpan.FromSeconds(60));
         Assert.True(station.IsRunning, station.Tail());
 
-        Quiet(station);
-        Assert.Equal(0, await station.StopAsync());
-        await station.StartAsync();
-        var stored = await cloud.AssertNothingLostAsync(station, TimeSpan.FromSeconds(60));
-        Assert.Equal(0, await station.StopAsync());
-        AssertContiguous(stored, stored[0].Epoch);
+        var stored = await DrainAndAssertNothingLostAsync(station, cloud, TimeSpan.FromSeconds(60));
         var failed = stored.Where(IsRejectFault).ToList();
         Assert.All(failed, r => Assert.Contains("simulated fault", r.FailReason));
         // Parts after the expander came back are decided (and rejected) normally again.
