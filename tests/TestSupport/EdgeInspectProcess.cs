@@ -40,12 +40,18 @@ public static class EdgeInspectProcess
         var stderr = p.StandardError.ReadToEndAsync();
         var until = DateTime.UtcNow + limit;
         while (limit > TimeSpan.Zero && !p.HasExited && DateTime.UtcNow < until && !done()) await Task.Delay(500);
-        if (limit > TimeSpan.Zero && !p.HasExited)
-        {
-            using var kill = Process.Start("kill", ["-TERM", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
-            if (kill is not null) await kill.WaitForExitAsync();
-        }
+        if (limit > TimeSpan.Zero && !p.HasExited) await TerminateAsync(p);
         if (!p.WaitForExit(TimeSpan.FromSeconds(60))) { p.Kill(true); throw new TimeoutException("edgeinspect did not stop within 60 s of SIGTERM"); }
         return (p.ExitCode, await stdout, await stderr);
+    }
+
+    /// <summary>
+    /// Sends SIGTERM, what systemd sends to stop a service (the host treats it like Ctrl-C), and returns without
+    /// waiting for the process to exit. Not SIGINT: see <see cref="RunUntilAsync"/>.
+    /// </summary>
+    public static async Task TerminateAsync(Process process)
+    {
+        using var kill = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        if (kill is not null) await kill.WaitForExitAsync();
     }
 }

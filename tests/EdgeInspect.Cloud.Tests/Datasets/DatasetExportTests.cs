@@ -14,6 +14,7 @@ using EdgeInspect.Sync.Mqtt.Images;
 using EdgeInspect.TestSupport;
 using Xunit;
 using static EdgeInspect.Cloud.Tests.Ingest.IngestTesting;
+using static EdgeInspect.TestSupport.Poll;
 
 namespace EdgeInspect.Cloud.Tests.Datasets;
 

@@ -1,8 +1,8 @@
-using System.Diagnostics;
 using EdgeInspect.Cloud.Ingest;
 using EdgeInspect.TestSupport;
 using Npgsql;
 using Xunit;
+using static EdgeInspect.TestSupport.Poll;
 
 namespace EdgeInspect.Cloud.Tests.Ingest;
 
@@ -47,13 +47,4 @@ internal static class IngestTesting
         return list;
     }
 
-    public static async Task Until(Func<bool> condition, TimeSpan timeout, string what)
-    {
-        var sw = Stopwatch.StartNew();
-        while (!condition())
-        {
-            Assert.True(sw.Elapsed < timeout, $"timed out after {timeout.TotalSeconds:0} s waiting for {what}");
-            await Task.Delay(50);
-        }
-    }
 }

@@ -2,6 +2,7 @@ using EdgeInspect.Fleet.Tests.Broker;
 using EdgeInspect.TestSupport;
 using Xunit;
 using static EdgeInspect.Cloud.Tests.Ingest.IngestTesting;
+using static EdgeInspect.TestSupport.Poll;
 
 namespace EdgeInspect.Cloud.Tests.Ingest;
 

@@ -8,6 +8,7 @@ using MQTTnet.Protocol;
 using Npgsql;
 using Xunit;
 using static EdgeInspect.Cloud.Tests.Ingest.IngestTesting;
+using static EdgeInspect.TestSupport.Poll;
 
 namespace EdgeInspect.Cloud.Tests.Ingest;
 

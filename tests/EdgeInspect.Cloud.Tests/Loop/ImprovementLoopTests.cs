@@ -1,11 +1,11 @@
 using System.Diagnostics;
-using System.Globalization;
 using System.Xml.Linq;
 using EdgeInspect.Cloud.Ingest.Images;
 using EdgeInspect.Cloud.Tests.Ingest;
 using EdgeInspect.TestSupport;
 using Xunit;
 using static EdgeInspect.Cloud.Tests.Ingest.IngestTesting;
+using static EdgeInspect.TestSupport.Poll;
 
 namespace EdgeInspect.Cloud.Tests.Loop;
 
@@ -62,11 +62,7 @@ public sealed class ImprovementLoopTests(PostgresFixture pg) : IClassFixture<Pos
         }
         finally
         {
-            if (!station.HasExited)
-            {
-                using var term = Process.Start("kill", ["-TERM", station.Id.ToString(CultureInfo.InvariantCulture)]);
-                await term.WaitForExitAsync();
-            }
+            if (!station.HasExited) await EdgeInspectProcess.TerminateAsync(station);
             if (!station.WaitForExit(TimeSpan.FromSeconds(60))) station.Kill(true);
         }
         Assert.True(station.ExitCode == 0, $"exit {station.ExitCode}\n{await stdout}\n{await stderr}");

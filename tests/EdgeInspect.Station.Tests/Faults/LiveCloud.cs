@@ -4,6 +4,7 @@ using EdgeInspect.Cloud.Ingest;
 using EdgeInspect.TestSupport;
 using Npgsql;
 using Xunit;
+using static EdgeInspect.TestSupport.Poll;
 
 namespace EdgeInspect.Station.Tests.Faults;
 
@@ -123,16 +124,6 @@ internal sealed class LiveCloud : IAsyncDisposable
             if (sw.Elapsed > timeout) Assert.Fail($"no record above sequence {above} within {timeout.TotalSeconds:0} s\n{station.Tail()}");
             if (!station.IsRunning) Assert.Fail($"the station exited with {station.ExitCode}\n{station.Tail()}");
             await Task.Delay(500);
-        }
-    }
-
-    public static async Task Until(Func<bool> condition, TimeSpan timeout, string what)
-    {
-        var sw = Stopwatch.StartNew();
-        while (!condition())
-        {
-            Assert.True(sw.Elapsed < timeout, $"timed out after {timeout.TotalSeconds:0} s waiting for {what}");
-            await Task.Delay(50);
         }
     }
 

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
 using EdgeInspect.Sync.Mqtt;
@@ -105,7 +104,7 @@ internal sealed class LiveStation : IAsyncDisposable
         if (_process is not { } p) throw new InvalidOperationException("never started");
         if (!p.HasExited)
         {
-            using (var kill = Process.Start("kill", ["-TERM", p.Id.ToString(CultureInfo.InvariantCulture)])) await kill.WaitForExitAsync();
+            await EdgeInspectProcess.TerminateAsync(p);
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
             try { await p.WaitForExitAsync(cts.Token); }
             catch (OperationCanceledException)

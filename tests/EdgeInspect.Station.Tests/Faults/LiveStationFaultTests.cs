@@ -4,6 +4,7 @@ using EdgeInspect.TestSupport;
 using Xunit;
 using Xunit.Abstractions;
 using static EdgeInspect.Station.Tests.Faults.LiveCloud;
+using static EdgeInspect.TestSupport.Poll;
 
 namespace EdgeInspect.Station.Tests.Faults;
 

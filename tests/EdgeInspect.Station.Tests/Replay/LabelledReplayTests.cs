@@ -69,11 +69,7 @@ public sealed class LabelledReplayTests : IDisposable
             }
         }
         catch (OperationCanceledException) { } // the limit: stop it and let the assertions say what was missing
-        if (!p.HasExited)
-        {
-            using var kill = Process.Start("kill", ["-TERM", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
-            await kill.WaitForExitAsync();
-        }
+        if (!p.HasExited) await EdgeInspectProcess.TerminateAsync(p);
         var rest = p.StandardOutput.ReadToEndAsync();
         if (!p.WaitForExit(TimeSpan.FromSeconds(60))) { p.Kill(true); throw new TimeoutException("edgeinspect did not stop within 60 s of SIGTERM"); }
         return (p.ExitCode, stdout.Append(await rest).ToString(), await stderr);

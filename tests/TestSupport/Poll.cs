@@ -1,0 +1,19 @@
+using System.Diagnostics;
+using Xunit;
+
+namespace EdgeInspect.TestSupport;
+
+/// <summary>Waiting on something another process or thread brings about: a broker, the ingest, a running station.</summary>
+public static class Poll
+{
+    /// <summary>Polls <paramref name="condition"/> every 50 ms; fails the test naming <paramref name="what"/> after <paramref name="timeout"/>.</summary>
+    public static async Task Until(Func<bool> condition, TimeSpan timeout, string what)
+    {
+        var sw = Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.True(sw.Elapsed < timeout, $"timed out after {timeout.TotalSeconds:0} s waiting for {what}");
+            await Task.Delay(50);
+        }
+    }
+}
