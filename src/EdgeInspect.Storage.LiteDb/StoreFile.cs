@@ -22,6 +22,7 @@ internal sealed class StoreFile : IDisposable
     private readonly StoreOptions _options;
     private readonly Stream _dataStream;
     private readonly Stream _logStream;
+    private readonly LogWriteFaultHolder _logWrites;
     private readonly Action? _waitLogWriter;
     private long _checkpoints;
 
@@ -38,13 +39,13 @@ internal sealed class StoreFile : IDisposable
         RecoveredCorruptFiles = CountCorrupt(options.Path);
         try
         {
-            (_dataStream, _logStream, Database) = OpenAndVerify(open);
+            (_dataStream, _logStream, _logWrites, Database) = OpenAndVerify(open);
         }
         catch (Exception e) when (IsCorruption(e))
         {
             MovedAsideTo = MoveAside(options.Path, e, time, log);
             RecoveredCorruptFiles++;
-            (_dataStream, _logStream, Database) = OpenAndVerify(open);
+            (_dataStream, _logStream, _logWrites, Database) = OpenAndVerify(open);
         }
         _waitLogWriter = LogWriterWait.TryCreate(Database);
         if (_waitLogWriter is null)
@@ -112,6 +113,7 @@ internal sealed class StoreFile : IDisposable
         //    but it signals "empty" before that flush, and its flushes reach only the OS: DurableFileStream, syncOnFlush false);
         // 2. fsync the log ourselves, once for the whole commit.
         _waitLogWriter();
+        _logWrites.ThrowIfFaulted();
         if (_logStream is DurableFileStream durable) durable.Sync();
         else _logStream.Flush(); // an injected stream (tests): its Flush is its sync
         CheckpointIfLogLarge();
@@ -128,6 +130,7 @@ internal sealed class StoreFile : IDisposable
     /// <summary>Copies the log into the data file and truncates the log.</summary>
     public void Checkpoint()
     {
+        _logWrites.ThrowIfFaulted(); // the log lacks pages LiteDB thinks it wrote: never copy it into the data file
         Database.Checkpoint();
         Interlocked.Increment(ref _checkpoints);
     }
@@ -135,6 +138,11 @@ internal sealed class StoreFile : IDisposable
     /// <summary>Closes the database (LiteDB checkpoints the log on a clean close) and its files; a second call does nothing.</summary>
     public void Dispose()
     {
+        if (_logWrites.Fault is not null)
+        {
+            Abandon();
+            return;
+        }
         if (IsDisposed) return;
         IsDisposed = true;
         try
@@ -162,7 +170,7 @@ internal sealed class StoreFile : IDisposable
         try { Database.Dispose(); } catch (Exception e) when (e is LiteException or IOException or ObjectDisposedException or InvalidOperationException or AggregateException) { }
     }
 
-    private (Stream Data, Stream Log, LiteDatabase Db) OpenAndVerify(Func<string, Stream> open)
+    private (Stream Data, Stream Log, LogWriteFaultHolder LogWrites, LiteDatabase Db) OpenAndVerify(Func<string, Stream> open)
     {
         var data = open(_options.Path);
         Stream? log = null;
@@ -170,9 +178,10 @@ internal sealed class StoreFile : IDisposable
         try
         {
             log = open(LogPath(_options.Path));
-            db = new LiteDatabase(data, null, log) { CheckpointSize = 0 };
+            var logWrites = new LogWriteFaultHolder(log);
+            db = new LiteDatabase(data, null, logWrites) { CheckpointSize = 0 };
             StoreSchema.Verify(db);
-            return (data, log, db);
+            return (data, log, logWrites, db);
         }
         catch
         {

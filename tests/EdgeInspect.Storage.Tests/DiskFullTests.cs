@@ -56,6 +56,49 @@ public sealed class DiskFullTests
         Assert.Equal(0, reopened.RecoveredCorruptFiles);
     }
 
+    // A retry while the disk stays full: the reopen fits, the first page LiteDB's log writer writes after it does not (only
+    // the log fails here). That case stopped a station's record stage for good: LiteDB 5.0.20's writer closed its engine
+    // from its own thread and waited for itself (LogWriteFaultHolder keeps the error from that writer).
+    [Fact]
+    public async Task Append_FirstLogWriteAfterEachReopenFails_RefusedWithinSecondsNeverBlocksThenWritableNothingLost()
+    {
+        var dir = Directory.CreateTempSubdirectory("edgeinspect-fulllog-");
+        try
+        {
+            var disk = new FillableDisk();
+            var time = new FakeTimeProvider(_t0);
+            var options = new StoreOptions { Path = Path.Combine(dir.FullName, "store.db") };
+            var logPath = LiteDbInspectionStore.LogPath(options.Path);
+            var stored = new List<long>();
+            long seq = 0;
+            // Not disposed in a finally: after a failed wait the blocked append still holds the store's lock.
+            var store = new LiteDbInspectionStore(options, time, openStream: p => p == logPath ? new FillableFileStream(p, disk) : new FileStream(p, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite));
+            for (; seq < 5; seq++) { store.Append(LiteDbInspectionStoreTests.Record(seq + 1, _t0)); stored.Add(seq + 1); }
+            disk.Full = true;
+            for (var retry = 0; retry < 5; retry++)
+            {
+                var next = ++seq;
+                var append = Task.Run(() => store.Append(LiteDbInspectionStoreTests.Record(next, _t0)));
+                Assert.True(await Task.WhenAny(append, Task.Delay(TimeSpan.FromSeconds(30))) == append,
+                    $"append {next} (retry {retry}) still blocked after 30 s with the disk full");
+                var refused = Assert.IsAssignableFrom<IOException>(append.Exception?.GetBaseException());
+                Assert.True(StoreFile.IsDiskFull(refused), refused.ToString());
+                time.Advance(LiteDbInspectionStore.WriteRetryInterval); // the next append opens the file again and writes
+            }
+            disk.Full = false;
+            time.Advance(LiteDbInspectionStore.WriteRetryInterval);
+            store.Append(LiteDbInspectionStoreTests.Record(++seq, _t0));
+            stored.Add(seq);
+            Assert.False(store.DiskFull);
+            Assert.Equal(stored, store.Records().Select(r => r.Sequence));
+            store.Dispose();
+            using var reopened = new LiteDbInspectionStore(options, time);
+            Assert.Equal(stored, reopened.Records().Select(r => r.Sequence));
+            Assert.Equal(0, reopened.RecoveredCorruptFiles);
+        }
+        finally { dir.Delete(recursive: true); }
+    }
+
     [TmpfsFact]
     public void Open_OnAFullDisk_RefusedOnlyAsDiskFullAndLeavesTheFileWhereItIs()
     {

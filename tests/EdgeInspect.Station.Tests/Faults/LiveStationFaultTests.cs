@@ -206,10 +206,9 @@ public sealed class LiveStationFaultTests(PostgresFixture pg, ITestOutputHelper 
     private static bool IsRejectFault(StoredKey r) =>
         r.FailReason?.StartsWith("reject output failed: GPIO 23: write failed", StringComparison.Ordinal) == true;
 
-    // Skipped: a known, open bug (issue 16). Run after the broker and GPIO scenarios, the station here stopped making
-    // parts at all (progress and reject counts frozen) after its first disk-full refusal, 2 runs of 3 on 2026-12-02;
-    // alone and in two full CI runs it passed. Not yet found where the record stage blocks.
-    [PostgresTmpfsFact(Skip = "known bug, issue 16: the station can stall after a disk-full refusal (intermittent); see the comment above")]
+    // Run after the broker and GPIO scenarios this once found the station stalled for good after its first disk-full
+    // refusal: LiteDB's log writer waited for itself (DiskFullTests.Append_FirstLogWriteAfterEachReopenFails_...).
+    [PostgresTmpfsFact]
     public async Task Run_DiskFullOnTheStoreThenSpaceFreed_StationRecordsAgainWithoutARestart()
     {
         await using var broker = await MosquittoBroker.LaunchAsync();
