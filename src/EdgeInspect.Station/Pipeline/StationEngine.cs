@@ -71,6 +71,9 @@ public sealed class StationEngine(
     /// <summary>Records held for the store while it refuses writes.</summary>
     public int UnstoredRecords => _unstored.Count;
 
+    /// <summary>The sequence range of the records held (for the log), e.g. "sequence 120..131"; empty when none.</summary>
+    public string UnstoredSequences => _unstored.Count == 0 ? "" : $"sequence {_unstored.Peek().Sequence}..{_unstored.Last().Sequence}";
+
     /// <summary>False from a failed group commit until one succeeds.</summary>
     public bool StoreWritable => _storeFailure is null;
 
@@ -259,7 +262,7 @@ public sealed class StationEngine(
     public void Commit(IReadOnlyList<DecidedPart> parts)
     {
         ArgumentNullException.ThrowIfNull(parts);
-        if (parts.Count == 0) return;
+        if (parts.Count == 0 && _unstored.Count == 0) return; // no parts: stores only the records held (see RecordStage's stop)
         // The record names its image only when the image has a place in the capture queue (reserved here, filled below).
         if (capture is not null) foreach (var part in parts) part.Record.ImageRef = capture.Reserve(part.Frame, part.Record);
         var held = _unstored.Count;

@@ -154,7 +154,33 @@ public sealed class RecordStage(RecordChannel records, StationEngine engine, ILo
                 engine.Heartbeat.Idle(PipelineStage.Record);
             }
         }
-        engine.SaveSequence();
+        StoreHeldRecordsAtStop();
+        try { engine.SaveSequence(); }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // The records carry their sequence; the next start reads the highest stored one.
+            log.LogWarning("the sequence counter could not be saved at stop: {Error}", e.Message);
+        }
+    }
+
+    /// <summary>
+    /// The records held while the store refused writes (a full disk) live only in memory: one last try to store them,
+    /// and when the store still refuses, an error that counts and names them rather than a silent loss at exit.
+    /// </summary>
+    private void StoreHeldRecordsAtStop()
+    {
+        var held = engine.UnstoredRecords;
+        if (held == 0) return;
+        try
+        {
+            engine.Commit([]);
+            log.LogWarning("{Held} records held while the store refused writes were stored at stop", held);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            log.LogCritical("{Held} decided parts were never stored and are lost at stop ({Sequences}): the store still refuses writes: {Error}",
+                held, engine.UnstoredSequences, e.Message);
+        }
     }
 
     /// <summary>Adds parts that arrive within the group-commit window (or until the group is full or the channel ends).</summary>

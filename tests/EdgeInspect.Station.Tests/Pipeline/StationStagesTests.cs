@@ -19,6 +19,8 @@ public class StationStagesTests
         private readonly InMemoryInspectionStore _inner = new();
         public int Commits;
         public int RefuseCommit = -1;
+        public long RefuseFirstCommitOf = -1; // refuses the first commit that holds this sequence
+
 
         public void Append(InspectionRecord record) => AppendMany([record]);
 
@@ -26,6 +28,11 @@ public class StationStagesTests
         {
             int commit = Interlocked.Increment(ref Commits);
             if (commit == RefuseCommit) throw new IOException("No space left on device");
+            if (RefuseFirstCommitOf > 0 && records.Any(r => r.Sequence == RefuseFirstCommitOf))
+            {
+                RefuseFirstCommitOf = -1;
+                throw new IOException("No space left on device");
+            }
             foreach (var r in records) _inner.Append(r);
             // An fsync: parts queue up behind it and are committed together. The first is slow (a checkpoint) so
             // the record channel fills however slowly a loaded machine renders parts.
@@ -84,5 +91,18 @@ public class StationStagesTests
         Assert.Equal(100, engine.Counters.PartsInspected);
         Assert.InRange(engine.Counters.StoreFailures, 1, 32); // the one group, counted
         Assert.Equal(0, engine.UnstoredRecords);
+    }
+
+    [Fact]
+    public async Task ThreeStages_StoreRefusesTheLastGroup_ItsPartsStoredWhenTheStagesStopNoneLost()
+    {
+        // No later part comes to carry the held records into the store: the record stage stores them as it stops.
+        using var store = new CountingStore { RefuseFirstCommitOf = 60 };
+        var engine = await Run(store, 60);
+
+        Assert.Equal(Enumerable.Range(1, 60).Select(i => (long)i), store.Records().Select(r => r.Sequence));
+        Assert.Equal(60, engine.Counters.PartsInspected);
+        Assert.Equal(0, engine.UnstoredRecords);
+        Assert.Equal(60, store.LoadState().LastSequence);
     }
 }
