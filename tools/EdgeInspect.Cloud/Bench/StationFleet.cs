@@ -13,7 +13,7 @@ internal sealed record FleetResult(
 
 /// <summary>
 /// N simulated stations against the broker: optional backlog drain, then each appends at the rate for warm-up plus the
-/// measured window, then everything pending is waited for. <c>phase</c> is told "window-start" and "window-end" so
+/// measured window, then everything pending is waited for. <c>phase</c> is told "drain-start" (every backlog stored), "window-start" and "window-end" so
 /// the ingest's counters can be read at the same instants, in this process or another.
 /// </summary>
 internal static class StationFleet
@@ -29,6 +29,7 @@ internal static class StationFleet
         {
             for (var d = 0; d < s.Devices; d++) stations[d] = BenchStation.Open(options, $"{s.Run}-{d:D4}", dir, s.Backlog, s.RecordsPerMessage);
             // Every backlog is in its store before the first station connects, so the drain measures sending and not the appends.
+            phase("drain-start");
             var drainWatch = Stopwatch.StartNew();
             foreach (var x in stations) await x.ConnectAsync();
             var connectDeadline = Stopwatch.StartNew();
