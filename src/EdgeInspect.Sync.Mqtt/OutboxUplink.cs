@@ -154,8 +154,12 @@ public sealed class OutboxUplink : IAsyncDisposable
         long backlogCursor = ingest ? Interlocked.Read(ref _cursor) : long.MinValue;
         while (_connection.IsConnected && !ct.IsCancellationRequested && (!ingest || AwaitingAck < _options.MaxAwaitingAck))
         {
-            var read = _queue.ReadBatch(backlogCursor, _options.BatchSize);
+            // One more than a batch is read only to learn whether anything lies beyond it: when nothing does, this
+            // batch already holds the newest records and the live lane's read would only hand out the same ones again.
+            var read = _queue.ReadBatch(backlogCursor, _options.BatchSize + 1);
             if (read.Count == 0) break;
+            var newerExist = read.Count > _options.BatchSize;
+            if (newerExist) read = [.. read.Take(_options.BatchSize)];
             var old = Sendable(read);
             var (sentOld, startedOld, stopped) = await SendAsync(old, ct);
             total += sentOld;
@@ -163,6 +167,7 @@ public sealed class OutboxUplink : IAsyncDisposable
             backlogCursor = !stopped ? read[^1].Offset : startedOld > 0 ? old[startedOld - 1].Offset : backlogCursor;
             if (ingest) Interlocked.Exchange(ref _cursor, backlogCursor);
             if (stopped) break;
+            if (!newerExist) continue;
             // the live lane: the newest records, unless the backlog batch already covered them
             var fresh = Sendable(_queue.ReadNewest(_options.BatchSize).Where(i => i.Offset > backlogCursor).ToList());
             if (fresh.Count > 0)
@@ -191,30 +196,36 @@ public sealed class OutboxUplink : IAsyncDisposable
     }
 
     /// <summary>
-    /// Publishes <paramref name="items"/> in a sliding window of up to MaxInFlight QoS 1 publishes (a lock-step window
-    /// would idle the link while its slowest PUBACK is awaited). MQTTnet writes them in call order and the broker
-    /// forwards in order per topic ([MQTT-4.6.0-6]). Returns how many were delivered (broker-puback) and published, and
-    /// whether the round must stop (link lost, or nobody subscribed).
+    /// Publishes <paramref name="items"/> in a sliding window of up to MaxInFlight QoS 1 messages (a lock-step window
+    /// would idle the link while its slowest PUBACK is awaited), each message up to
+    /// <see cref="MqttUplinkOptions.RecordsPerMessage"/> records (<see cref="RecordsMessage"/>). MQTTnet writes them in
+    /// call order and the broker forwards in order per topic ([MQTT-4.6.0-6]). A message's PUBACK counts for each of
+    /// its records. Returns how many records were delivered (broker-puback) and published, and whether the round must
+    /// stop (link lost, or nobody subscribed). <paramref name="resend"/>: the records are already awaited (ingest-ack)
+    /// and keep their tries.
     /// </summary>
-    private async Task<(int Delivered, int Started, bool Stop)> SendAsync(IReadOnlyList<OutboxItem> items, CancellationToken ct)
+    private async Task<(int Delivered, int Started, bool Stop)> SendAsync(IReadOnlyList<OutboxItem> items, CancellationToken ct, bool resend = false)
     {
         var ingest = _options.WaitsForIngestAck;
         var sent = 0;
         var next = 0;
         var stop = false;
-        var window = new Queue<(OutboxItem Item, Task<PublishOutcome> Outcome)>(Math.Min(_options.MaxInFlight, Math.Max(1, items.Count)));
+        var window = new Queue<(int First, int Count, Task<PublishOutcome> Outcome)>(Math.Min(_options.MaxInFlight, Math.Max(1, items.Count)));
         var acked = new List<long>(Math.Min(RemoveBatch, Math.Max(1, items.Count)));
         while (next < items.Count || window.Count > 0)
         {
             while (!stop && next < items.Count && window.Count < _options.MaxInFlight)
             {
-                var item = items[next++];
+                var count = RecordsMessage.CountThatFit(items, PayloadOf, next, _options.RecordsPerMessage, _options.MaxMessageBytes);
                 // Awaited before the publish: the ack can arrive before this loop sees the PUBACK.
-                if (ingest) AddAwaiting(item);
-                window.Enqueue((item, _connection.PublishForOutcomeAsync(_connection.Topics.Records, item.Payload, MqttPublishSettings.AtLeastOnce, ct)));
+                if (ingest && !resend) for (var i = next; i < next + count; i++) AddAwaiting(items[i]);
+                var message = RecordsMessage.Pack(items, PayloadOf, next, count);
+                window.Enqueue((next, count, _connection.PublishForOutcomeAsync(_connection.Topics.Records, message, MqttPublishSettings.AtLeastOnce, ct)));
+                next += count;
+                if (resend) Interlocked.Add(ref _resent, count);
             }
             if (window.Count == 0) break;
-            var (done, task) = window.Dequeue();
+            var (first, records, task) = window.Dequeue();
             var outcome = await task;
             switch (outcome)
             {
@@ -222,18 +233,21 @@ public sealed class OutboxUplink : IAsyncDisposable
                     _unheardStreak = 0;
                     if (!ingest)
                     {
-                        acked.Add(done.Offset);
-                        Remember(done);
+                        for (var i = first; i < first + records; i++)
+                        {
+                            acked.Add(items[i].Offset);
+                            Remember(items[i]);
+                        }
                     }
                     break;
                 case PublishOutcome.NoMatchingSubscribers:
-                    // Nobody got it: the record stays (ingest-ack: it waits in _awaiting and goes again when due).
+                    // Nobody got it: the records stay (ingest-ack: they wait in _awaiting and go again when due).
                     Interlocked.Increment(ref _noSubscribers);
                     BackOff();
                     stop = true;
                     break;
                 case PublishOutcome.Refused:
-                    Refuse(done.Offset, done.Payload.Length);
+                    for (var i = first; i < first + records; i++) Refuse(items[i].Offset, items[i].Payload.Length);
                     break;
                 default:
                     stop = true; // link lost: stop starting new ones; those in flight still count when acknowledged
@@ -249,35 +263,28 @@ public sealed class OutboxUplink : IAsyncDisposable
         return (sent, next, stop);
     }
 
+    private static byte[] PayloadOf(OutboxItem item) => item.Payload;
+
     /// <summary>ingest-ack: sends again the awaited records whose wait is over; -1 when the round must stop.</summary>
     private async Task<int> ResendDueAsync(CancellationToken ct)
     {
-        List<(long Offset, Awaiting A)> due;
+        var due = new List<OutboxItem>();
         var now = _time.GetTimestamp();
-        lock (_awaitGate) due = [.. _awaiting.Where(kv => kv.Value.DueAt <= now).Take(_options.BatchSize).Select(kv => (kv.Key, kv.Value))];
-        var count = 0;
-        foreach (var (offset, a) in due)
+        lock (_awaitGate)
         {
-            lock (_awaitGate)
+            foreach (var (offset, a) in _awaiting)
             {
-                if (!_awaiting.ContainsKey(offset)) continue; // acknowledged meanwhile
+                if (a.DueAt > now) continue;
                 a.Tries++;
-                a.DueAt = _time.GetTimestamp() + ResendWait(a.Tries);
+                a.DueAt = now + ResendWait(a.Tries);
+                due.Add(new OutboxItem(offset, a.Payload));
+                if (due.Count == _options.BatchSize) break;
             }
-            var outcome = await _connection.PublishForOutcomeAsync(_connection.Topics.Records, a.Payload, MqttPublishSettings.AtLeastOnce, ct);
-            Interlocked.Increment(ref _resent);
-            count++;
-            if (outcome == PublishOutcome.Refused) Refuse(offset, a.Payload.Length);
-            else if (outcome == PublishOutcome.NoMatchingSubscribers)
-            {
-                Interlocked.Increment(ref _noSubscribers);
-                BackOff();
-                return -1;
-            }
-            else if (outcome == PublishOutcome.LinkFailed) return -1;
         }
-        if (count > 0) _log.LogInformation("Outbox uplink: sent {Count} records again (no ingest acknowledgement yet)", count);
-        return count;
+        if (due.Count == 0) return 0;
+        var (_, started, stop) = await SendAsync(due, ct, resend: true);
+        _log.LogInformation("Outbox uplink: sent {Count} records again (no ingest acknowledgement yet)", started);
+        return stop ? -1 : started;
     }
 
     private void AddAwaiting(OutboxItem item)

@@ -45,7 +45,7 @@ internal sealed class BenchStation : IAsyncDisposable
         var options = new MqttUplinkOptions
         {
             Host = ingest.BrokerHost, Port = ingest.BrokerPort, TopicPrefix = ingest.TopicPrefix, DeviceId = deviceId,
-            Delivery = MqttUplinkOptions.IngestAck, Username = ingest.Username, Password = ingest.Password,
+            Delivery = MqttUplinkOptions.IngestAck, Username = ingest.Username, Password = ingest.Password, RecordsPerMessage = recordsPerMessage,
         };
         var connection = new DeviceMqttConnection(options);
         var uplink = new OutboxUplink(store, connection, options);
