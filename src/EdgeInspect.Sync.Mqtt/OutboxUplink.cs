@@ -14,7 +14,8 @@ namespace EdgeInspect.Sync.Mqtt;
 /// <item><c>broker-puback</c>: the broker's PUBACK with reason 0x00.</item>
 /// <item><c>ingest-ack</c>: the cloud ingest's <see cref="IngestAck"/> on <c>&lt;prefix&gt;/&lt;device&gt;/ack</c>, sent after its
 /// database transaction committed. A record sent and not acknowledged within
-/// <see cref="MqttUplinkOptions.ResendAfterSeconds"/> goes again, the wait doubling per try.</item>
+/// <see cref="MqttUplinkOptions.ResendAfterSeconds"/> goes again, the wait doubling per try, unless acks keep coming
+/// and none has yet covered a record sent after it (the ingest is still working through its queue).</item>
 /// </list>
 /// In both, PUBACK 0x10 (no matching subscribers) is not delivery: nobody got the record, so it stays and the round
 /// backs off. A refusal (reason &gt;= 0x80: quota, not authorized, payload invalid) is counted per record; after
@@ -58,6 +59,12 @@ public sealed class OutboxUplink : IAsyncDisposable
     /// removes it; without this it would be sent (and counted) again.
     /// </summary>
     private readonly HashSet<long> _acked = [];
+    /// <summary>ingest-ack: counts sends (first sends and resends), so a record knows which were sent after it.</summary>
+    private long _sendOrder;
+    /// <summary>ingest-ack: the latest send order any ack covered: a record sent before it and still awaited was overtaken.</summary>
+    private long _ackedThrough;
+    /// <summary>ingest-ack: <see cref="TimeProvider"/> timestamp of the last ack that covered something; 0 after a lost link.</summary>
+    private long _lastAckAt;
     private readonly Queue<long> _ackedOrder = new();
     private readonly Dictionary<long, int> _refusals = [];
     private readonly HashSet<long> _parked = [];
@@ -265,18 +272,27 @@ public sealed class OutboxUplink : IAsyncDisposable
 
     private static byte[] PayloadOf(OutboxItem item) => item.Payload;
 
-    /// <summary>ingest-ack: sends again the awaited records whose wait is over; -1 when the round must stop.</summary>
+    /// <summary>
+    /// ingest-ack: sends again the awaited records whose wait is over; -1 when the round must stop. A record whose wait
+    /// is over is still held while the ingest is visibly working through this device's records (an ack came within
+    /// <see cref="MqttUplinkOptions.ResendAfterSeconds"/>) and no record sent after it has been acknowledged yet: the
+    /// ingest takes its queue in order, so the record is most likely waiting there, and sending it again would only
+    /// lengthen that queue (a drain of a long backlog sent most of it twice). Once acks overtake it, or stop coming,
+    /// it goes.
+    /// </summary>
     private async Task<int> ResendDueAsync(CancellationToken ct)
     {
         var due = new List<OutboxItem>();
         var now = _time.GetTimestamp();
         lock (_awaitGate)
         {
+            var ingestBusy = _lastAckAt != 0 && now - _lastAckAt < ResendWait(1);
             foreach (var (offset, a) in _awaiting)
             {
-                if (a.DueAt > now) continue;
+                if (a.DueAt > now || (ingestBusy && a.SentOrder > _ackedThrough)) continue;
                 a.Tries++;
                 a.DueAt = now + ResendWait(a.Tries);
+                a.SentOrder = ++_sendOrder;
                 due.Add(new OutboxItem(offset, a.Payload));
                 if (due.Count == _options.BatchSize) break;
             }
@@ -292,7 +308,7 @@ public sealed class OutboxUplink : IAsyncDisposable
         var epoch = EpochOf(item.Payload);
         lock (_awaitGate)
         {
-            _awaiting[item.Offset] = new Awaiting(item.Payload, epoch) { Tries = 1, DueAt = _time.GetTimestamp() + ResendWait(1) };
+            _awaiting[item.Offset] = new Awaiting(item.Payload, epoch) { Tries = 1, DueAt = _time.GetTimestamp() + ResendWait(1), SentOrder = ++_sendOrder };
         }
     }
 
@@ -364,8 +380,11 @@ public sealed class OutboxUplink : IAsyncDisposable
         {
             foreach (var (offset, a) in _awaiting)
             {
-                if (a.Epoch == ack.Epoch && ack.Covers(offset)) done.Add(offset);
+                if (a.Epoch != ack.Epoch || !ack.Covers(offset)) continue;
+                done.Add(offset);
+                _ackedThrough = Math.Max(_ackedThrough, a.SentOrder);
             }
+            if (done.Count > 0) _lastAckAt = _time.GetTimestamp();
             foreach (var o in done)
             {
                 _awaiting.Remove(o);
@@ -408,7 +427,11 @@ public sealed class OutboxUplink : IAsyncDisposable
         if (_options.WaitsForIngestAck)
         {
             // What was in flight may be lost with the link: everything awaited goes again right after the reconnect.
-            lock (_awaitGate) foreach (var a in _awaiting.Values) a.DueAt = 0;
+            lock (_awaitGate)
+            {
+                foreach (var a in _awaiting.Values) a.DueAt = 0;
+                _lastAckAt = 0;
+            }
             Interlocked.Exchange(ref _notBefore, 0);
             return;
         }
@@ -493,5 +516,7 @@ public sealed class OutboxUplink : IAsyncDisposable
         public int Tries { get; set; }
         /// <summary><see cref="TimeProvider"/> timestamp after which it goes again.</summary>
         public long DueAt { get; set; }
+        /// <summary>When it was last sent, in <see cref="_sendOrder"/>'s count.</summary>
+        public long SentOrder { get; set; }
     }
 }

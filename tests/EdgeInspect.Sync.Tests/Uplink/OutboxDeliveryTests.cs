@@ -182,6 +182,53 @@ public sealed class OutboxDeliveryTests : IDisposable
     }
 
     [MosquittoFact]
+    public async Task Drain_IngestAcksInOrderSlowerThanResendAfter_NothingSentTwiceWhileAcksKeepComing()
+    {
+        await using var broker = await MosquittoBroker.LaunchAsync();
+        using var store = new LiteDbInspectionStore(new StoreOptions { Path = Path.Combine(_dir, "slow.db") });
+        var options = Options(broker, "dev-s", MqttUplinkOptions.IngestAck);
+        options.ResendAfterSeconds = 1;
+        options.MaxResendBackoffSeconds = 2;
+        // A stand-in ingest working through its queue in order, one record per 200 ms: the last of 20 records waits
+        // 4 s for its ack, four times ResendAfterSeconds, yet an ack comes every 200 ms.
+        var queue = new ConcurrentQueue<(long Sequence, string Epoch)>();
+        var seen = new ConcurrentDictionary<long, int>();
+        await using var ingest = new DeviceMqttConnection(new MqttUplinkOptions { Host = broker.Host, Port = broker.Port, DeviceId = "ingest", TopicPrefix = "cloudside" });
+        ingest.Subscribe("edgeinspect/dev-s/records", (m, _) =>
+        {
+            var root = JsonDocument.Parse(m.Payload).RootElement;
+            var seq = root.GetProperty("sequence").GetInt64();
+            seen.AddOrUpdate(seq, 1, (_, n) => n + 1);
+            queue.Enqueue((seq, root.GetProperty("storeEpoch").GetString()!));
+            return Task.CompletedTask;
+        });
+        await ingest.StartAsync();
+        Assert.True(await ingest.WaitConnectedAsync(TimeSpan.FromSeconds(10)));
+        await Task.Delay(300);
+        using var stop = new CancellationTokenSource();
+        var acker = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                await Task.Delay(200);
+                if (queue.TryDequeue(out var r)) await ingest.PublishAsync("edgeinspect/dev-s/ack", new IngestAck(r.Epoch, [[r.Sequence, r.Sequence]]).ToJson());
+            }
+        });
+        for (var i = 1; i <= 20; i++) store.Append(Record("dev-s", i));
+        await using var device = new DeviceMqttConnection(options);
+        await using var uplink = new OutboxUplink(store, device, options);
+        await device.StartAsync();
+        await uplink.StartAsync();
+
+        await Until(() => store.PendingCount == 0, TimeSpan.FromSeconds(30), "every record acknowledged");
+        await stop.CancelAsync();
+        await acker;
+
+        Assert.Equal(0, uplink.Resent);
+        Assert.All(Enumerable.Range(1, 20), i => Assert.Equal(1, seen[i]));
+    }
+
+    [MosquittoFact]
     public async Task Drain_BrokerRefusesOneRecord_ItIsParkedAndKeptWhileTheRestAreDelivered()
     {
         // message_size_limit makes Mosquitto answer an MQTT 5 QoS 1 publish over it with PUBACK 0x95 (packet too large).
