@@ -277,7 +277,7 @@ public sealed class OutboxUplink : IAsyncDisposable
     /// is over is still held while the ingest is visibly working through this device's records (an ack came within
     /// <see cref="MqttUplinkOptions.ResendAfterSeconds"/>) and no record sent after it has been acknowledged yet: the
     /// ingest takes its queue in order, so the record is most likely waiting there, and sending it again would only
-    /// lengthen that queue (a drain of a long backlog sent most of it twice). Once acks overtake it, or stop coming,
+    /// lengthen that queue and delay every record behind it. Once acks overtake it, or stop coming,
     /// it goes.
     /// </summary>
     private async Task<int> ResendDueAsync(CancellationToken ct)

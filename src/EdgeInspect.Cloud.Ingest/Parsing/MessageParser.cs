@@ -39,7 +39,7 @@ public sealed class MessageParser(IngestOptions options)
             Dead($"oversized: {m.Size} bytes > Ingest:MaxPayloadBytes {options.MaxPayloadBytes} (first {m.Payload.Length} bytes kept)");
             return;
         }
-        // An array's entries are checked for it one by one, so one bad entry does not cost the others.
+        // An array's entries are checked one by one (AddRecords), so one bad entry does not cost the others.
         var maybeArray = kind == "records" && FirstToken(m.Payload) == (byte)'[';
         if (!maybeArray && m.Payload.AsSpan().IndexOf(NulEscape) >= 0)
         {
