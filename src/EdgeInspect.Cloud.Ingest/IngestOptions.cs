@@ -42,6 +42,13 @@ public sealed class IngestOptions
     /// <summary>Messages per database transaction at most.</summary>
     public int BatchSize { get; set; } = 2000;
 
+    /// <summary>
+    /// Payload bytes per database transaction at most (a batch closes at this or <see cref="BatchSize"/> messages,
+    /// whichever comes first): with devices that send records arrays, a message holds many records, and this keeps a
+    /// transaction (and the wait for its ack) about as large as a batch of single records.
+    /// </summary>
+    public int BatchMaxBytes { get; set; } = 1024 * 1024;
+
     /// <summary>How long a batch waits to fill once its first message is in; the ack latency this adds is at most this.</summary>
     public int BatchDelayMilliseconds { get; set; } = 20;
 
@@ -80,6 +87,7 @@ public sealed class IngestOptions
         }
         if (!MqttTopics.IsValidId(ShareGroup)) Fail(nameof(ShareGroup), $"'{ShareGroup}' must be one topic level without '+', '#', '/'");
         if (BatchSize is < 1 or > 100_000) Fail(nameof(BatchSize), "must be 1..100000");
+        if (BatchMaxBytes < 1024) Fail(nameof(BatchMaxBytes), "must be >= 1024");
         if (BatchDelayMilliseconds is < 0 or > 10_000) Fail(nameof(BatchDelayMilliseconds), "must be 0..10000");
         if (QueueCapacity < BatchSize) Fail(nameof(QueueCapacity), "must be >= BatchSize");
         if (MaxPayloadBytes < 1024) Fail(nameof(MaxPayloadBytes), "must be >= 1024");

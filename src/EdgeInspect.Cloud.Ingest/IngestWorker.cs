@@ -114,17 +114,24 @@ public sealed class IngestWorker : BackgroundService
         }
     }
 
-    /// <summary>Waits for a first message, then takes more until the batch is full or the batch delay is over.</summary>
+    /// <summary>Waits for a first message, then takes more until the batch is full (messages or bytes) or the batch delay is over.</summary>
     private async Task FillAsync(List<IngestMessage> batch, CancellationToken ct)
     {
         var reader = _queue.Reader;
-        batch.Add(await reader.ReadAsync(ct));
+        var first = await reader.ReadAsync(ct);
+        batch.Add(first);
+        long bytes = first.Payload.Length;
+        bool Full() => batch.Count >= _options.BatchSize || bytes >= _options.BatchMaxBytes;
         var deadline = _time.GetTimestamp() + (long)(_options.BatchDelayMilliseconds / 1000.0 * _time.TimestampFrequency);
-        while (batch.Count < _options.BatchSize)
+        while (!Full())
         {
-            while (batch.Count < _options.BatchSize && reader.TryRead(out var m)) batch.Add(m);
+            while (!Full() && reader.TryRead(out var m))
+            {
+                batch.Add(m);
+                bytes += m.Payload.Length;
+            }
             var left = _time.GetElapsedTime(_time.GetTimestamp(), deadline);
-            if (batch.Count >= _options.BatchSize || left <= TimeSpan.Zero) break;
+            if (Full() || left <= TimeSpan.Zero) break;
             using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
             wait.CancelAfter(left);
             try

@@ -54,6 +54,21 @@ public sealed class MqttUplinkOptions
     public int MaxInFlight { get; set; } = 128;
 
     /// <summary>
+    /// Records per message on the records topic at most. 1 (default): one record's JSON object per message, the form
+    /// every consumer reads. More: a JSON array of up to this many records (<c>RecordsMessage</c>), which saves the
+    /// per-message MQTT costs of a drain but needs a consumer that reads arrays: the cloud ingest does; a subscriber
+    /// of your own may not.
+    /// </summary>
+    public int RecordsPerMessage { get; set; } = 1;
+
+    /// <summary>
+    /// Bytes of one records array at most: under the broker's packet limit (device-config/broker: 1 MiB) and the
+    /// ingest's <c>Ingest:MaxPayloadBytes</c> (256 KiB by default), or the whole array is refused or dead-lettered.
+    /// A single record larger than this still goes, alone.
+    /// </summary>
+    public int MaxMessageBytes { get; set; } = 128 * 1024;
+
+    /// <summary>
     /// After a lost link, records the broker acknowledged this many seconds before the drop are sent again (a broker
     /// that died may not have forwarded them; the cloud drops duplicates). 0 = no replay.
     /// </summary>
@@ -124,6 +139,8 @@ public sealed class MqttUplinkOptions
         if (MaxPayloadBytes < 1024) Fail(nameof(MaxPayloadBytes), "must be >= 1024");
         if (BatchSize is < 1 or > 10_000) Fail(nameof(BatchSize), "must be 1..10000");
         if (MaxInFlight is < 1 or > 65_535) Fail(nameof(MaxInFlight), "must be 1..65535");
+        if (RecordsPerMessage is < 1 or > 10_000) Fail(nameof(RecordsPerMessage), "must be 1..10000 (1 = one record per message)");
+        if (MaxMessageBytes is < 1024 or > 256 * 1024 * 1024) Fail(nameof(MaxMessageBytes), "must be 1024..268435456 (MQTT's largest packet)");
         if (ReplaySeconds < 0 || !double.IsFinite(ReplaySeconds)) Fail(nameof(ReplaySeconds), "must be >= 0 (0 = no replay)");
         if (ReplaySettleSeconds < 0 || !double.IsFinite(ReplaySettleSeconds)) Fail(nameof(ReplaySettleSeconds), "must be >= 0");
         if (!string.Equals(Delivery, BrokerPuback, StringComparison.OrdinalIgnoreCase) && !WaitsForIngestAck)

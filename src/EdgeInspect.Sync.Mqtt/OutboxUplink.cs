@@ -14,7 +14,8 @@ namespace EdgeInspect.Sync.Mqtt;
 /// <item><c>broker-puback</c>: the broker's PUBACK with reason 0x00.</item>
 /// <item><c>ingest-ack</c>: the cloud ingest's <see cref="IngestAck"/> on <c>&lt;prefix&gt;/&lt;device&gt;/ack</c>, sent after its
 /// database transaction committed. A record sent and not acknowledged within
-/// <see cref="MqttUplinkOptions.ResendAfterSeconds"/> goes again, the wait doubling per try.</item>
+/// <see cref="MqttUplinkOptions.ResendAfterSeconds"/> goes again, the wait doubling per try, unless acks keep coming
+/// and none has yet covered a record sent after it (the ingest is still working through its queue).</item>
 /// </list>
 /// In both, PUBACK 0x10 (no matching subscribers) is not delivery: nobody got the record, so it stays and the round
 /// backs off. A refusal (reason &gt;= 0x80: quota, not authorized, payload invalid) is counted per record; after
@@ -58,6 +59,12 @@ public sealed class OutboxUplink : IAsyncDisposable
     /// removes it; without this it would be sent (and counted) again.
     /// </summary>
     private readonly HashSet<long> _acked = [];
+    /// <summary>ingest-ack: counts sends (first sends and resends), so a record knows which were sent after it.</summary>
+    private long _sendOrder;
+    /// <summary>ingest-ack: the latest send order any ack covered: a record sent before it and still awaited was overtaken.</summary>
+    private long _ackedThrough;
+    /// <summary>ingest-ack: <see cref="TimeProvider"/> timestamp of the last ack that covered something; 0 after a lost link.</summary>
+    private long _lastAckAt;
     private readonly Queue<long> _ackedOrder = new();
     private readonly Dictionary<long, int> _refusals = [];
     private readonly HashSet<long> _parked = [];
@@ -154,8 +161,12 @@ public sealed class OutboxUplink : IAsyncDisposable
         long backlogCursor = ingest ? Interlocked.Read(ref _cursor) : long.MinValue;
         while (_connection.IsConnected && !ct.IsCancellationRequested && (!ingest || AwaitingAck < _options.MaxAwaitingAck))
         {
-            var read = _queue.ReadBatch(backlogCursor, _options.BatchSize);
+            // One more than a batch is read only to learn whether anything lies beyond it: when nothing does, this
+            // batch already holds the newest records and the live lane's read would only hand out the same ones again.
+            var read = _queue.ReadBatch(backlogCursor, _options.BatchSize + 1);
             if (read.Count == 0) break;
+            var newerExist = read.Count > _options.BatchSize;
+            if (newerExist) read = [.. read.Take(_options.BatchSize)];
             var old = Sendable(read);
             var (sentOld, startedOld, stopped) = await SendAsync(old, ct);
             total += sentOld;
@@ -163,6 +174,7 @@ public sealed class OutboxUplink : IAsyncDisposable
             backlogCursor = !stopped ? read[^1].Offset : startedOld > 0 ? old[startedOld - 1].Offset : backlogCursor;
             if (ingest) Interlocked.Exchange(ref _cursor, backlogCursor);
             if (stopped) break;
+            if (!newerExist) continue;
             // the live lane: the newest records, unless the backlog batch already covered them
             var fresh = Sendable(_queue.ReadNewest(_options.BatchSize).Where(i => i.Offset > backlogCursor).ToList());
             if (fresh.Count > 0)
@@ -191,30 +203,36 @@ public sealed class OutboxUplink : IAsyncDisposable
     }
 
     /// <summary>
-    /// Publishes <paramref name="items"/> in a sliding window of up to MaxInFlight QoS 1 publishes (a lock-step window
-    /// would idle the link while its slowest PUBACK is awaited). MQTTnet writes them in call order and the broker
-    /// forwards in order per topic ([MQTT-4.6.0-6]). Returns how many were delivered (broker-puback) and published, and
-    /// whether the round must stop (link lost, or nobody subscribed).
+    /// Publishes <paramref name="items"/> in a sliding window of up to MaxInFlight QoS 1 messages (a lock-step window
+    /// would idle the link while its slowest PUBACK is awaited), each message up to
+    /// <see cref="MqttUplinkOptions.RecordsPerMessage"/> records (<see cref="RecordsMessage"/>). MQTTnet writes them in
+    /// call order and the broker forwards in order per topic ([MQTT-4.6.0-6]). A message's PUBACK counts for each of
+    /// its records. Returns how many records were delivered (broker-puback) and published, and whether the round must
+    /// stop (link lost, or nobody subscribed). <paramref name="resend"/>: the records are already awaited (ingest-ack)
+    /// and keep their tries.
     /// </summary>
-    private async Task<(int Delivered, int Started, bool Stop)> SendAsync(IReadOnlyList<OutboxItem> items, CancellationToken ct)
+    private async Task<(int Delivered, int Started, bool Stop)> SendAsync(IReadOnlyList<OutboxItem> items, CancellationToken ct, bool resend = false)
     {
         var ingest = _options.WaitsForIngestAck;
         var sent = 0;
         var next = 0;
         var stop = false;
-        var window = new Queue<(OutboxItem Item, Task<PublishOutcome> Outcome)>(Math.Min(_options.MaxInFlight, Math.Max(1, items.Count)));
+        var window = new Queue<(int First, int Count, Task<PublishOutcome> Outcome)>(Math.Min(_options.MaxInFlight, Math.Max(1, items.Count)));
         var acked = new List<long>(Math.Min(RemoveBatch, Math.Max(1, items.Count)));
         while (next < items.Count || window.Count > 0)
         {
             while (!stop && next < items.Count && window.Count < _options.MaxInFlight)
             {
-                var item = items[next++];
+                var count = RecordsMessage.CountThatFit(items, PayloadOf, next, _options.RecordsPerMessage, _options.MaxMessageBytes);
                 // Awaited before the publish: the ack can arrive before this loop sees the PUBACK.
-                if (ingest) AddAwaiting(item);
-                window.Enqueue((item, _connection.PublishForOutcomeAsync(_connection.Topics.Records, item.Payload, MqttPublishSettings.AtLeastOnce, ct)));
+                if (ingest && !resend) for (var i = next; i < next + count; i++) AddAwaiting(items[i]);
+                var message = RecordsMessage.Pack(items, PayloadOf, next, count);
+                window.Enqueue((next, count, _connection.PublishForOutcomeAsync(_connection.Topics.Records, message, MqttPublishSettings.AtLeastOnce, ct)));
+                next += count;
+                if (resend) Interlocked.Add(ref _resent, count);
             }
             if (window.Count == 0) break;
-            var (done, task) = window.Dequeue();
+            var (first, records, task) = window.Dequeue();
             var outcome = await task;
             switch (outcome)
             {
@@ -222,18 +240,21 @@ public sealed class OutboxUplink : IAsyncDisposable
                     _unheardStreak = 0;
                     if (!ingest)
                     {
-                        acked.Add(done.Offset);
-                        Remember(done);
+                        for (var i = first; i < first + records; i++)
+                        {
+                            acked.Add(items[i].Offset);
+                            Remember(items[i]);
+                        }
                     }
                     break;
                 case PublishOutcome.NoMatchingSubscribers:
-                    // Nobody got it: the record stays (ingest-ack: it waits in _awaiting and goes again when due).
+                    // Nobody got it: the records stay (ingest-ack: they wait in _awaiting and go again when due).
                     Interlocked.Increment(ref _noSubscribers);
                     BackOff();
                     stop = true;
                     break;
                 case PublishOutcome.Refused:
-                    Refuse(done.Offset, done.Payload.Length);
+                    for (var i = first; i < first + records; i++) Refuse(items[i].Offset, items[i].Payload.Length);
                     break;
                 default:
                     stop = true; // link lost: stop starting new ones; those in flight still count when acknowledged
@@ -249,35 +270,37 @@ public sealed class OutboxUplink : IAsyncDisposable
         return (sent, next, stop);
     }
 
-    /// <summary>ingest-ack: sends again the awaited records whose wait is over; -1 when the round must stop.</summary>
+    private static byte[] PayloadOf(OutboxItem item) => item.Payload;
+
+    /// <summary>
+    /// ingest-ack: sends again the awaited records whose wait is over; -1 when the round must stop. A record whose wait
+    /// is over is still held while the ingest is visibly working through this device's records (an ack came within
+    /// <see cref="MqttUplinkOptions.ResendAfterSeconds"/>) and no record sent after it has been acknowledged yet: the
+    /// ingest takes its queue in order, so the record is most likely waiting there, and sending it again would only
+    /// lengthen that queue and delay every record behind it. Once acks overtake it, or stop coming,
+    /// it goes.
+    /// </summary>
     private async Task<int> ResendDueAsync(CancellationToken ct)
     {
-        List<(long Offset, Awaiting A)> due;
+        var due = new List<OutboxItem>();
         var now = _time.GetTimestamp();
-        lock (_awaitGate) due = [.. _awaiting.Where(kv => kv.Value.DueAt <= now).Take(_options.BatchSize).Select(kv => (kv.Key, kv.Value))];
-        var count = 0;
-        foreach (var (offset, a) in due)
+        lock (_awaitGate)
         {
-            lock (_awaitGate)
+            var ingestBusy = _lastAckAt != 0 && now - _lastAckAt < ResendWait(1);
+            foreach (var (offset, a) in _awaiting)
             {
-                if (!_awaiting.ContainsKey(offset)) continue; // acknowledged meanwhile
+                if (a.DueAt > now || (ingestBusy && a.SentOrder > _ackedThrough)) continue;
                 a.Tries++;
-                a.DueAt = _time.GetTimestamp() + ResendWait(a.Tries);
+                a.DueAt = now + ResendWait(a.Tries);
+                a.SentOrder = ++_sendOrder;
+                due.Add(new OutboxItem(offset, a.Payload));
+                if (due.Count == _options.BatchSize) break;
             }
-            var outcome = await _connection.PublishForOutcomeAsync(_connection.Topics.Records, a.Payload, MqttPublishSettings.AtLeastOnce, ct);
-            Interlocked.Increment(ref _resent);
-            count++;
-            if (outcome == PublishOutcome.Refused) Refuse(offset, a.Payload.Length);
-            else if (outcome == PublishOutcome.NoMatchingSubscribers)
-            {
-                Interlocked.Increment(ref _noSubscribers);
-                BackOff();
-                return -1;
-            }
-            else if (outcome == PublishOutcome.LinkFailed) return -1;
         }
-        if (count > 0) _log.LogInformation("Outbox uplink: sent {Count} records again (no ingest acknowledgement yet)", count);
-        return count;
+        if (due.Count == 0) return 0;
+        var (_, started, stop) = await SendAsync(due, ct, resend: true);
+        _log.LogInformation("Outbox uplink: sent {Count} records again (no ingest acknowledgement yet)", started);
+        return stop ? -1 : started;
     }
 
     private void AddAwaiting(OutboxItem item)
@@ -285,7 +308,7 @@ public sealed class OutboxUplink : IAsyncDisposable
         var epoch = EpochOf(item.Payload);
         lock (_awaitGate)
         {
-            _awaiting[item.Offset] = new Awaiting(item.Payload, epoch) { Tries = 1, DueAt = _time.GetTimestamp() + ResendWait(1) };
+            _awaiting[item.Offset] = new Awaiting(item.Payload, epoch) { Tries = 1, DueAt = _time.GetTimestamp() + ResendWait(1), SentOrder = ++_sendOrder };
         }
     }
 
@@ -357,8 +380,11 @@ public sealed class OutboxUplink : IAsyncDisposable
         {
             foreach (var (offset, a) in _awaiting)
             {
-                if (a.Epoch == ack.Epoch && ack.Covers(offset)) done.Add(offset);
+                if (a.Epoch != ack.Epoch || !ack.Covers(offset)) continue;
+                done.Add(offset);
+                _ackedThrough = Math.Max(_ackedThrough, a.SentOrder);
             }
+            if (done.Count > 0) _lastAckAt = _time.GetTimestamp();
             foreach (var o in done)
             {
                 _awaiting.Remove(o);
@@ -401,7 +427,11 @@ public sealed class OutboxUplink : IAsyncDisposable
         if (_options.WaitsForIngestAck)
         {
             // What was in flight may be lost with the link: everything awaited goes again right after the reconnect.
-            lock (_awaitGate) foreach (var a in _awaiting.Values) a.DueAt = 0;
+            lock (_awaitGate)
+            {
+                foreach (var a in _awaiting.Values) a.DueAt = 0;
+                _lastAckAt = 0;
+            }
             Interlocked.Exchange(ref _notBefore, 0);
             return;
         }
@@ -486,5 +516,7 @@ public sealed class OutboxUplink : IAsyncDisposable
         public int Tries { get; set; }
         /// <summary><see cref="TimeProvider"/> timestamp after which it goes again.</summary>
         public long DueAt { get; set; }
+        /// <summary>When it was last sent, in <see cref="_sendOrder"/>'s count.</summary>
+        public long SentOrder { get; set; }
     }
 }

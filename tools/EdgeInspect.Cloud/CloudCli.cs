@@ -28,7 +28,8 @@ public static class CloudCli
           edgeinspect-cloud report  [--json] [--days 7] [--config FILE] [--Ingest:ConnectionString ...]  the fleet from the database
           edgeinspect-cloud dataset export --since WHEN --kind disagreement|all --out DIR [--config FILE] [--Ingest:ConnectionString ...] [--Ingest:Images:Root ...]
                                     kept part images and their records as a Pascal VOC set for tools/train (WHEN: 2026-12-01, 2026-12-01T08:00Z, 7d, 12h)
-          edgeinspect-cloud bench ingest [--devices N] [--rate PARTS_PER_S] [--seconds S] [--warmup S] [--backlog K] [--stations-process] [--config FILE] [--Ingest:Key value ...]
+          edgeinspect-cloud bench ingest [--devices N] [--rate PARTS_PER_S] [--seconds S] [--warmup S] [--backlog K] [--stations-process] [--cpu-of NAME=PID ...] [--config FILE] [--Ingest:Key value ...]
+                                    --cpu-of: also split the drain's CPU time per 1000 records to that process and its descendants (Linux; e.g. mosquitto=PID postgres=POSTMASTER_PID)
           edgeinspect-cloud bench write [--records 100000] [--devices 100] [--config FILE] [--Ingest:Key value ...]   the write path alone (parse + PostgreSQL)
         """;
 

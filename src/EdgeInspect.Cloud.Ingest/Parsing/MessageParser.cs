@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using EdgeInspect.Cloud.Ingest.Intake;
+using EdgeInspect.Fleet.Protocol.Ingest;
 using EdgeInspect.Fleet.Protocol.Topics;
 
 namespace EdgeInspect.Cloud.Ingest.Parsing;
@@ -9,6 +10,8 @@ namespace EdgeInspect.Cloud.Ingest.Parsing;
 /// Sorts messages into table rows by topic (<c>&lt;prefix&gt;/&lt;device&gt;/&lt;kind&gt;</c>) and checks each: a payload
 /// over the size limit, not JSON, a record without its key, a record whose deviceId is not the topic's device, or JSON
 /// PostgreSQL's jsonb cannot hold (<c>\u0000</c>) becomes a dead letter with the reason. Never throws for a bad message.
+/// A records message is one record's object or an array of them (<see cref="RecordsMessage"/>): each entry of an array
+/// is checked alone, so a bad entry is one dead letter (named by its place in the array) and the good ones are stored.
 /// </summary>
 public sealed class MessageParser(IngestOptions options)
 {
@@ -36,9 +39,11 @@ public sealed class MessageParser(IngestOptions options)
             Dead($"oversized: {m.Size} bytes > Ingest:MaxPayloadBytes {options.MaxPayloadBytes} (first {m.Payload.Length} bytes kept)");
             return;
         }
-        if (m.Payload.AsSpan().IndexOf("\\u0000"u8) >= 0)
+        // An array's entries are checked one by one (AddRecords), so one bad entry does not cost the others.
+        var maybeArray = kind == "records" && FirstToken(m.Payload) == (byte)'[';
+        if (!maybeArray && m.Payload.AsSpan().IndexOf(NulEscape) >= 0)
         {
-            Dead("JSON holds \\u0000, which PostgreSQL jsonb cannot store");
+            Dead(NulReason);
             return;
         }
         JsonDocument doc;
@@ -51,6 +56,11 @@ public sealed class MessageParser(IngestOptions options)
         using (doc)
         {
             var root = doc.RootElement;
+            if (maybeArray && root.ValueKind == JsonValueKind.Array)
+            {
+                AddRecords(batch, m, device, root);
+                return;
+            }
             if (root.ValueKind != JsonValueKind.Object)
             {
                 Dead($"JSON is a {root.ValueKind}, not an object");
@@ -78,6 +88,63 @@ public sealed class MessageParser(IngestOptions options)
             }
         }
     }
+
+    /// <summary>The entries of a records array, each as if it had come alone; a bad one is a dead letter of its own with its place in the array.</summary>
+    private static void AddRecords(ParsedBatch batch, IngestMessage m, string device, JsonElement array)
+    {
+        var count = array.GetArrayLength();
+        if (count == 0)
+        {
+            batch.DeadLetters.Add(new DeadLetter(m.Topic, "empty records array", m.Size, m.Payload, m.ReceivedAt));
+            return;
+        }
+        var index = 0;
+        foreach (var entry in array.EnumerateArray())
+        {
+            index++;
+            var body = entry.GetRawText();
+            var at = index;
+            void Dead(string reason)
+            {
+                var bytes = Encoding.UTF8.GetBytes(body);
+                batch.DeadLetters.Add(new DeadLetter(m.Topic, $"entry {at} of {count}: {reason}", bytes.Length, bytes, m.ReceivedAt));
+            }
+            if (entry.ValueKind != JsonValueKind.Object)
+            {
+                Dead($"JSON is a {entry.ValueKind}, not an object");
+                continue;
+            }
+            if (body.Contains(NulText, StringComparison.Ordinal))
+            {
+                // The key is read anyway: a record jsonb will never hold is acknowledged, so its device stops sending it.
+                if (Key(entry, device) is { } key) batch.DeadLetteredRecords.Add(key);
+                Dead(NulReason);
+                continue;
+            }
+            AddRecord(batch, m, device, entry, body, Dead);
+        }
+    }
+
+    /// <summary>The record's key when its deviceId is the topic's device and it has a sequence number; else null.</summary>
+    private static RecordKey? Key(JsonElement record, string device) =>
+        Str(record, "deviceId") == device && record.TryGetProperty("sequence", out var s) && s.ValueKind == JsonValueKind.Number
+        && s.TryGetInt64(out var sequence) && sequence >= 1
+            ? new RecordKey(device, Str(record, "storeEpoch") ?? "", sequence)
+            : null;
+
+    /// <summary>The first byte that is not JSON whitespace (RFC 8259, section 2), or 0.</summary>
+    private static byte FirstToken(byte[] payload)
+    {
+        foreach (var b in payload)
+        {
+            if (b is not ((byte)' ' or (byte)'\t' or (byte)'\n' or (byte)'\r')) return b;
+        }
+        return 0;
+    }
+
+    private static ReadOnlySpan<byte> NulEscape => "\\u0000"u8;
+    private const string NulText = "\\u0000";
+    private const string NulReason = "JSON holds \\u0000, which PostgreSQL jsonb cannot store";
 
     private static void AddRecord(ParsedBatch batch, IngestMessage m, string device, JsonElement root, string body, Action<string> dead)
     {

@@ -122,6 +122,113 @@ public sealed class OutboxDeliveryTests : IDisposable
     }
 
     [MosquittoFact]
+    public async Task Drain_RecordsPerMessage_ArraysWithinTheLimitsAndOnlyAcknowledgedRecordsLeave()
+    {
+        await using var broker = await MosquittoBroker.LaunchAsync();
+        using var store = new LiteDbInspectionStore(new StoreOptions { Path = Path.Combine(_dir, "arr.db") });
+        var options = Options(broker, "dev-arr", MqttUplinkOptions.IngestAck);
+        options.RecordsPerMessage = 25;
+        options.MaxMessageBytes = 4096;
+        // A stand-in ingest that reads both forms and acknowledges every record but sequence 7.
+        var messages = new ConcurrentQueue<byte[]>();
+        var seen = new ConcurrentDictionary<long, int>();
+        await using var ingest = new DeviceMqttConnection(new MqttUplinkOptions { Host = broker.Host, Port = broker.Port, DeviceId = "ingest", TopicPrefix = "cloudside" });
+        ingest.Subscribe("edgeinspect/dev-arr/records", async (m, ct) =>
+        {
+            messages.Enqueue(m.Payload.ToArray());
+            using var doc = JsonDocument.Parse(m.Payload);
+            var records = doc.RootElement.ValueKind == JsonValueKind.Array ? [.. doc.RootElement.EnumerateArray()] : new[] { doc.RootElement };
+            var acked = new List<long>();
+            foreach (var r in records)
+            {
+                var seq = r.GetProperty("sequence").GetInt64();
+                seen.AddOrUpdate(seq, 1, (_, n) => n + 1);
+                if (seq != 7) acked.Add(seq);
+            }
+            var epoch = records[0].GetProperty("storeEpoch").GetString()!;
+            if (acked.Count > 0) await ingest.PublishAsync("edgeinspect/dev-arr/ack", new IngestAck(epoch, IngestAck.ToRanges(acked)).ToJson(), null, ct);
+        });
+        await ingest.StartAsync();
+        Assert.True(await ingest.WaitConnectedAsync(TimeSpan.FromSeconds(10)));
+        await Task.Delay(300);
+        for (var i = 1; i <= 100; i++) store.Append(Record("dev-arr", i));
+        store.Append(Record("dev-arr", 101, failReason: new string('x', 5000))); // larger than MaxMessageBytes on its own
+        await using var device = new DeviceMqttConnection(options);
+        await using var uplink = new OutboxUplink(store, device, options);
+        await device.StartAsync();
+        await uplink.StartAsync();
+
+        await Until(() => store.PendingCount == 1, TimeSpan.FromSeconds(15), "every record but 7 acknowledged and removed");
+        await Until(() => seen.GetValueOrDefault(7) >= 2, TimeSpan.FromSeconds(15), "the unacknowledged record sent again");
+
+        Assert.Equal([7L], store.ReadBatch(0, 10).Select(i => i.Offset));
+        Assert.Equal(100, uplink.Sent);
+        var arrays = messages.Where(m => m[0] == (byte)'[').ToList();
+        Assert.All(arrays, m => Assert.True(m.Length <= options.MaxMessageBytes, $"an array of {m.Length} bytes"));
+        Assert.All(arrays, m => Assert.InRange(JsonDocument.Parse(m).RootElement.GetArrayLength(), 2, options.RecordsPerMessage));
+        Assert.Contains(messages, m => m[0] == (byte)'{' && JsonDocument.Parse(m).RootElement.GetProperty("sequence").GetInt64() == 101);
+        // the first sends of the 101 records took a handful of messages, not one each
+        var first = new HashSet<long>();
+        var introducing = 0;
+        foreach (var m in messages)
+        {
+            var root = JsonDocument.Parse(m).RootElement;
+            var sequences = root.ValueKind == JsonValueKind.Array ? root.EnumerateArray().Select(r => r.GetProperty("sequence").GetInt64()).ToList() : [root.GetProperty("sequence").GetInt64()];
+            var fresh = false;
+            foreach (var seq in sequences) fresh |= first.Add(seq);
+            if (fresh) introducing++;
+        }
+        Assert.InRange(introducing, 101 / options.RecordsPerMessage + 1, 101 / 10);
+    }
+
+    [MosquittoFact]
+    public async Task Drain_IngestAcksInOrderSlowerThanResendAfter_NothingSentTwiceWhileAcksKeepComing()
+    {
+        await using var broker = await MosquittoBroker.LaunchAsync();
+        using var store = new LiteDbInspectionStore(new StoreOptions { Path = Path.Combine(_dir, "slow.db") });
+        var options = Options(broker, "dev-s", MqttUplinkOptions.IngestAck);
+        options.ResendAfterSeconds = 1;
+        options.MaxResendBackoffSeconds = 2;
+        // A stand-in ingest working through its queue in order, one record per 200 ms: the last of 20 records waits
+        // 4 s for its ack, four times ResendAfterSeconds, yet an ack comes every 200 ms.
+        var queue = new ConcurrentQueue<(long Sequence, string Epoch)>();
+        var seen = new ConcurrentDictionary<long, int>();
+        await using var ingest = new DeviceMqttConnection(new MqttUplinkOptions { Host = broker.Host, Port = broker.Port, DeviceId = "ingest", TopicPrefix = "cloudside" });
+        ingest.Subscribe("edgeinspect/dev-s/records", (m, _) =>
+        {
+            var root = JsonDocument.Parse(m.Payload).RootElement;
+            var seq = root.GetProperty("sequence").GetInt64();
+            seen.AddOrUpdate(seq, 1, (_, n) => n + 1);
+            queue.Enqueue((seq, root.GetProperty("storeEpoch").GetString()!));
+            return Task.CompletedTask;
+        });
+        await ingest.StartAsync();
+        Assert.True(await ingest.WaitConnectedAsync(TimeSpan.FromSeconds(10)));
+        await Task.Delay(300);
+        using var stop = new CancellationTokenSource();
+        var acker = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                await Task.Delay(200);
+                if (queue.TryDequeue(out var r)) await ingest.PublishAsync("edgeinspect/dev-s/ack", new IngestAck(r.Epoch, [[r.Sequence, r.Sequence]]).ToJson());
+            }
+        });
+        for (var i = 1; i <= 20; i++) store.Append(Record("dev-s", i));
+        await using var device = new DeviceMqttConnection(options);
+        await using var uplink = new OutboxUplink(store, device, options);
+        await device.StartAsync();
+        await uplink.StartAsync();
+
+        await Until(() => store.PendingCount == 0, TimeSpan.FromSeconds(30), "every record acknowledged");
+        await stop.CancelAsync();
+        await acker;
+
+        Assert.Equal(0, uplink.Resent);
+        Assert.All(Enumerable.Range(1, 20), i => Assert.Equal(1, seen[i]));
+    }
+
+    [MosquittoFact]
     public async Task Drain_BrokerRefusesOneRecord_ItIsParkedAndKeptWhileTheRestAreDelivered()
     {
         // message_size_limit makes Mosquitto answer an MQTT 5 QoS 1 publish over it with PUBACK 0x95 (packet too large).

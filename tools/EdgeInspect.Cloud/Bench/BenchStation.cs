@@ -34,11 +34,8 @@ internal sealed class BenchStation : IAsyncDisposable
 
     public long Appended => Interlocked.Read(ref _sequence);
 
-    /// <summary>
-    /// Opens the store with <paramref name="backlog"/> records already pending (group commits of 500, before the link
-    /// is up), then connects; <paramref name="beforeLink"/> runs just before the connection starts.
-    /// </summary>
-    public static async Task<BenchStation> StartAsync(IngestOptions ingest, string deviceId, string dir, int backlog, Action beforeLink)
+    /// <summary>Opens the store with <paramref name="backlog"/> records already pending (group commits of 500); not connected yet (<see cref="ConnectAsync"/>).</summary>
+    public static BenchStation Open(IngestOptions ingest, string deviceId, string dir, int backlog, int recordsPerMessage)
     {
         var store = new LiteDbInspectionStore(new StoreOptions { Path = Path.Combine(dir, deviceId + ".db") });
         for (var from = 1; from <= backlog; from += 500)
@@ -48,14 +45,18 @@ internal sealed class BenchStation : IAsyncDisposable
         var options = new MqttUplinkOptions
         {
             Host = ingest.BrokerHost, Port = ingest.BrokerPort, TopicPrefix = ingest.TopicPrefix, DeviceId = deviceId,
-            Delivery = MqttUplinkOptions.IngestAck, Username = ingest.Username, Password = ingest.Password,
+            Delivery = MqttUplinkOptions.IngestAck, Username = ingest.Username, Password = ingest.Password, RecordsPerMessage = recordsPerMessage,
         };
         var connection = new DeviceMqttConnection(options);
         var uplink = new OutboxUplink(store, connection, options);
-        beforeLink();
-        await connection.StartAsync();
-        await uplink.StartAsync();
         return new BenchStation(store, connection, uplink, deviceId) { _sequence = backlog };
+    }
+
+    /// <summary>Connects and starts the outbox uplink.</summary>
+    public async Task ConnectAsync()
+    {
+        await Connection.StartAsync();
+        await Uplink.StartAsync();
     }
 
     /// <summary>Appends one record per <paramref name="period"/> on its own thread, as a station's record stage does (a durable append blocks for its fsync).</summary>

@@ -29,11 +29,12 @@ public static class IngestBench
     /// <param name="settingsArgs">The <c>--config</c> / <c>--Section:Key</c> arguments, passed on to the stations' process.</param>
     public static async Task<int> RunAsync(IConfiguration configuration, List<string> args, IReadOnlyList<string> settingsArgs)
     {
+        var cpuOf = TakeCpuOf(args);
         var (s, childProcess) = Parse(args, allowProcess: true);
         var options = Options(configuration);
         var dir = Directory.CreateTempSubdirectory("edgeinspect-bench-ingest-").FullName;
         Console.WriteLine($"bench ingest: {s.Devices} devices x {s.Rate} parts/s for {s.Seconds} s (after {s.Warmup} s warm-up), backlog {s.Backlog}, " +
-            $"device ids {s.Run}-NNNN, stations {(childProcess ? "in a child process" : "in this process")}");
+            $"{s.RecordsPerMessage} records per message at most, device ids {s.Run}-NNNN, stations {(childProcess ? "in a child process" : "in this process")}");
 
         await using var db = NpgsqlDataSource.Create(options.ConnectionString);
         // the ingest's warnings (retries, refused subscriptions) show; the simulated stations' do not (500 of them)
@@ -51,19 +52,27 @@ public static class IngestBench
             return (ingest.Records, ingest.Inserted, me.TotalProcessorTime);
         }
         (long Records, long Inserted, TimeSpan Cpu) start = default, end = default;
+        var drainStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         void Phase(string p)
         {
             if (p == "window-start") start = Sample();
             else if (p == "window-end") end = Sample();
+            else if (p == "drain-start") drainStarted.TrySetResult();
         }
+        // Whose CPU the drain is split into: this process (the ingest alone when the stations run in a child), the
+        // stations' process, and whatever --cpu-of names (the broker, PostgreSQL's postmaster and its backends).
+        var stationsPid = 0;
+        var split = new List<(string Name, Func<TimeSpan> Cpu)> { ("ingest", () => { me.Refresh(); return me.TotalProcessorTime; }) };
+        if (childProcess) split.Add(("stations", () => stationsPid == 0 ? TimeSpan.Zero : ProcessTreeCpu.Own(Volatile.Read(ref stationsPid))));
+        split.AddRange(cpuOf.Select(c => (c.Name, (Func<TimeSpan>)c.Read)));
         // The ingest's side of the backlog drain: first record received to the last backlog record committed.
         using var watchStop = new CancellationTokenSource();
-        var backlogWatch = Task.Run(() => WatchBacklogAsync(ingest, me, (long)s.Devices * s.Backlog, watchStop.Token));
+        var backlogWatch = Task.Run(() => WatchBacklogAsync(ingest, split, drainStarted.Task, (long)s.Devices * s.Backlog, watchStop.Token));
         FleetResult result;
         try
         {
             result = childProcess
-                ? await RunStationsProcessAsync(args, settingsArgs, s, Phase)
+                ? await RunStationsProcessAsync(args, settingsArgs, s, Phase, pid => Volatile.Write(ref stationsPid, pid))
                 : await StationFleet.RunAsync(options, s, dir, Phase);
         }
         finally
@@ -87,8 +96,13 @@ public static class IngestBench
                 $"backlog drain (stations' view): {result.BacklogDrained} records from {s.Devices} devices acknowledged in {result.BacklogSeconds:0.0} s = {result.BacklogDrained / result.BacklogSeconds:0} records/s (first station connected to last record acknowledged)"));
             if (backlog is { } b)
             {
+                var ingestCpu = b.Cpu[0];
                 Console.WriteLine(string.Create(inv,
-                    $"backlog drain (ingest's view): {b.Records} new rows in {b.Seconds:0.00} s = {b.Records / b.Seconds:0} records/s (first record received to last committed); ingest process CPU {b.Cpu.TotalSeconds:0.00} s = {b.Cpu.TotalMilliseconds * 1000 / b.Records:0} ms per 1000 records{(childProcess ? "" : " (stations included: same process)")}"));
+                    $"backlog drain (ingest's view): {b.Records} new rows in {b.Seconds:0.00} s = {b.Records / b.Seconds:0} records/s (stations' drain start to last committed); ingest process CPU {ingestCpu.TotalSeconds:0.00} s = {ingestCpu.TotalMilliseconds * 1000 / b.Records:0} ms per 1000 records{(childProcess ? "" : " (stations included: same process)")}"));
+                var perK = split.Select((x, i) => string.Create(inv, $"{x.Name} {b.Cpu[i].TotalMilliseconds * 1000 / b.Records:0} ms"));
+                var all = b.Cpu.Aggregate(TimeSpan.Zero, (a, c) => a + c);
+                Console.WriteLine(string.Create(inv,
+                    $"backlog drain CPU per 1000 records: {string.Join(", ", perK)}; together {all.TotalMilliseconds * 1000 / b.Records:0} ms = {all.TotalSeconds / b.Seconds:0.00} cores busy over the drain"));
             }
         }
         var window = end.Records - start.Records;
@@ -124,7 +138,8 @@ public static class IngestBench
         }
     }
 
-    private static async Task<FleetResult> RunStationsProcessAsync(List<string> args, IReadOnlyList<string> settingsArgs, FleetSettings s, Action<string> phase)
+    private static async Task<FleetResult> RunStationsProcessAsync(List<string> args, IReadOnlyList<string> settingsArgs, FleetSettings s, Action<string> phase,
+        Action<int> started)
     {
         var psi = new ProcessStartInfo(Environment.ProcessPath ?? "dotnet") { RedirectStandardOutput = true, UseShellExecute = false };
         // run as "dotnet edgeinspect-cloud.dll": the child needs the assembly; as the apphost it is the executable itself
@@ -134,6 +149,7 @@ public static class IngestBench
             psi.ArgumentList.Add(a);
         }
         using var child = Process.Start(psi) ?? throw new InvalidOperationException("the stations' process did not start");
+        started(child.Id);
         FleetResult? result = null;
         while (await child.StandardOutput.ReadLineAsync() is { } line)
         {
@@ -145,23 +161,48 @@ public static class IngestBench
         return result ?? throw new InvalidOperationException($"the stations' process exited with {child.ExitCode} and no result");
     }
 
-    private static async Task<(long Records, double Seconds, TimeSpan Cpu)?> WatchBacklogAsync(IngestWorker ingest, Process me, long expected, CancellationToken ct)
+    /// <summary>
+    /// The drain as the ingest sees it: the stations' "drain-start" (every backlog stored, the first station about to
+    /// connect) to the last backlog record committed, with each of <paramref name="split"/>'s CPU time over it. Not
+    /// from the first message received: the broker may hand the ingest retained status messages of earlier runs at once.
+    /// </summary>
+    private static async Task<(long Records, double Seconds, TimeSpan[] Cpu)?> WatchBacklogAsync(IngestWorker ingest, List<(string Name, Func<TimeSpan> Cpu)> split,
+        Task drainStarted, long expected, CancellationToken ct)
     {
         if (expected == 0) return null;
         try
         {
-            while (ingest.Received == 0) await Task.Delay(5, ct);
+            await drainStarted.WaitAsync(ct);
             var sw = Stopwatch.StartNew();
-            me.Refresh();
-            var cpu0 = me.TotalProcessorTime;
-            while (ingest.Inserted < expected) await Task.Delay(5, ct);
-            me.Refresh();
-            return (ingest.Inserted, sw.Elapsed.TotalSeconds, me.TotalProcessorTime - cpu0);
+            var inserted0 = ingest.Inserted;
+            var cpu0 = split.Select(x => x.Cpu()).ToArray();
+            while (ingest.Inserted - inserted0 < expected) await Task.Delay(5, ct);
+            var seconds = sw.Elapsed.TotalSeconds;
+            var inserted = ingest.Inserted - inserted0;
+            return (inserted, seconds, [.. split.Select((x, i) => x.Cpu() - cpu0[i])]);
         }
         catch (OperationCanceledException)
         {
             return null;
         }
+    }
+
+    /// <summary>Removes every <c>--cpu-of NAME=PID</c> pair from <paramref name="args"/> (the stations' process is not given them).</summary>
+    private static List<ProcessTreeCpu> TakeCpuOf(List<string> args)
+    {
+        var found = new List<ProcessTreeCpu>();
+        for (var i = 0; i < args.Count;)
+        {
+            if (args[i] != "--cpu-of")
+            {
+                i++;
+                continue;
+            }
+            if (i + 1 >= args.Count) throw new ArgumentException("--cpu-of: needs NAME=PID");
+            found.Add(ProcessTreeCpu.Parse(args[i + 1]));
+            args.RemoveRange(i, 2);
+        }
+        return found;
     }
 
     private static IngestOptions Options(IConfiguration configuration)
@@ -173,7 +214,7 @@ public static class IngestBench
 
     private static (FleetSettings Settings, bool ChildProcess) Parse(List<string> args, bool allowProcess)
     {
-        int devices = 500, seconds = 20, warmup = 5, backlog = 0;
+        int devices = 500, seconds = 20, warmup = 5, backlog = 0, recordsPerMessage = 1;
         double rate = 10;
         var childProcess = false;
         string? run = null;
@@ -187,16 +228,17 @@ public static class IngestBench
                 case "--seconds": seconds = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--warmup": warmup = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--backlog": backlog = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--records-per-message": recordsPerMessage = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--stations-process" when allowProcess: childProcess = true; break;
                 case "--run" when !allowProcess: run = Next(); break;
                 default: throw new ArgumentException($"unknown argument '{args[i]}'");
             }
         }
-        if (devices < 1 || rate <= 0 || seconds < 1 || warmup < 0 || backlog < 0)
+        if (devices < 1 || rate <= 0 || seconds < 1 || warmup < 0 || backlog < 0 || recordsPerMessage < 1)
         {
-            throw new ArgumentException("--devices, --rate, --seconds must be positive, --warmup and --backlog not negative");
+            throw new ArgumentException("--devices, --rate, --seconds, --records-per-message must be positive, --warmup and --backlog not negative");
         }
         run ??= "bench" + DateTime.UtcNow.ToString("HHmmss", CultureInfo.InvariantCulture);
-        return (new FleetSettings(devices, rate, seconds, warmup, backlog, run), childProcess);
+        return (new FleetSettings(devices, rate, seconds, warmup, backlog, recordsPerMessage, run), childProcess);
     }
 }

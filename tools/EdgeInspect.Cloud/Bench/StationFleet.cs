@@ -4,7 +4,7 @@ using EdgeInspect.Cloud.Ingest;
 namespace EdgeInspect.Cloud.Bench;
 
 /// <summary>What <c>bench ingest</c> asks of the simulated stations.</summary>
-internal sealed record FleetSettings(int Devices, double Rate, int Seconds, int Warmup, int Backlog, string Run);
+internal sealed record FleetSettings(int Devices, double Rate, int Seconds, int Warmup, int Backlog, int RecordsPerMessage, string Run);
 
 /// <summary>What the simulated stations saw: the backlog drain, the measured window, the latencies, what is left.</summary>
 internal sealed record FleetResult(
@@ -13,7 +13,7 @@ internal sealed record FleetResult(
 
 /// <summary>
 /// N simulated stations against the broker: optional backlog drain, then each appends at the rate for warm-up plus the
-/// measured window, then everything pending is waited for. <c>phase</c> is told "window-start" and "window-end" so
+/// measured window, then everything pending is waited for. <c>phase</c> is told "drain-start" (every backlog stored), "window-start" and "window-end" so
 /// the ingest's counters can be read at the same instants, in this process or another.
 /// </summary>
 internal static class StationFleet
@@ -27,11 +27,11 @@ internal static class StationFleet
         var stations = new BenchStation[s.Devices];
         try
         {
-            var drainWatch = new Stopwatch();
-            for (var d = 0; d < s.Devices; d++)
-            {
-                stations[d] = await BenchStation.StartAsync(options, $"{s.Run}-{d:D4}", dir, s.Backlog, () => drainWatch.Start());
-            }
+            for (var d = 0; d < s.Devices; d++) stations[d] = BenchStation.Open(options, $"{s.Run}-{d:D4}", dir, s.Backlog, s.RecordsPerMessage);
+            // Every backlog is in its store before the first station connects, so the drain measures sending and not the appends.
+            phase("drain-start");
+            var drainWatch = Stopwatch.StartNew();
+            foreach (var x in stations) await x.ConnectAsync();
             var connectDeadline = Stopwatch.StartNew();
             while (stations.Any(x => !x.Connection.IsConnected) && connectDeadline.Elapsed < TimeSpan.FromSeconds(60)) await Task.Delay(100);
             long drained = 0;
