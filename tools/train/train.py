@@ -393,25 +393,27 @@ def make_golden(a, dets, clf, classes, cfg, final_t, val_items, whole_w=None, lo
         shutil.rmtree(gdir)
     os.makedirs(gdir)
     rng = np.random.default_rng([a.seed, 99])
-    probes = 30 if a.smoke and a.pretrained else 400
+    probes = a.golden_probes
     if a.golden_from == "val":
         candidates = ((os.path.basename(it[0]), data.load_rgb(it[0]), it.label) for it in val_items)
     else:
-        # One-epoch networks on the trunk are rarely confident and slow on probes: a few run the path in a smoke run.
         candidates = ((f"probe_{i:03d}.png", synthetic_probe(rng), None) for i in range(probes))
     lowered = dict(cfg, thresholds=[max(0.05, t - 0.1) for t in cfg["thresholds"]])
     ng, ok = [], []
     # A whole-frame classifier without an "ok" class gives every frame a defect class: no image can be expected OK.
     ok_possible = whole_w is None or data.OK in classes
+    # Classes that are all "ok" (a set of good parts only, as an export of false alarms) decide no part NG: no image can
+    # be expected NG, and looking for one would run the cascade on every candidate.
+    ng_possible = any(c != data.OK for c in classes)
     tried = Progress(log, "golden images: candidates tried", len(val_items) if a.golden_from == "val" else probes)
     for n_tried, (name, img, truth) in enumerate(candidates):
         tried.step(n_tried + 1)
-        if len(ng) >= a.golden and (ok or not ok_possible):
+        if (len(ng) >= a.golden or not ng_possible) and (ok or not ok_possible):
             break
         b = cascade.detect(dets, img, cfg, 3)
         wp = classify_whole(clf, img) if whole_w is not None else None
         entry = None
-        if len(b) and len(ng) < a.golden:
+        if len(b) and ng_possible and len(ng) < a.golden:
             probs = classify(clf, img, b)
             pred = part_decision(probs, b[:, 4], classes, wp, whole_w or 0.0)
             if wp is not None:
@@ -506,17 +508,24 @@ def main():
     ap.add_argument("--seed", type=int, default=20261123)
     ap.add_argument("--epochs", type=int, nargs=4, default=[8, 5, 2, 2],
                     metavar=("PNET", "RNET", "ONET", "CLS"))
-    ap.add_argument("--min-size", type=float, default=20, help="pyramid minimum object side (pixels)")
+    ap.add_argument("--min-size", type=float, default=None,
+                    help="pyramid minimum object side (pixels); default 20, with --start-from the package's")
     ap.add_argument("--square", action="store_true", help="square boxes between stages (reference MTCNN)")
-    ap.add_argument("--aspects", type=float, nargs="+", default=[1.0],
+    ap.add_argument("--aspects", type=float, nargs="+", default=None,
                     help="window aspects (width / height) of the first stage's pyramid: 1 = MTCNN's square windows; "
-                         "e.g. 0.25 0.5 1 2 4 for long, thin defects")
-    ap.add_argument("--thresholds", type=float, nargs=3, default=[0.6, 0.6, 0.7])
+                         "e.g. 0.25 0.5 1 2 4 for long, thin defects; default 1, with --start-from the package's")
+    ap.add_argument("--thresholds", type=float, nargs=3, default=None, metavar=("PNET", "RNET", "ONET"),
+                    help="stage thresholds (O-Net's is chosen again on val); default 0.6 0.6 0.7, with --start-from "
+                         "the package's")
     ap.add_argument("--golden", type=int, default=2, help="golden images with a defect (plus one without)")
     ap.add_argument("--golden-from", choices=["val", "synthetic"], default="synthetic",
                     help="where golden images come from: 'val' copies validation images (only for data the "
                     "project generates itself, e.g. the virtual line); 'synthetic' renders probe images, so a "
                     "package trained on third-party data carries none of it")
+    ap.add_argument("--golden-probes", type=int, default=None, metavar="N",
+                    help="with --golden-from synthetic: probe images tried at most (default 400; 30 with --smoke, whose "
+                         "one-epoch networks are rarely confident: each probe runs the whole cascade, about 0.5 s on "
+                         "two busy cores, and a run that finds no confident defect tries them all)")
     ap.add_argument("--smoke", action="store_true", help="tiny synthetic data, one epoch each (CI)")
     ap.add_argument("--smoke-data", default=None, metavar="DIR",
                     help="with --smoke: write the synthetic dataset here and keep it (to evaluate the package on it)")
@@ -568,6 +577,20 @@ def main():
         ap.error("--val-split is missing: model selection (the best epoch, O-Net's NMS and threshold, the whole-image "
                  "weight) would then choose on the training images, and figures chosen on the data they are reported "
                  "on promise what new parts will not show; give a val split the training does not use")
+    # A fine-tune keeps the cascade its networks were tuned with: a P-Net tuned to 0.95 gives dozens of windows a frame
+    # at the default 0.6, and a pyramid of other aspects feeds it windows it never learned.
+    cascade_defaults = {"min_size": 20.0, "aspects": [1.0], "thresholds": [0.6, 0.6, 0.7]}
+    if a.start_from:
+        with open(os.path.join(a.start_from, "manifest.json")) as f:
+            start_cfg = cascade.config_from_manifest(json.load(f)["detector"])
+        cascade_defaults = {"min_size": start_cfg["pyramid"]["minSize"], "aspects": list(start_cfg["pyramid"]["aspects"]),
+                            "thresholds": list(start_cfg["thresholds"])}
+    for key, value in cascade_defaults.items():
+        if getattr(a, key) is None:
+            setattr(a, key, value)
+    a.golden_probes = a.golden_probes if a.golden_probes is not None else (30 if a.smoke else 400)
+    if a.golden_probes < 1:
+        ap.error("--golden-probes: at least 1")
     a.crop_size = a.crop_size or (64 if a.pretrained else 48)
     a.crop_margin = a.crop_margin if a.crop_margin is not None else (0.25 if a.pretrained else 0.0)
     if not 0 <= a.crop_margin <= 2:
