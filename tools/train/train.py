@@ -402,18 +402,15 @@ def make_golden(a, dets, clf, classes, cfg, final_t, val_items, whole_w=None, lo
     ng, ok = [], []
     # A whole-frame classifier without an "ok" class gives every frame a defect class: no image can be expected OK.
     ok_possible = whole_w is None or data.OK in classes
-    # Classes that are all "ok" (a set of good parts only, as an export of false alarms) decide no part NG: no image can
-    # be expected NG, and looking for one would run the cascade on every candidate.
-    ng_possible = any(c != data.OK for c in classes)
     tried = Progress(log, "golden images: candidates tried", len(val_items) if a.golden_from == "val" else probes)
     for n_tried, (name, img, truth) in enumerate(candidates):
         tried.step(n_tried + 1)
-        if (len(ng) >= a.golden or not ng_possible) and (ok or not ok_possible):
+        if len(ng) >= a.golden and (ok or not ok_possible):
             break
         b = cascade.detect(dets, img, cfg, 3)
         wp = classify_whole(clf, img) if whole_w is not None else None
         entry = None
-        if len(b) and ng_possible and len(ng) < a.golden:
+        if len(b) and len(ng) < a.golden:
             probs = classify(clf, img, b)
             pred = part_decision(probs, b[:, 4], classes, wp, whole_w or 0.0)
             if wp is not None:
@@ -632,6 +629,12 @@ def main():
     # (a region or a whole frame can then be called OK; "ok" is never an NG class).
     defects = sorted({c for it in train_items for c in it[2]} | {it.label for it in train_items if it.label != data.OK})
     has_ok = any(it.label == data.OK for it in train_items)
+    if not defects:
+        # decision.ngClasses would be empty, which the device reads as "every class is NG" (DecisionPolicy): the
+        # package would fail every part, its own golden images included.
+        raise SystemExit("the training images hold no defect class (every part is good, as in an export of the model's "
+                         "false alarms alone): there is nothing to call NG; add defective parts (e.g. dataset export "
+                         "--kind all with the station's sample of agreed parts)")
     classes = sorted(defects + ([data.OK] if has_ok else []))
     log(f"{len(train_items)} train / {len(val_items)} val images ({sum(it.label == data.OK for it in train_items)} / "
         f"{sum(it.label == data.OK for it in val_items)} good parts, "
