@@ -635,7 +635,12 @@ def main():
         raise SystemExit("the training images hold no defect class (every part is good, as in an export of the model's "
                          "false alarms alone): there is nothing to call NG; add defective parts (e.g. dataset export "
                          "--kind all with the station's sample of agreed parts)")
-    classes = sorted(defects + ([data.OK] if has_ok else []))
+    # A class only the val split holds (a small export splits by position, not by class) is still a class: without it
+    # its val images would have no label to score against. The classifier learns nothing for it, and the log says so.
+    val_only = sorted(({c for it in val_items for c in it[2]} | {it.label for it in val_items if it.label != data.OK}) - set(defects))
+    if val_only:
+        log(f"warning: classes {val_only} are only in the val split: the classifier gets no training image of them")
+    classes = sorted(defects + val_only + ([data.OK] if has_ok else []))
     log(f"{len(train_items)} train / {len(val_items)} val images ({sum(it.label == data.OK for it in train_items)} / "
         f"{sum(it.label == data.OK for it in val_items)} good parts, "
         f"{sum(not it.has_boxes and it.label != data.OK for it in train_items)} defective train images without boxes), "
