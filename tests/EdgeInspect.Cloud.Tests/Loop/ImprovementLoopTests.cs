@@ -62,6 +62,7 @@ public sealed class ImprovementLoopTests(PostgresFixture pg, Xunit.Abstractions.
               "Uplink": { "Host": "{{broker.Host}}", "Port": {{broker.Port}}, "Delivery": "ingest-ack" },
               "Capture": { "Enabled": true, "AgreedSampleRate": 0.25, "LowConfidenceBelow": 0, "MaxBytes": 16777216 },
               "ImageUplink": { "PollSeconds": 0.2 },
+              "Telemetry": { "IntervalSeconds": 2 },
               "Fleet": {
                 "TrustedKeys": [ "{{Json(Path.Combine(keys, "fleet.pub"))}}" ],
                 "SlotsFolder": "{{Json(Path.Combine(_dir, "slots"))}}",
@@ -132,6 +133,11 @@ public sealed class ImprovementLoopTests(PostgresFixture pg, Xunit.Abstractions.
             Assert.Equal(0L, stats["candidateFailures"]!.GetValue<long>());
             Assert.True(stats["pairedWithHuman"]!.GetValue<long>() >= stats["threeWay"]!.GetValue<long>());
             Assert.InRange(stats["candidateAgreesHuman"]!.GetValue<long>(), 0, stats["pairedWithHuman"]!.GetValue<long>());
+
+            // 6. The image path's counters reach the cloud with the telemetry.
+            await UntilAsync(async () => await ScalarAsync(db, $"""
+                SELECT coalesce(max((body->'images'->>'uploaded')::bigint), 0) FROM telemetry WHERE device_id = '{Device}'
+                """) >= 10, TimeSpan.FromSeconds(30), "telemetry counting ten uploaded images");
         }
         finally
         {
@@ -141,6 +147,14 @@ public sealed class ImprovementLoopTests(PostgresFixture pg, Xunit.Abstractions.
             await worker.StopAsync(CancellationToken.None);
         }
         Assert.True(station.ExitCode == 0, $"exit {station.ExitCode}\n{await stdout}\n{await stderr}");
+
+        // store stats shows the image folder and the last telemetry's counters, the station stopped.
+        var (code, statsOut, statsErr) = await EdgeInspectProcess.RunUntilAsync(() => true, TimeSpan.Zero, "store", "stats", "--db", Path.Combine(_dir, "ei.db"), "--json");
+        Assert.True(code == 0, statsErr);
+        var images = JsonNode.Parse(statsOut)!["images"]!;
+        Assert.Equal(Path.Combine(_dir, "ei-images"), images["folder"]!.GetValue<string>());
+        Assert.True(images["lastTelemetry"]!["captured"]!.GetValue<long>() >= 16, images.ToJsonString());
+        Assert.True(images["lastTelemetry"]!["uploaded"]!.GetValue<long>() >= 10, images.ToJsonString());
     }
 
     /// <summary>A path inside a JSON string.</summary>
