@@ -134,6 +134,10 @@ public sealed class ImprovementLoopTests(PostgresFixture pg, Xunit.Abstractions.
             Assert.True(stats["pairedWithHuman"]!.GetValue<long>() >= stats["threeWay"]!.GetValue<long>());
             Assert.InRange(stats["candidateAgreesHuman"]!.GetValue<long>(), 0, stats["pairedWithHuman"]!.GetValue<long>());
 
+            // The cloud sees the install among the device's events, what the fleet report's rollout is built from.
+            await UntilAsync(async () => await ScalarAsync(db, $"SELECT count(*) FROM events WHERE device_id = '{Device}' AND kind = 'package-installed'") == 1,
+                TimeSpan.FromSeconds(30), "the package-installed event in PostgreSQL");
+
             // 6. The image path's counters reach the cloud with the telemetry.
             await UntilAsync(async () => await ScalarAsync(db, $"""
                 SELECT coalesce(max((body->'images'->>'uploaded')::bigint), 0) FROM telemetry WHERE device_id = '{Device}'
