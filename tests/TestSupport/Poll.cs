@@ -16,4 +16,15 @@ public static class Poll
             await Task.Delay(50);
         }
     }
+
+    /// <summary>As <see cref="Until"/>, for a condition that has to ask another process (a command over MQTT, a query).</summary>
+    public static async Task UntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
+    {
+        var sw = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            Assert.True(sw.Elapsed < timeout, $"timed out after {timeout.TotalSeconds:0} s waiting for {what}");
+            await Task.Delay(50);
+        }
+    }
 }

@@ -110,4 +110,17 @@ public sealed class PostgresFactAttribute : FactAttribute
         if (!PostgresCluster.IsInstalled) Skip = "needs PostgreSQL's server binaries in /usr/lib/postgresql/<version>/bin (apt-get install postgresql; .ci/run installs it)";
         else if (!MosquittoBroker.IsInstalled) Skip = $"needs {MosquittoBroker.BinaryPath} (apt-get install mosquitto; .ci/run installs it)";
     }
+
+    /// <summary>Also needs the training toolchain (<see cref="TrainingPython"/>): skipped with its reason where it is absent.</summary>
+    public bool NeedsTrainingPython
+    {
+        get => _needsTrainingPython;
+        set
+        {
+            _needsTrainingPython = value;
+            if (value && Skip is null && TrainingPython.MissingReason is { } reason) Skip = reason;
+        }
+    }
+
+    private bool _needsTrainingPython;
 }

@@ -393,11 +393,10 @@ def make_golden(a, dets, clf, classes, cfg, final_t, val_items, whole_w=None, lo
         shutil.rmtree(gdir)
     os.makedirs(gdir)
     rng = np.random.default_rng([a.seed, 99])
-    probes = 30 if a.smoke and a.pretrained else 400
+    probes = a.golden_probes
     if a.golden_from == "val":
         candidates = ((os.path.basename(it[0]), data.load_rgb(it[0]), it.label) for it in val_items)
     else:
-        # One-epoch networks on the trunk are rarely confident and slow on probes: a few run the path in a smoke run.
         candidates = ((f"probe_{i:03d}.png", synthetic_probe(rng), None) for i in range(probes))
     lowered = dict(cfg, thresholds=[max(0.05, t - 0.1) for t in cfg["thresholds"]])
     ng, ok = [], []
@@ -506,17 +505,24 @@ def main():
     ap.add_argument("--seed", type=int, default=20261123)
     ap.add_argument("--epochs", type=int, nargs=4, default=[8, 5, 2, 2],
                     metavar=("PNET", "RNET", "ONET", "CLS"))
-    ap.add_argument("--min-size", type=float, default=20, help="pyramid minimum object side (pixels)")
+    ap.add_argument("--min-size", type=float, default=None,
+                    help="pyramid minimum object side (pixels); default 20, with --start-from the package's")
     ap.add_argument("--square", action="store_true", help="square boxes between stages (reference MTCNN)")
-    ap.add_argument("--aspects", type=float, nargs="+", default=[1.0],
+    ap.add_argument("--aspects", type=float, nargs="+", default=None,
                     help="window aspects (width / height) of the first stage's pyramid: 1 = MTCNN's square windows; "
-                         "e.g. 0.25 0.5 1 2 4 for long, thin defects")
-    ap.add_argument("--thresholds", type=float, nargs=3, default=[0.6, 0.6, 0.7])
+                         "e.g. 0.25 0.5 1 2 4 for long, thin defects; default 1, with --start-from the package's")
+    ap.add_argument("--thresholds", type=float, nargs=3, default=None, metavar=("PNET", "RNET", "ONET"),
+                    help="stage thresholds (O-Net's is chosen again on val); default 0.6 0.6 0.7, with --start-from "
+                         "the package's")
     ap.add_argument("--golden", type=int, default=2, help="golden images with a defect (plus one without)")
     ap.add_argument("--golden-from", choices=["val", "synthetic"], default="synthetic",
                     help="where golden images come from: 'val' copies validation images (only for data the "
                     "project generates itself, e.g. the virtual line); 'synthetic' renders probe images, so a "
                     "package trained on third-party data carries none of it")
+    ap.add_argument("--golden-probes", type=int, default=None, metavar="N",
+                    help="with --golden-from synthetic: probe images tried at most (default 400; 30 with --smoke, whose "
+                         "one-epoch networks are rarely confident: each probe runs the whole cascade, about 0.5 s on "
+                         "two busy cores, and a run that finds no confident defect tries them all)")
     ap.add_argument("--smoke", action="store_true", help="tiny synthetic data, one epoch each (CI)")
     ap.add_argument("--smoke-data", default=None, metavar="DIR",
                     help="with --smoke: write the synthetic dataset here and keep it (to evaluate the package on it)")
@@ -568,6 +574,20 @@ def main():
         ap.error("--val-split is missing: model selection (the best epoch, O-Net's NMS and threshold, the whole-image "
                  "weight) would then choose on the training images, and figures chosen on the data they are reported "
                  "on promise what new parts will not show; give a val split the training does not use")
+    # A fine-tune keeps the cascade its networks were tuned with: a P-Net tuned to 0.95 gives dozens of windows a frame
+    # at the default 0.6, and a pyramid of other aspects feeds it windows it never learned.
+    cascade_defaults = {"min_size": 20.0, "aspects": [1.0], "thresholds": [0.6, 0.6, 0.7]}
+    if a.start_from:
+        with open(os.path.join(a.start_from, "manifest.json")) as f:
+            start_cfg = cascade.config_from_manifest(json.load(f)["detector"])
+        cascade_defaults = {"min_size": start_cfg["pyramid"]["minSize"], "aspects": list(start_cfg["pyramid"]["aspects"]),
+                            "thresholds": list(start_cfg["thresholds"])}
+    for key, value in cascade_defaults.items():
+        if getattr(a, key) is None:
+            setattr(a, key, value)
+    a.golden_probes = a.golden_probes if a.golden_probes is not None else (30 if a.smoke else 400)
+    if a.golden_probes < 1:
+        ap.error("--golden-probes: at least 1")
     a.crop_size = a.crop_size or (64 if a.pretrained else 48)
     a.crop_margin = a.crop_margin if a.crop_margin is not None else (0.25 if a.pretrained else 0.0)
     if not 0 <= a.crop_margin <= 2:
@@ -609,7 +629,18 @@ def main():
     # (a region or a whole frame can then be called OK; "ok" is never an NG class).
     defects = sorted({c for it in train_items for c in it[2]} | {it.label for it in train_items if it.label != data.OK})
     has_ok = any(it.label == data.OK for it in train_items)
-    classes = sorted(defects + ([data.OK] if has_ok else []))
+    if not defects:
+        # decision.ngClasses would be empty, which the device reads as "every class is NG" (DecisionPolicy): the
+        # package would fail every part, its own golden images included.
+        raise SystemExit("the training images hold no defect class (every part is good, as in an export of the model's "
+                         "false alarms alone): there is nothing to call NG; add defective parts (e.g. dataset export "
+                         "--kind all with the station's sample of agreed parts)")
+    # A class only the val split holds (a small export splits by position, not by class) is still a class: without it
+    # its val images would have no label to score against. The classifier learns nothing for it, and the log says so.
+    val_only = sorted(({c for it in val_items for c in it[2]} | {it.label for it in val_items if it.label != data.OK}) - set(defects))
+    if val_only:
+        log(f"warning: classes {val_only} are only in the val split: the classifier gets no training image of them")
+    classes = sorted(defects + val_only + ([data.OK] if has_ok else []))
     log(f"{len(train_items)} train / {len(val_items)} val images ({sum(it.label == data.OK for it in train_items)} / "
         f"{sum(it.label == data.OK for it in val_items)} good parts, "
         f"{sum(not it.has_boxes and it.label != data.OK for it in train_items)} defective train images without boxes), "

@@ -5,6 +5,8 @@ using System.Globalization;
 using System.Text.Json;
 using EdgeInspect.Core.Domain;
 using EdgeInspect.Core.Storage;
+using EdgeInspect.Core.Telemetry;
+using EdgeInspect.Station.Capture;
 using EdgeInspect.Storage.LiteDb;
 using EdgeInspect.Sync.Mqtt;
 
@@ -48,12 +50,13 @@ internal static class StoreCommands
                 DataFileBytes = new FileInfo(path).Length,
                 LogFileBytes = File.Exists(logPath) ? new FileInfo(logPath).Length : 0,
             };
+            var images = PartImages(p, path, snap.Store);
             var parked = snap.Store.ParkedItems();
             var alarms = snap.Store.AuditEvents().Where(a => a.Kind.StartsWith("alarm.", StringComparison.Ordinal)).ToList();
             var active = alarms.GroupBy(a => a.To ?? a.Kind).Select(g => g.Last()).Where(a => a.Kind == "alarm.raised").ToList();
             if (p.GetValue(json))
             {
-                Console.WriteLine(JsonSerializer.Serialize(new { stats = s, parked = parked.Select(x => new { x.Sequence, x.Reason }), activeAlarms = active, recentAlarms = alarms.TakeLast(20) }, RecordJson.Options));
+                Console.WriteLine(JsonSerializer.Serialize(new { stats = s, images, parked = parked.Select(x => new { x.Sequence, x.Reason }), activeAlarms = active, recentAlarms = alarms.TakeLast(20) }, RecordJson.Options));
                 return 0;
             }
             Console.WriteLine($"store            {s.Path}");
@@ -65,12 +68,42 @@ internal static class StoreCommands
             Console.WriteLine($"record bytes     {s.StoredBytes}");
             Console.WriteLine($"oldest / newest  {s.Oldest:O} / {s.Newest:O}");
             Console.WriteLine($"evictions        {string.Join(", ", s.Evictions.Select(kv => $"{kv.Key}={kv.Value}"))} (unsent {s.EvictedUnsent})");
+            Console.WriteLine($"part images      {images.Pending} pending upload ({images.PendingBytes} B) in {images.Folder}" + (images.LastTelemetry is { } t
+                ? $"; at the last telemetry ({images.LastTelemetryAt:O}), since the station started: captured {t.Captured}, dropped {t.Dropped}, evicted {t.Evicted}, uploaded {t.Uploaded}"
+                : "; no telemetry snapshot with image counters (capture off, or no snapshot taken yet)"));
             Console.WriteLine($"audit events     {s.AuditEvents}; telemetry snapshots {s.TelemetrySnapshots}; corrupt files moved aside {s.RecoveredCorruptFiles}");
             Console.WriteLine($"active alarms    {(active.Count == 0 ? "none" : string.Join("; ", active.Select(a => $"{a.To} since {a.At:O} ({a.Reason})")))}");
             foreach (var a in alarms.TakeLast(10)) Console.WriteLine($"  {a.At:O} {a.Kind} {a.To}: {a.Reason}");
             return 0;
         }));
         return cmd;
+    }
+
+    /// <summary>What <c>store stats</c> shows of the part images.</summary>
+    /// <param name="Folder">The image folder (Capture:Folder, else beside the store).</param>
+    /// <param name="Pending">Images in it now, waiting for the upload.</param>
+    /// <param name="PendingBytes">Their bytes.</param>
+    /// <param name="LastTelemetryAt">When the last telemetry snapshot that carried image counters was taken.</param>
+    /// <param name="LastTelemetry">Its counters: the running station's, since it started (the store keeps no others).</param>
+    private sealed record PartImageStats(string Folder, long Pending, long PendingBytes, DateTimeOffset? LastTelemetryAt, PartImageTelemetry? LastTelemetry);
+
+    private static PartImageStats PartImages(ParseResult p, string storePath, LiteDbInspectionStore store)
+    {
+        // With --db there is no profile to name another folder: the default beside the store.
+        var capture = p.GetValue<string?>(StoreLocation.DbName) is { Length: > 0 }
+            ? new CaptureOptions()
+            : ProfileOption.Load(p).Section<CaptureOptions>(CaptureOptions.SectionName);
+        var folder = capture.EffectiveFolder(storePath);
+        var pending = new PartImageFolder(folder).All();
+        var snapshots = store.TelemetrySnapshots().ToList();
+        for (var i = snapshots.Count - 1; i >= 0; i--)
+        {
+            var node = System.Text.Json.Nodes.JsonNode.Parse(snapshots[i]);
+            if (node?["images"] is not { } images) continue;
+            return new PartImageStats(folder, pending.Count, pending.Sum(f => f.Bytes), node["at"]?.GetValue<DateTimeOffset>(),
+                images.Deserialize<PartImageTelemetry>(RecordJson.Options));
+        }
+        return new PartImageStats(folder, pending.Count, pending.Sum(f => f.Bytes), null, null);
     }
 
     private static Command Export()

@@ -1,6 +1,7 @@
 using EdgeInspect.Core.Configuration;
 using EdgeInspect.Core.Imaging;
 using EdgeInspect.Core.Storage;
+using EdgeInspect.Core.Telemetry;
 using EdgeInspect.Imaging.OpenCv;
 using EdgeInspect.Station.Capture;
 using EdgeInspect.Storage.LiteDb;
@@ -22,8 +23,8 @@ public static class PartImageCaptureServiceCollectionExtensions
     /// <summary>
     /// Validates the Capture section (against the store's budget) at start; when enabled, registers the capture the
     /// engine reserves images with, the image folder (counted in the store's disk budget, and the uplink's image
-    /// queue), the OpenCV JPEG encoder, the writer (its hosted service is added by the caller, in stage order) and the
-    /// upload to the cloud ingest.
+    /// queue), the OpenCV JPEG encoder, the writer (its hosted service is added by the caller, in stage order), the
+    /// upload to the cloud ingest and the counters the telemetry carries.
     /// </summary>
     public static IServiceCollection AddPartImageCapture(this IServiceCollection services, IConfiguration configuration)
     {
@@ -40,6 +41,8 @@ public static class PartImageCaptureServiceCollectionExtensions
         services.AddSingleton(sp => new PartImageWriter(sp.GetRequiredService<PartImageCapture>(), sp.GetRequiredService<PartImageFolder>(),
             sp.GetRequiredService<IJpegEncoder>(), sp.GetRequiredService<ILogger<PartImageWriter>>()));
         services.AddPartImageUplink(configuration);
+        services.AddSingleton<IPartImageCounters>(sp => new PartImageCounters(sp.GetRequiredService<PartImageCapture>(), sp.GetRequiredService<PartImageWriter>(),
+            sp.GetRequiredService<PartImageFolder>(), sp.GetService<PartImageUplink>()));
         return services;
     }
 }

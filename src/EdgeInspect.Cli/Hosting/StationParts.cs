@@ -60,6 +60,7 @@ internal static class StationParts
                         Accuracy = human.Accuracy,
                         MeanDelay = TimeSpan.FromMilliseconds(human.MeanDelayMs),
                         Seed = human.Seed,
+                        AcceptedClasses = human.AcceptedClasses.ToHashSet(StringComparer.Ordinal),
                     });
                 case "labels":
                     return new LabelledHumanInspector();

@@ -31,7 +31,9 @@ public sealed class MessageParser(IngestOptions options)
         if (!m.Topic.StartsWith(_prefix, StringComparison.Ordinal) || m.Topic[_prefix.Length..].Split('/') is not [var device, var kind]
             || !MqttTopics.IsValidId(device))
         {
-            Dead($"topic is not {_prefix}<device>/<kind>");
+            // The dead letter keeps a topic PostgreSQL can store: a lone surrogate has no UTF-8 and would fail the batch.
+            batch.DeadLetters.Add(new DeadLetter(MqttTopics.HasLoneSurrogate(m.Topic) ? Encoding.UTF8.GetString(Encoding.UTF8.GetBytes(m.Topic)) : m.Topic,
+                $"topic is not {_prefix}<device>/<kind>", m.Size, m.Payload, m.ReceivedAt));
             return;
         }
         if (m.Size > options.MaxPayloadBytes)
@@ -148,7 +150,15 @@ public sealed class MessageParser(IngestOptions options)
 
     private static void AddRecord(ParsedBatch batch, IngestMessage m, string device, JsonElement root, string body, Action<string> dead)
     {
-        if (Str(root, "deviceId") is not { } deviceId)
+        string? deviceId;
+        // An escaped lone surrogate ("\ud800") is valid JSON but no text: reading it as a string throws.
+        try { deviceId = Str(root, "deviceId"); }
+        catch (InvalidOperationException)
+        {
+            dead("record deviceId is not text: it holds a lone UTF-16 surrogate");
+            return;
+        }
+        if (deviceId is null)
         {
             dead("record without deviceId");
             return;

@@ -27,6 +27,9 @@ public sealed record TelemetrySnapshot(
     /// <summary>Records the uplink has parked (the broker kept refusing them): kept in the store, not sent. Null without a store that keeps them.</summary>
     public long? ParkedRecords { get; init; }
 
+    /// <summary>Part images captured, dropped, evicted, uploaded and pending on the device. Null when capture is off.</summary>
+    public PartImageTelemetry? Images { get; init; }
+
     /// <summary>Names of the alarms active after this snapshot was evaluated.</summary>
     public IReadOnlyList<string> ActiveAlarms { get; init; } = [];
 
@@ -34,7 +37,8 @@ public sealed record TelemetrySnapshot(
     /// The snapshot as flat metric names, what alarm rules refer to: frameRate, partRate, dropRate, framesDropped,
     /// cpuPercent, workingSetMB, gcHeapMB, temperatureC, brightness, contrast, sharpness, driftScore, brightnessDrift,
     /// contrastDrift, sharpnessDrift, noDetectionFraction, latency.&lt;stage&gt;.p50|p95|p99|max,
-    /// class.&lt;name&gt;.fraction, evictions (since the previous snapshot), evictions.&lt;reason&gt;, parkedRecords. Metrics without a
+    /// class.&lt;name&gt;.fraction, evictions (since the previous snapshot), evictions.&lt;reason&gt;, parkedRecords, images.captured,
+    /// images.dropped, images.evicted, images.uploaded (since the station started), images.pending, images.pendingBytes. Metrics without a
     /// value in this interval (no sensor, no frames) are absent.
     /// </summary>
     public IReadOnlyDictionary<string, double> Metrics()
@@ -74,6 +78,15 @@ public sealed record TelemetrySnapshot(
             foreach (var (cls, n) in Output.Classes) m[$"class.{cls}.fraction"] = (double)n / Output.Parts;
         }
         if (ParkedRecords is { } parked) m["parkedRecords"] = parked;
+        if (Images is { } images)
+        {
+            m["images.captured"] = images.Captured;
+            m["images.dropped"] = images.Dropped;
+            m["images.evicted"] = images.Evicted;
+            m["images.uploaded"] = images.Uploaded;
+            m["images.pending"] = images.Pending;
+            m["images.pendingBytes"] = images.PendingBytes;
+        }
         if (Evictions is { } e)
         {
             m["evictions"] = e.SinceLast.Values.Sum();

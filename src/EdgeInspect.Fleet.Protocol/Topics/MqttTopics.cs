@@ -61,7 +61,22 @@ public sealed class MqttTopics
 
     /// <summary>True when <paramref name="id"/> may be used as one topic level.</summary>
     public static bool IsValidId(string? id) =>
-        !string.IsNullOrEmpty(id) && id.Length <= 128 && id.IndexOfAny(['+', '#', '/', '\0']) < 0 && !id.Any(char.IsControl);
+        !string.IsNullOrEmpty(id) && id.Length <= 128 && id.IndexOfAny(['+', '#', '/', '\0']) < 0 && !id.Any(char.IsControl) && !HasLoneSurrogate(id);
+
+    /// <summary>
+    /// Whether <paramref name="text"/> holds a UTF-16 surrogate that is not half of a pair: such a string has no UTF-8
+    /// form, and a topic's UTF-8 must not encode surrogates [MQTT-1.5.4-1].
+    /// </summary>
+    public static bool HasLoneSurrogate(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        for (var i = 0; i < text.Length; i++)
+        {
+            if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1])) i++;
+            else if (char.IsSurrogate(text[i])) return true;
+        }
+        return false;
+    }
 
     /// <summary>Throws <see cref="ArgumentException"/> naming <paramref name="what"/> when the id is not a valid topic level.</summary>
     public static void ValidateId(string? id, string what)

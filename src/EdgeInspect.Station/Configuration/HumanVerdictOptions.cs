@@ -27,6 +27,12 @@ public sealed class HumanVerdictOptions
     /// <summary>Simulated inspector: its random seed.</summary>
     public int Seed { get; set; } = 11;
 
+    /// <summary>
+    /// Simulated inspector: defect classes the line accepts, so the inspector passes parts of them (always, whatever
+    /// <see cref="Accuracy"/>); a model that flags them disagrees on a known class.
+    /// </summary>
+    public List<string> AcceptedClasses { get; set; } = [];
+
     /// <summary>Real buttons: how long a part waits for the inspector's OK / defect press before it fails safe.</summary>
     public int WindowMs { get; set; } = 10_000;
 
@@ -37,6 +43,11 @@ public sealed class HumanVerdictOptions
         ConfigCheck.Need(Accuracy is >= 0 and <= 1, "HumanInspector:Accuracy", "must be 0..1");
         ConfigCheck.Need(MeanDelayMs >= 0, "HumanInspector:MeanDelayMs", "must be >= 0");
         ConfigCheck.Need(WindowMs is >= 0 and <= 600_000, "HumanInspector:WindowMs", "must be 0..600000");
+        for (var i = 0; i < AcceptedClasses.Count; i++)
+        {
+            ConfigCheck.Need(VirtualLine.DefectClasses.All.Contains(AcceptedClasses[i]), $"HumanInspector:AcceptedClasses:{i}",
+                $"'{AcceptedClasses[i]}' is not a virtual-line defect class ({string.Join(", ", VirtualLine.DefectClasses.All)})");
+        }
     }
 
     /// <summary>The checks that need the Source section: the simulated inspector judges rendered parts, the labels come from a folder's.</summary>

@@ -9,7 +9,7 @@ namespace EdgeInspect.Sync.Mqtt.Telemetry;
 
 /// <summary>
 /// Every <see cref="TelemetryOptions.IntervalSeconds"/>: takes the recorder's snapshot, adds the store's eviction
-/// counts (total and since the previous snapshot), evaluates the alarm rules, stores the snapshot, stores each alarm
+/// counts (total and since the previous snapshot) and the part-image counters, evaluates the alarm rules, stores the snapshot, stores each alarm
 /// transition as an audit event (<c>alarm.raised</c> / <c>alarm.cleared</c>, shown by <c>store stats</c>), and, while
 /// the broker is reachable, publishes the snapshot on <c>&lt;prefix&gt;/&lt;device&gt;/telemetry</c> and the alarm events
 /// on <c>&lt;prefix&gt;/&lt;device&gt;/events</c> (QoS 1). Offline, nothing is published but the snapshot and the
@@ -24,6 +24,7 @@ public sealed class TelemetryPublisher : BackgroundService
     private readonly TelemetryRecorder _recorder;
     private readonly IInspectionStore _store;
     private readonly ITelemetryStore? _telemetryStore;
+    private readonly IPartImageCounters? _images;
     private readonly DeviceMqttConnection? _connection;
     private readonly TelemetryOptions _options;
     private readonly TimeProvider _time;
@@ -35,16 +36,18 @@ public sealed class TelemetryPublisher : BackgroundService
 
     /// <param name="telemetryStore">Where snapshots go and evictions come from; null = neither (an in-memory store).</param>
     /// <param name="connection">Null when no broker is configured: snapshots are only stored.</param>
+    /// <param name="images">The part-image counters; null when the station captures no images.</param>
     /// <summary>The built-in alarm on <c>parkedRecords</c> (raised at 1, cleared at 0), unless a configured rule watches that metric.</summary>
     public const string ParkedAlarm = "uplink-parked";
 
     public TelemetryPublisher(TelemetryRecorder recorder, IInspectionStore store, ITelemetryStore? telemetryStore, DeviceMqttConnection? connection,
-        TelemetryOptions options, TimeProvider? time = null, ILogger<TelemetryPublisher>? log = null)
+        TelemetryOptions options, TimeProvider? time = null, ILogger<TelemetryPublisher>? log = null, IPartImageCounters? images = null)
     {
         options.Validate();
         _recorder = recorder;
         _store = store;
         _telemetryStore = telemetryStore;
+        _images = images;
         _connection = connection;
         _options = options;
         _time = time ?? TimeProvider.System;
@@ -74,6 +77,7 @@ public sealed class TelemetryPublisher : BackgroundService
                 _lastEvictions = total;
                 snapshot = snapshot with { Evictions = new EvictionTelemetry(total, since, ts.EvictedUnsent), ParkedRecords = ts.ParkedCount };
             }
+            if (_images is not null) snapshot = snapshot with { Images = _images.Read() };
             var transitions = _alarms.Evaluate(snapshot.Metrics(), snapshot.At);
             snapshot = snapshot with { ActiveAlarms = [.. _alarms.Active.Order(StringComparer.Ordinal)] };
             var json = JsonSerializer.SerializeToUtf8Bytes(snapshot, RecordJson.Options);

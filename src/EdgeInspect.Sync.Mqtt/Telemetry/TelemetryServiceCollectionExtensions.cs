@@ -16,7 +16,8 @@ public static class TelemetryServiceCollectionExtensions
     /// <see cref="TelemetryRecorder"/>, also as <see cref="ITelemetryRecorder"/> for the station pipeline, and the
     /// <see cref="TelemetryPublisher"/> hosted service. Needs an <see cref="IInspectionStore"/>; snapshots are stored
     /// when the store is also an <see cref="ITelemetryStore"/> (the LiteDB one), and published when a
-    /// <see cref="DeviceMqttConnection"/> is registered (AddEdgeInspectUplink with an Uplink:Host).
+    /// <see cref="DeviceMqttConnection"/> is registered (AddEdgeInspectUplink with an Uplink:Host); they carry the
+    /// part-image counters when an <see cref="IPartImageCounters"/> is registered (capture on).
     /// The device id in each message comes from <c>Uplink:DeviceId</c>, else <c>Device:Id</c>.
     /// </summary>
     public static IServiceCollection AddEdgeInspectTelemetry(this IServiceCollection services, IConfiguration configuration)
@@ -31,7 +32,7 @@ public static class TelemetryServiceCollectionExtensions
             var store = sp.GetRequiredService<IInspectionStore>();
             return new TelemetryPublisher(sp.GetRequiredService<TelemetryRecorder>(), store,
                 sp.GetService<ITelemetryStore>() ?? store as ITelemetryStore, sp.GetService<DeviceMqttConnection>(), sp.GetRequiredService<TelemetryOptions>(),
-                sp.GetService<TimeProvider>(), sp.GetService<ILogger<TelemetryPublisher>>());
+                sp.GetService<TimeProvider>(), sp.GetService<ILogger<TelemetryPublisher>>(), sp.GetService<IPartImageCounters>());
         });
         services.AddHostedService(sp => sp.GetRequiredService<TelemetryPublisher>());
         return services;

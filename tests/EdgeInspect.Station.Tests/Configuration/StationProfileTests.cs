@@ -48,4 +48,18 @@ public class StationProfileTests
         }
         finally { File.Delete(path); }
     }
+
+    [Fact]
+    public void Load_AcceptedClassTheLineDoesNotRender_NamesKeyAndReason()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"ei-profile-{Guid.NewGuid():N}.json");
+        File.WriteAllText(path, """{ "HumanInspector": { "AcceptedClasses": [ "discoloration", "rust" ] } }""");
+        try
+        {
+            var e = Assert.Throws<ConfigValueException>(() => StationProfile.Load(path, "/nonexistent"));
+            Assert.EndsWith("HumanInspector:AcceptedClasses:1", e.Key);
+            Assert.Contains("'rust' is not a virtual-line defect class", e.Reason);
+        }
+        finally { File.Delete(path); }
+    }
 }

@@ -106,6 +106,44 @@ public sealed class TelemetryIntegrationTests : IDisposable
         Assert.Single(reopened.AuditEvents(), a => a.Kind == "alarm.cleared" && a.To == TelemetryPublisher.ParkedAlarm);
     }
 
+    /// <summary>The part-image counters as a station's capture, writer, folder and upload would report them.</summary>
+    private sealed class FixedImageCounters(PartImageTelemetry counters) : IPartImageCounters
+    {
+        public PartImageTelemetry Read() => counters;
+    }
+
+    [Fact]
+    public async Task PublishOnce_WithPartImageCounters_InTheStoredSnapshotAndItsMetrics()
+    {
+        using var store = new LiteDbInspectionStore(new StoreOptions { Path = Path.Combine(_dir, "i.db") });
+        var counters = new PartImageTelemetry(Captured: 40, Dropped: 2, Evicted: 3, Uploaded: 30, Pending: 5, PendingBytes: 95_000);
+        using var publisher = new TelemetryPublisher(new TelemetryRecorder("dev-t", thermalRoot: "/nonexistent"), store, store, null,
+            new TelemetryOptions { IntervalSeconds = 0 }, images: new FixedImageCounters(counters));
+
+        var snapshot = await publisher.PublishOnceAsync();
+
+        Assert.Equal(counters, snapshot.Images);
+        var metrics = snapshot.Metrics();
+        Assert.Equal((40d, 2d, 3d, 30d, 5d, 95_000d), (metrics["images.captured"], metrics["images.dropped"], metrics["images.evicted"],
+            metrics["images.uploaded"], metrics["images.pending"], metrics["images.pendingBytes"]));
+        var stored = JsonDocument.Parse(Assert.Single(store.TelemetrySnapshots())).RootElement.GetProperty("images");
+        Assert.Equal(30, stored.GetProperty("uploaded").GetInt64());
+        Assert.Equal(5, stored.GetProperty("pending").GetInt64());
+    }
+
+    [Fact]
+    public async Task PublishOnce_WithoutPartImageCounters_NoImagesAndNoImageMetrics()
+    {
+        using var store = new LiteDbInspectionStore(new StoreOptions { Path = Path.Combine(_dir, "n.db") });
+        using var publisher = new TelemetryPublisher(new TelemetryRecorder("dev-t", thermalRoot: "/nonexistent"), store, store, null,
+            new TelemetryOptions { IntervalSeconds = 0 });
+
+        var snapshot = await publisher.PublishOnceAsync();
+
+        Assert.Null(snapshot.Images);
+        Assert.DoesNotContain(snapshot.Metrics().Keys, k => k.StartsWith("images.", StringComparison.Ordinal));
+    }
+
     [MosquittoFact]
     [Trait(TestCategories.Name, TestCategories.Slow)]
     public async Task Budget_StoreFilledPastBudget_EvictionsByPolicyInTheNextTelemetryMessage()

@@ -207,6 +207,16 @@ public sealed class UplinkIntegrationTests : IDisposable
     }
 
     [Fact]
+    public void Topics_DeviceIdWithLoneSurrogate_RejectedWhileASurrogatePairIsText()
+    {
+        string[] lone = ["dev-\ud800", "dev-\udc00x", "\ud83d"];
+
+        Assert.All(lone, id => Assert.False(MqttTopics.IsValidId(id), id.Length.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        Assert.Throws<ArgumentException>(() => new MqttTopics("edgeinspect", lone[0]));
+        Assert.True(MqttTopics.IsValidId("dev-\ud83d\ude00")); // one character outside the BMP, as UTF-8 carries it
+    }
+
+    [Fact]
     public void BackoffDelay_ManyFailures_GrowsAndStaysWithinJitteredCap()
     {
         var c = new DeviceMqttConnection(new MqttUplinkOptions { Host = "127.0.0.1", MinBackoffSeconds = 1, MaxBackoffSeconds = 8 }, jitter: new Random(7));

@@ -71,6 +71,27 @@ public sealed class IngestWriterTests(PostgresFixture pg) : IClassFixture<Postgr
     }
 
     [PostgresFact]
+    public async Task WriteAsync_DeviceIdsWithLoneSurrogate_BothDeadLetteredWithReasonRestStored()
+    {
+        var (db, parser) = await DatabaseAsync();
+        await using var _ = db;
+        await using var writer = new IngestWriter(db);
+        static IngestMessage Message(string topic, string json) =>
+            new(topic, Encoding.UTF8.GetBytes(json), Encoding.UTF8.GetByteCount(json), DateTimeOffset.UtcNow);
+        var parsed = parser.Parse([
+            Record(1),
+            Message("edgeinspect/dev-w/records", $$"""{"deviceId":"dev-\ud800","storeEpoch":"e1","sequence":2,"capturedAt":"{{DateTimeOffset.UtcNow:O}}"}"""),
+            Message("edgeinspect/dev-\ud800/status", """{"state":"online"}"""),
+        ]);
+
+        var result = await writer.WriteAsync(parsed, CancellationToken.None);
+
+        Assert.Equal((1, 2), (result.Inserted, result.DeadLettered));
+        Assert.Equal(1L, await CountAsync(db, "SELECT count(*) FROM dead_letters WHERE reason = 'record deviceId is not text: it holds a lone UTF-16 surrogate'"));
+        Assert.Equal(1L, await CountAsync(db, "SELECT count(*) FROM dead_letters WHERE reason LIKE 'topic is not %' AND topic = 'edgeinspect/dev-\uFFFD/status'"));
+    }
+
+    [PostgresFact]
     public async Task WriteAsync_TelemetryPostgresRefuses_RecordsAndOtherTelemetryStoredRefusedOneDeadLettered()
     {
         var (db, parser) = await DatabaseAsync();
