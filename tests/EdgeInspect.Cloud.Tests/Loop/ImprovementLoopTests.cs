@@ -77,8 +77,11 @@ public sealed class ImprovementLoopTests(PostgresFixture pg, Xunit.Abstractions.
         try
         {
             // 1. Disagreement images and a sample of agreed ones reach the ingest, with their records.
-            await UntilAsync(async () => station.HasExited || (await ImagesWithRecordAsync(db, "disagreement") >= 6 && await ImagesWithRecordAsync(db, "sample") >= 10),
-                TimeSpan.FromSeconds(120), "six disagreement and ten sample images stored by the ingest with their records");
+            // Four of the samples defective parts both failed: the trainer needs a defect class, and every fifth image
+            // goes to val, so fewer could all land there (the sample is random: 10 samples alone held none once).
+            await UntilAsync(async () => station.HasExited || (await ImagesWithRecordAsync(db, "disagreement") >= 6 && await ImagesWithRecordAsync(db, "sample") >= 10
+                    && await ImagesWithRecordAsync(db, "sample", humanVerdictNg: true) >= 4),
+                TimeSpan.FromSeconds(180), "six disagreement and ten sample images (four of them defective parts) stored by the ingest with their records");
             if (station.HasExited) Assert.Fail($"the station exited {station.ExitCode}: {await stderr}");
 
             // 2. The export: each image labelled with the human's verdict, against the model's on a disagreement.
@@ -171,10 +174,10 @@ public sealed class ImprovementLoopTests(PostgresFixture pg, Xunit.Abstractions.
     }
 
     /// <summary>Stored images kept for <paramref name="reason"/> whose record is in the database too: what an export can label.</summary>
-    private static Task<long> ImagesWithRecordAsync(NpgsqlDataSource db, string reason) => ScalarAsync(db, $"""
+    private static Task<long> ImagesWithRecordAsync(NpgsqlDataSource db, string reason, bool humanVerdictNg = false) => ScalarAsync(db, $"""
         SELECT count(*) FROM part_images i JOIN records r
           ON r.device_id = i.device_id AND r.store_epoch = i.store_epoch AND r.sequence = i.sequence
-        WHERE i.device_id = '{Device}' AND i.reason = '{reason}'
+        WHERE i.device_id = '{Device}' AND i.reason = '{reason}'{(humanVerdictNg ? " AND lower(r.human_verdict) = 'ng'" : "")}
         """);
 
     /// <summary>The JSON a remote verb printed for the one device: <c>&lt;device&gt; ok {...}</c>.</summary>
