@@ -69,25 +69,32 @@ public sealed class MessageParser(IngestOptions options)
                 return;
             }
             var body = Encoding.UTF8.GetString(m.Payload);
-            switch (kind)
-            {
-                case "records":
-                    AddRecord(batch, m, device, root, body, Dead);
-                    break;
-                case "telemetry":
-                    batch.Telemetry.Add(new JsonRow(device, m.ReceivedAt, null, body));
-                    break;
-                case "events":
-                    batch.Events.Add(new JsonRow(device, m.ReceivedAt, Str(root, "kind"), body));
-                    break;
-                case "status":
-                    batch.Status[device] = new StatusRow(device, Str(root, "state"), Str(root, "mode"), Str(root, "activeModel"),
-                        Str(root, "activeModelVersion"), Str(root, "softwareVersion"), m.ReceivedAt, body);
-                    break;
-                default:
-                    Dead($"unknown kind '{kind}'");
-                    break;
-            }
+            try { AddObject(batch, m, device, kind, root, body, Dead); }
+            catch (InvalidOperationException) { Dead(NotTextReason); }
+        }
+    }
+
+    /// <summary>One message's object by its topic's kind; a field the ingest reads may throw (see <see cref="NotTextReason"/>).</summary>
+    private static void AddObject(ParsedBatch batch, IngestMessage m, string device, string kind, JsonElement root, string body, Action<string> dead)
+    {
+        switch (kind)
+        {
+            case "records":
+                AddRecord(batch, m, device, root, body, dead);
+                break;
+            case "telemetry":
+                batch.Telemetry.Add(new JsonRow(device, m.ReceivedAt, null, body));
+                break;
+            case "events":
+                batch.Events.Add(new JsonRow(device, m.ReceivedAt, Str(root, "kind"), body));
+                break;
+            case "status":
+                batch.Status[device] = new StatusRow(device, Str(root, "state"), Str(root, "mode"), Str(root, "activeModel"),
+                    Str(root, "activeModelVersion"), Str(root, "softwareVersion"), m.ReceivedAt, body);
+                break;
+            default:
+                dead($"unknown kind '{kind}'");
+                break;
         }
     }
 
@@ -116,14 +123,18 @@ public sealed class MessageParser(IngestOptions options)
                 Dead($"JSON is a {entry.ValueKind}, not an object");
                 continue;
             }
-            if (body.Contains(NulText, StringComparison.Ordinal))
+            try
             {
-                // The key is read anyway: a record jsonb will never hold is acknowledged, so its device stops sending it.
-                if (Key(entry, device) is { } key) batch.DeadLetteredRecords.Add(key);
-                Dead(NulReason);
-                continue;
+                if (body.Contains(NulText, StringComparison.Ordinal))
+                {
+                    // The key is read anyway: a record jsonb will never hold is acknowledged, so its device stops sending it.
+                    if (Key(entry, device) is { } key) batch.DeadLetteredRecords.Add(key);
+                    Dead(NulReason);
+                    continue;
+                }
+                AddRecord(batch, m, device, entry, body, Dead);
             }
-            AddRecord(batch, m, device, entry, body, Dead);
+            catch (InvalidOperationException) { Dead(NotTextReason); }
         }
     }
 
@@ -147,6 +158,9 @@ public sealed class MessageParser(IngestOptions options)
     private static ReadOnlySpan<byte> NulEscape => "\\u0000"u8;
     private const string NulText = "\\u0000";
     private const string NulReason = "JSON holds \\u0000, which PostgreSQL jsonb cannot store";
+    // JsonElement.GetString throws InvalidOperationException on an escaped lone UTF-16 surrogate ("\ud800"): valid JSON,
+    // but no text, so no field the ingest reads may hold one.
+    private const string NotTextReason = "a JSON string is not text: it holds a lone UTF-16 surrogate";
 
     private static void AddRecord(ParsedBatch batch, IngestMessage m, string device, JsonElement root, string body, Action<string> dead)
     {

@@ -150,4 +150,23 @@ public sealed class MessageParserTests
         Assert.Contains(messages, m => m.AsSpan().SequenceEqual(big));
         Assert.True(messages.Count < records.Length / 2, $"{messages.Count} messages for {records.Length} records");
     }
+
+    [Fact]
+    public void Parse_LoneSurrogateInAnyFieldTheIngestReads_ThatMessageOrEntryDeadLetteredTheRestKept()
+    {
+        const string lone = "\\ud800"; // the JSON escape, as a device's serializer could write it
+        var batch = Parse(
+            Message($"[{Record(1)},{Record(2, extra: $$""","verdictSource":"x{{lone}}" """)},{Record(3)}]"),
+            Message(Record(4, extra: $$""","modelName":"m{{lone}}" """)),
+            Message($$"""{"kind":"mode{{lone}}"}""", "edgeinspect/dev-p/events"),
+            Message($$"""{"state":"online","mode":"sh{{lone}}"}""", "edgeinspect/dev-p/status"),
+            Message(Record(5)));
+
+        Assert.Equal([1L, 3L, 5L], batch.Records.Select(r => r.Key.Sequence));
+        Assert.Empty(batch.Events);
+        Assert.Empty(batch.Status);
+        Assert.Equal(4, batch.DeadLetters.Count);
+        Assert.All(batch.DeadLetters, d => Assert.EndsWith("a JSON string is not text: it holds a lone UTF-16 surrogate", d.Reason));
+        Assert.StartsWith("entry 2 of 3: ", batch.DeadLetters[0].Reason);
+    }
 }
