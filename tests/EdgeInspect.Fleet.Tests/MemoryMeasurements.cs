@@ -12,3 +12,13 @@ public sealed class MemoryMeasurements
 {
     public const string Name = "memory measurements";
 }
+
+/// <summary>
+/// Test classes that assert a wall-clock bound (a reply within a deadline under a flood) run in this collection, alone:
+/// a parallel class's broker and station take the same two cores.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class TimedMeasurements
+{
+    public const string Name = "timed measurements";
+}

@@ -1,0 +1,45 @@
+using System.Diagnostics;
+using EdgeInspect.TestSupport;
+using MQTTnet;
+using MQTTnet.Protocol;
+using Xunit;
+
+namespace EdgeInspect.Fleet.Tests.Commands;
+
+/// <summary>
+/// A 5,000-command flood from one key must not delay a second key's status past 2 s. A wall-clock bound, so the class
+/// runs alone (<see cref="TimedMeasurements"/>): in one CI run, sharing two cores with the other test classes of this
+/// assembly, the second key's request timed out.
+/// </summary>
+[Collection(TimedMeasurements.Name)]
+public sealed class CommandBurstTests
+{
+    private const string Device = CommandRig.Device;
+
+    [MosquittoFact]
+    public async Task Burst_FiveThousandFromOneKey_SecondKeysStatusAnsweredWithinTwoSeconds()
+    {
+        await using var rig = await CommandRig.StartAsync();
+        var flooder = await CommandRig.ConnectAsync(rig.Broker, "flood-");
+        var expires = DateTimeOffset.UtcNow.AddMinutes(2);
+        var burst = Enumerable.Range(0, 5000)
+            .Select(i => TestOperators.Sign(rig.Ops.Operator, Device, "status", $"b{i}", expires)).ToList();
+        foreach (var payload in burst)
+        {
+            await flooder.PublishAsync(new MqttApplicationMessageBuilder().WithTopic($"{CommandRig.Prefix}/{Device}/cmd/status").WithPayload(payload)
+                .WithResponseTopic($"{CommandRig.Prefix}/fleet/flooder/replies").WithCorrelationData([9]).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
+        }
+
+        var sw = Stopwatch.StartNew();
+        var status = await rig.Fleet.SendAsync(Device, "status", null, TimeSpan.FromSeconds(2), rig.Ops.Observer, default);
+        sw.Stop();
+
+        Assert.True(status.Ok, status.Reason);
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(2), $"second key's status took {sw.Elapsed}");
+        // The flood overflowed its own key's queue (answered busy) instead of the second key's.
+        Assert.True(rig.Responder.Busy > 0, "the burst never filled its key's queue");
+        Assert.Equal(0, rig.Responder.CallbackErrors);
+        flooder.Dispose();
+        await rig.AssertStillServesAsync();
+    }
+}
