@@ -17,6 +17,7 @@ namespace EdgeInspect.Storage.LiteDb;
 /// is never confirmed in it, so the next open replays only whole transactions. Reads after a failure throw the held
 /// error: a log page that was dropped must never be read back (a checkpoint would copy it into the data file).
 /// </para>
+/// <para>Disposing it leaves the inner stream open: that belongs to <see cref="StoreFile"/>, which disposes it.</para>
 /// </summary>
 internal sealed class LogWriteFaultHolder(Stream inner) : Stream
 {
@@ -89,7 +90,4 @@ internal sealed class LogWriteFaultHolder(Stream inner) : Stream
         get => inner.Position;
         set => inner.Position = value;
     }
-
-    // The inner stream belongs to StoreFile, which disposes it.
-    protected override void Dispose(bool disposing) => base.Dispose(disposing);
 }

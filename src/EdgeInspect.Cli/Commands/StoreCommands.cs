@@ -95,15 +95,15 @@ internal static class StoreCommands
             : ProfileOption.Load(p).Section<CaptureOptions>(CaptureOptions.SectionName);
         var folder = capture.EffectiveFolder(storePath);
         var pending = new PartImageFolder(folder).All();
+        var noTelemetry = new PartImageStats(folder, pending.Count, pending.Sum(f => f.Bytes), null, null);
         var snapshots = store.TelemetrySnapshots().ToList();
         for (var i = snapshots.Count - 1; i >= 0; i--)
         {
             var node = System.Text.Json.Nodes.JsonNode.Parse(snapshots[i]);
             if (node?["images"] is not { } images) continue;
-            return new PartImageStats(folder, pending.Count, pending.Sum(f => f.Bytes), node["at"]?.GetValue<DateTimeOffset>(),
-                images.Deserialize<PartImageTelemetry>(RecordJson.Options));
+            return noTelemetry with { LastTelemetryAt = node["at"]?.GetValue<DateTimeOffset>(), LastTelemetry = images.Deserialize<PartImageTelemetry>(RecordJson.Options) };
         }
-        return new PartImageStats(folder, pending.Count, pending.Sum(f => f.Bytes), null, null);
+        return noTelemetry;
     }
 
     private static Command Export()

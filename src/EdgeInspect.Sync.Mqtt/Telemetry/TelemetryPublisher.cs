@@ -34,12 +34,12 @@ public sealed class TelemetryPublisher : BackgroundService
     private IReadOnlyDictionary<string, long>? _lastEvictions;
     private long _published;
 
-    /// <param name="telemetryStore">Where snapshots go and evictions come from; null = neither (an in-memory store).</param>
-    /// <param name="connection">Null when no broker is configured: snapshots are only stored.</param>
-    /// <param name="images">The part-image counters; null when the station captures no images.</param>
     /// <summary>The built-in alarm on <c>parkedRecords</c> (raised at 1, cleared at 0), unless a configured rule watches that metric.</summary>
     public const string ParkedAlarm = "uplink-parked";
 
+    /// <param name="telemetryStore">Where snapshots go and evictions come from; null = neither (an in-memory store).</param>
+    /// <param name="connection">Null when no broker is configured: snapshots are only stored.</param>
+    /// <param name="images">The part-image counters; null when the station captures no images.</param>
     public TelemetryPublisher(TelemetryRecorder recorder, IInspectionStore store, ITelemetryStore? telemetryStore, DeviceMqttConnection? connection,
         TelemetryOptions options, TimeProvider? time = null, ILogger<TelemetryPublisher>? log = null, IPartImageCounters? images = null)
     {
