@@ -116,13 +116,16 @@ internal static class StoreSalvage
             if (IsReadableRecord(d)) records.Add(d);
             else unreadable++;
         }
+        long rebuildErrors = db.CollectionExists(RebuildErrors) ? Tolerant(db, RebuildErrors).Count : 0;
         HashSet<long>? unsent = null;
         if (db.CollectionExists(StoreSchema.Outbox))
         {
             // An outbox read only in part cannot tell sent from unsent: every salvaged record stays pending then (the
-            // cloud deduplicates a re-sent one; a record taken for sent would never reach it).
+            // cloud deduplicates a re-sent one; a record taken for sent would never reach it). Only a rebuild that
+            // skipped no page at all proves it whole: a skipped page whose own header is damaged is listed under no
+            // collection, so the outbox can lose a page without its name in the rebuild's errors.
             var queued = Tolerant(db, StoreSchema.Outbox, out var complete);
-            if (complete) unsent = [.. queued.Where(d => d["_id"].IsInt64).Select(d => d["_id"].AsInt64)];
+            if (complete && rebuildErrors == 0) unsent = [.. queued.Where(d => d["_id"].IsInt64).Select(d => d["_id"].AsInt64)];
         }
         var audit = Tolerant(db, StoreSchema.Audit).Where(d => d["json"].IsBinary && d["at"].IsDateTime).ToList();
         DeviceState? state = null;
@@ -136,7 +139,6 @@ internal static class StoreSalvage
             }
             catch (Exception e) when (StoreFile.IsCorruption(e)) { /* that document is lost; the rest still counts */ }
         }
-        long rebuildErrors = db.CollectionExists(RebuildErrors) ? Tolerant(db, RebuildErrors).Count : 0;
         return new SalvagedStore(records, unsent, audit, state, epoch, unreadable, rebuildErrors, null);
     }
 

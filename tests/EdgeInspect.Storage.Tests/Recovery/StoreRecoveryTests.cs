@@ -1,5 +1,6 @@
 using EdgeInspect.Core.Domain;
 using EdgeInspect.Storage.LiteDb;
+using EdgeInspect.Storage.LiteDb.Collections;
 using Xunit;
 
 namespace EdgeInspect.Storage.Tests.Recovery;
@@ -117,6 +118,23 @@ public sealed class StoreRecoveryTests : IDisposable
     }
 
     [Fact]
+    public void Reopen_OutboxPageHeadersDestroyed_EverySalvagedRecordStaysPending()
+    {
+        var oldEpoch = Fill();
+        Assert.True(DestroyPageHeadersOf(StoreSchema.Outbox) > 0, "no outbox data page found in the file");
+
+        using var store = new LiteDbInspectionStore(new StoreOptions { Path = DbPath });
+        var records = store.Records().ToList();
+        var pending = store.ReadBatch(0, 10_000).Select(i => i.Offset).ToHashSet();
+
+        // The rebuild cannot name the collection of a page whose header is gone, so the outbox reads as whole but
+        // short: taking its word would call the unsent records sent, and they would never be uploaded.
+        Assert.Equal(1, store.Recoveries);
+        Assert.NotEmpty(records);
+        Assert.All(records.Where(r => r.StoreEpoch == oldEpoch), r => Assert.Contains(r.Sequence, pending));
+    }
+
+    [Fact]
     public void ReadBatch_StoredRecord_WireJsonCarriesTheFileEpoch()
     {
         using var store = new LiteDbInspectionStore(new StoreOptions { Path = DbPath });
@@ -192,6 +210,30 @@ public sealed class StoreRecoveryTests : IDisposable
         store.RemoveUpTo(Sent);
         store.AppendAudit(new Core.Storage.AuditEvent(_t0, "mode-change", "test", "cli", "shadow", "assist", "filled"));
         return store.Epoch;
+    }
+
+    /// <summary>
+    /// Overwrites the 32-byte header of every data page of <paramref name="collection"/> with random bytes; returns how
+    /// many. LiteDB 5.0 page header: page type at byte 4 (4 = data), the owning collection's page id at byte 19; the
+    /// header page holds the collection names and page ids as a BSON document at byte 192.
+    /// </summary>
+    private int DestroyPageHeadersOf(string collection)
+    {
+        const int PageSize = 8192, PageTypeOffset = 4, ColIdOffset = 19, CollectionsOffset = 192, DataPage = 4;
+        var file = File.ReadAllBytes(DbPath);
+        var collectionsLength = BitConverter.ToInt32(file, CollectionsOffset);
+        var collections = LiteDB.BsonSerializer.Deserialize(file.AsSpan(CollectionsOffset, collectionsLength).ToArray());
+        var colId = (uint)collections[collection].AsInt32;
+        var random = new Random(7);
+        var destroyed = 0;
+        for (var page = PageSize; page + PageSize <= file.Length; page += PageSize)
+        {
+            if (file[page + PageTypeOffset] != DataPage || BitConverter.ToUInt32(file, page + ColIdOffset) != colId) continue;
+            random.NextBytes(file.AsSpan(page, 32));
+            destroyed++;
+        }
+        File.WriteAllBytes(DbPath, file);
+        return destroyed;
     }
 
     /// <summary>4 KiB of random bytes at 8 offsets spread over the data file (the first page too when <paramref name="headerToo"/>).</summary>
