@@ -28,6 +28,12 @@ internal sealed record SalvagedStore(
     /// </summary>
     public long RawHighestSequence { get; init; }
 
+    /// <summary>
+    /// The old outbox's parked items (sequence, reason) when it was read whole: they stay parked, or the broker's
+    /// refusals would begin again from the first try. Empty when the outbox was not trusted (all pending then).
+    /// </summary>
+    public IReadOnlyDictionary<long, string> Parked { get; init; } = new Dictionary<long, string>();
+
     /// <summary>The highest sequence number visible in the old file: its high-water mark, its highest record, or its raw bytes.</summary>
     public long HighestSequence => Math.Max(RawHighestSequence,
         Math.Max(State?.LastSequence ?? 0, Records.Count == 0 ? 0 : Records.Max(r => r["_id"].AsInt64)));

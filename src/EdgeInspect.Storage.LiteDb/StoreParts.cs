@@ -90,7 +90,8 @@ internal sealed class StoreParts : IDisposable
                 Budget.Add(Records.InsertDocument(d));
                 if (salvaged.Unsent is null || salvaged.Unsent.Contains(sequence))
                 {
-                    Outbox.Enqueue(sequence);
+                    if (salvaged.Parked.TryGetValue(sequence, out var reason)) Outbox.EnqueueParked(sequence, reason);
+                    else Outbox.Enqueue(sequence);
                     unsent++;
                 }
             }

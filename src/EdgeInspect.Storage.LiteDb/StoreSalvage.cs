@@ -118,6 +118,7 @@ internal static class StoreSalvage
         }
         long rebuildErrors = db.CollectionExists(RebuildErrors) ? Tolerant(db, RebuildErrors).Count : 0;
         HashSet<long>? unsent = null;
+        IReadOnlyDictionary<long, string> parked = new Dictionary<long, string>();
         if (db.CollectionExists(StoreSchema.Outbox))
         {
             // An outbox read only in part cannot tell sent from unsent: every salvaged record stays pending then (the
@@ -125,7 +126,11 @@ internal static class StoreSalvage
             // skipped no page at all proves it whole: a skipped page whose own header is damaged is listed under no
             // collection, so the outbox can lose a page without its name in the rebuild's errors.
             var queued = Tolerant(db, StoreSchema.Outbox, out var complete);
-            if (complete && rebuildErrors == 0) unsent = [.. queued.Where(d => d["_id"].IsInt64).Select(d => d["_id"].AsInt64)];
+            if (complete && rebuildErrors == 0)
+            {
+                unsent = [.. queued.Where(d => d["_id"].IsInt64).Select(d => d["_id"].AsInt64)];
+                parked = OutboxCollection.ParkedAmong(queued);
+            }
         }
         var audit = Tolerant(db, StoreSchema.Audit).Where(d => d["json"].IsBinary && d["at"].IsDateTime).ToList();
         DeviceState? state = null;
@@ -139,7 +144,7 @@ internal static class StoreSalvage
             }
             catch (Exception e) when (StoreFile.IsCorruption(e)) { /* that document is lost; the rest still counts */ }
         }
-        return new SalvagedStore(records, unsent, audit, state, epoch, unreadable, rebuildErrors, null);
+        return new SalvagedStore(records, unsent, audit, state, epoch, unreadable, rebuildErrors, null) { Parked = parked };
     }
 
     /// <summary>The documents of a collection up to the first one LiteDB cannot read.</summary>

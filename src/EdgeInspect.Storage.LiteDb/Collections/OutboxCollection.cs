@@ -55,6 +55,15 @@ internal sealed class OutboxCollection
     /// <summary>Queues record <paramref name="sequence"/> (in the caller's transaction).</summary>
     public void Enqueue(long sequence) => _outbox.Insert(new BsonDocument { ["_id"] = sequence });
 
+    /// <summary>Queues record <paramref name="sequence"/> parked with <paramref name="reason"/> (in the caller's transaction).</summary>
+    public void EnqueueParked(long sequence, string reason) =>
+        _outbox.Insert(new BsonDocument { ["_id"] = sequence, [ParkedField] = true, [ReasonField] = reason });
+
+    /// <summary>The parked items among outbox documents read some other way (a salvage), with their reasons.</summary>
+    public static IReadOnlyDictionary<long, string> ParkedAmong(IEnumerable<BsonDocument> items) =>
+        items.Where(d => d["_id"].IsInt64 && d[ParkedField] == true)
+            .ToDictionary(d => d["_id"].AsInt64, d => d[ReasonField].IsString ? d[ReasonField].AsString : "");
+
     /// <summary>Up to <paramref name="max"/> unparked items with offset above <paramref name="afterOffset"/>, oldest first.</summary>
     public IReadOnlyList<OutboxItem> ReadBatch(long afterOffset, int max) =>
         [.. _outbox.Find(Query.And(Query.GT("_id", afterOffset), NotParked), 0, max).Select(d => ToItem(d["_id"].AsInt64)).OfType<OutboxItem>()];

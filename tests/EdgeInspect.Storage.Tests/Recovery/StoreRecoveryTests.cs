@@ -135,6 +135,32 @@ public sealed class StoreRecoveryTests : IDisposable
     }
 
     [Fact]
+    public void Reopen_StateUnreadableOutboxWhole_ParkedItemsStayParkedWithTheirReasons()
+    {
+        Fill();
+        using (var store = new LiteDbInspectionStore(new StoreOptions { Path = DbPath }))
+        {
+            Assert.True(store.Park(250, "quota exceeded (0x97)"));
+            Assert.True(store.Park(251, "payload format invalid (0x99)"));
+        }
+        // Valid pages, invalid content: LiteDB reads the file whole, the station cannot read its state.
+        using (var db = new LiteDB.LiteDatabase(new LiteDB.Engine.LiteEngine(new LiteDB.Engine.EngineSettings { Filename = DbPath })))
+        {
+            var state = db.GetCollection(StoreSchema.State);
+            var doc = state.FindById(DeviceStateDocument.Id);
+            doc["json"] = new byte[] { (byte)'{', 0xff, 0x00 };
+            state.Update(doc);
+        }
+
+        using var reopened = new LiteDbInspectionStore(new StoreOptions { Path = DbPath });
+
+        Assert.Equal(1, reopened.Recoveries);
+        Assert.Equal([(250L, "quota exceeded (0x97)"), (251L, "payload format invalid (0x99)")], reopened.ParkedItems());
+        var pending = reopened.ReadBatch(0, 10_000).Select(i => i.Offset).ToList();
+        Assert.Equal(Enumerable.Range(Sent + 1, Stored - Sent).Select(i => (long)i).Where(s => s is not 250 and not 251), pending);
+    }
+
+    [Fact]
     public void ReadBatch_StoredRecord_WireJsonCarriesTheFileEpoch()
     {
         using var store = new LiteDbInspectionStore(new StoreOptions { Path = DbPath });
