@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from eitrain import cascade, data, nets, package_weights, resnet18  # noqa: E402
+from eitrain import card, cascade, data, nets, package_weights, resnet18  # noqa: E402
 
 OPSET = 13  # ONNX Runtime 1.x reads it; dynamic batch axis and, for P-Net, dynamic W/H.
 
@@ -237,7 +237,10 @@ def evaluate(nets_, clf, items, classes, cfg, thresholds, whole=False, nms_grid=
     threshold, gives exactly what the device gives at each threshold."""
     weights = WHOLE_WEIGHTS if whole else [0.0]
     nms_grid = nms_grid or [cascade.final_nms(cfg)]
-    rows = {(n[0], n[1], t): [0, 0, 0, {w: 0 for w in weights}] for n in nms_grid for t in thresholds}
+    # Per weight: [right class, NG parts passed as OK (escapes), OK parts rejected (false rejects)].
+    rows = {(n[0], n[1], t): [0, 0, 0, {w: [0, 0, 0] for w in weights}] for n in nms_grid for t in thresholds}
+    ng_parts = sum(it.label != data.OK for it in items)
+    ok_parts = len(items) - ng_parts
     tmin = min(thresholds)
     osize, omargin = cascade.onet_input(cfg)
     prog = Progress(log, "model selection on val images", len(items)) if log else None
@@ -271,13 +274,17 @@ def evaluate(nets_, clf, items, classes, cfg, thresholds, whole=False, nms_grid=
                 probs_kept = probs_all[keep] if len(bt) else np.zeros((0, len(classes)))
                 for w in weights:
                     pred = part_decision(probs_kept, bt[:, 4] if len(bt) else np.zeros(0), classes, wp, w)
-                    r[3][w] += pred == truth
+                    counts = r[3][w]
+                    counts[0] += pred == truth
+                    counts[1] += truth != data.OK and pred == data.OK
+                    counts[2] += truth == data.OK and pred != data.OK
     table = {}
     for (iou_, mode, t), (tp, fp, g, ok) in rows.items():
-        w = max(weights, key=lambda k: (ok[k], -k))
+        w = max(weights, key=lambda k: (ok[k][0], -k))
         table[(iou_, mode, round(float(t), 3))] = {
             "precision": tp / max(tp + fp, 1), "recall": tp / max(g, 1),
-            "imageClassAccuracy": ok[w] / max(len(items), 1), "wholeImageWeight": w}
+            "imageClassAccuracy": ok[w][0] / max(len(items), 1), "wholeImageWeight": w,
+            "escapes": ok[w][1], "ngParts": ng_parts, "falseRejects": ok[w][2], "okParts": ok_parts}
     return table
 
 
@@ -781,7 +788,8 @@ def main():
                      log=log)
     for (iou_, mode, t), v in table.items():
         log(f"val O-Net NMS {mode} {iou_} threshold {t}: precision {v['precision']:.3f} recall {v['recall']:.3f} "
-            f"image class accuracy {v['imageClassAccuracy']:.3f}")
+            f"image class accuracy {v['imageClassAccuracy']:.3f} escapes {v['escapes']}/{v['ngParts']} "
+            f"false rejects {v['falseRejects']}/{v['okParts']}")
     key = choose_threshold(table, a.select)
     final_t = key[2]
     cfg["thresholds"][2] = final_t
@@ -853,12 +861,17 @@ def main():
         "metrics": {"python_val": {
             "boxPrecisionIoU50": round(table[key]["precision"], 4),
             "boxRecallIoU50": round(table[key]["recall"], 4),
-            "imageClassAccuracy": round(img_acc, 4), "classifierCropAccuracy": None if crop_acc is None else round(crop_acc, 4)}},
+            "imageClassAccuracy": round(img_acc, 4), "classifierCropAccuracy": None if crop_acc is None else round(crop_acc, 4),
+            "partEscapes": {"count": table[key]["escapes"], "of": table[key]["ngParts"]},
+            "partFalseRejects": {"count": table[key]["falseRejects"], "of": table[key]["okParts"]}}},
     }
     with open(os.path.join(a.out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=2)
         f.write("\n")
     log(f"wrote {a.out}/manifest.json in {time.time() - t0:.0f} s")
+    card.write_card(os.path.join(a.out, "MODEL_CARD.md"), a, manifest, table[key], key, train_items, val_items, device,
+                    os.path.join(a.out, "train.log"))
+    log(f"wrote {a.out}/MODEL_CARD.md (a draft: the sections marked 'to write' and the device runtime's figures are yours)")
     if tmp:
         shutil.rmtree(tmp)
 

@@ -11,8 +11,8 @@ public class TunedManifestTests
     private static readonly string Shipped = Path.Combine(RepoPaths.Root, "models", "virtual-line", "manifest.json");
 
     [Theory]
-    [InlineData(0.55f, 0.5)]  // above the last stage's 0.5: only the decision moves
-    [InlineData(0.3f, 0.3)]   // below it: the stage must keep those boxes too
+    [InlineData(0.55f, 0.35)] // above the last stage's 0.35: only the decision moves
+    [InlineData(0.2f, 0.2)]   // below it: the stage must keep those boxes too
     public void Apply_ChosenPoint_SetsDecisionAndLowersLastStageOnlyWhenBelowIt(float point, double expectedStage)
     {
         byte[] original = File.ReadAllBytes(Shipped);

@@ -24,10 +24,13 @@ public sealed class TrainingToolchainSmokeTests : IDisposable
 
     private static (int Code, string Stdout, string Stderr) TrainPy(params string[] args) => TrainPy(120, args);
 
-    private static (int Code, string Stdout, string Stderr) TrainPy(int timeoutSeconds, params string[] args)
+    private static (int Code, string Stdout, string Stderr) TrainPy(int timeoutSeconds, params string[] args) =>
+        Python("train.py", timeoutSeconds, args);
+
+    private static (int Code, string Stdout, string Stderr) Python(string script, int timeoutSeconds, params string[] args)
     {
         var psi = new ProcessStartInfo(TrainingToolchainFactAttribute.Python,
-            [Path.Combine(RepoPaths.Root, "tools", "train", "train.py"), .. args])
+            [Path.Combine(RepoPaths.Root, "tools", "train", script), .. args])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -35,7 +38,7 @@ public sealed class TrainingToolchainSmokeTests : IDisposable
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         string stderr = p.StandardError.ReadToEnd();
-        Assert.True(p.WaitForExit(timeoutSeconds * 1000), $"train.py {string.Join(' ', args)} did not finish in {timeoutSeconds} s");
+        Assert.True(p.WaitForExit(timeoutSeconds * 1000), $"{script} {string.Join(' ', args)} did not finish in {timeoutSeconds} s");
         return (p.ExitCode, stdout.Result, stderr);
     }
 
@@ -112,6 +115,17 @@ public sealed class TrainingToolchainSmokeTests : IDisposable
         Assert.True(manifest.Classifier.WholeImage);
         Assert.NotNull(manifest.Provenance!["pretrained"]);
 
+        // The card drafted from the run: its trunk, its split, the val part figures at the chosen point, what to run next.
+        var card = File.ReadAllLines(Path.Combine(package, "MODEL_CARD.md"));
+        var val = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(package, "manifest.json")))!["metrics"]!["python_val"]!;
+        var (escapes, ng) = ((int)val["partEscapes"]!["count"]!, (int)val["partEscapes"]!["of"]!);
+        var (rejects, ok) = ((int)val["partFalseRejects"]!["count"]!, (int)val["partFalseRejects"]!["of"]!);
+        Assert.Equal(3, ng + ok); // the three val parts
+        Assert.Single(card, l => l.StartsWith("| escape rate", StringComparison.Ordinal) && (ng == 0 ? l.Contains("n/a") : l.Contains($"({escapes} of {ng},")));
+        Assert.Single(card, l => l.StartsWith("| false-reject rate", StringComparison.Ordinal) && (ok == 0 ? l.Contains("n/a") : l.Contains($"({rejects} of {ok},")));
+        Assert.Contains(card, l => l.Contains("Microsoft.ML.DnnImageFeaturizer.ResNet18", StringComparison.Ordinal));
+        Assert.Contains(card, l => l.StartsWith($"edgeinspect model tune --model {package} ", StringComparison.Ordinal));
+
         var check = Cli.Run("model", "check", "--model", package);
         Assert.True(check.ExitCode == 0, $"model check exited {check.ExitCode}: {check.Stdout} {check.Stderr}");
 
@@ -120,6 +134,43 @@ public sealed class TrainingToolchainSmokeTests : IDisposable
         var parts = System.Text.Json.Nodes.JsonNode.Parse(eval.Stdout)!["report"]!["parts"]!;
         Assert.Equal(2, (int)parts["falseReject"]!["of"]!); // the two good train parts
         Assert.Equal(7, (int)parts["escape"]!["of"]!);      // six boxed defective parts and the one labelled without a box
+    }
+
+    /// <summary>
+    /// split.py, the recipe's first step: every part in exactly one of train / val / test, each class (good parts too)
+    /// in every split in proportion, and the files read back by the device's reader to the same parts.
+    /// </summary>
+    [TrainingToolchainFact]
+    public void SplitPy_FolderPerClassData_StratifiedDisjointSplitsTheDeviceReads()
+    {
+        string data = Path.Combine(_out, "folders");
+        var counts = new Dictionary<string, int> { ["good"] = 40, ["crack"] = 20, ["stain"] = 8 };
+        foreach (var (cls, n) in counts)
+        {
+            Directory.CreateDirectory(Path.Combine(data, cls));
+            for (var i = 0; i < n; i++)
+            {
+                using var image = new OpenCvSharp.Mat(16, 16, OpenCvSharp.MatType.CV_8UC3, OpenCvSharp.Scalar.All(i));
+                OpenCvSharp.Cv2.ImWrite(Path.Combine(data, cls, $"{cls}_{i:D3}.png"), image);
+            }
+        }
+
+        var (code, stdout, stderr) = Python("split.py", 60, "--dataset", data, "--val", "0.15", "--test", "0.25");
+
+        Assert.True(code == 0, $"split.py exited {code}: {stderr}");
+        var splits = new[] { "train", "val", "test" }.ToDictionary(s => s, s => File.ReadAllLines(Path.Combine(data, s + ".txt")));
+        Assert.Equal(counts.Values.Sum(), splits.Values.Sum(l => l.Length));
+        Assert.Equal(counts.Values.Sum(), splits.Values.SelectMany(l => l).Distinct().Count());
+        foreach (var (name, fraction) in new[] { ("val", 0.15), ("test", 0.25) })
+        {
+            var parts = EdgeInspect.Core.Evaluation.LabelledDataset.Open(data, Path.Combine(data, name + ".txt")).Images;
+            foreach (var (cls, n) in counts)
+            {
+                var label = cls == "good" ? "ok" : cls;
+                Assert.Equal((int)Math.Round(n * fraction, MidpointRounding.ToEven), parts.Count(p => (p.IsNg ? p.PartClass : "ok") == label));
+            }
+        }
+        Assert.Contains("val.txt: 10 parts", stdout, StringComparison.Ordinal);
     }
 
     /// <summary>A run without --val-split would choose its operating point on the training images: refused, saying why.</summary>
