@@ -444,6 +444,14 @@ public sealed class LiteDbInspectionStore : IInspectionStore, IOutboxQueue, ITel
     }
 
     /// <inheritdoc/>
+    public int UnparkAll()
+    {
+        var unparked = 0;
+        Write(p => unparked = p.Outbox.UnparkAll());
+        return unparked;
+    }
+
+    /// <inheritdoc/>
     public void RemoveMany(IReadOnlyCollection<long> offsets)
     {
         Write(p => p.Outbox.RemoveMany(offsets));

@@ -110,9 +110,16 @@ public sealed class MqttUplinkOptions
 
     /// <summary>
     /// A record the broker refuses this many times (reason &gt;= 0x80: quota, not authorized, payload invalid) is parked:
-    /// kept in the store, counted, logged as an alarm, and skipped until the station restarts, so it cannot hold up the rest.
+    /// kept in the store, counted, logged as an alarm, and skipped (across restarts too), so it cannot hold up the rest.
     /// </summary>
     public int ParkAfterRefusals { get; set; } = 5;
+
+    /// <summary>
+    /// Every this many seconds the parked records are tried again (and parked again after <see cref="ParkAfterRefusals"/>
+    /// more refusals): a refusal's cause is usually mended on the broker (an ACL, a size limit), and a record parked
+    /// for ever never reaches the cloud. 0: never (they stay parked until someone acts).
+    /// </summary>
+    public double RetryParkedAfterSeconds { get; set; } = 3600;
 
     /// <summary>Not read: the telemetry period is <c>Telemetry:IntervalSeconds</c> (AddEdgeInspectTelemetry). Kept so old configs still bind.</summary>
     public double TelemetryIntervalSeconds { get; set; } = 60;
@@ -151,6 +158,7 @@ public sealed class MqttUplinkOptions
         if (MaxResendBackoffSeconds < ResendAfterSeconds || !double.IsFinite(MaxResendBackoffSeconds)) Fail(nameof(MaxResendBackoffSeconds), "must be >= ResendAfterSeconds");
         if (MaxAwaitingAck is < 1 or > 1_000_000) Fail(nameof(MaxAwaitingAck), "must be 1..1000000");
         if (ParkAfterRefusals < 1) Fail(nameof(ParkAfterRefusals), "must be >= 1");
+        if (RetryParkedAfterSeconds < 0 || double.IsNaN(RetryParkedAfterSeconds)) Fail(nameof(RetryParkedAfterSeconds), "must be >= 0 (0 = never)");
         if (TelemetryIntervalSeconds < 0) Fail(nameof(TelemetryIntervalSeconds), "must be >= 0");
         if (Username is null != Password is null) Fail(Username is null ? nameof(Username) : nameof(Password), "username and password go together");
         if (CaFile is not null && !UseTls) Fail(nameof(UseTls), "CaFile is set but UseTls is false");

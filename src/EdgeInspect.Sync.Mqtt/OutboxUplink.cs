@@ -80,6 +80,8 @@ public sealed class OutboxUplink : IAsyncDisposable
     private long _parkedCount;
     private long _notBefore;
     private int _unheardStreak;
+    private long _parkedRetryAt;
+    private long _parkedRetried;
 
     public OutboxUplink(IOutboxQueue queue, DeviceMqttConnection connection, MqttUplinkOptions options, ILogger<OutboxUplink>? log = null,
         TimeProvider? time = null)
@@ -89,6 +91,7 @@ public sealed class OutboxUplink : IAsyncDisposable
         _connection = connection;
         _options = options;
         _log = (ILogger?)log ?? NullLogger.Instance;
+        _parkedRetryAt = _time.GetTimestamp() + ParkedRetryInterval;
         _queue.Appended += Wake;
         _connection.Connected += _ => { Wake(); return Task.CompletedTask; };
         _connection.Disconnected += OnDisconnected;
@@ -112,6 +115,11 @@ public sealed class OutboxUplink : IAsyncDisposable
 
     /// <summary>Records this instance parked after <see cref="MqttUplinkOptions.ParkAfterRefusals"/> refusals (the store keeps the total: <see cref="IOutboxQueue.ParkedCount"/>).</summary>
     public long Parked => Interlocked.Read(ref _parkedCount);
+
+    /// <summary>Parked records handed out again by <see cref="MqttUplinkOptions.RetryParkedAfterSeconds"/> since start.</summary>
+    public long ParkedRetried => Interlocked.Read(ref _parkedRetried);
+
+    private long ParkedRetryInterval => (long)(_options.RetryParkedAfterSeconds * _time.TimestampFrequency);
 
     /// <summary>ingest-ack: records sent and waiting for their acknowledgement now.</summary>
     public int AwaitingAck
@@ -150,6 +158,7 @@ public sealed class OutboxUplink : IAsyncDisposable
     public async Task<int> DrainOnceAsync(CancellationToken ct)
     {
         if (_time.GetTimestamp() < Interlocked.Read(ref _notBefore)) return 0;
+        RetryParkedIfDue();
         await ReplayAsync(ct);
         var total = 0;
         var ingest = _options.WaitsForIngestAck;
@@ -185,6 +194,32 @@ public sealed class OutboxUplink : IAsyncDisposable
             }
         }
         return total;
+    }
+
+    /// <summary>
+    /// Every <see cref="MqttUplinkOptions.RetryParkedAfterSeconds"/>: the parked records (this run's and earlier runs')
+    /// are un-parked in the store and go once more, behind nothing: the backlog is read again from its start.
+    /// </summary>
+    private void RetryParkedIfDue()
+    {
+        if (_options.RetryParkedAfterSeconds <= 0 || _time.GetTimestamp() < _parkedRetryAt) return;
+        _parkedRetryAt = _time.GetTimestamp() + ParkedRetryInterval;
+        int unparked;
+        try
+        {
+            unparked = _queue.UnparkAll();
+        }
+        catch (IOException e)
+        {
+            _log.LogWarning("Outbox uplink: parked records not retried ({Error}); next try in {Seconds:0} s", e.Message, _options.RetryParkedAfterSeconds);
+            return;
+        }
+        lock (_awaitGate) _parked.Clear();
+        if (unparked == 0) return;
+        Interlocked.Exchange(ref _cursor, long.MinValue);
+        Interlocked.Add(ref _parkedRetried, unparked);
+        _log.LogWarning("Outbox uplink: trying {Count} parked records again (parked again after {Refusals} more refusals; next retry in {Seconds:0} s)",
+            unparked, _options.ParkAfterRefusals, _options.RetryParkedAfterSeconds);
     }
 
     /// <summary>Drops parked records and, with ingest-ack, records already waiting for their ack (they go again when due).</summary>
@@ -355,7 +390,7 @@ public sealed class OutboxUplink : IAsyncDisposable
         }
         catch (IOException e)
         {
-            stored = $"not marked parked in the store ({e.Message}): skipped until the station restarts";
+            stored = $"not marked parked in the store ({e.Message}): skipped until the next retry of parked records or a restart";
         }
         _log.LogError("ALARM outbox record {Sequence} parked: {Reason}; {Stored}; {Parked} parked by this run", offset, reason, stored, Parked);
     }

@@ -44,6 +44,9 @@ public sealed class MosquittoBroker : IAsyncDisposable
 
     public string LogPath => Path.Combine(_dir, "mosquitto.log");
 
+    /// <summary>The config file the broker runs from: edit it between <see cref="StopAsync"/> and <see cref="StartAsync"/>.</summary>
+    public string ConfigPath => _configPath;
+
     /// <summary>An open broker (anonymous, plain TCP) for tests about the device and the fleet, not about the broker's security.</summary>
     public static Task<MosquittoBroker> LaunchAsync(CancellationToken cancellationToken = default) => LaunchAsync("", cancellationToken);
 

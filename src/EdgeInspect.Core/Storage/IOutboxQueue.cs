@@ -30,6 +30,12 @@ public interface IOutboxQueue
     /// </summary>
     bool Park(long offset, string reason);
 
+    /// <summary>
+    /// Un-parks every parked item, durably: the reads hand them out again (the uplink does this now and then, since
+    /// the broker's cause, such as an ACL or a size limit, is usually mended on the broker). Returns how many.
+    /// </summary>
+    int UnparkAll();
+
     /// <summary>Removes one item (after its PUBACK).</summary>
     void Remove(long offset);
 

@@ -52,6 +52,26 @@ internal sealed class OutboxCollection
         return updated;
     }
 
+    /// <summary>Un-parks every parked item, durably; returns how many.</summary>
+    public int UnparkAll()
+    {
+        var parked = _outbox.Find(Query.EQ(ParkedField, true)).Select(d => d["_id"].AsInt64).ToList();
+        if (parked.Count == 0) return 0;
+        _file.BeginTrans();
+        try
+        {
+            foreach (var sequence in parked) _outbox.Update(new BsonDocument { ["_id"] = sequence });
+            _file.Commit();
+        }
+        catch
+        {
+            _file.Rollback();
+            throw;
+        }
+        _file.Durable();
+        return parked.Count;
+    }
+
     /// <summary>Queues record <paramref name="sequence"/> (in the caller's transaction).</summary>
     public void Enqueue(long sequence) => _outbox.Insert(new BsonDocument { ["_id"] = sequence });
 

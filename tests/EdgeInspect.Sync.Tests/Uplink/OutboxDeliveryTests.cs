@@ -306,4 +306,38 @@ public sealed class OutboxDeliveryTests : IDisposable
         Assert.StartsWith($"the broker refused it {options.ParkAfterRefusals} times", reason);
         Assert.True(reopened.Records().Any(r => r.Sequence == 2), "the parked record is kept");
     }
+    [MosquittoFact]
+    public async Task Drain_ParkedRecordAfterTheBrokersLimitIsRaised_TriedAgainAndDelivered()
+    {
+        await using var broker = await MosquittoBroker.LaunchAsync("message_size_limit 2048");
+        using var store = new LiteDbInspectionStore(new StoreOptions { Path = Path.Combine(_dir, "u.db") });
+        var options = Options(broker, "dev-u", MqttUplinkOptions.BrokerPuback);
+        options.RetryParkedAfterSeconds = 2;
+        var arrivals = new ConcurrentQueue<long>();
+        await using var cloud = new DeviceMqttConnection(new MqttUplinkOptions { Host = broker.Host, Port = broker.Port, DeviceId = "cloud", TopicPrefix = "cloudside", MinBackoffSeconds = 0.1, MaxBackoffSeconds = 0.5 });
+        cloud.Subscribe("edgeinspect/dev-u/records", (m, _) =>
+        {
+            arrivals.Enqueue(JsonDocument.Parse(m.Payload).RootElement.GetProperty("sequence").GetInt64());
+            return Task.CompletedTask;
+        });
+        await cloud.StartAsync();
+        Assert.True(await cloud.WaitConnectedAsync(TimeSpan.FromSeconds(10)));
+        await Task.Delay(300);
+        await using var device = new DeviceMqttConnection(options);
+        await using var uplink = new OutboxUplink(store, device, options);
+        await device.StartAsync();
+        await uplink.StartAsync();
+        for (var i = 1; i <= 5; i++) store.Append(Record("dev-u", i, i == 2 ? new string('x', 4000) : null));
+        await Until(() => store.ParkedCount == 1 && store.PendingCount == 1, TimeSpan.FromSeconds(20), "record 2 parked, the others delivered");
+
+        // The broker's operator raises the size limit; the next retry of the parked records delivers it.
+        await broker.StopAsync();
+        File.WriteAllText(broker.ConfigPath, File.ReadAllText(broker.ConfigPath).Replace("message_size_limit 2048", ""));
+        await broker.StartAsync();
+
+        await Until(() => arrivals.Contains(2) && store.PendingCount == 0, TimeSpan.FromSeconds(30), "the parked record tried again and delivered");
+        Assert.True(uplink.ParkedRetried >= 1);
+        Assert.Equal(0, store.ParkedCount);
+        Assert.Equal([1L, 2, 3, 4, 5], arrivals.Distinct().Order());
+    }
 }
