@@ -119,7 +119,7 @@ public sealed class OutboxUplink : IAsyncDisposable
     /// <summary>Parked records handed out again by <see cref="MqttUplinkOptions.RetryParkedAfterSeconds"/> since start.</summary>
     public long ParkedRetried => Interlocked.Read(ref _parkedRetried);
 
-    private long ParkedRetryInterval => (long)(_options.RetryParkedAfterSeconds * _time.TimestampFrequency);
+    private long ParkedRetryInterval => (long)Math.Min(_options.RetryParkedAfterSeconds * _time.TimestampFrequency, long.MaxValue / 4);
 
     /// <summary>ingest-ack: records sent and waiting for their acknowledgement now.</summary>
     public int AwaitingAck
