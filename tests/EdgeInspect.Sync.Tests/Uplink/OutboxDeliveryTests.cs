@@ -32,6 +32,24 @@ public sealed class OutboxDeliveryTests : IDisposable
         PingIntervalSeconds = 0.5, ResendAfterSeconds = 0.5, MaxResendBackoffSeconds = 1, ParkAfterRefusals = 3,
     };
 
+    /// <summary>A cloud-side subscriber to <paramref name="device"/>'s records, connected and subscribed; the sequences it receives go into <paramref name="arrivals"/>.</summary>
+    private static async Task<DeviceMqttConnection> CloudSubscriberAsync(MosquittoBroker broker, string device, ConcurrentQueue<long> arrivals)
+    {
+        var cloud = new DeviceMqttConnection(new MqttUplinkOptions
+        {
+            Host = broker.Host, Port = broker.Port, DeviceId = "cloud", TopicPrefix = "cloudside", MinBackoffSeconds = 0.1, MaxBackoffSeconds = 0.5,
+        });
+        cloud.Subscribe($"edgeinspect/{device}/records", (m, _) =>
+        {
+            arrivals.Enqueue(JsonDocument.Parse(m.Payload).RootElement.GetProperty("sequence").GetInt64());
+            return Task.CompletedTask;
+        });
+        await cloud.StartAsync();
+        Assert.True(await cloud.WaitConnectedAsync(TimeSpan.FromSeconds(10)));
+        await Task.Delay(300); // the subscription reaches the broker before the device's first publish
+        return cloud;
+    }
+
     private static async Task Until(Func<bool> condition, TimeSpan timeout, string what)
     {
         var end = DateTime.UtcNow + timeout;
@@ -236,15 +254,7 @@ public sealed class OutboxDeliveryTests : IDisposable
         using var store = new LiteDbInspectionStore(new StoreOptions { Path = Path.Combine(_dir, "d.db") });
         var options = Options(broker, "dev-p", MqttUplinkOptions.BrokerPuback);
         var arrivals = new ConcurrentQueue<long>();
-        await using var cloud = new DeviceMqttConnection(new MqttUplinkOptions { Host = broker.Host, Port = broker.Port, DeviceId = "cloud", TopicPrefix = "cloudside" });
-        cloud.Subscribe("edgeinspect/dev-p/records", (m, _) =>
-        {
-            arrivals.Enqueue(JsonDocument.Parse(m.Payload).RootElement.GetProperty("sequence").GetInt64());
-            return Task.CompletedTask;
-        });
-        await cloud.StartAsync();
-        Assert.True(await cloud.WaitConnectedAsync(TimeSpan.FromSeconds(10)));
-        await Task.Delay(300);
+        await using var cloud = await CloudSubscriberAsync(broker, "dev-p", arrivals);
         await using var device = new DeviceMqttConnection(options);
         await using var uplink = new OutboxUplink(store, device, options);
         await device.StartAsync();
@@ -266,15 +276,7 @@ public sealed class OutboxDeliveryTests : IDisposable
         var path = Path.Combine(_dir, "r.db");
         var options = Options(broker, "dev-r", MqttUplinkOptions.BrokerPuback);
         var arrivals = new ConcurrentQueue<long>();
-        await using var cloud = new DeviceMqttConnection(new MqttUplinkOptions { Host = broker.Host, Port = broker.Port, DeviceId = "cloud", TopicPrefix = "cloudside" });
-        cloud.Subscribe("edgeinspect/dev-r/records", (m, _) =>
-        {
-            arrivals.Enqueue(JsonDocument.Parse(m.Payload).RootElement.GetProperty("sequence").GetInt64());
-            return Task.CompletedTask;
-        });
-        await cloud.StartAsync();
-        Assert.True(await cloud.WaitConnectedAsync(TimeSpan.FromSeconds(10)));
-        await Task.Delay(300);
+        await using var cloud = await CloudSubscriberAsync(broker, "dev-r", arrivals);
         using (var store = new LiteDbInspectionStore(new StoreOptions { Path = path }))
         {
             await using var device = new DeviceMqttConnection(options);
@@ -314,15 +316,7 @@ public sealed class OutboxDeliveryTests : IDisposable
         var options = Options(broker, "dev-u", MqttUplinkOptions.BrokerPuback);
         options.RetryParkedAfterSeconds = 2;
         var arrivals = new ConcurrentQueue<long>();
-        await using var cloud = new DeviceMqttConnection(new MqttUplinkOptions { Host = broker.Host, Port = broker.Port, DeviceId = "cloud", TopicPrefix = "cloudside", MinBackoffSeconds = 0.1, MaxBackoffSeconds = 0.5 });
-        cloud.Subscribe("edgeinspect/dev-u/records", (m, _) =>
-        {
-            arrivals.Enqueue(JsonDocument.Parse(m.Payload).RootElement.GetProperty("sequence").GetInt64());
-            return Task.CompletedTask;
-        });
-        await cloud.StartAsync();
-        Assert.True(await cloud.WaitConnectedAsync(TimeSpan.FromSeconds(10)));
-        await Task.Delay(300);
+        await using var cloud = await CloudSubscriberAsync(broker, "dev-u", arrivals);
         await using var device = new DeviceMqttConnection(options);
         await using var uplink = new OutboxUplink(store, device, options);
         await device.StartAsync();
