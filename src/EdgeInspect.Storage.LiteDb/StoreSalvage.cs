@@ -150,7 +150,7 @@ internal static class StoreSalvage
     /// <summary>The documents of a collection up to the first one LiteDB cannot read.</summary>
     private static List<BsonDocument> Tolerant(LiteDatabase db, string collection) => Tolerant(db, collection, out _);
 
-    /// <summary>The documents of a collection up to the first one LiteDB cannot read; <paramref name="complete"/>: none failed.</summary>
+    /// <summary>The documents of a collection up to the first one LiteDB cannot read; <paramref name="complete"/>: the read reached the end (whether the rebuild skipped pages of it is the caller's question).</summary>
     private static List<BsonDocument> Tolerant(LiteDatabase db, string collection, out bool complete)
     {
         var docs = new List<BsonDocument>();
@@ -163,8 +163,6 @@ internal static class StoreSalvage
         {
             complete = false; // keep what was read before the damage
         }
-        // The rebuild lists the pages it skipped, by collection: a collection with one skipped page is not complete.
-        if (collection != RebuildErrors && db.CollectionExists(RebuildErrors) && Tolerant(db, RebuildErrors).Any(d => d["collection"] == collection)) complete = false;
         return docs;
     }
 
