@@ -77,8 +77,8 @@ public sealed class ImprovementLoopTests(PostgresFixture pg, Xunit.Abstractions.
         try
         {
             // 1. Disagreement images and a sample of agreed ones reach the ingest, with their records.
-            // Four of the samples defective parts both failed: the trainer needs a defect class, and every fifth image
-            // goes to val, so fewer could all land there (the sample is random: 10 samples alone held none once).
+            // At least four of the samples must be defective parts: the trainer needs a defect class, and every fifth
+            // image goes to val, so fewer could all land there (the sample is random: 10 samples alone held none once).
             await UntilAsync(async () => station.HasExited || (await ImagesWithRecordAsync(db, "disagreement") >= 6 && await ImagesWithRecordAsync(db, "sample") >= 10
                     && await ImagesWithRecordAsync(db, "sample", humanVerdictNg: true) >= 4),
                 TimeSpan.FromSeconds(180), "six disagreement and ten sample images (four of them defective parts) stored by the ingest with their records");
