@@ -154,6 +154,24 @@ def detections(nets_, items, cfg, upto, cap, rng, first=None, log=None):
     return out
 
 
+def frame_window_samples(items, dets, cfg, negatives, bands, rng):
+    """Each image's mined candidates with the frame windows O-Net will also score on the device: every window that
+    overlaps a defect enough to be a positive or part sample, and at most `negatives` of those that miss (a 50-window
+    grid would otherwise add mostly negatives and double O-Net's epoch time)."""
+    out = []
+    for (path, gts, _), d in zip(items, dets):
+        h, w = data.load_rgb(path).shape[:2]
+        fw = cascade.frame_windows(cfg, w, h)
+        labels = [data.label_window(win[:4], gts, False, bands=tuple(bands))[0] for win in fw]
+        hits = [k for k, lab in enumerate(labels) if lab in (data.POS, data.PART)]
+        misses = [k for k, lab in enumerate(labels) if lab == data.NEG]
+        if len(misses) > negatives:
+            misses = sorted(rng.choice(misses, negatives, replace=False).tolist())
+        extra = fw[sorted(hits + misses)]
+        out.append(np.vstack([d[:, :5], extra]).astype(np.float32) if len(d) else extra)
+    return out
+
+
 def cached(cache, name, net, train_fn, log, start_from=None, epochs=None):
     """Trains a stage, or loads it from the cache folder when an earlier run already trained it. start_from: a
     package folder whose <name>.onnx gives the starting weights: taken as they are with epochs 0, fine-tuned
@@ -249,7 +267,7 @@ def evaluate(nets_, clf, items, classes, cfg, thresholds, whole=False, nms_grid=
             prog.step(n_item + 1)
         path, gts, names = item
         img = data.load_rgb(path)
-        b2 = cascade.detect(nets_, img, cfg, 2)
+        b2 = cascade.last_stage_candidates(cascade.detect(nets_, img, cfg, 2), img, cfg)
         prob, reg = cascade.scores(nets_[2], img, b2, osize, omargin) if len(b2) else (None, None)
         wp = classify_whole(clf, img) if whole else None
         truth = item.label
@@ -546,6 +564,15 @@ def main():
                     help="O-Net's IoU bands: positive from POS, part (regression only) from PART, negative below NEG; "
                          "MTCNN's 0.65 0.4 0.3 by default. 0.5 0.4 0.4 puts O-Net's positive at the IoU the evaluation "
                          "counts a detection at, so its score (the last threshold) separates what the metric separates")
+    ap.add_argument("--frame-windows", choices=["none", "grid"], default=None,
+                    help="fixed windows (fractions of the frame) O-Net scores beside R-Net's survivors, learned from "
+                         "their crops in training (manifest detector.frameWindows): 'grid' = the whole frame, halves, "
+                         "thirds, quarters and overlapping grids, 50 windows (eitrain.cascade.frame_window_grid), for "
+                         "defects over much of the frame that the pyramid's small windows never propose; default "
+                         "none, with --start-from the package's")
+    ap.add_argument("--frame-window-negatives", type=int, default=6, metavar="N",
+                    help="with --frame-windows: frame windows that miss every defect, at most N per image, join O-Net's "
+                         "crops (those that overlap a defect all do)")
     ap.add_argument("--start-from", default=None, metavar="PACKAGE",
                     help="a package folder: each detector stage starts from its ONNX weights; a stage given 0 epochs "
                          "is taken as it is (its crops are not mined). The classifier always trains anew (its batch "
@@ -583,12 +610,13 @@ def main():
                  "on promise what new parts will not show; give a val split the training does not use")
     # A fine-tune keeps the cascade its networks were tuned with: a P-Net tuned to 0.95 gives dozens of windows a frame
     # at the default 0.6, and a pyramid of other aspects feeds it windows it never learned.
-    cascade_defaults = {"min_size": 20.0, "aspects": [1.0], "thresholds": [0.6, 0.6, 0.7]}
+    cascade_defaults = {"min_size": 20.0, "aspects": [1.0], "thresholds": [0.6, 0.6, 0.7], "frame_windows": "none"}
     if a.start_from:
         with open(os.path.join(a.start_from, "manifest.json")) as f:
             start_cfg = cascade.config_from_manifest(json.load(f)["detector"])
         cascade_defaults = {"min_size": start_cfg["pyramid"]["minSize"], "aspects": list(start_cfg["pyramid"]["aspects"]),
-                            "thresholds": list(start_cfg["thresholds"])}
+                            "thresholds": list(start_cfg["thresholds"]),
+                            "frame_windows": "grid" if start_cfg["frameWindows"] else "none"}
     for key, value in cascade_defaults.items():
         if getattr(a, key) is None:
             setattr(a, key, value)
@@ -672,7 +700,8 @@ def main():
         trunk_source = resnet18.model_path()  # fails here, naming the restore command, before any work is done
     cfg = {"pyramid": {"minSize": a.min_size, "scaleFactor": 0.709, "maxScales": 0, "aspects": list(a.aspects)},
            "thresholds": list(a.thresholds), "crossNms": 0.7, "square": a.square,
-           "onetSize": a.crop_size, "onetMargin": a.crop_margin}
+           "onetSize": a.crop_size, "onetMargin": a.crop_margin,
+           "frameWindows": cascade.frame_window_grid() if a.frame_windows == "grid" else []}
     times = {}
 
     def stage_seed(k):
@@ -692,7 +721,7 @@ def main():
     # The pretrained variants are other networks: their cached weights go under other names.
     variant = f"-resnet18-{a.trunk}-{a.crop_size}-m{a.crop_margin:g}" if a.pretrained else (
         f"-{a.crop_size}-m{a.crop_margin:g}" if (a.crop_size, a.crop_margin) != (48, 0.0) else "")
-    onet_name = "onet" + variant
+    onet_name = "onet" + variant + ("-fw" if cfg["frameWindows"] else "")
 
     converted = []
 
@@ -756,6 +785,10 @@ def main():
         det2 = detections([pnet, rnet], det_train, cfg, 2, a.max_proposals, rng, first, log)
         det2v = detections([pnet, rnet], det_val, cfg, 2, a.max_proposals, rng, first_v, log)
         log(f"R-Net survivors: {np.mean([len(d) for d in det2]):.1f} per train image")
+        if cfg["frameWindows"]:
+            det2 = frame_window_samples(det_train, det2, cfg, a.frame_window_negatives, a.onet_bands, rng)
+            det2v = frame_window_samples(det_val, det2v, cfg, a.frame_window_negatives, a.onet_bands, rng)
+            log(f"with the frame windows: {np.mean([len(d) for d in det2]):.1f} O-Net candidates per train image")
         bands = tuple(a.onet_bands)
         otr = data.refine_crops(det_train, a.crop_size, rng, det2, neg_per_image=a.onet_crops, pos_tries=a.onet_crops,
                                 bands=bands, margin=a.crop_margin, progress=Progress(log, "O-Net train crops", len(det_train)).step)
@@ -837,6 +870,7 @@ def main():
                        stage("onet", a.crop_size, cfg["thresholds"][2], {"iou": key[0], "mode": key[1].capitalize()}, "inclusive",
                              True, a.crop_margin)],
             "crossScaleNms": {"iou": 0.7, "mode": "Union"},
+            **({"frameWindows": cfg["frameWindows"]} if cfg["frameWindows"] else {}),
         },
         "classifier": {"file": "classifier.onnx", "sha256": files["classifier.onnx"],
                        "input": input_spec(a.crop_size, a.crop_margin),

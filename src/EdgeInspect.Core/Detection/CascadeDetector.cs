@@ -158,6 +158,7 @@ public sealed class CascadeDetector : IDisposable
         {
             t0 = Stopwatch.GetTimestamp();
             long m = 0;
+            if (s == _stages.Length - 1) AddFrameWindows(image.Width, image.Height);
             RunRefineStage(image, _stages[s], ref m);
             modelTicks += m;
             _result.SetStage(s, new StageTiming(_stages[s].Name, Ms(Stopwatch.GetTimestamp() - t0), Ms(m), _current.Count));
@@ -174,6 +175,19 @@ public sealed class CascadeDetector : IDisposable
         _result.ModelMs = Ms(modelTicks);
         _result.TotalMs = Ms(Stopwatch.GetTimestamp() - start);
         return _result;
+    }
+
+    /// <summary>
+    /// The manifest's frame windows join the last stage's candidates after the survivors of the stage before it, in
+    /// the trainer's order (eitrain.cascade.last_stage_candidates). Each corner is a float32 product truncated toward
+    /// zero, as numpy's fix of the trainer's float32 arithmetic, so both score the same crops.
+    /// </summary>
+    private void AddFrameWindows(int width, int height)
+    {
+        if (_spec.FrameWindows is not { Length: > 0 } windows) return;
+        float fw = width, fh = height;
+        foreach (var w in windows)
+            _current.Add(new Candidate(MathF.Truncate(w[0] * fw), MathF.Truncate(w[1] * fh), MathF.Truncate(w[2] * fw), MathF.Truncate(w[3] * fh), 1.0));
     }
 
     private void RunFirstStage(ImageBuffer image, Stage stage, ref long modelTicks)

@@ -39,6 +39,12 @@ public sealed class DetectorSpec
     public List<StageSpec> Stages { get; set; } = [];
     /// <summary>NMS across pyramid scales after the first stage.</summary>
     public NmsSpec CrossScaleNms { get; set; } = new() { Iou = 0.7f, Mode = NmsMode.Union };
+    /// <summary>
+    /// Fixed windows, each (x1, y1, x2, y2) as fractions of the frame's width and height, that the last stage scores
+    /// after the survivors of the stage before it. They propose defects over much of the frame (textures) that the
+    /// pyramid's small windows never do; the last stage must have been trained on their crops. Absent: none.
+    /// </summary>
+    public float[][]? FrameWindows { get; set; }
 }
 
 public sealed class PyramidSpec

@@ -18,6 +18,8 @@ public static class ModelPackageValidator
     private static readonly string[] Layouts = ["NHWC", "NWHC", "NCHW"];
     private static readonly string[] ChannelOrders = ["RGB", "BGR", "GRAY"];
     private static readonly string[] RegressionWidths = ["exclusive", "inclusive"];
+    // 256 crops more per frame would already cost an O-Net pass several times the cascade's usual one.
+    private const int MaxFrameWindows = 256;
 
     /// <summary>Parses manifest.json through <see cref="ManifestReader"/>; a field of the wrong type is reported with its JSON path.</summary>
     public static ModelManifest ReadManifest(string packageDir) => ManifestReader.Read(packageDir);
@@ -60,6 +62,17 @@ public static class ModelPackageValidator
             }
             CheckNms(d.CrossScaleNms, "detector.crossScaleNms", Fail);
             if (d.Stages.Count == 0) Fail("detector.stages", "empty");
+            if (d.FrameWindows is { } windows)
+            {
+                if (d.Stages.Count < 2) Fail("detector.frameWindows", "they are scored by the last refinement stage, and this cascade has none");
+                if (windows.Length > MaxFrameWindows) Fail("detector.frameWindows", $"{windows.Length} windows, at most {MaxFrameWindows} (each is one more crop per frame)");
+                for (int i = 0; i < windows.Length; i++)
+                {
+                    var w = windows[i];
+                    if (w is not { Length: 4 } || !w.All(float.IsFinite) || w.Any(v => v is < 0 or > 1) || w[2] <= w[0] || w[3] <= w[1])
+                        Fail($"detector.frameWindows[{i}]", "must be [x1, y1, x2, y2] as fractions of the frame in [0, 1], with x2 > x1 and y2 > y1");
+                }
+            }
             for (int i = 0; i < d.Stages.Count; i++)
             {
                 var s = d.Stages[i];

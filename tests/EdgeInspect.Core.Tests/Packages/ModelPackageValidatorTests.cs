@@ -157,6 +157,55 @@ public sealed class ModelPackageValidatorTests : IDisposable
     }
 
     [Fact]
+    public void ReadAndValidate_FrameWindows_Read()
+    {
+        Manifest["detector"]!["frameWindows"] = new JsonArray(new JsonArray(0, 0, 1, 1), new JsonArray(0.25, 0, 0.75, 0.3333));
+        File.WriteAllText(Path.Combine(_dir, "manifest.json"), Manifest.ToJsonString());
+
+        var m = ModelPackageValidator.ReadAndValidate(_dir);
+
+        Assert.Equal([[0f, 0f, 1f, 1f], [0.25f, 0f, 0.75f, 0.3333f]], m.Detector!.FrameWindows!);
+    }
+
+    [Theory]
+    [InlineData("[[0, 0, 1]]", "detector.frameWindows[0]")]             // three corners
+    [InlineData("[[0, 0, 1, 1], [0.5, 0, 0.5, 1]]", "detector.frameWindows[1]")] // no width
+    [InlineData("[[0.6, 0, 0.4, 1]]", "detector.frameWindows[0]")]      // x2 left of x1
+    [InlineData("[[-0.1, 0, 1, 1]]", "detector.frameWindows[0]")]       // beyond the frame
+    [InlineData("[[0, 0, 1, 1.5]]", "detector.frameWindows[0]")]
+    public void ReadAndValidate_FrameWindowNotInsideTheFrame_RefusedNamingIt(string windows, string field)
+    {
+        Manifest["detector"]!["frameWindows"] = JsonNode.Parse(windows);
+
+        var e = Refused();
+
+        Assert.Contains(field, e.Message, StringComparison.Ordinal);
+        Assert.Contains("fractions of the frame", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ReadAndValidate_TooManyFrameWindows_RefusedSayingTheLimit()
+    {
+        Manifest["detector"]!["frameWindows"] = new JsonArray([.. Enumerable.Range(0, 257).Select(_ => (JsonNode)new JsonArray(0, 0, 1, 1))]);
+
+        var e = Refused();
+
+        Assert.Contains("257 windows, at most 256", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ReadAndValidate_FrameWindowsWithoutARefinementStage_Refused()
+    {
+        Manifest["detector"]!["stages"]!.AsArray().RemoveAt(1);
+        Manifest["detector"]!["frameWindows"] = new JsonArray(new JsonArray(0, 0, 1, 1));
+
+        var e = Refused();
+
+        Assert.Contains("detector.frameWindows", e.Message, StringComparison.Ordinal);
+        Assert.Contains("scored by the last refinement stage, and this cascade has none", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void ReadAndValidate_WrongHash_RefusedNamingFieldAndFile()
     {
         File.AppendAllText(Path.Combine(_dir, "rnet.onnx"), "tampered");

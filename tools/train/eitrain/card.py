@@ -83,6 +83,8 @@ def write_card(path, a, manifest, row, key, train_items, val_items, device, log_
         f"{pyramid['scaleFactor']}, window aspects {', '.join(str(x) for x in pyramid.get('aspects', [1.0]))}), R-Net on "
         f"24 x 24 crops, O-Net on {a.crop_size} x {a.crop_size} crops"
         + (f" with {margin:g} of the box's side as context on each side" if margin else "")
+        + (f" (R-Net's survivors and {len(det['frameWindows'])} fixed frame windows, `--frame-windows`)"
+           if det.get("frameWindows") else "")
         + f", then a region classifier ({a.crop_size} x {a.crop_size}) with {len(classes)} classes: {', '.join(classes)}."
         + (" A whole-frame class joins the regions' evidence (`--whole-image`, weight "
            f"{clf.get('wholeImageWeight')})." if clf.get("wholeImage") else "")

@@ -155,12 +155,52 @@ def config_from_manifest(detector):
             "thresholds": [st["threshold"] for st in stages], "crossNms": detector["crossScaleNms"]["iou"],
             "square": stages[0].get("square", False),
             "onetNms": (stages[2]["nms"]["iou"], stages[2]["nms"]["mode"].lower()),
-            "onetSize": stages[2]["input"]["width"], "onetMargin": stages[2]["input"].get("cropMargin", 0.0)}
+            "onetSize": stages[2]["input"]["width"], "onetMargin": stages[2]["input"].get("cropMargin", 0.0),
+            "frameWindows": detector.get("frameWindows") or []}
 
 
 def final_nms(cfg):
     """The last stage's NMS (IoU, mode): cfg["onetNms"], else the reference MTCNN's 0.7 "min" after regression."""
     return tuple(cfg.get("onetNms", (0.7, "min")))
+
+
+def frame_window_grid():
+    """The fixed windows train.py --frame-windows grid gives the last stage, as fractions of the frame (x1, y1, x2, y2):
+    the whole frame, its halves, thirds and quarters as full-height and full-width strips, a 3 x 3 grid of half-side
+    windows and grids of two-thirds and three-quarter windows, each series overlapping its neighbours by half. They
+    propose what the pyramid's small windows cannot: texture defects over much of the frame (NEU-DET's pitted
+    surfaces and crazing: a 12-pixel P-Net cell sees only a patch of the texture, with nothing to tell where it
+    ends)."""
+    out = []
+    for fx, fy in ((1, 1), (1 / 2, 1), (1, 1 / 2), (1, 1 / 3), (1 / 3, 1), (1 / 2, 1 / 2), (1, 1 / 4), (1 / 4, 1),
+                   (2 / 3, 2 / 3), (3 / 4, 3 / 4)):
+        nx = 2 * round(1 / fx) - 1 if fx < 1 else 1
+        ny = 2 * round(1 / fy) - 1 if fy < 1 else 1
+        for i in range(nx):
+            for j in range(ny):
+                x0 = (1 - fx) * i / max(nx - 1, 1)
+                y0 = (1 - fy) * j / max(ny - 1, 1)
+                out.append([round(v, 4) for v in (x0, y0, x0 + fx, y0 + fy)])
+    return out
+
+
+def frame_windows(cfg, w, h):
+    """The manifest's detector.frameWindows on a w x h frame, as candidate rows (x1, y1, x2, y2, score 1): float32
+    products truncated toward zero, as the C# CascadeDetector computes them."""
+    fw = cfg.get("frameWindows") or []
+    if not fw:
+        return np.zeros((0, 5), np.float32)
+    g = np.fix(np.array(fw, np.float32) * np.array([w, h, w, h], np.float32))
+    return np.hstack([g, np.ones((len(g), 1), np.float32)])
+
+
+def last_stage_candidates(survivors, img, cfg):
+    """What the last stage scores: the second stage's survivors, then the frame windows (in that order, as the
+    device)."""
+    fw = frame_windows(cfg, img.shape[1], img.shape[0])
+    if len(fw) == 0:
+        return survivors
+    return np.vstack([survivors[:, :5], fw]).astype(np.float32) if len(survivors) else fw
 
 
 def detect(nets, img, cfg, upto=3, first=None):
@@ -170,6 +210,7 @@ def detect(nets, img, cfg, upto=3, first=None):
     if upto >= 2 and len(nets) > 1:
         b = refine(nets[1], img, b, 24, cfg["thresholds"][1], 0.7, "union", False, cfg)
     if upto >= 3 and len(nets) > 2:
+        b = last_stage_candidates(b, img, cfg)
         iou_, mode = final_nms(cfg)
         size, margin = onet_input(cfg)
         b = refine(nets[2], img, b, size, cfg["thresholds"][2], iou_, mode, True, cfg, last=True, margin=margin)
