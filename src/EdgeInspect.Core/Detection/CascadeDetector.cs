@@ -10,8 +10,8 @@ namespace EdgeInspect.Core.Detection;
 /// <summary>
 /// A generic MTCNN-style cascade (Zhang et al. 2016), driven entirely by a <see cref="DetectorSpec"/>: the first
 /// stage is fully convolutional and runs over an image pyramid; every later stage refines zero-padded crops of
-/// the previous stage's boxes, batched into one network run. Thresholds, NMS, regression convention, squaring,
-/// landmarks and each network's input packing come from the spec; nothing here knows about faces.
+/// the previous stage's boxes, batched a block at a time (<see cref="RefineBlockFloats"/>). Thresholds, NMS,
+/// regression convention, squaring, landmarks and each network's input packing come from the spec; nothing here knows about faces.
 /// Reproduces ipazc/mtcnn 0.1.x exactly when given <see cref="ModelPackage.CanonicalMtcnn"/>.
 /// <para>
 /// Network lanes: each stage may hold several copies of its network (<see cref="InferenceOptions.Lanes"/>), each
@@ -296,7 +296,9 @@ public sealed class CascadeDetector : IDisposable
         var spec = stage.Spec;
         int iw = spec.Input.Width, ih = spec.Input.Height;
         int patchLen = iw * ih * 3;
-        if (_patches.Length < patchLen * n) _patches = new float[Math.Max(patchLen * n, _patches.Length * 2)];
+        int block = Math.Min(n, BlockRows(patchLen));
+        if (_patches.Length < patchLen * block)
+            _patches = new float[Math.Min(patchLen * BlockRows(patchLen), Math.Max(patchLen * block, _patches.Length * 2))];
         if (_crops.Length < n) _crops = new PixelRect[Math.Max(n, _crops.Length * 2)];
         for (int i = 0; i < n; i++)
         {
@@ -306,47 +308,86 @@ public sealed class CascadeDetector : IDisposable
             var crop = CascadeMath.CropOf(c, image.Width, image.Height, stage.CropMargin);
             _crops[i] = crop.IsEmpty ? default : new PixelRect(crop.X, crop.Y, crop.Width, crop.Height);
         }
-        // The batch cut into one chunk per lane (candidate i is in chunk k when ChunkStart[k] <= i < ChunkStart[k + 1]).
-        int chunks = stage.Chunk(n);
-        for (int k = 0; k < chunks; k++)
-        {
-            stage.Packer.ShapeFor(stage.ChunkStart[k + 1] - stage.ChunkStart[k], iw, ih, _shape);
-            stage.LaneInputs[k][0].SetShape(_shape);
-        }
-        // All crops in one call, so the image ops can spread them over the cores; each patch is packed into its
-        // chunk's tensor by the worker that cropped it (CropReady).
-        _packCrops.Stage = stage;
-        _ops.CropResizeAreaEach(image, _crops.AsSpan(0, n), iw, ih, _patches.AsSpan(0, patchLen * n), _packCrops);
-        _packCrops.Stage = null;
 
-        long r0 = Stopwatch.GetTimestamp();
-        if (chunks == 1)
+        // Block by block: each candidate's row is independent of the others, so the result is the same as one batch,
+        // while the patches, the stage's tensors and ONNX Runtime's arena only ever hold one block. Survivors are
+        // written back in place: kept <= i, and every crop was taken above, so a later block reads nothing overwritten.
+        int kept = 0, lc = -1;
+        for (int b0 = 0; b0 < n; b0 += block)
         {
-            stage.Runner.Run(stage.LaneInputs[0], stage.LaneOutputs[0]);
-        }
-        else
-        {
-            _chunkRuns.Stage = stage;
-            _gang!.For(chunks, _chunkRuns);
-            _chunkRuns.Stage = null;
-        }
-        modelTicks += Stopwatch.GetTimestamp() - r0;
+            int len = Math.Min(block, n - b0);
+            int chunks = stage.Chunk(len);
+            for (int k = 0; k < chunks; k++)
+            {
+                stage.Packer.ShapeFor(stage.ChunkStart[k + 1] - stage.ChunkStart[k], iw, ih, _shape);
+                stage.LaneInputs[k][0].SetShape(_shape);
+            }
+            // All the block's crops in one call, so the image ops can spread them over the cores; each patch is packed
+            // into its chunk's tensor by the worker that cropped it (CropReady).
+            _packCrops.Stage = stage;
+            _ops.CropResizeAreaEach(image, _crops.AsSpan(b0, len), iw, ih, _patches.AsSpan(0, patchLen * len), _packCrops);
+            _packCrops.Stage = null;
 
-        int lc = 0;
-        if (stage.LandmarksIndex >= 0)
-        {
-            var lt = stage.LaneOutputs[0][stage.LandmarksIndex];
-            lc = lt.Length / (stage.ChunkStart[1] - stage.ChunkStart[0]) / 2;
-            if (_landmarks.Length < n * lc) _landmarks = new Landmark[n * lc];
-            _landmarksPerBox = lc;
-        }
+            long r0 = Stopwatch.GetTimestamp();
+            if (chunks == 1)
+            {
+                stage.Runner.Run(stage.LaneInputs[0], stage.LaneOutputs[0]);
+            }
+            else
+            {
+                _chunkRuns.Stage = stage;
+                _gang!.For(chunks, _chunkRuns);
+                _chunkRuns.Stage = null;
+            }
+            modelTicks += Stopwatch.GetTimestamp() - r0;
 
-        int kept = 0;
+            if (lc < 0)
+            {
+                lc = 0;
+                if (stage.LandmarksIndex >= 0)
+                {
+                    var lt = stage.LaneOutputs[0][stage.LandmarksIndex];
+                    lc = lt.Length / (stage.ChunkStart[1] - stage.ChunkStart[0]) / 2;
+                    if (_landmarks.Length < n * lc) _landmarks = new Landmark[n * lc];
+                    _landmarksPerBox = lc;
+                }
+            }
+            kept = KeepPassing(stage, b0, len, lc, kept);
+        }
+        _current.Count = kept;
+
+        RegressAndSuppress(stage, spec.Nms);
+    }
+
+    /// <summary>
+    /// Patch floats a refining stage holds at once (default 2^20, 4 MB; at least 32 candidates a block, one network
+    /// run's worth). A frame whose first stage passes thousands of candidates (NEU-DET's steel textures: 3,500 on a
+    /// 200 x 200 frame) would otherwise grow the patches and the stage's pinned tensors to hundreds of MB, kept for
+    /// the detector's life. The rows are independent, so the block size changes no result, only memory and speed.
+    /// </summary>
+    public int RefineBlockFloats
+    {
+        get => _refineBlockFloats;
+        set => _refineBlockFloats = value > 0 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "must be > 0");
+    }
+
+    private int _refineBlockFloats = 1 << 20;
+
+    /// <summary>Candidates per block: as many patches as fit <see cref="RefineBlockFloats"/>, at least 32.</summary>
+    private int BlockRows(int patchLen) => Math.Max(32, _refineBlockFloats / patchLen);
+
+    /// <summary>
+    /// Reads the outputs of candidates [<paramref name="b0"/>, b0 + len) and writes those above the stage's threshold,
+    /// with their scores and regression, to _current from <paramref name="kept"/> on; returns the new count.
+    /// </summary>
+    private int KeepPassing(Stage stage, int b0, int len, int lc, int kept)
+    {
+        var spec = stage.Spec;
         int chunk = -1, chunkStart = 0, chunkEnd = 0, sc = 0, bc = 0;
         ReadOnlySpan<float> sv = default, bv = default, lv = default;
-        for (int i = 0; i < n; i++)
+        for (int j = 0; j < len; j++)
         {
-            if (i == chunkEnd)
+            if (j == chunkEnd)
             {
                 // The next chunk's outputs; its rows count from the chunk's first candidate.
                 chunk++;
@@ -363,9 +404,10 @@ public sealed class CascadeDetector : IDisposable
                 bv = boxes.Span;
                 if (lc > 0) lv = outs[stage.LandmarksIndex].Span;
             }
-            int r = i - chunkStart;
+            int r = j - chunkStart;
             float score = sv[(r * sc) + 1];
             if (!(score > spec.Threshold)) continue; // later stages keep score > threshold
+            int i = b0 + j;
             var c = _current[i];
             c.Score = score;
             c.Dx1 = bv[r * bc];
@@ -384,9 +426,7 @@ public sealed class CascadeDetector : IDisposable
             }
             _current[kept++] = c;
         }
-        _current.Count = kept;
-
-        RegressAndSuppress(stage, spec.Nms);
+        return kept;
     }
 
     /// <summary>
