@@ -54,12 +54,13 @@ internal static class ModelCommands
                 using var image = session.Ops.Decode(item.ImagePath);
                 var result = session.Inspector.Inspect(image);
                 var curve = ToPrediction(result, image.Width, image.Height);
+                var classProbabilities = PartClassProbabilities(result, manifest.Classifier?.Classes);
                 // The operating point: the boxes above the package's own last threshold (the floor only adds boxes
                 // below it, see InspectorSession.Open).
                 var prediction = session.OperatingThreshold is { } t
                     ? curve with { Boxes = [.. curve.Boxes.Where(b => b.Score > t)] }
                     : curve;
-                accumulator.Add(item, prediction, curve.Boxes);
+                accumulator.Add(item, prediction, curve.Boxes, classProbabilities);
             }
             watch.Stop();
             var report = accumulator.Report();
@@ -134,6 +135,24 @@ internal static class ModelCommands
             boxes.Add((new BoxF(Math.Clamp(b.X1, 0, width), Math.Clamp(b.Y1, 0, height), Math.Clamp(b.X2, 0, width), Math.Clamp(b.Y2, 0, height)), r.Score));
         }
         return new Prediction(boxes, result.PartClass, result.Verdict);
+    }
+
+    /// <summary>
+    /// Each detected region's probability of the part's class, in the order of <see cref="ToPrediction"/>'s boxes; null
+    /// without a classifier or when the part's class is not one of its classes (OK from no region).
+    /// </summary>
+    internal static float[]? PartClassProbabilities(InspectionResult result, List<string>? classes)
+    {
+        int c = classes is null ? -1 : classes.IndexOf(result.PartClass);
+        if (c < 0) return null;
+        var probs = new List<float>(result.Regions.Count);
+        foreach (var r in result.Regions)
+        {
+            if (r.WholeFrame) continue;
+            if (r.ClassProbabilities.Length <= c) return null; // a region the classifier did not see
+            probs.Add(r.ClassProbabilities[c]);
+        }
+        return [.. probs];
     }
 
     private static readonly JsonSerializerOptions ReportJson = new(JsonSerializerDefaults.Web) { WriteIndented = true };

@@ -25,9 +25,12 @@ public sealed record ClassDetectionMetrics(string Class, int Images, int GroundT
 /// <summary>
 /// Average precision at IoU 0.5 of one class, Pascal VOC style (all-point interpolated area under the precision /
 /// recall curve of every box down to the evaluation's score floor). A box's class is its image's predicted part
-/// class; it can only match labelled boxes of that class.
+/// class; it can only match labelled boxes of that class. Boxes are ranked by their class score (detector score x
+/// the classifier's probability of that class, the evidence the decision policy sums) where the caller gave the
+/// probabilities, else by detector score; <paramref name="ByDetectorScore"/> is the same curve ranked by detector
+/// score alone.
 /// </summary>
-public sealed record ClassAveragePrecision(string Class, int GroundTruthBoxes, int PredictedBoxes, double AveragePrecision);
+public sealed record ClassAveragePrecision(string Class, int GroundTruthBoxes, int PredictedBoxes, double AveragePrecision, double ByDetectorScore);
 
 /// <summary>Everything <c>edgeinspect eval</c> prints.</summary>
 public sealed record EvaluationReport(
@@ -54,6 +57,13 @@ public sealed record EvaluationReport(
     double MeanAveragePrecision,
     IReadOnlyList<ClassAveragePrecision> AveragePrecisionPerClass)
 {
+    /// <summary>mAP with every box ranked by its detector score alone (equal to <see cref="MeanAveragePrecision"/> without class probabilities).</summary>
+    public double MeanAveragePrecisionByDetectorScore =>
+        AveragePrecisionPerClass.Count == 0 ? 0 : AveragePrecisionPerClass.Average(a => a.ByDetectorScore);
+
+    /// <summary>Whether the class-aware curves ranked boxes by class score (the caller gave class probabilities).</summary>
+    public bool RankedByClassScore { get; init; }
+
     /// <summary>Escape and false-reject rates per part with their Wilson intervals, and the catch rate per defect class.</summary>
     public required PartOutcomes Parts { get; init; }
 
@@ -71,7 +81,10 @@ public sealed record EvaluationReport(
         if (BoxImages > 0)
         {
             string floor = ScoreFloor is { } f ? $"every box down to score {f:0.###}" : "the boxes above the package's thresholds";
-            sb.AppendLine(ci, $"average precision @ IoU {IoUThreshold:0.##} ({floor}): class-agnostic AP {AveragePrecision:0.000}, mAP {MeanAveragePrecision:0.000} (a box takes its image's predicted class)");
+            string ranking = RankedByClassScore
+                ? string.Create(ci, $"a box takes its image's predicted class, ranked by detector score x its probability of that class; by detector score alone {MeanAveragePrecisionByDetectorScore:0.000}")
+                : "a box takes its image's predicted class";
+            sb.AppendLine(ci, $"average precision @ IoU {IoUThreshold:0.##} ({floor}): class-agnostic AP {AveragePrecision:0.000}, mAP {MeanAveragePrecision:0.000} ({ranking})");
             sb.AppendLine("  AP per class: " + string.Join(", ", AveragePrecisionPerClass.Select(a => string.Create(ci, $"{a.Class} {a.AveragePrecision:0.000}"))));
         }
         if (DetectionPerClass.Count > 0)
@@ -131,6 +144,8 @@ public sealed class EvaluationAccumulator
     // Average precision: every scored box (class-agnostic and class-aware match) and the labelled boxes per class.
     private readonly List<(float Score, bool Matched)> _curve = [];
     private readonly Dictionary<string, List<(float Score, bool Matched)>> _curveByClass = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<(float Score, bool Matched)>> _curveByClassDetectorScore = new(StringComparer.Ordinal);
+    private bool _classScores;
     private readonly Dictionary<string, int> _truthByClass = new(StringComparer.Ordinal);
     private readonly double? _scoreFloor;
 
@@ -146,12 +161,18 @@ public sealed class EvaluationAccumulator
 
     /// <param name="curve">The image's boxes down to the score floor for average precision (a superset of the
     /// prediction's boxes); null: the prediction's own.</param>
-    public void Add(LabelledImage truth, Prediction prediction, IReadOnlyList<(BoxF Box, float Score)>? curve = null)
+    /// <param name="classProbabilities">For each box of <paramref name="curve"/>, the classifier's probability of the
+    /// prediction's part class: the class-aware curves then rank boxes by score x probability. Null: by score.</param>
+    public void Add(LabelledImage truth, Prediction prediction, IReadOnlyList<(BoxF Box, float Score)>? curve = null,
+        IReadOnlyList<float>? classProbabilities = null)
     {
         _images++;
+        var boxes = curve ?? prediction.Boxes;
+        if (classProbabilities is not null && classProbabilities.Count != boxes.Count)
+            throw new ArgumentException($"{classProbabilities.Count} class probabilities for {boxes.Count} boxes", nameof(classProbabilities));
         if (truth.HasBoxes)
         {
-            AddToCurves(truth, prediction.PartClass, curve ?? prediction.Boxes);
+            AddToCurves(truth, prediction.PartClass, boxes, classProbabilities);
             _boxImages++;
             int matched = MatchBoxes(truth.Boxes, prediction.Boxes, _iou);
             _gt += truth.Boxes.Count;
@@ -210,14 +231,31 @@ public sealed class EvaluationAccumulator
         return matched;
     }
 
-    private void AddToCurves(LabelledImage truth, string predictedClass, IReadOnlyList<(BoxF Box, float Score)> boxes)
+    private void AddToCurves(LabelledImage truth, string predictedClass, IReadOnlyList<(BoxF Box, float Score)> boxes,
+        IReadOnlyList<float>? classProbabilities)
     {
         foreach (var b in truth.Boxes) _truthByClass[b.ClassName] = _truthByClass.GetValueOrDefault(b.ClassName) + 1;
         var agnostic = MatchFlags(truth.Boxes, boxes, _iou);
         for (int k = 0; k < boxes.Count; k++) _curve.Add((boxes[k].Score, agnostic[k]));
         if (LabelledImage.IsOkClass(predictedClass) || boxes.Count == 0) return; // boxes of a part called OK have no defect class
+        AddClassCurve(_curveByClassDetectorScore, truth, predictedClass, boxes);
+        if (classProbabilities is null)
+        {
+            AddClassCurve(_curveByClass, truth, predictedClass, boxes);
+            return;
+        }
+        _classScores = true;
+        // Matching follows the ranking: the greedy match takes boxes in class-score order, as the curve reads them.
+        var scored = new (BoxF Box, float Score)[boxes.Count];
+        for (int k = 0; k < boxes.Count; k++) scored[k] = (boxes[k].Box, boxes[k].Score * classProbabilities[k]);
+        AddClassCurve(_curveByClass, truth, predictedClass, scored);
+    }
+
+    private void AddClassCurve(Dictionary<string, List<(float Score, bool Matched)>> curves, LabelledImage truth, string predictedClass,
+        IReadOnlyList<(BoxF Box, float Score)> boxes)
+    {
         var aware = MatchFlags(truth.Boxes, boxes, _iou, predictedClass);
-        if (!_curveByClass.TryGetValue(predictedClass, out var list)) _curveByClass[predictedClass] = list = [];
+        if (!curves.TryGetValue(predictedClass, out var list)) curves[predictedClass] = list = [];
         for (int k = 0; k < boxes.Count; k++) list.Add((boxes[k].Score, aware[k]));
     }
 
@@ -275,7 +313,8 @@ public sealed class EvaluationAccumulator
             .Select(kv =>
             {
                 var list = _curveByClass.GetValueOrDefault(kv.Key) ?? [];
-                return new ClassAveragePrecision(kv.Key, kv.Value, list.Count, AveragePrecision(list, kv.Value));
+                var byScore = _curveByClassDetectorScore.GetValueOrDefault(kv.Key) ?? [];
+                return new ClassAveragePrecision(kv.Key, kv.Value, list.Count, AveragePrecision(list, kv.Value), AveragePrecision(byScore, kv.Value));
             })
             .ToList();
         return new EvaluationReport(
@@ -286,6 +325,7 @@ public sealed class EvaluationAccumulator
             _scoreFloor, AveragePrecision(_curve, _gt), apPerClass.Count == 0 ? 0 : apPerClass.Average(a => a.AveragePrecision), apPerClass)
         {
             Parts = _outcomes.Outcomes(_labels),
+            RankedByClassScore = _classScores,
         };
     }
 

@@ -78,6 +78,29 @@ public class EvaluationAccumulatorTests
     }
 
     [Fact]
+    public void Report_ClassProbabilities_RankClassCurveByScoreTimesProbabilityAgnosticCurveByScore()
+    {
+        var acc = new EvaluationAccumulator(["a", "b"], scoreFloor: 0.05);
+        var truth = Voc("a", new BoxF(0, 0, 10, 10));
+        var stray = (new BoxF(50, 50, 60, 60), 0.9f); // off every labelled box; the classifier doubts it is an "a"
+        var hit = (new BoxF(0, 0, 10, 10), 0.6f);
+        acc.Add(truth, new Prediction([stray], "a", Verdict.Ng), [stray, hit], [0.2f, 0.9f]);
+
+        var r = acc.Report();
+
+        // By detector score: 0.9 miss, 0.6 hit -> precision 1/2 at recall 1. By class score: 0.54 hit, 0.18 miss -> 1.
+        var apA = r.AveragePrecisionPerClass.Single(c => c.Class == "a");
+        Assert.Equal(1.0, apA.AveragePrecision, 6);
+        Assert.Equal(0.5, apA.ByDetectorScore, 6);
+        Assert.Equal(1.0, r.MeanAveragePrecision, 6);
+        Assert.Equal(0.5, r.MeanAveragePrecisionByDetectorScore, 6);
+        Assert.Equal(0.5, r.AveragePrecision, 6); // class-agnostic: detector score only
+        Assert.True(r.RankedByClassScore);
+        Assert.Contains("mAP 1.000 (a box takes its image's predicted class, ranked by detector score x its probability of that class; by detector score alone 0.500)", r.ToText(), StringComparison.Ordinal);
+        Assert.Throws<ArgumentException>(() => acc.Add(truth, new Prediction([stray], "a", Verdict.Ng), [stray, hit], [0.2f]));
+    }
+
+    [Fact]
     public void Report_MixedResults_ComputesPrecisionRecallConfusionAndPartAccuracy()
     {
         var acc = new EvaluationAccumulator(["a", "b"]);
