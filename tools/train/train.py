@@ -232,6 +232,10 @@ def part_decision(probs, scores, classes, whole_probs=None, whole_weight=0.0):
 WHOLE_WEIGHTS = [0.5, 1.0, 2.0, 4.0, 8.0]
 # Final (O-Net) thresholds model selection tries.
 THRESHOLDS = [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95]
+# The decision's region thresholds (decision.minRegionScore) model selection tries at each O-Net threshold t: t itself
+# and every value above it. The boxes a station reports are those above t; the regions whose classes name the part
+# may be fewer, only the surer ones.
+REGION_THRESHOLDS = THRESHOLDS + [0.97]
 
 
 def clip(b, w, h):
@@ -248,15 +252,19 @@ FINAL_NMS = [(0.7, "min"), (0.5, "min"), (0.7, "union"), (0.5, "union"), (0.3, "
 def evaluate(nets_, clf, items, classes, cfg, thresholds, whole=False, nms_grid=None, log=None):
     """Detection precision / recall at IoU 0.5 (greedy matching by score) and image-level class accuracy
     (class with the highest summed score x probability) for each final NMS setting of nms_grid (default: the
-    cfg's) and each final threshold, in one pass. With whole=True the whole frame's class probabilities join the
-    sum, weighed by each of WHOLE_WEIGHTS; the table keeps, per row, the weight with the best image accuracy (the
-    device's DecisionPolicy does the same sum). Keys are (NMS IoU, NMS mode, threshold): greedy NMS never lets a
+    cfg's) and each final threshold, in one pass. The part's class counts the regions from each region threshold
+    of REGION_THRESHOLDS at or above the row's threshold (the device's decision.minRegionScore), and with
+    whole=True the whole frame's class probabilities join the sum, weighed by each of WHOLE_WEIGHTS (the device's
+    DecisionPolicy does the same sum); the table keeps, per row, the region threshold and weight with the best image
+    accuracy (ties: the row's own threshold, then the lower weight, then the lower region threshold). Keys are (NMS IoU, NMS mode, threshold): greedy NMS never lets a
     box be suppressed by a lower-scored one, so one NMS over the boxes above the lowest threshold, then the
     threshold, gives exactly what the device gives at each threshold."""
     weights = WHOLE_WEIGHTS if whole else [0.0]
     nms_grid = nms_grid or [cascade.final_nms(cfg)]
-    # Per weight: [right class, NG parts passed as OK (escapes), OK parts rejected (false rejects)].
-    rows = {(n[0], n[1], t): [0, 0, 0, {w: [0, 0, 0] for w in weights}] for n in nms_grid for t in thresholds}
+    # Per (weight, region threshold): [right class, NG parts passed as OK (escapes), OK parts rejected (false rejects)].
+    regions_at = {t: [t] + [r for r in REGION_THRESHOLDS if r > t] for t in thresholds}
+    rows = {(n[0], n[1], t): [0, 0, 0, {(w, r): [0, 0, 0] for w in weights for r in regions_at[t]}]
+            for n in nms_grid for t in thresholds}
     ng_parts = sum(it.label != data.OK for it in items)
     ok_parts = len(items) - ng_parts
     tmin = min(thresholds)
@@ -289,20 +297,25 @@ def evaluate(nets_, clf, items, classes, cfg, thresholds, whole=False, nms_grid=
                 r = rows[(iou_, mode, t)]
                 if item.has_boxes:  # an image-level label has no boxes to match: its defect would count as false boxes
                     r[0] += tp; r[1] += len(bt) - tp; r[2] += len(gts)
-                probs_kept = probs_all[keep] if len(bt) else np.zeros((0, len(classes)))
-                for w in weights:
-                    pred = part_decision(probs_kept, bt[:, 4] if len(bt) else np.zeros(0), classes, wp, w)
-                    counts = r[3][w]
-                    counts[0] += pred == truth
-                    counts[1] += truth != data.OK and pred == data.OK
-                    counts[2] += truth == data.OK and pred != data.OK
+                for rt in regions_at[t]:
+                    # The row's own threshold: the boxes above it; a higher region threshold: the device's score >= r.
+                    counted = keep if rt == t else (b[:, 4] >= rt if len(b) else np.zeros(0, bool))
+                    probs_kept = probs_all[counted] if counted.any() else np.zeros((0, len(classes)))
+                    scores_kept = b[counted, 4] if counted.any() else np.zeros(0)
+                    for w in weights:
+                        pred = part_decision(probs_kept, scores_kept, classes, wp, w)
+                        counts = r[3][(w, rt)]
+                        counts[0] += pred == truth
+                        counts[1] += truth != data.OK and pred == data.OK
+                        counts[2] += truth == data.OK and pred != data.OK
     table = {}
     for (iou_, mode, t), (tp, fp, g, ok) in rows.items():
-        w = max(weights, key=lambda k: (ok[k][0], -k))
+        w, rt = max(ok, key=lambda k: (ok[k][0], k[1] == t, -k[0], -k[1]))
         table[(iou_, mode, round(float(t), 3))] = {
             "precision": tp / max(tp + fp, 1), "recall": tp / max(g, 1),
-            "imageClassAccuracy": ok[w][0] / max(len(items), 1), "wholeImageWeight": w,
-            "escapes": ok[w][1], "ngParts": ng_parts, "falseRejects": ok[w][2], "okParts": ok_parts}
+            "imageClassAccuracy": ok[(w, rt)][0] / max(len(items), 1), "wholeImageWeight": w if whole else None,
+            "regionThreshold": rt,
+            "escapes": ok[(w, rt)][1], "ngParts": ng_parts, "falseRejects": ok[(w, rt)][2], "okParts": ok_parts}
     return table
 
 
@@ -408,9 +421,9 @@ def synthetic_probe(rng, size=200):
     return img
 
 
-def make_golden(a, dets, clf, classes, cfg, final_t, val_items, whole_w=None, log=print):
+def make_golden(a, dets, clf, classes, cfg, region_t, val_items, whole_w=None, log=print):
     """Golden images with their expected results, chosen to be unambiguous: an NG image's regions all score
-    well above the final threshold with a confident class, and an OK image has no region even with every
+    well above the decision's region threshold (region_t, at or above the final one, so every region counts) with a confident class, and an OK image has no region even with every
     threshold lowered by 0.1, so float differences between runtimes cannot flip the expectation."""
     import cv2
     gdir = os.path.join(a.out, "golden")
@@ -440,7 +453,7 @@ def make_golden(a, dets, clf, classes, cfg, final_t, val_items, whole_w=None, lo
             pred = part_decision(probs, b[:, 4], classes, wp, whole_w or 0.0)
             if wp is not None:
                 probs = np.vstack([probs, wp[None]])
-            margin = min(final_t + 0.05, (1 + final_t) / 2)  # a 0.95 threshold still leaves room above it
+            margin = min(region_t + 0.05, (1 + region_t) / 2)  # a 0.95 threshold still leaves room above it
             # Every region (and the frame) of one confident class that is not "ok": no float difference can flip it.
             confident = probs.max(1).min() >= 0.8 and all(classes[int(i)] != data.OK for i in probs.argmax(1))
             if pred != data.OK and (truth is None or pred == truth) and b[:, 4].min() >= margin and confident:
@@ -478,40 +491,76 @@ def choose_threshold(table, rule="precision70"):
 
 
 def regolden(a, log=print):
-    """Rewrites golden/ and the manifest's golden list of an existing package with its cached stages."""
+    """Rewrites golden/ and the manifest's golden list of an existing package with its cached stages (with --reselect,
+    the O-Net NMS and threshold, the decision's region threshold and the whole-frame weight too)."""
     with open(os.path.join(a.out, "manifest.json")) as f:
         manifest = json.load(f)
+    if a.reselect and not a.val_split:
+        raise SystemExit("--reselect needs --val-split: model selection on the training images would promise what new "
+                         "parts will not show")
     stages = manifest["detector"]["stages"]
     classes = manifest["classifier"]["classes"]
-    if (manifest.get("provenance") or {}).get("pretrained") or manifest["classifier"]["input"]["width"] != 48:
-        raise SystemExit("--golden-only rebuilds MTCNN-sized networks only; this package's O-Net and classifier are on "
-                         "the pretrained trunk (or other crop sizes): train it again instead")
+    cin = manifest["classifier"]["input"]
+    CLASSIFIER_INPUT.update(size=cin["width"], margin=cin.get("cropMargin", 0.0))
     cfg = cascade.config_from_manifest(manifest["detector"])
-    nets_ = []
     whole = bool(manifest["classifier"].get("wholeImage"))
-    clf_name = "classifier-whole" if whole else "classifier"
-    for name, net in (("pnet", nets.PNet()), ("rnet", nets.RNet()), ("onet", nets.ONet()), (clf_name, nets.Classifier(len(classes)))):
-        net.load_state_dict(torch.load(os.path.join(a.cache, name + ".pt")))
+    pretrained = (manifest.get("provenance") or {}).get("pretrained")
+    size, margin = cascade.onet_input(cfg)
+    if pretrained:
+        # The cache names train.py gave these networks (main: variant, onet_name, clf_name).
+        trunk_layer = pretrained["layers"].split("..")[-1]
+        variant = f"-resnet18-{trunk_layer}-{size}-m{margin:g}"
+        trunk = resnet18.convert(trunk_layer, resnet18.model_path(), log)
+        onet, clf = nets.PretrainedONet(copy.deepcopy(trunk), size), nets.PretrainedClassifier(copy.deepcopy(trunk), len(classes))
+    else:
+        if size != 48:
+            raise SystemExit(f"--golden-only: O-Net crops of {size} px need the pretrained networks; this package has none")
+        variant = f"-{size}-m{margin:g}" if (size, margin) != (48, 0.0) else ""
+        onet, clf = nets.ONet(), nets.Classifier(len(classes))
+    onet_name = "onet" + variant + ("-fw" if cfg["frameWindows"] else "")
+    clf_name = ("classifier-whole" if whole else "classifier") + variant
+    nets_ = []
+    for name, net, file in (("pnet", nets.PNet(), "pnet.onnx"), ("rnet", nets.RNet(), "rnet.onnx"),
+                            (onet_name, onet, None if pretrained else "onet.onnx"), (clf_name, clf, None)):
+        path = os.path.join(a.cache, name + ".pt")
+        if os.path.exists(path):
+            net.load_state_dict(torch.load(path))
+        elif file:
+            # A stage the run took as it was (--start-from, 0 epochs) is not in its cache: the package's file is it.
+            package_weights.load_onnx_weights(net, os.path.join(a.out, file))
+        else:
+            raise SystemExit(f"--golden-only: {path} is missing; the cache must hold the run's networks (the "
+                             "classifier's and a pretrained O-Net's batch norm is folded into their ONNX files)")
         nets_.append(net.eval())
     for st in stages:  # the cache must hold the very networks the package was exported from
         if sha256(os.path.join(a.out, st["file"])) != st["sha256"]:
             raise SystemExit(f"{st['file']}: the package changed since its manifest was written")
     val_items = data.read_dataset(a.dataset, a.val_split)
+    whole_w = manifest["classifier"].get("wholeImageWeight") if whole else None
+    region_t = manifest["decision"]["minRegionScore"]
     if a.reselect:
         # Re-run model selection on val with the package's networks (e.g. after a change to the selection rule).
-        table = evaluate(nets_[:3], nets_[3], val_items, classes, cfg, THRESHOLDS, whole=whole, nms_grid=FINAL_NMS)
+        table = evaluate(nets_[:3], nets_[3], val_items, classes, cfg, THRESHOLDS, whole=whole, nms_grid=FINAL_NMS, log=log)
+        for (iou_, mode, t), v in table.items():
+            log(f"val O-Net NMS {mode} {iou_} threshold {t}: precision {v['precision']:.3f} recall {v['recall']:.3f} "
+                f"image class accuracy {v['imageClassAccuracy']:.3f} (regions from {v['regionThreshold']}) "
+                f"escapes {v['escapes']}/{v['ngParts']} false rejects {v['falseRejects']}/{v['okParts']}")
         key = choose_threshold(table, a.select)
         log(f"--golden-only --reselect --select {a.select}: O-Net NMS and threshold {key}: {table[key]}")
         cfg["onetNms"] = key[:2]
         cfg["thresholds"][2] = t = key[2]
         stages[2]["threshold"] = t
         stages[2]["nms"] = {"iou": key[0], "mode": key[1].capitalize()}
-        manifest["decision"]["minRegionScore"] = t
+        region_t = manifest["decision"]["minRegionScore"] = table[key]["regionThreshold"]
+        if whole:
+            whole_w = manifest["classifier"]["wholeImageWeight"] = table[key]["wholeImageWeight"]
         m = manifest["metrics"]["python_val"]
         m.update(boxPrecisionIoU50=round(table[key]["precision"], 4), boxRecallIoU50=round(table[key]["recall"], 4),
-                 imageClassAccuracy=round(table[key]["imageClassAccuracy"], 4))
-    whole_w = manifest["classifier"].get("wholeImageWeight") if whole else None
-    manifest["golden"] = make_golden(a, nets_[:3], nets_[3], classes, cfg, cfg["thresholds"][2], val_items, whole_w, log)
+                 imageClassAccuracy=round(table[key]["imageClassAccuracy"], 4),
+                 partEscapes={"count": table[key]["escapes"], "of": table[key]["ngParts"]},
+                 partFalseRejects={"count": table[key]["falseRejects"], "of": table[key]["okParts"]})
+        manifest.setdefault("provenance", {})["reselected"] = a.command or " ".join(sys.argv)
+    manifest["golden"] = make_golden(a, nets_[:3], nets_[3], classes, cfg, region_t, val_items, whole_w, log)
     with open(os.path.join(a.out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=2)
         f.write("\n")
@@ -821,8 +870,8 @@ def main():
                      log=log)
     for (iou_, mode, t), v in table.items():
         log(f"val O-Net NMS {mode} {iou_} threshold {t}: precision {v['precision']:.3f} recall {v['recall']:.3f} "
-            f"image class accuracy {v['imageClassAccuracy']:.3f} escapes {v['escapes']}/{v['ngParts']} "
-            f"false rejects {v['falseRejects']}/{v['okParts']}")
+            f"image class accuracy {v['imageClassAccuracy']:.3f} (regions from {v['regionThreshold']}) "
+            f"escapes {v['escapes']}/{v['ngParts']} false rejects {v['falseRejects']}/{v['okParts']}")
     key = choose_threshold(table, a.select)
     final_t = key[2]
     cfg["thresholds"][2] = final_t
@@ -851,7 +900,8 @@ def main():
         log("smoke: the exported detector weights read back equal (package_weights)")
 
     whole_w = table[key]["wholeImageWeight"] if a.whole_image else None
-    golden = make_golden(a, [pnet, rnet, onet], clf, classes, cfg, final_t, val_items, whole_w, log)
+    region_t = table[key]["regionThreshold"]
+    golden = make_golden(a, [pnet, rnet, onet], clf, classes, cfg, region_t, val_items, whole_w, log)
 
     def stage(name, size, thr, nms, regw, after, margin=0.0):
         return {"name": name, "file": name + ".onnx", "sha256": files[name + ".onnx"],
@@ -876,7 +926,7 @@ def main():
                        "input": input_spec(a.crop_size, a.crop_margin),
                        "output": "probs", "outputIsLogits": False, "classes": classes,
                        **({"wholeImage": True, "wholeImageWeight": whole_w} if a.whole_image else {})},
-        "decision": {"ngClasses": [c for c in classes if c != data.OK], "minRegionScore": cfg["thresholds"][2],
+        "decision": {"ngClasses": [c for c in classes if c != data.OK], "minRegionScore": region_t,
                      "actThresholds": {}, "defaultActThreshold": 0.9},
         "golden": golden,
         "provenance": {

@@ -98,9 +98,9 @@ public sealed class TrainingToolchainSmokeTests : IDisposable
     [PretrainedTrunkFact]
     public void TrainPy_PretrainedSmokeRun_WritesPackageTheDeviceRunsWithOkClassAndCropMargin()
     {
-        string package = Path.Combine(_out, "pretrained"), data = Path.Combine(_out, "data");
+        string package = Path.Combine(_out, "pretrained"), data = Path.Combine(_out, "data"), cache = Path.Combine(_out, "cache");
         var (code, stdout, stderr) = TrainPy(600, "--smoke", "--pretrained", "--whole-image", "--out", package,
-            "--name", "smoke-pretrained", "--smoke-data", data);
+            "--name", "smoke-pretrained", "--smoke-data", data, "--cache", cache);
         Assert.True(code == 0, $"train.py --smoke --pretrained exited {code}: {stderr}\n{stdout}");
         Assert.Contains("ResNet-18 trunk: 22 convolutions", stdout, StringComparison.Ordinal);
         Assert.Contains("1 defective train images without boxes", stdout, StringComparison.Ordinal);
@@ -134,6 +134,19 @@ public sealed class TrainingToolchainSmokeTests : IDisposable
         var parts = System.Text.Json.Nodes.JsonNode.Parse(eval.Stdout)!["report"]!["parts"]!;
         Assert.Equal(2, (int)parts["falseReject"]!["of"]!); // the two good train parts
         Assert.Equal(7, (int)parts["escape"]!["of"]!);      // six boxed defective parts and the one labelled without a box
+
+        // Model selection again from the run's cache (P-Net and R-Net from the package, O-Net and the classifier on the
+        // trunk from the cache): the decision's region threshold is at or above O-Net's, and the device still passes
+        // the golden images made for it.
+        (code, stdout, stderr) = TrainPy(600, "--golden-only", "--reselect", "--out", package, "--cache", cache,
+            "--dataset", data, "--val-split", Path.Combine(data, "val.txt"));
+        Assert.True(code == 0, $"train.py --golden-only --reselect exited {code}: {stderr}\n{stdout}");
+        Assert.Contains("(regions from ", stdout, StringComparison.Ordinal);
+        var reselected = ModelPackageValidator.ReadAndValidate(package);
+        Assert.True(reselected.Decision.MinRegionScore >= reselected.Detector!.Stages[2].Threshold,
+            $"decision.minRegionScore {reselected.Decision.MinRegionScore} under O-Net's threshold {reselected.Detector.Stages[2].Threshold}");
+        check = Cli.Run("model", "check", "--model", package);
+        Assert.True(check.ExitCode == 0, $"model check after --reselect exited {check.ExitCode}: {check.Stdout} {check.Stderr}");
     }
 
     /// <summary>
