@@ -319,6 +319,14 @@ def evaluate(nets_, clf, items, classes, cfg, thresholds, whole=False, nms_grid=
     return table
 
 
+def log_table(table, log):
+    """The selection table, a line per (O-Net NMS, threshold) row, as train.log keeps it."""
+    for (iou_, mode, t), v in table.items():
+        log(f"val O-Net NMS {mode} {iou_} threshold {t}: precision {v['precision']:.3f} recall {v['recall']:.3f} "
+            f"image class accuracy {v['imageClassAccuracy']:.3f} (regions from {v['regionThreshold']}) "
+            f"escapes {v['escapes']}/{v['ngParts']} false rejects {v['falseRejects']}/{v['okParts']}")
+
+
 def export(model, path, size, fcn):
     dummy = torch.zeros(1, size, size, 3)
     axes = {"input": {0: "n", 1: "w", 2: "h"} if fcn else {0: "n"}}
@@ -541,10 +549,7 @@ def regolden(a, log=print):
     if a.reselect:
         # Re-run model selection on val with the package's networks (e.g. after a change to the selection rule).
         table = evaluate(nets_[:3], nets_[3], val_items, classes, cfg, THRESHOLDS, whole=whole, nms_grid=FINAL_NMS, log=log)
-        for (iou_, mode, t), v in table.items():
-            log(f"val O-Net NMS {mode} {iou_} threshold {t}: precision {v['precision']:.3f} recall {v['recall']:.3f} "
-                f"image class accuracy {v['imageClassAccuracy']:.3f} (regions from {v['regionThreshold']}) "
-                f"escapes {v['escapes']}/{v['ngParts']} false rejects {v['falseRejects']}/{v['okParts']}")
+        log_table(table, log)
         key = choose_threshold(table, a.select)
         log(f"--golden-only --reselect --select {a.select}: O-Net NMS and threshold {key}: {table[key]}")
         cfg["onetNms"] = key[:2]
@@ -868,10 +873,7 @@ def main():
     # Model selection on val: the final NMS and threshold with the best recall at precision >= 0.7.
     table = evaluate([pnet, rnet, onet], clf, val_items, classes, cfg, THRESHOLDS, whole=a.whole_image, nms_grid=FINAL_NMS,
                      log=log)
-    for (iou_, mode, t), v in table.items():
-        log(f"val O-Net NMS {mode} {iou_} threshold {t}: precision {v['precision']:.3f} recall {v['recall']:.3f} "
-            f"image class accuracy {v['imageClassAccuracy']:.3f} (regions from {v['regionThreshold']}) "
-            f"escapes {v['escapes']}/{v['ngParts']} false rejects {v['falseRejects']}/{v['okParts']}")
+    log_table(table, log)
     key = choose_threshold(table, a.select)
     final_t = key[2]
     cfg["thresholds"][2] = final_t
