@@ -238,25 +238,25 @@ public sealed class EvaluationAccumulator
         var agnostic = MatchFlags(truth.Boxes, boxes, _iou);
         for (int k = 0; k < boxes.Count; k++) _curve.Add((boxes[k].Score, agnostic[k]));
         if (LabelledImage.IsOkClass(predictedClass) || boxes.Count == 0) return; // boxes of a part called OK have no defect class
-        AddClassCurve(_curveByClassDetectorScore, truth, predictedClass, boxes);
+        var byScore = MatchFlags(truth.Boxes, boxes, _iou, predictedClass);
+        AppendToCurve(_curveByClassDetectorScore, predictedClass, boxes, byScore);
         if (classProbabilities is null)
         {
-            AddClassCurve(_curveByClass, truth, predictedClass, boxes);
+            AppendToCurve(_curveByClass, predictedClass, boxes, byScore);
             return;
         }
         _classScores = true;
         // Matching follows the ranking: the greedy match takes boxes in class-score order, as the curve reads them.
         var scored = new (BoxF Box, float Score)[boxes.Count];
         for (int k = 0; k < boxes.Count; k++) scored[k] = (boxes[k].Box, boxes[k].Score * classProbabilities[k]);
-        AddClassCurve(_curveByClass, truth, predictedClass, scored);
+        AppendToCurve(_curveByClass, predictedClass, scored, MatchFlags(truth.Boxes, scored, _iou, predictedClass));
     }
 
-    private void AddClassCurve(Dictionary<string, List<(float Score, bool Matched)>> curves, LabelledImage truth, string predictedClass,
-        IReadOnlyList<(BoxF Box, float Score)> boxes)
+    private static void AppendToCurve(Dictionary<string, List<(float Score, bool Matched)>> curves, string predictedClass,
+        IReadOnlyList<(BoxF Box, float Score)> boxes, bool[] matched)
     {
-        var aware = MatchFlags(truth.Boxes, boxes, _iou, predictedClass);
         if (!curves.TryGetValue(predictedClass, out var list)) curves[predictedClass] = list = [];
-        for (int k = 0; k < boxes.Count; k++) list.Add((boxes[k].Score, aware[k]));
+        for (int k = 0; k < boxes.Count; k++) list.Add((boxes[k].Score, matched[k]));
     }
 
     /// <summary>
