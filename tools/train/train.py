@@ -498,6 +498,16 @@ def choose_threshold(table, rule="precision70"):
     return max(table, key=lambda t: (f1(table[t]), table[t]["imageClassAccuracy"]))
 
 
+def cache_names(trunk, crop_size, crop_margin, frame_windows, whole):
+    """The --cache names of a run's O-Net and classifier: the pretrained variants (trunk: "layer1" / "layer2", None
+    without --pretrained), other crop sizes and margins, and O-Net with frame windows are other networks, so their
+    weights go under other names; --reselect finds a package's networks by the same names."""
+    variant = f"-resnet18-{trunk}-{crop_size}-m{crop_margin:g}" if trunk else (
+        f"-{crop_size}-m{crop_margin:g}" if (crop_size, crop_margin) != (48, 0.0) else "")
+    return ("onet" + variant + ("-fw" if frame_windows else ""),
+            ("classifier-whole" if whole else "classifier") + variant)
+
+
 def regolden(a, log=print):
     """Rewrites golden/ and the manifest's golden list of an existing package with its cached stages (with --reselect,
     the O-Net NMS and threshold, the decision's region threshold and the whole-frame weight too)."""
@@ -514,19 +524,15 @@ def regolden(a, log=print):
     whole = bool(manifest["classifier"].get("wholeImage"))
     pretrained = (manifest.get("provenance") or {}).get("pretrained")
     size, margin = cascade.onet_input(cfg)
+    trunk_layer = pretrained["layers"].split("..")[-1] if pretrained else None
     if pretrained:
-        # The cache names train.py gave these networks (main: variant, onet_name, clf_name).
-        trunk_layer = pretrained["layers"].split("..")[-1]
-        variant = f"-resnet18-{trunk_layer}-{size}-m{margin:g}"
         trunk = resnet18.convert(trunk_layer, resnet18.model_path(), log)
         onet, clf = nets.PretrainedONet(copy.deepcopy(trunk), size), nets.PretrainedClassifier(copy.deepcopy(trunk), len(classes))
     else:
         if size != 48:
             raise SystemExit(f"--golden-only: O-Net crops of {size} px need the pretrained networks; this package has none")
-        variant = f"-{size}-m{margin:g}" if (size, margin) != (48, 0.0) else ""
         onet, clf = nets.ONet(), nets.Classifier(len(classes))
-    onet_name = "onet" + variant + ("-fw" if cfg["frameWindows"] else "")
-    clf_name = ("classifier-whole" if whole else "classifier") + variant
+    onet_name, clf_name = cache_names(trunk_layer, size, margin, cfg["frameWindows"], whole)
     nets_ = []
     for name, net, file in (("pnet", nets.PNet(), "pnet.onnx"), ("rnet", nets.RNet(), "rnet.onnx"),
                             (onet_name, onet, None if pretrained else "onet.onnx"), (clf_name, clf, None)):
@@ -772,10 +778,8 @@ def main():
         file = onet_name if name == "onet" else name
         return (a.cache and os.path.exists(os.path.join(a.cache, file + ".pt"))) or (a.start_from and a.epochs[k] == 0)
 
-    # The pretrained variants are other networks: their cached weights go under other names.
-    variant = f"-resnet18-{a.trunk}-{a.crop_size}-m{a.crop_margin:g}" if a.pretrained else (
-        f"-{a.crop_size}-m{a.crop_margin:g}" if (a.crop_size, a.crop_margin) != (48, 0.0) else "")
-    onet_name = "onet" + variant + ("-fw" if cfg["frameWindows"] else "")
+    onet_name, clf_name = cache_names(a.trunk if a.pretrained else None, a.crop_size, a.crop_margin, cfg["frameWindows"],
+                                      a.whole_image)
 
     converted = []
 
@@ -865,7 +869,6 @@ def main():
         ctr = (np.concatenate([ctr[0], wtr[0]]), np.concatenate([ctr[1], wtr[1]]))
         cva = (np.concatenate([cva[0], wva[0]]), np.concatenate([cva[1], wva[1]]))
     log(f"classifier crops: {len(ctr[0])} train, {len(cva[0])} val" + (" (whole frames included)" if a.whole_image else ""))
-    clf_name = ("classifier-whole" if a.whole_image else "classifier") + variant
     clf, crop_acc = cached(a.cache, clf_name, make_classifier(),
                            lambda n: train_classifier(n, ctr, cva, a.epochs[3], 2e-3, device, rng, log), log)
     times["classifier_s"] = round(time.time() - ts, 1); ts = time.time()
