@@ -513,9 +513,6 @@ def regolden(a, log=print):
     the O-Net NMS and threshold, the decision's region threshold and the whole-frame weight too)."""
     with open(os.path.join(a.out, "manifest.json")) as f:
         manifest = json.load(f)
-    if a.reselect and not a.val_split:
-        raise SystemExit("--reselect needs --val-split: model selection on the training images would promise what new "
-                         "parts will not show")
     stages = manifest["detector"]["stages"]
     classes = manifest["classifier"]["classes"]
     cin = manifest["classifier"]["input"]
@@ -664,6 +661,11 @@ def main():
     if a.pretrained and a.start_from and a.epochs[2] == 0:
         ap.error("--pretrained with --start-from: O-Net on the pretrained trunk cannot be read back from a package "
                  "(its batch norm is folded into the exported graph); give O-Net epochs")
+    if a.golden_only and not os.path.exists(os.path.join(a.out, "manifest.json")):
+        ap.error(f"--golden-only: {os.path.join(a.out, 'manifest.json')} does not exist; --out must be the package to rework")
+    if a.reselect and not a.val_split:
+        ap.error("--reselect needs --val-split: model selection on the training images would promise what new parts "
+                 "will not show")
     if not a.smoke and not a.golden_only and not a.val_split:
         ap.error("--val-split is missing: model selection (the best epoch, O-Net's NMS and threshold, the whole-image "
                  "weight) would then choose on the training images, and figures chosen on the data they are reported "

@@ -198,5 +198,16 @@ public sealed class TrainingToolchainSmokeTests : IDisposable
         Assert.Equal(2, code);
         Assert.Contains("--val-split is missing", stderr, StringComparison.Ordinal);
         Assert.Contains("training images", stderr, StringComparison.Ordinal);
+
+        // Model selection redone without a val split, or on a folder that holds no package: refused before any work.
+        (code, _, stderr) = TrainPy("--golden-only", "--reselect", "--dataset", data, "--out", Path.Combine(_out, "refused"));
+        Assert.Equal(2, code);
+        Assert.Contains("manifest.json does not exist", stderr, StringComparison.Ordinal);
+        string package = Path.Combine(_out, "package");
+        Directory.CreateDirectory(package);
+        File.WriteAllText(Path.Combine(package, "manifest.json"), "{}");
+        (code, _, stderr) = TrainPy("--golden-only", "--reselect", "--dataset", data, "--out", package);
+        Assert.Equal(2, code);
+        Assert.Contains("--reselect needs --val-split", stderr, StringComparison.Ordinal);
     }
 }
