@@ -11,6 +11,7 @@ internal static class DeviceClientOptions
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
+
     /// <summary>The death message is built once per CONNECT; it cannot know the time of death, so it carries none.</summary>
     private static byte[] WillPayload(MqttUplinkOptions options) =>
         JsonSerializer.SerializeToUtf8Bytes(new { state = "offline", deviceId = options.DeviceId, reason = "connection lost" }, Json);
@@ -31,6 +32,7 @@ internal static class DeviceClientOptions
             .WithKeepAlivePeriod(TimeSpan.FromSeconds(options.KeepAliveSeconds))
             .WithTimeout(TimeSpan.FromSeconds(options.ConnectTimeoutSeconds))
             .WithMaximumPacketSize((uint)(options.MaxPayloadBytes + 64 * 1024))
+            .WithReceiveMaximum((ushort)options.ReceiveMaximum)
             .WithWillTopic(statusTopic)
             .WithWillPayload(WillPayload(options))
             .WithWillRetain(true)
@@ -41,7 +43,12 @@ internal static class DeviceClientOptions
         var built = b.Build();
         // Small request / reply packets (commands, chunk acknowledgements) must not wait for Nagle's algorithm to
         // coalesce them with the next write (RFC 896; with the peer's delayed ACK that is a ~40 ms stall per round trip).
-        if (built.ChannelOptions is MqttClientTcpOptions tcp) tcp.NoDelay = true;
+        // MQTTnet's 8 KiB socket buffers are replaced: see MqttUplinkOptions.SocketBufferBytes.
+        if (built.ChannelOptions is MqttClientTcpOptions tcp)
+        {
+            tcp.NoDelay = true;
+            tcp.BufferSize = options.SocketBufferBytes;
+        }
         return built;
     }
 

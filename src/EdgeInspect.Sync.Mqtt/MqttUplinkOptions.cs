@@ -45,6 +45,23 @@ public sealed class MqttUplinkOptions
     public double MinBackoffSeconds { get; set; } = 0.5;
     public double MaxBackoffSeconds { get; set; } = 30;
 
+    /// <summary>
+    /// SO_RCVBUF and SO_SNDBUF of the device's socket. MQTTnet sets both to 8 KiB unless told otherwise, which also
+    /// turns off Linux's buffer autotuning for the socket. With those, a burst of 5,000 commands on loopback stalled
+    /// the device's socket for 5 to 8 s with both processes idle and megabytes waiting in the broker's send queue;
+    /// the ping timed out, the device reconnected, and the broker dropped the clean session's queue, legitimate
+    /// commands with it (CommandBurstTests, about one run in ten). A small buffer also caps a drain at one buffer per
+    /// round trip on a distant broker. The kernel doubles the value and caps it at net.core.rmem_max / wmem_max.
+    /// </summary>
+    public int SocketBufferBytes { get; set; } = SocketBuffers.DefaultBytes;
+
+    /// <summary>
+    /// QoS 1 messages the broker may send the device before it acknowledges them (MQTT 5 Receive Maximum, section
+    /// 3.1.2.11.3). MQTTnet queues what arrives without bound, so without this a flood of commands would be buffered
+    /// in the device's memory; bounded, the backlog waits at the broker and arrives as fast as the device answers.
+    /// </summary>
+    public int ReceiveMaximum { get; set; } = 32;
+
     /// <summary>Inbound payloads larger than this are dropped before any handler parses them.</summary>
     public int MaxPayloadBytes { get; set; } = 256 * 1024;
 
@@ -139,6 +156,8 @@ public sealed class MqttUplinkOptions
         }
         if (Port is < 1 or > 65535) Fail(nameof(Port), $"{Port} is not a TCP port");
         if (KeepAliveSeconds is < 1 or > 65535) Fail(nameof(KeepAliveSeconds), "must be 1..65535");
+        if (SocketBufferBytes is < 16 * 1024 or > 16 * 1024 * 1024) Fail(nameof(SocketBufferBytes), "must be 16384..16777216");
+        if (ReceiveMaximum is < 1 or > 65535) Fail(nameof(ReceiveMaximum), "must be 1..65535");
         if (PingIntervalSeconds <= 0) Fail(nameof(PingIntervalSeconds), "must be > 0");
         if (ConnectTimeoutSeconds <= 0) Fail(nameof(ConnectTimeoutSeconds), "must be > 0");
         if (MinBackoffSeconds <= 0) Fail(nameof(MinBackoffSeconds), "must be > 0");

@@ -63,6 +63,7 @@ public sealed class MosquittoBroker : IAsyncDisposable
             max_inflight_messages 100
             max_queued_messages 100000
             set_tcp_nodelay true
+            user {Environment.UserName}
             {LogLines(dir)}
             {extraConfig}
             """);

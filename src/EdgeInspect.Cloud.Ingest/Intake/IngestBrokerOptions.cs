@@ -33,8 +33,13 @@ internal static class IngestBrokerOptions
             });
         }
         var built = b.Build();
-        // Acks and image answers are small messages a device waits for: no Nagle delay.
-        if (built.ChannelOptions is MqttClientTcpOptions tcp) tcp.NoDelay = true;
+        // Acks and image answers are small messages a device waits for: no Nagle delay. The intake reads every
+        // device's records on this one socket, so not MQTTnet's 8 KiB buffers either.
+        if (built.ChannelOptions is MqttClientTcpOptions tcp)
+        {
+            tcp.NoDelay = true;
+            tcp.BufferSize = SocketBuffers.DefaultBytes;
+        }
         return built;
     }
 

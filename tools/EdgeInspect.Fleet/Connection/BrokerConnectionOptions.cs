@@ -62,7 +62,12 @@ internal sealed class BrokerConnectionOptions
         }
         var options = b.Build();
         // A command round trip is one small packet each way: send it now, not after Nagle's wait for the peer's delayed ACK.
-        if (options.ChannelOptions is MqttClientTcpOptions tcp) tcp.NoDelay = true;
+        // A package push streams chunks: not through MQTTnet's 8 KiB socket buffers.
+        if (options.ChannelOptions is MqttClientTcpOptions tcp)
+        {
+            tcp.NoDelay = true;
+            tcp.BufferSize = SocketBuffers.DefaultBytes;
+        }
         return (options, tls, broker);
     }
 
