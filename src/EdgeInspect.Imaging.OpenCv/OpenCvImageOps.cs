@@ -23,8 +23,10 @@ namespace EdgeInspect.Imaging.OpenCv;
 /// </summary>
 public sealed class OpenCvImageOps : IImageOps, IDisposable
 {
-    // Crop sizes OpenCV still resizes (upscales of boxes under the input size) are at most in*in distinct pairs
-    // (576 for a 24 x 24 input): room for all of them, so a warm line never evicts and re-creates headers.
+    // Crop sizes OpenCV still resizes (a box under the input size on either side) get a header each. With 24 x 24 and
+    // 48 x 48 inputs the sizes met stay well under this cap (0 B per warm call on the MTCNN fixtures), so a warm line
+    // never evicts and re-creates headers. A 64 x 64 input with an aspect pyramid (neu-steel's O-Net) meets more
+    // sizes than this: the cache is cleared and refilled, a few KB per frame on NEU images (docs/benchmarks.md).
     private const int MaxCachedHeaders = 1024;
     // Below these, a helper's wake-up (50-100 us on the 2-core VM) costs more than its share of the work saves.
     private const int MinPixelsPerWorker = 10_000;
