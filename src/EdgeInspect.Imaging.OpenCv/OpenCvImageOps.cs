@@ -23,11 +23,14 @@ namespace EdgeInspect.Imaging.OpenCv;
 /// </summary>
 public sealed class OpenCvImageOps : IImageOps, IDisposable
 {
-    // Crop sizes OpenCV still resizes (a box under the input size on either side) get a header each. With 24 x 24 and
-    // 48 x 48 inputs the sizes met stay well under this cap (0 B per warm call on the MTCNN fixtures), so a warm line
-    // never evicts and re-creates headers. A 64 x 64 input with an aspect pyramid (neu-steel's O-Net) meets more
-    // sizes than this: the cache is cleared and refilled, a few KB per frame on NEU images (docs/benchmarks.md).
     private const int MaxCachedHeaders = 1024;
+
+    // Crop sizes OpenCV still resizes (a box under the input size on either side) get a header each, per image
+    // worker, so that a warm line never evicts and re-creates them. A 64 x 64 input with an aspect pyramid
+    // (neu-steel's O-Net) meets thousands of sizes: 4,722 in one worker's cache over the 184 NEU val images, where a
+    // 1,024 cap was cleared and refilled (27,956 headers made instead of 9,254, a few KB per frame). Peak resident
+    // memory of that eval did not grow with the larger cap (219 MB against 230 MB). docs/benchmarks.md.
+    private const int MaxCachedCropHeaders = 8192;
     // Below these, a helper's wake-up (50-100 us on the 2-core VM) costs more than its share of the work saves.
     private const int MinPixelsPerWorker = 10_000;
     private const int MinCropsPerWorker = 4;
@@ -215,7 +218,7 @@ public sealed class OpenCvImageOps : IImageOps, IDisposable
     private static MatView Header(Dictionary<(int W, int H), MatView> cache, float[] pinnedArray, int w, int h)
     {
         if (cache.TryGetValue((w, h), out var view)) return view;
-        if (cache.Count >= MaxCachedHeaders) Release(cache);
+        if (cache.Count >= MaxCachedCropHeaders) Release(cache);
         unsafe
         {
             // The array lives on the pinned object heap: its address never changes.
