@@ -11,7 +11,6 @@ internal static class DeviceClientOptions
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
-
     /// <summary>The death message is built once per CONNECT; it cannot know the time of death, so it carries none.</summary>
     private static byte[] WillPayload(MqttUplinkOptions options) =>
         JsonSerializer.SerializeToUtf8Bytes(new { state = "offline", deviceId = options.DeviceId, reason = "connection lost" }, Json);

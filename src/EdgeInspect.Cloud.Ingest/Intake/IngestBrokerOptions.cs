@@ -1,3 +1,4 @@
+using EdgeInspect.Fleet.Protocol.Connection;
 using EdgeInspect.Fleet.Protocol.Tls;
 using MQTTnet;
 using MQTTnet.Formatter;

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using EdgeInspect.Fleet.Protocol.Connection;
 using EdgeInspect.Fleet.Protocol.Tls;
 using MQTTnet;
 using MQTTnet.Formatter;

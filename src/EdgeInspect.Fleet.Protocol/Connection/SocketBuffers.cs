@@ -1,4 +1,4 @@
-namespace EdgeInspect.Fleet.Protocol.Tls;
+namespace EdgeInspect.Fleet.Protocol.Connection;
 
 /// <summary>
 /// The socket buffer size every EdgeInspect MQTT connection asks for. MQTTnet sets SO_RCVBUF and SO_SNDBUF to 8 KiB
